@@ -1,0 +1,179 @@
+"""Callbacks: hooks into the training loop (a subset of Keras'), with ``logs`` dicts.
+
+Order of a run: ``on_train_begin`` → for each epoch ``on_epoch_begin`` → for each
+mini-batch ``on_batch_end`` → ``on_epoch_end`` → ``on_train_end``. A callback can stop
+training by setting ``self.trainer.stop_training = True``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mlplab.training import Trainer
+
+
+class Callback:
+    """Base class: every hook is a no-op; ``self.trainer`` is set before training."""
+
+    trainer: Trainer
+
+    def set_trainer(self, trainer: Trainer) -> None:
+        """Called once before ``on_train_begin``."""
+        self.trainer = trainer
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Before each epoch (epochs count from 0)."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """After each parameter update; ``logs`` has ``loss`` and ``size``."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        """After the last epoch (also after an early stop or Ctrl-C)."""
+
+
+class History(Callback):
+    """Per-epoch values of every log key: ``history.history["loss"][epoch]``.
+
+    ``loss`` is the mean cost of the epoch's mini-batches, each computed just before its
+    update and weighted by the batch size (for batch gradient descent: J before the
+    epoch's update). ``accuracy`` is measured the same way for classification heads;
+    ``val_loss``/``val_accuracy`` on the validation data after the epoch.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        A log key; falls back to ``loss`` when there is no validation data.
+    patience : int, default=10
+        Epochs without improvement before stopping (scikit-learn's n_iter_no_change).
+    min_delta : float, default=1e-4
+        The smallest change that counts as an improvement (scikit-learn's tol).
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; auto: larger for accuracies.
+    restore_best : bool, default=False
+        Put back the parameters of the best epoch when training ends.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        mode: str = "auto",
+        restore_best: bool = False,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be auto, min or max, got {mode!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.mode = mode
+        self.restore_best = restore_best
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.best = math.inf
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_theta: np.ndarray | None = None
+        self._key: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._key is None:
+            key = self.monitor
+            if key not in logs and key.startswith("val_") and key[4:] in logs:
+                key = key[4:]  # no validation data: monitor the training value
+            if key not in logs:
+                raise ValueError(
+                    f"EarlyStopping monitors {self.monitor!r}, but the logs only have "
+                    f"{sorted(logs)}"
+                )
+            self._key = key
+        sign = -1.0 if self.mode == "max" or (self.mode == "auto" and "acc" in self._key) else 1.0
+        value = sign * float(logs[self._key])
+        if value < self.best - self.min_delta:
+            self.best, self.wait, self.best_epoch = value, 0, epoch
+            if self.restore_best:
+                self._best_theta = self.trainer.net.get_flat_params()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped_epoch = epoch
+                self.trainer.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.restore_best and self._best_theta is not None:
+            self.trainer.net.set_flat_params(self._best_theta)
+
+
+class GradientNormLogger(Callback):
+    """Log the per-layer gradient norms ‖dW[l]‖_F (and ‖db[l]‖), averaged over each epoch.
+
+    Adds ``grad_norm/W1``, ..., ``grad_norm/WL`` (and ``grad_norm/b1``...) to the epoch
+    logs, so ``History`` keeps them: vanishing gradients show up as ‖dW[1]‖ ≪ ‖dW[L]‖,
+    exploding ones as the reverse, epoch by epoch.
+    """
+
+    def __init__(self, biases: bool = False) -> None:
+        self.biases = biases
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        L = self.trainer.net.L
+        self._sum = np.zeros(L)
+        self._sum_b = np.zeros(L)
+        self._count = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        for l, g in enumerate(self.trainer.grads):
+            self._sum[l] += float(np.linalg.norm(g.W))
+            if self.biases:
+                self._sum_b[l] += float(np.linalg.norm(g.b))
+        self._count += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        n = max(self._count, 1)
+        for l in range(len(self._sum)):
+            logs[f"grad_norm/W{l + 1}"] = self._sum[l] / n
+            if self.biases:
+                logs[f"grad_norm/b{l + 1}"] = self._sum_b[l] / n
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, **hooks: Any) -> None:
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name) or not name.startswith("on_"):
+                raise ValueError(f"unknown callback hook {name!r}")
+            setattr(self, name, fn)

@@ -1,0 +1,452 @@
+r"""L-layer fully connected networks: the functional core and the ``Network`` shell.
+
+Notation (the lecture's, see ``docs/notation.md``): layers l = 1..L, n[l] units in layer
+l, n[0] input features; W[l] has shape (n[l], n[l-1]) and b[l] shape (n[l],); rows of X
+are samples, so for a batch ``Z = A_prev @ W.T + b`` is z[l] = W[l] a[l-1] + b[l] for
+every row at once. The last layer outputs the logits z[L]; the head applies its link
+(σ, softmax or identity) and owns the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlplab import activations as _act
+from mlplab import heads as _heads
+from mlplab import initializers as _init
+from mlplab._typing import Array, DenseParams, Grads, Params
+from mlplab._validation import (
+    as_generator,
+    check_dtype,
+    check_layer_sizes,
+    check_positive,
+    check_X,
+    check_y,
+)
+from mlplab.activations import Activation
+from mlplab.heads import Head
+from mlplab.layers import Cache, dense_forward
+
+# ----------------------------------------------------------------- functional core
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    inits: Sequence[Callable],
+    rng: np.random.Generator,
+    dtype: Any = np.float32,
+) -> Params:
+    """Draw W[l] with ``inits[l-1]`` (shape (n[l], n[l-1])) and set b[l] = 0, l = 1..L."""
+    params = []
+    for l in range(1, len(layer_sizes)):
+        shape = (layer_sizes[l], layer_sizes[l - 1])
+        W = np.asarray(inits[l - 1](rng, shape, dtype), dtype=dtype)
+        params.append(DenseParams(W, np.zeros(layer_sizes[l], dtype=dtype)))
+    return params
+
+
+def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Array, list[Cache]]:
+    """Forward propagation through all L layers.
+
+    Parameters
+    ----------
+    params : list of DenseParams
+    X : ndarray of shape (n_samples, n[0])
+    hidden : list of L − 1 Activations
+        g[1], ..., g[L-1]; the last layer is linear (the head applies its link).
+
+    Returns
+    -------
+    Z_L : ndarray of shape (n_samples, n[L])
+        The logits z[L].
+    caches : list of L Cache
+    """
+    caches = []
+    A = X  # a[0] = x
+    for l, p in enumerate(params):
+        g = hidden[l] if l < len(hidden) else _act.identity
+        A, cache = dense_forward(p, A, g)
+        caches.append(cache)
+    return A, caches
+
+
+def backward(
+    dZ_L: Array,
+    params: Params,
+    caches: Sequence[Cache],
+    hidden: Sequence[Activation],
+    out: Grads | None = None,
+) -> Grads:
+    r"""Backpropagation: the chain rule from dJ/dz[L] back to every dW[l], db[l].
+
+    .. math::
+        dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
+
+    the lecture's :math:`W^{[3]T} * a^{[2]}(1-a^{[2]}) (a^{[3]} - y)` for every layer.
+
+    ``out``, if given, is a list of preallocated (dW, db) arrays to write into (the
+    trainer's flat gradient buffer); the result is then ``out`` itself.
+    """
+    L = len(params)
+    grads: list[DenseParams | None] = [None] * L
+    dZ = dZ_L
+    for l in range(L - 1, -1, -1):
+        cache = caches[l]
+        if out is None:
+            grads[l] = DenseParams(dZ.T @ cache.A_prev, dZ.sum(axis=0))
+        else:
+            np.matmul(dZ.T, cache.A_prev, out=out[l].W)  # dW[l] = dZ[l]ᵀ A[l-1]
+            np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
+            grads[l] = out[l]
+        if l > 0:  # da[0] = dx is not needed: skip that matmul
+            prev = caches[l - 1]
+            dA_prev = dZ @ params[l].W  # dA[l-1] = dZ[l] W[l]
+            dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # ⊙ g'(z[l-1])
+    return grads  # type: ignore[return-value]
+
+
+def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
+    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized)."""
+    return float(lam / (2 * n_samples) * sum(float((p.W * p.W).sum()) for p in params))
+
+
+def loss_and_grads(
+    params: Params,
+    X: Array,
+    Y: Array,
+    hidden: Sequence[Activation],
+    head: Head,
+    l2: float = 0.0,
+) -> tuple[float, Grads]:
+    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop."""
+    Z_L, caches = forward(params, X, hidden)
+    J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
+    grads = backward(dZ_L, params, caches, hidden)
+    if l2:
+        n_samples = X.shape[0]
+        J += l2_penalty(params, l2, n_samples)
+        grads = [
+            DenseParams(g.W + (l2 / n_samples) * p.W, g.b)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    return J, grads
+
+
+# ----------------------------------------------------------------- object shell
+
+
+class _LayerList(list):
+    """A list of per-layer arrays whose item assignment writes into the network."""
+
+    def __init__(self, items: Iterable[Array], setter: Callable[[int, Any], None]):
+        super().__init__(items)
+        self._setter = setter
+
+    def __setitem__(self, l, value):  # type: ignore[override]
+        if isinstance(l, slice):
+            raise TypeError("assign one layer at a time, e.g. net.weights[0] = W1")
+        self._setter(l, value)
+        super().__setitem__(l, value)
+
+
+class Network:
+    """An L-layer fully connected network with a fused output head.
+
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[n0, n1, ..., nL]``: n[0] input features, n[L] outputs. ``[n0, 1]`` with the
+        binary head is logistic regression.
+    hidden : str, Activation or list of them, default="relu"
+        g[l] for the hidden layers l = 1..L−1: one for all, or one per layer.
+    output : {"binary", "multiclass", "regression"}, default="binary"
+        The output head (last activation fused with its loss).
+    init : str, callable or list of them, optional
+        Weight initializer(s); default: He for ReLU layers, Xavier otherwise
+        (``mlplab.initializers.DEFAULT_INIT``). Biases start at zero.
+    seed : int or numpy.random.Generator, default=0
+        Seed of the initialization draw.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the parameters and of every computation.
+    l2 : float, default=0.0
+        λ of the L2 penalty (λ / 2n) Σ‖W[l]‖² added to J (biases not penalized).
+    standardizer : mlplab.data.Standardizer, optional
+        If set, every method that takes X (and :func:`mlplab.fit`) standardizes X with it
+        first, and it is saved with the model. Without it X is used exactly as given.
+
+    Examples
+    --------
+    >>> import numpy as np, mlplab
+    >>> net = mlplab.Network([2, 3, 1], hidden="tanh", seed=0)
+    >>> [W.shape for W in net.weights]
+    [(3, 2), (1, 3)]
+    >>> net.forward(np.zeros((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        hidden: str | Activation | Sequence[str | Activation] = "relu",
+        output: str | Head = "binary",
+        init: str | Callable | Sequence[str | Callable] | None = None,
+        seed: int | np.random.Generator | None = 0,
+        dtype: Any = "float32",
+        l2: float = 0.0,
+        standardizer: Any = None,
+    ) -> None:
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        L = len(self.layer_sizes) - 1
+        self.dtype = check_dtype(dtype)
+        self.head = _heads.get(output)
+        if self.head.name == "multiclass" and self.layer_sizes[-1] < 2:
+            raise ValueError(
+                "the multiclass head needs n[L] >= 2 output units (one per class), got "
+                f"n[L]={self.layer_sizes[-1]}; use output='binary' for two classes"
+            )
+        if isinstance(hidden, (str, Activation)):
+            self.hidden = [_act.get(hidden)] * (L - 1)
+        else:
+            hidden = list(hidden)
+            if len(hidden) != L - 1:
+                raise ValueError(
+                    f"hidden has {len(hidden)} activations, but the network has L-1={L - 1} "
+                    "hidden layers"
+                )
+            self.hidden = [_act.get(h) for h in hidden]
+        self.l2 = check_positive(l2, "l2", allow_zero=True)
+        self.standardizer = standardizer
+        layer_acts = [g.name for g in self.hidden] + [self.head.name]
+        if init is None:
+            inits = [_init.default_for(a) for a in layer_acts]
+        elif isinstance(init, str) or callable(init):
+            inits = [_init.get(init)] * L
+        else:
+            init = list(init)
+            if len(init) != L:
+                raise ValueError(f"init has {len(init)} entries, but the network has L={L} layers")
+            inits = [_init.get(i) for i in init]
+        self.init = [getattr(i, "__name__", repr(i)) for i in inits]
+        self.seed = seed if isinstance(seed, int) else None
+        rng = as_generator(seed)
+        # All parameters live in one flat vector θ; W[l] and b[l] are views into it, so
+        # an optimizer can update every parameter with a few vectorized operations.
+        self._theta = np.empty(self.n_params, dtype=self.dtype)
+        self._params = self._views(self._theta)
+        for view, drawn in zip(
+            self._params,
+            init_params(self.layer_sizes, inits, rng, self.dtype),
+            strict=True,
+        ):
+            view.W[...] = drawn.W
+            view.b[...] = drawn.b
+
+    # -- structure ---------------------------------------------------------------
+    @property
+    def L(self) -> int:
+        """Number of layers with parameters (the input layer is not counted)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """Total number of weights and biases."""
+        s = self.layer_sizes
+        return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
+
+    def _views(self, flat: Array) -> Params:
+        out, off = [], 0
+        s = self.layer_sizes
+        for l in range(1, len(s)):
+            nW = s[l] * s[l - 1]
+            W = flat[off : off + nW].reshape(s[l], s[l - 1])
+            off += nW
+            b = flat[off : off + s[l]]
+            off += s[l]
+            out.append(DenseParams(W, b))
+        return out
+
+    # -- parameters ---------------------------------------------------------------
+    def _set_array(self, l: int, which: str, value: Any) -> None:
+        if not -self.L <= l < self.L:
+            raise IndexError(f"layer index {l} out of range for L={self.L} layers")
+        target = getattr(self._params[l], which)
+        name = f"{'W' if which == 'W' else 'b'}[{l % self.L + 1}]"
+        arr = np.asarray(value)
+        if arr.shape != target.shape:
+            raise ValueError(f"{name} must have shape {target.shape}, got {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        target[...] = arr
+
+    @property
+    def params(self) -> list[DenseParams]:
+        """``[(W[1], b[1]), ..., (W[L], b[L])]``; assign a list of the same shapes to replace."""
+        return list(self._params)
+
+    @params.setter
+    def params(self, new: Sequence[tuple[Any, Any]]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"params needs {self.L} (W, b) pairs, got {len(new)}")
+        for l, pair in enumerate(new):
+            W, b = pair
+            self._set_array(l, "W", W)
+            self._set_array(l, "b", b)
+
+    @property
+    def weights(self) -> list[Array]:
+        """``[W[1], ..., W[L]]``, W[l] of shape (n[l], n[l-1]); assignable per item or whole."""
+        return _LayerList((p.W for p in self._params), lambda l, v: self._set_array(l, "W", v))
+
+    @weights.setter
+    def weights(self, new: Sequence[Any]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"weights needs {self.L} arrays, got {len(new)}")
+        for l, W in enumerate(new):
+            self._set_array(l, "W", W)
+
+    @property
+    def biases(self) -> list[Array]:
+        """``[b[1], ..., b[L]]``, b[l] of shape (n[l],); assignable per item or whole."""
+        return _LayerList((p.b for p in self._params), lambda l, v: self._set_array(l, "b", v))
+
+    @biases.setter
+    def biases(self, new: Sequence[Any]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"biases needs {self.L} arrays, got {len(new)}")
+        for l, b in enumerate(new):
+            self._set_array(l, "b", b)
+
+    def get_flat_params(self) -> Array:
+        """A copy of θ, all parameters as one vector (W[1], b[1], ..., W[L], b[L])."""
+        return self._theta.copy()
+
+    def set_flat_params(self, theta: Any) -> None:
+        """Replace every parameter from one vector laid out as :meth:`get_flat_params`."""
+        arr = np.asarray(theta)
+        if arr.shape != self._theta.shape:
+            raise ValueError(f"theta must have shape {self._theta.shape}, got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError("theta contains NaN or infinite values")
+        self._theta[...] = arr
+
+    # -- data in -------------------------------------------------------------------
+    def _prepare_X(self, X: Any) -> Array:
+        Xc = check_X(X, self.dtype, self.layer_sizes[0])
+        if self.standardizer is not None:
+            Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
+        return Xc
+
+    def _prepare_y(self, y: Any, n_samples: int) -> Array:
+        return check_y(y, self.head.name, self.layer_sizes[-1], n_samples, self.dtype)
+
+    # -- computations ----------------------------------------------------------------
+    def logits(self, X: Any) -> Array:
+        """z[L] for every row of X, shape (n_samples, n[L])."""
+        Z_L, _ = forward(self._params, self._prepare_X(X), self.hidden)
+        return Z_L
+
+    def forward(self, X: Any) -> Array:
+        """a[L] = link(z[L]) for every row of X, shape (n_samples, n[L])."""
+        return self.head.link(self.logits(X))
+
+    def forward_cache(self, X: Any) -> list[Cache]:
+        """Every layer's (a[l-1], z[l], a[l]) for X: what backprop and diagnostics use."""
+        _, caches = forward(self._params, self._prepare_X(X), self.hidden)
+        return caches
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities a[L], shape (n_samples, n[L]).
+
+        For the binary head column k is P(y_k = 1); with one output that is P(y = 1).
+        """
+        if self.head.name == "regression":
+            raise AttributeError("predict_proba needs a classification head, not regression")
+        return self.forward(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions: 0/1 (binary), class index (multiclass) or values (regression).
+
+        Single-output heads return shape (n_samples,); several outputs (n_samples, n[L]).
+        """
+        Z_L = self.logits(X)
+        if self.head.name == "multiclass":
+            return Z_L.argmax(axis=1)
+        # binary: σ(z) > 0.5 ⇔ z > 0
+        out = (Z_L > 0).astype(np.int64) if self.head.name == "binary" else Z_L
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def loss(self, X: Any, y: Any) -> float:
+        """The cost J = (1/n) Σ L(i) (plus the L2 penalty if l2 > 0)."""
+        J, _ = self.loss_and_grads(X, y)
+        return J
+
+    def loss_and_grads(self, X: Any, y: Any) -> tuple[float, list[DenseParams]]:
+        """J and ``[(dW[1], db[1]), ..., (dW[L], db[L])]`` with the parameters' shapes."""
+        Xc = self._prepare_X(X)
+        Y = self._prepare_y(y, Xc.shape[0])
+        return loss_and_grads(self._params, Xc, Y, self.hidden, self.head, self.l2)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy for classification heads, R² for regression."""
+        Xc = self._prepare_X(X)
+        Y = self._prepare_y(y, Xc.shape[0])
+        Z_L, _ = forward(self._params, Xc, self.hidden)
+        if self.head.name == "multiclass":
+            return float((Z_L.argmax(axis=1) == Y.argmax(axis=1)).mean())
+        if self.head.name == "binary":
+            return float(((Z_L > 0) == (Y > 0.5)).mean())
+        ss_res = ((Y - Z_L) ** 2).sum(axis=0)
+        ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+        r2 = 1 - ss_res / np.where(ss_tot == 0, 1, ss_tot)
+        return float(r2.mean())
+
+    # -- misc -------------------------------------------------------------------------
+    def copy(self) -> Network:
+        """An independent copy (parameters copied, not shared)."""
+        import copy as _copy
+
+        new = _copy.copy(self)
+        new._theta = self._theta.copy()
+        new._params = new._views(new._theta)
+        new.standardizer = _copy.deepcopy(self.standardizer)
+        return new
+
+    def config(self) -> dict[str, Any]:
+        """Architecture as plain data (what a model file stores besides the arrays)."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "hidden": [g.name for g in self.hidden],
+            "output": self.head.name,
+            "init": list(self.init),
+            "dtype": self.dtype.name,
+            "l2": self.l2,
+        }
+
+    def summary(self) -> str:
+        """A short table: one line per layer with W's shape and parameter count."""
+        lines = [f"Network: L={self.L}, output head '{self.head.name}', dtype {self.dtype.name}"]
+        for l in range(1, self.L + 1):
+            g = self.hidden[l - 1].name if l < self.L else f"{self.head.name} head"
+            n, m = self.layer_sizes[l], self.layer_sizes[l - 1]
+            lines.append(
+                f"  layer {l}: W[{l}] ({n}, {m}), b[{l}] ({n},)  g={g:<14} "
+                f"init={self.init[l - 1]:<10} params={n * m + n}"
+            )
+        lines.append(f"  total parameters: {self.n_params}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        hidden = sorted({g.name for g in self.hidden})
+        h = hidden[0] if len(hidden) == 1 else [g.name for g in self.hidden]
+        return (
+            f"Network({self.layer_sizes}, hidden={h!r}, output={self.head.name!r}, "
+            f"dtype={self.dtype.name!r})"
+        )

@@ -1,0 +1,168 @@
+"""End-to-end recipes the CLI (and notebooks) call: data → normalized split → network →
+training → metrics. No maths here; it only wires the library's pieces together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlplab import optimizers as _opt
+from mlplab.callbacks import Callback, History
+from mlplab.data import Standardizer, load_dataset, train_test_split
+from mlplab.network import Network
+from mlplab.training import Trainer
+
+DEFAULT_LR = {
+    "sgd": 0.1,
+    "gd": 0.1,
+    "momentum": 0.1,
+    "nesterov": 0.1,
+    "rmsprop": 0.001,
+    "adam": 0.001,
+}
+"""Learning rate used when none is given, per optimizer."""
+
+
+def make_optimizer(name: str, lr: float | None = None, beta: float | None = None) -> Any:
+    """An optimizer by name with the CLI's defaults (``beta`` is β, or Adam's β1)."""
+    key = name.strip().lower()
+    if key not in _opt.OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(_opt.OPTIMIZERS)}")
+    kwargs: dict[str, float] = {"lr": DEFAULT_LR[key] if lr is None else lr}
+    if beta is not None:
+        if key in ("momentum", "nesterov"):
+            kwargs["beta"] = beta
+        elif key == "adam":
+            kwargs["b1"] = beta
+        elif key == "rmsprop":
+            kwargs["rho"] = beta
+        else:
+            raise ValueError(f"--beta does not apply to the {key!r} optimizer")
+    return _opt.get(key, **kwargs)
+
+
+@dataclass
+class TrainResult:
+    """What a recipe produced: the trained network, its history and the metrics."""
+
+    net: Network
+    history: History
+    metrics: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_layers(text: str | list[int]) -> list[int]:
+    """``"16,8"`` → [16, 8] (hidden sizes); an empty string means no hidden layer."""
+    if isinstance(text, list):
+        return text
+    text = text.strip()
+    if not text or text.lower() in ("none", "0"):
+        return []
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--layers must be comma-separated integers like 16,8, got {text!r}"
+        ) from None
+    for s in sizes:
+        if s <= 0:
+            raise ValueError(f"--layers sizes must be >= 1, got {s}")
+    return sizes
+
+
+def train_arrays(
+    X: Any,
+    y: Any,
+    *,
+    task: str = "classification",
+    layers: list[int] | str = "16,8",
+    activation: str = "relu",
+    init: str | None = None,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    beta: float | None = None,
+    batch_size: int | None = 32,
+    epochs: int = 100,
+    seed: int = 0,
+    test_size: float = 0.25,
+    normalize: bool = True,
+    l2: float = 0.0,
+    dtype: str = "float32",
+    callbacks: list[Callback] | None = None,
+    X_test: Any = None,
+    y_test: Any = None,
+) -> TrainResult:
+    """Split (stratified), normalize on the training part, train, and measure.
+
+    ``y`` holds class labels 0..K−1 for classification (K = 2: binary head with one
+    output; K > 2: multiclass head) or values for regression.
+    """
+    hidden_sizes = parse_layers(layers)
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X_test is None:
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=test_size, seed=seed, stratify=task == "classification"
+        )
+    else:
+        X_tr, X_te, y_tr, y_te = X, np.asarray(X_test), y, np.asarray(y_test)
+    if task == "classification":
+        n_classes = int(max(y_tr.max(), y_te.max() if y_te.size else 0)) + 1
+        output, n_out = ("binary", 1) if n_classes <= 2 else ("multiclass", n_classes)
+    elif task == "regression":
+        output, n_out = "regression", (1 if y_tr.ndim == 1 else y_tr.shape[1])
+    else:
+        raise ValueError(f"task must be classification or regression, got {task!r}")
+    std = Standardizer().fit(X_tr) if normalize else None
+    net = Network(
+        [X.shape[1], *hidden_sizes, n_out],
+        hidden=activation,
+        output=output,
+        init=init,
+        seed=seed,
+        dtype=dtype,
+        l2=l2,
+        standardizer=std,
+    )
+    opt = make_optimizer(optimizer, lr, beta)
+    trainer = Trainer(net, opt, callbacks or [], seed=seed)
+    if batch_size is not None and batch_size >= len(X_tr):
+        batch_size = None
+    history = trainer.fit(X_tr, y_tr, epochs=epochs, batch_size=batch_size)
+    metrics: dict[str, Any] = {
+        "epochs": len(history.epoch),
+        "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
+        "n_train": len(X_tr),
+        "n_test": len(X_te),
+    }
+    if task == "classification":
+        metrics["train_accuracy"] = net.score(X_tr, y_tr)
+        metrics["test_accuracy"] = net.score(X_te, y_te) if len(X_te) else None
+    else:
+        metrics["train_r2"] = net.score(X_tr, y_tr)
+        metrics["test_r2"] = net.score(X_te, y_te) if len(X_te) else None
+    options = {
+        "layers": hidden_sizes,
+        "activation": activation,
+        "init": net.init,
+        "optimizer": opt.name,
+        "hyperparams": opt.hyperparams,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
+        "normalize": normalize,
+        "l2": l2,
+        "dtype": dtype,
+        "task": task,
+    }
+    return TrainResult(net, history, metrics, options)
+
+
+def train_dataset(dataset: str = "breast_cancer", **kwargs: Any) -> TrainResult:
+    """:func:`train_arrays` on a built-in dataset (see :func:`mlplab.data.load_dataset`)."""
+    X, y = load_dataset(dataset, seed=kwargs.get("seed", 0))
+    result = train_arrays(X, y, **kwargs)
+    result.options["dataset"] = dataset
+    return result
