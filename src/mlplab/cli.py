@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from mlplab import __version__
-from mlplab.commands import COMMANDS
+from mlplab.commands import command_modules
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    for name in command_modules():
         module = importlib.import_module(f"mlplab.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_run=module.run)

@@ -112,6 +112,33 @@ class Trainer:
         self._last_Z = Z_L
         return J, self._grad_flat
 
+    def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
+        """Index arrays of this epoch's mini-batches; ``[None]`` means all rows, in order.
+
+        Batch gradient descent needs no shuffle (the gradient is a sum over all rows)
+        and no copy of X; mini-batch GD shuffles indices, not data, with ``self.rng``.
+        """
+        if batch_size is None:
+            return [None]
+        order = self.rng.permutation(n)
+        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+
+    def _batch_step(
+        self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
+    ) -> tuple[float, np.ndarray, int, float]:
+        """Forward + backprop on rows ``idx``: (J, flat dJ/dθ, batch size, # correct)."""
+        Xb, Yb = (Xc, Y) if idx is None else (Xc[idx], Y[idx])
+        J, g = self._loss_and_grads(Xb, Yb)
+        n_b = Xb.shape[0]
+        correct = 0.0
+        Z = self._last_Z
+        if labels is not None:  # multiclass
+            lb = labels if idx is None else labels[idx]
+            correct = float((Z.argmax(axis=1) == lb).sum())
+        elif self.net.head.name == "binary":
+            correct = float(((Z > 0) == (Yb > 0.5)).mean()) * n_b
+        return J, g, n_b, correct
+
     def _diverged(self, J: float, batch: int) -> DivergenceError:
         layer = None
         for l, g in enumerate(self.grads):
@@ -164,6 +191,7 @@ class Trainer:
             self.opt_state = self.optimizer.init(net._theta)
         classify = net.head.name in ("binary", "multiclass")
         labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
+        self._n_total = n
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
         update = self.optimizer.update
@@ -185,29 +213,13 @@ class Trainer:
                         cb.on_epoch_begin(epoch, logs)
                     total_loss = 0.0
                     correct = 0.0
-                    if batch_size is None:  # batch GD: order does not matter, no copy
-                        batches: Any = [None]
-                    else:
-                        order = self.rng.permutation(n)  # shuffle indices, not data
-                        batches = [order[s : s + batch_size] for s in range(0, n, batch_size)]
-                    for b, idx in enumerate(batches):
-                        if idx is None:
-                            Xb, Yb = Xc, Y
-                        else:
-                            Xb, Yb = Xc[idx], Y[idx]
-                        J, g = self._loss_and_grads(Xb, Yb)
+                    for b, idx in enumerate(self._epoch_batches(n, batch_size)):
+                        J, g, n_b, n_correct = self._batch_step(Xc, Y, labels, idx)
                         gg = float(g @ g)  # ‖∇J‖²: NaN/inf here means divergence
                         if not (math.isfinite(J) and math.isfinite(gg)):
                             raise self._diverged(J, b)
-                        n_b = Xb.shape[0]
                         total_loss += J * n_b
-                        if classify:
-                            Z = self._last_Z
-                            if labels is None:
-                                correct += float(((Z > 0) == (Yb > 0.5)).mean()) * n_b
-                            else:
-                                lb = labels if idx is None else labels[idx]
-                                correct += float((Z.argmax(axis=1) == lb).sum())
+                        correct += n_correct
                         updates, self.opt_state = update(g, self.opt_state, theta)
                         theta += updates  # W[l] ← W[l] − α·(step), every layer at once
                         self.step += 1
@@ -215,9 +227,9 @@ class Trainer:
                             blogs = {"loss": J, "size": n_b}
                             for cb in batch_hooks:
                                 cb.on_batch_end(b, blogs)
-                    logs["loss"] = total_loss / n
+                    logs["loss"] = total_loss / self._n_total
                     if classify:
-                        logs["accuracy"] = correct / n
+                        logs["accuracy"] = correct / self._n_total
                     if val is not None:
                         Zv, _ = _net.forward(net._params, val[0], net.hidden)
                         logs["val_loss"] = net.head.loss(Zv, val[1]) + (
