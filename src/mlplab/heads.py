@@ -116,6 +116,75 @@ binary = Head("binary", stable_sigmoid, _binary_loss_and_grad, _binary_loss)
 multiclass = Head("multiclass", softmax, _multiclass_loss_and_grad, _multiclass_loss)
 regression = Head("regression", _identity, _regression_loss_and_grad, _regression_loss)
 
+# ------------------------------------------------------------------ fast path
+# The same (J, dZ[L]) as ``loss_and_grad`` above, written into buffers the training
+# fast path (``mlplab.network.Workspace``) allocates once per batch shape:
+# ``into(Z, Y, dZ, tmp, col) -> J`` fills dZ with (a − y)/n; tmp (shape of Z) and col
+# (n_samples, 1) are scratch. No array is allocated; every value stays in Z's dtype.
+
+
+def _binary_into(Z: Array, Y: Array, dZ: Array, tmp: Array, col: Array) -> float:
+    n_samples = Z.shape[0]
+    np.logaddexp(0, Z, out=tmp)  # log(1 + e^z)
+    np.multiply(Y, Z, out=dZ)
+    tmp -= dZ  # L = log(1 + e^z) − yz
+    J = float(np.add.reduce(tmp, axis=None)) / n_samples
+    stable_sigmoid(Z, out=dZ)  # a[L] = σ(z[L])
+    dZ -= Y
+    dZ *= 1.0 / n_samples  # dJ/dz[L] = (a − y)/n
+    return J
+
+
+def _multiclass_into(Z: Array, Y: Array, dZ: Array, tmp: Array, col: Array) -> float:
+    n_samples = Z.shape[0]
+    np.maximum.reduce(Z, axis=1, keepdims=True, out=col)
+    np.subtract(Z, col, out=tmp)  # z − max_k z_k: every e^z ≤ 1
+    np.exp(tmp, out=dZ)
+    np.add.reduce(dZ, axis=1, keepdims=True, out=col)
+    dZ /= col  # a[L] = softmax(z[L])
+    np.log(col, out=col)
+    tmp -= col  # log-softmax
+    tmp *= Y
+    J = -float(np.add.reduce(tmp, axis=None)) / n_samples
+    dZ -= Y
+    dZ *= 1.0 / n_samples
+    return J
+
+
+def _regression_into(Z: Array, Y: Array, dZ: Array, tmp: Array, col: Array) -> float:
+    n_samples = Z.shape[0]
+    np.subtract(Z, Y, out=dZ)  # a − y with a = z
+    np.multiply(dZ, dZ, out=tmp)
+    J = float(np.add.reduce(tmp, axis=None)) / (2 * n_samples)
+    dZ *= 1.0 / n_samples
+    return J
+
+
+_INTO = {
+    _binary_loss_and_grad: _binary_into,
+    _multiclass_loss_and_grad: _multiclass_into,
+    _regression_loss_and_grad: _regression_into,
+}
+
+
+def loss_and_grad_into(head: Head) -> Callable[[Array, Array, Array, Array, Array], float]:
+    """``into(Z, Y, dZ, tmp, col) -> J`` for ``head``, writing dJ/dz[L] into dZ.
+
+    The built-in heads have allocation-free versions; any other head falls back to its
+    own ``loss_and_grad`` (copied into dZ), so the result is always the head's own.
+    """
+    into = _INTO.get(head.loss_and_grad)
+    if into is not None:
+        return into
+
+    def generic(Z: Array, Y: Array, dZ: Array, tmp: Array, col: Array) -> float:
+        J, grad = head.loss_and_grad(Z, Y)
+        dZ[...] = grad
+        return J
+
+    return generic
+
+
 HEADS: dict[str, Head] = {
     "binary": binary,
     "multiclass": multiclass,

@@ -27,6 +27,7 @@ from mlplab.callbacks import Callback, History
 from mlplab.network import Network
 from mlplab.optimizers import Optimizer
 from mlplab.optimizers import adam as _adam
+from mlplab.optimizers import inplace_step as _inplace_step
 
 
 class DivergenceError(FloatingPointError):
@@ -99,17 +100,21 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------
     def _loss_and_grads(self, Xb: np.ndarray, Yb: np.ndarray) -> tuple[float, np.ndarray]:
-        """J on the batch and dJ/dθ written into the flat gradient buffer."""
+        """J on the batch and dJ/dθ written into the flat gradient buffer.
+
+        ``network.loss_and_grads`` computed with preallocated buffers
+        (:class:`mlplab.network.Workspace`, one per batch size).
+        """
         net = self.net
-        Z_L, caches = _net.forward(net._params, Xb, net.hidden)
-        J, dZ_L = net.head.loss_and_grad(Z_L, Yb)  # dZ[L] = (a[L] − y) / n_batch
-        _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+        ws = _net.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
+        J = ws.loss_and_grads(net._params, Xb, Yb, self.grads)  # forward + backprop
         if net.l2:
             n_b = Xb.shape[0]
             J += _net.l2_penalty(net._params, net.l2, n_b)
             for g, p in zip(self.grads, net._params, strict=True):
-                g.W += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
-        self._last_Z = Z_L
+                gW = g.W  # (``g.W += ...`` would try to assign to the NamedTuple field)
+                gW += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+        self._last_Z = ws.Z[-1]
         return J, self._grad_flat
 
     def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
@@ -127,16 +132,20 @@ class Trainer:
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
     ) -> tuple[float, np.ndarray, int, float]:
         """Forward + backprop on rows ``idx``: (J, flat dJ/dθ, batch size, # correct)."""
-        Xb, Yb = (Xc, Y) if idx is None else (Xc[idx], Y[idx])
+        if idx is None:
+            Xb, Yb = Xc, Y
+        else:  # one gather into the workspace's batch buffers, no other copy
+            cache = self.__dict__.setdefault("_workspaces", {})
+            Xb, Yb = _net.workspace_for(cache, self.net, idx.shape[0]).gather(Xc, Y, idx)
         J, g = self._loss_and_grads(Xb, Yb)
         n_b = Xb.shape[0]
         correct = 0.0
         Z = self._last_Z
         if labels is not None:  # multiclass
             lb = labels if idx is None else labels[idx]
-            correct = float((Z.argmax(axis=1) == lb).sum())
-        elif self.net.head.name == "binary":
-            correct = float(((Z > 0) == (Yb > 0.5)).mean()) * n_b
+            correct = float(np.count_nonzero(Z.argmax(axis=1) == lb))
+        elif self.net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
+            correct = np.count_nonzero((Z > 0) == Yb) / Z.shape[1]
         return J, g, n_b, correct
 
     def _diverged(self, J: float, batch: int) -> DivergenceError:
@@ -194,7 +203,7 @@ class Trainer:
         self._n_total = n
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
-        update = self.optimizer.update
+        step = _inplace_step(self.optimizer)  # optimizer.update, written into θ in place
         self.stop_training = False
         self._planned_epochs = epochs
         for cb in self.callbacks:
@@ -220,8 +229,9 @@ class Trainer:
                             raise self._diverged(J, b)
                         total_loss += J * n_b
                         correct += n_correct
-                        updates, self.opt_state = update(g, self.opt_state, theta)
-                        theta += updates  # W[l] ← W[l] − α·(step), every layer at once
+                        # W[l] ← W[l] + update[l], every layer at once: the same as
+                        # updates, state = update(g, state, θ); θ += updates
+                        self.opt_state = step(g, self.opt_state, theta)
                         self.step += 1
                         if batch_hooks:
                             blogs = {"loss": J, "size": n_b}
