@@ -17,7 +17,6 @@ import numpy as np
 
 import mlplab
 from mlplab import activations as _act
-from mlplab import heads as _heads
 from mlplab import network as _net
 from mlplab import optimizers as _opt
 
@@ -112,8 +111,9 @@ def run_all(quick: bool = False) -> list[Comparison]:
             )
         )
 
-    # ReLU derivative: the pure (Z > 0).astype(...) against sign(a) in place.
-    for nb, n1 in [(32, 16), (256, 1024)]:
+    # ReLU derivative: the pure (Z > 0).astype(...) against the in-place kernel, which
+    # writes sign(a) (small arrays) or a > 0 (large arrays) into the dead z buffer.
+    for nb, n1 in [(32, 16), (128, 256), (256, 1024)]:
         Z = rng.standard_normal((nb, n1), dtype=f32)
         A = np.maximum(Z, 0)
         dA = rng.standard_normal((nb, n1), dtype=f32)
@@ -121,13 +121,23 @@ def run_all(quick: bool = False) -> list[Comparison]:
         relu = _act.inplace_kernels(_act.relu)
         out.append(
             compare(
-                "dZ = dA ⊙ ReLU'(z): pure vs in place (sign(a))",
+                "dZ = dA ⊙ ReLU'(z): pure vs in place",
                 f"{nb}×{n1}",
                 {
                     "dA * relu.derivative(Z, A)": lambda dA=dA, Z=Z, A=A: (
                         dA * _act.relu.derivative(Z, A)
                     ),
-                    "backward_into": lambda dA=dA, Zs=Zs, A=A, k=relu: k.backward_into(dA, Zs, A),
+                    "sign(A, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
+                        np.sign(A, out=Zs),
+                        dA.__imul__(Zs),
+                    ),
+                    "greater(A, 0, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
+                        np.greater(A, 0, out=Zs),
+                        dA.__imul__(Zs),
+                    ),
+                    "backward_into (chosen by size)": lambda dA=dA, Zs=Zs, A=A, k=relu: (
+                        k.backward_into(dA, Zs, A)
+                    ),
                 },
                 budget,
                 rounds,
@@ -150,30 +160,6 @@ def run_all(quick: bool = False) -> list[Comparison]:
                     ),
                     "X.take(out=, mode=clip)": lambda X=X, idx=idx, b=buf: X.take(
                         idx, axis=0, out=b, mode="clip"
-                    ),
-                },
-                budget,
-                rounds,
-            )
-        )
-
-    # Output heads: pure loss_and_grad against the in-place version.
-    for head, nb, k in [(_heads.binary, 32, 1), (_heads.multiclass, 128, 10)]:
-        Zh = rng.standard_normal((nb, k), dtype=f32)
-        if head.name == "binary":
-            Yh = (rng.random((nb, k)) > 0.5).astype(f32)
-        else:
-            Yh = np.eye(k, dtype=f32)[rng.integers(0, k, nb)]
-        dZh, tmp, col = np.empty_like(Zh), np.empty_like(Zh), np.empty((nb, 1), f32)
-        into = _heads.loss_and_grad_into(head)
-        out.append(
-            compare(
-                f"{head.name} head (J, dZ[L]): pure vs in place",
-                f"{nb}×{k}",
-                {
-                    "loss_and_grad": lambda h=head, Z=Zh, Y=Yh: h.loss_and_grad(Z, Y),
-                    "loss_and_grad_into": lambda f=into, Z=Zh, Y=Yh, d=dZh, t=tmp, c=col: f(
-                        Z, Y, d, t, c
                     ),
                 },
                 budget,

@@ -153,8 +153,9 @@ class Workspace:
       flat dJ/dθ), db[l] = 1ᵀ dZ[l] as one BLAS call;
     * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
       ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
-    * activations and heads run in-place kernels of the same formulas
-      (:func:`mlplab.activations.inplace_kernels`, :func:`mlplab.heads.loss_and_grad_into`).
+    * activations run in-place kernels of the same formulas
+      (:func:`mlplab.activations.inplace_kernels`). The head is the pure one: an in-place
+      version measured no faster.
 
     Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
     :func:`loss_and_grads` to float rounding (tests/test_performance_contracts.py).
@@ -179,14 +180,12 @@ class Workspace:
         self.net = net
         self.n_samples = n_samples
         self.kernels = [_act.inplace_kernels(g) for g in net.hidden]
-        self.head_into = _heads.loss_and_grad_into(net.head)
+        self.head = net.head
         self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
         self.Yb = np.empty((n_samples, s[L]), dtype=dt)
         self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
         self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
-        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
-        self.tmp = np.empty((n_samples, s[L]), dtype=dt)  # head scratch
-        self.col = np.empty((n_samples, 1), dtype=dt)  # head scratch (row max / row sum)
+        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
         self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
 
@@ -215,8 +214,7 @@ class Workspace:
             # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
             A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
             A_used[l + 1] = A
-        dZ = self.dZ[L - 1]
-        J = self.head_into(A, Y, dZ, self.tmp, self.col)  # dZ[L] = (a[L] − y) / n
+        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
         for l in range(L - 1, -1, -1):  # backward
             gW, gb = grads[l]
             dZ.T.dot(A_used[l], out=gW)  # dW[l] = dZ[l]ᵀ a[l-1]
