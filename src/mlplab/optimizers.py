@@ -131,8 +131,8 @@ def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
     >>> theta, g = np.zeros(3, np.float32), np.ones(3, np.float32)
     >>> step = inplace_step(opt)
     >>> state = step(g, opt.init(theta), theta)
-    >>> theta.tolist()  # −α (1 − β) g
-    [-0.009999999776482582, -0.009999999776482582, -0.009999999776482582]
+    >>> [round(float(t), 6) for t in theta]  # −α (1 − β) g: the first momentum step
+    [-0.01, -0.01, -0.01]
     """
     into = getattr(optimizer.update, "_into", None)
     scratch: list[np.ndarray] = []
