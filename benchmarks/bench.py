@@ -130,19 +130,58 @@ def warm_up(wl: workloads.Workload, impls: list[str]) -> None:
         workloads.IMPLEMENTATIONS[name](small)
 
 
+def others_running(samples: int = 20, interval: float = 0.05) -> float:
+    """Mean number of *other* runnable tasks on the machine right now (/proc/loadavg).
+
+    The load average lags by a minute and counts our own work; the 4th field of
+    /proc/loadavg is the instantaneous count of runnable tasks, ourselves included.
+    """
+    counts = []
+    for _ in range(samples):
+        try:
+            running = Path("/proc/loadavg").read_text().split()[3].split("/")[0]
+        except (OSError, IndexError):
+            return 0.0
+        counts.append(int(running) - 1)
+        time.sleep(interval)
+    return statistics.mean(counts)
+
+
+def wait_for_quiet(max_wait_s: float) -> tuple[float, float]:
+    """Wait (up to ``max_wait_s``) until no other process competes for the cores.
+
+    Returns (seconds waited, other runnable tasks when the round started).
+    """
+    t0 = time.perf_counter()
+    busy = others_running()
+    while busy >= 0.5 and time.perf_counter() - t0 < max_wait_s:
+        time.sleep(2.0)
+        busy = others_running()
+    return time.perf_counter() - t0, busy
+
+
 def run_workload(
-    wl: workloads.Workload, impls: list[str], repeats: int
+    wl: workloads.Workload, impls: list[str], repeats: int, max_wait_s: float = 0.0
 ) -> dict[str, dict[str, list[float]]]:
-    """Interleaved rounds; per implementation the seconds per epoch and final losses."""
+    """Interleaved rounds; per implementation the seconds per epoch and final losses.
+
+    With ``max_wait_s`` > 0 each round first waits for the other processes on this shared
+    machine to go idle (at most that long) and records how busy it still was.
+    """
     out: dict[str, dict[str, list[float]]] = {k: {"epoch_s": [], "loss": []} for k in impls}
+    out["_busy"] = {"waited_s": [], "others": []}
     for r in range(repeats):
+        if max_wait_s > 0:
+            waited, busy = wait_for_quiet(max_wait_s)
+            out["_busy"]["waited_s"].append(waited)
+            out["_busy"]["others"].append(busy)
         for name in impls:
             dt, loss = workloads.IMPLEMENTATIONS[name](wl, seed=r)
             out[name]["epoch_s"].append(dt / wl.epochs)
             out[name]["loss"].append(loss)
         print(
-            f"  round {r + 1}/{repeats}: "
-            + ", ".join(f"{k} {v['epoch_s'][-1] * 1e3:.1f} ms" for k, v in out.items()),
+            f"  round {r + 1}/{repeats} (load {os.getloadavg()[0]:.1f}): "
+            + ", ".join(f"{k} {out[k]['epoch_s'][-1] * 1e3:.1f} ms" for k in impls),
             file=sys.stderr,
         )
     return out
@@ -216,7 +255,10 @@ def report(
     for k, v in env.items():
         add(f"- {k}: {v}")
     add(f"- load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    add(f"- measured float32 matmul peak (NumPy, 2048×2048, best of 7): **{peak:.0f} GFLOP/s**")
+    add(
+        f"- measured float32 matmul peak (NumPy, 2048×2048, best of the measurements "
+        f"before and between workloads): **{peak:.0f} GFLOP/s**"
+    )
     add("")
     add(
         "The machine is shared (2 cores, other processes running): absolute times vary from one "
@@ -227,6 +269,12 @@ def report(
 
     # Summary against the targets.
     add("## Targets (issue 6): speed-up = other's median time per epoch / mlplab's, same run")
+    add("")
+    add(
+        "In brackets, the same ratio from each implementation's best round (least disturbed "
+        "by the other processes on the machine), for comparison; the target is judged on "
+        "the medians."
+    )
     add("")
     add("| workload | vs scikit-learn (target) | vs PyTorch CPU (target) | met |")
     add("|---|---|---|---|")
@@ -241,10 +289,11 @@ def report(
                 met = False
                 continue
             ratio = statistics.median(res[other]["epoch_s"]) / m
+            best = min(res[other]["epoch_s"]) / min(res["mlplab"]["epoch_s"])
             target = TARGETS[wl.name][other]
             ok = ratio >= target
             met &= ok
-            cells.append(f"{ratio:.2f}× (≥ {target}×) {'✓' if ok else '✗'}")
+            cells.append(f"{ratio:.2f}× [{best:.2f}×] (≥ {target}×) {'✓' if ok else '✗'}")
         all_met &= met
         add(f"| {wl.name} | {cells[0]} | {cells[1]} | {'yes' if met else 'no'} |")
     add("")
@@ -278,7 +327,17 @@ def report(
         add("|---|---|---|---|---|---|---|---|")
         m_times = res["mlplab"]["epoch_s"]
         m = statistics.median(m_times)
+        busy = res.get("_busy", {})
+        if busy.get("others"):
+            add(
+                "Other runnable processes at the start of each round (after waiting up to "
+                f"{max(busy['waited_s']):.0f} s for quiet): "
+                + ", ".join(f"{b:.1f}" for b in busy["others"])
+            )
+            add("")
         for name, r in res.items():
+            if name.startswith("_"):
+                continue
             t = r["epoch_s"]
             med = statistics.median(t)
             if name == "mlplab":
@@ -367,8 +426,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", default="tabular,moons,mnist-shape,wide")
     ap.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
     ap.add_argument("--out", default=None, help="write the Markdown report here")
+    ap.add_argument(
+        "--max-wait",
+        type=float,
+        default=None,
+        help="seconds each round may wait for other processes to go idle (60; quick 0)",
+    )
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
+    max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 60.0)
     t_start = time.perf_counter()
 
     env = environment()
@@ -386,8 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     for wl in wls:
         print(f"{wl.name}:", file=sys.stderr)
         warm_up(wl, impls)
-        results[wl.name] = run_workload(wl, impls, repeats)
+        results[wl.name] = run_workload(wl, impls, repeats, max_wait)
         memory[wl.name] = peak_memory(wl)
+        # The peak is measured again between workloads and the best kept: a measurement
+        # taken while other processes hold a core understates it.
+        peak = max(peak, matmul_peak(repeats=3))
     micro_res = [] if args.no_micro else micro.run_all(quick=args.quick)
     imports = import_time()
 
