@@ -148,6 +148,16 @@ def test_import_mlplab_does_not_import_mpi4py():
     assert out.stdout.strip() == "False"
 
 
+def test_without_mpi4py_the_cli_says_what_to_install(monkeypatch, capsys):
+    from mlplab.cli import main
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
+    assert main(["train", "--distributed", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlplab: error: distributed training needs mpi4py")
+    assert "pip install 'mlplab[mpi]'" in err
+
+
 # ------------------------------------------------------------------ with MPI
 
 

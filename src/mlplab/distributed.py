@@ -54,12 +54,20 @@ from mlplab.training import DivergenceError, Trainer
 __all__ = [
     "DistributedError",
     "DistributedTrainer",
+    "MPIUnavailableError",
     "fit_standardizer",
     "shard",
     "shard_range",
     "train_arrays",
     "train_dataset",
 ]
+
+
+class MPIUnavailableError(ImportError, ValueError):
+    """mpi4py (or the MPI library it loads) is not installed.
+
+    An ImportError, and a ValueError so that the CLI reports it in one line.
+    """
 
 
 class DistributedError(ValueError):
@@ -125,8 +133,7 @@ def fit_standardizer(X_shard: Any, comm: Any) -> Any:
     Every rank gets the same standardizer, equal (to rounding) to
     ``Standardizer().fit(X_full)``.
     """
-    from mpi4py import MPI
-
+    MPI = _mpi()
     from mlplab._validation import check_X
     from mlplab.data import Standardizer
 
@@ -191,8 +198,7 @@ class _AgreeStop(Callback):
         self.comm = comm
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        from mpi4py import MPI
-
+        MPI = _mpi()
         flag = np.array([1 if self.trainer.stop_training else 0], dtype=np.int32)
         self.comm.Allreduce(MPI.IN_PLACE, flag, op=MPI.MAX)
         self.trainer.stop_training = bool(flag[0])
@@ -248,9 +254,7 @@ class DistributedTrainer(Trainer):
     ) -> None:
         super().__init__(net, optimizer, callbacks, seed)
         if comm is None:
-            from mpi4py import MPI
-
-            comm = MPI.COMM_WORLD
+            comm = _world()
         for method in ("Allreduce", "Bcast", "Get_rank", "Get_size", "Abort"):
             if not hasattr(comm, method):
                 raise TypeError(f"comm must be an mpi4py communicator, got {comm!r}")
@@ -288,8 +292,7 @@ class DistributedTrainer(Trainer):
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: Any
     ) -> tuple[float, np.ndarray, int, float]:
         """Partial sums over this rank's rows of the batch, one all-reduce, then / |B|."""
-        from mpi4py import MPI
-
+        MPI = _mpi()
         net, buf = self.net, self._buf
         rows, n_b = idx
         m = Xc.shape[0] if rows is None else rows.shape[0]
@@ -327,14 +330,15 @@ class DistributedTrainer(Trainer):
         X: Any,
         y: Any,
         epochs: int = 100,
-        batch_size: int | None = 32,
+        batch_size: int | str | None = "auto",
         validation_data: tuple[Any, Any] | None = None,
     ) -> History:
         """Train on this rank's shard ``X, y`` (rows ``lo:hi`` of the global set).
 
         ``batch_size`` is the *global* mini-batch size |B| (the same as a single process
-        would use); ``validation_data``, if given, is evaluated as given on every rank
-        (pass the same set everywhere). Problems with the inputs are reported as the
+        would use; "auto" is min(32, n) for the n rows of all ranks).
+        ``validation_data``, if given, is evaluated as given on every rank (pass the
+        same set everywhere). Problems with the inputs are reported as the
         same :class:`DistributedError` on every rank; an exception during training on
         any rank prints the rank and the error and aborts the whole MPI job.
         """
@@ -432,6 +436,8 @@ class DistributedTrainer(Trainer):
 
 
 def _check_batch(batch_size: Any, n_global: int) -> int | None:
+    if isinstance(batch_size, str) and batch_size == "auto":
+        batch_size = min(32, n_global)
     value = check_positive(batch_size, "batch_size", integer=True)
     if value > n_global:
         raise ValueError(
@@ -562,7 +568,18 @@ def train_dataset(dataset: str = "breast_cancer", **kwargs: Any) -> Any:
     return result
 
 
-def _world() -> Any:
-    from mpi4py import MPI
+def _mpi() -> Any:
+    """The ``mpi4py.MPI`` module (imported on first use: it initializes MPI)."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise MPIUnavailableError(
+            f"distributed training needs mpi4py ({exc}); install it with "
+            "pip install 'mlplab[mpi]' (mpi4py and Open MPI as wheels), or pip install mpi4py "
+            "on a cluster that provides its own MPI"
+        ) from exc
+    return MPI
 
-    return MPI.COMM_WORLD
+
+def _world() -> Any:
+    return _mpi().COMM_WORLD
