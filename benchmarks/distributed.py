@@ -93,6 +93,11 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     p.add_argument("--repeats", type=int, default=3, help="timed epochs; the best is kept")
+    p.add_argument(
+        "--threaded-baseline",
+        action="store_true",
+        help="add a row: 1 rank with max(--ranks) BLAS threads (threads instead of ranks)",
+    )
     p.add_argument("--json", action="store_true", help="also print the raw JSON records")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -103,27 +108,36 @@ def main() -> None:
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     print(f"# {os.cpu_count()} CPUs; one BLAS thread per rank; best of {args.repeats} epochs")
+    print("# K = ranks; '1×2t' = one rank with 2 BLAS threads; efficiency = speed-up / cores")
     print(
-        f"{'net':<5} {'K':>2} {'params':>9} {'|B|':>4} {'step ms':>8} {'allreduce ms':>12} "
+        f"{'net':<5} {'K':>5} {'params':>9} {'|B|':>4} {'step ms':>8} {'allreduce ms':>12} "
         f"{'speed-up':>8} {'efficiency':>10} {'buffer bytes':>12} {'sent/rank/step':>14}"
     )
+    runs = [(k, 1) for k in args.ranks]
+    if args.threaded_baseline:
+        runs.append((1, max(args.ranks)))
     for name in args.nets:
         base = None
-        for k in args.ranks:
+        for k, threads in runs:
             cmd = [_mpiexec(), "--oversubscribe", "-n", str(k), sys.executable, __file__]
             cmd += ["--worker", name, "--repeats", str(args.repeats)]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+            t = str(threads)
+            run_env = dict(env, OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t)
+            if threads > 1:  # let the one rank's BLAS threads use more than one core
+                cmd[2:2] = ["--bind-to", "none"]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=600)
             if out.returncode != 0:
                 sys.exit(f"mpiexec -n {k} failed:\n{out.stderr}")
             rec = json.loads(out.stdout.strip().splitlines()[-1])
-            if k == 1:
+            if k == 1 and threads == 1:
                 base = rec["step_ms"]
             speedup = base / rec["step_ms"] if base is not None else float("nan")
             # a ring all-reduce sends 2(K−1)/K of the buffer from each rank
             sent = int(2 * (k - 1) / k * rec["buffer_bytes"])
+            label = f"{k}" if threads == 1 else f"1×{threads}t"
             print(
-                f"{name:<5} {k:>2} {rec['params']:>9} {rec['batch']:>4} {rec['step_ms']:>8.2f} "
-                f"{rec['allreduce_ms']:>12.3f} {speedup:>8.2f} {speedup / k:>10.2f} "
+                f"{name:<5} {label:>5} {rec['params']:>9} {rec['batch']:>4} {rec['step_ms']:>8.2f} "
+                f"{rec['allreduce_ms']:>12.3f} {speedup:>8.2f} {speedup / max(k, threads):>10.2f} "
                 f"{rec['buffer_bytes']:>12} {sent:>14}"
             )
             if args.json:

@@ -293,6 +293,13 @@ class DistributedTrainer(Trainer):
     ) -> tuple[float, np.ndarray, int, float]:
         """Partial sums over this rank's rows of the batch, one all-reduce, then / |B|."""
         MPI = _mpi()
+        if not isinstance(idx, _Batch):
+            # Trainer.fit must take its batches from _epoch_batches: batches drawn from
+            # this rank's row count alone would differ between ranks.
+            raise RuntimeError(
+                "DistributedTrainer needs Trainer.fit to draw its mini-batches through "
+                f"the _epoch_batches hook, but got a plain index array {type(idx).__name__}"
+            )
         net, buf = self.net, self._buf
         rows, n_b = idx
         m = Xc.shape[0] if rows is None else rows.shape[0]
