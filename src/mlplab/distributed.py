@@ -217,9 +217,11 @@ class _Batch(NamedTuple):
 class DistributedTrainer(Trainer):
     """A :class:`~mlplab.training.Trainer` whose steps are summed over MPI ranks.
 
-    Every rank builds one, with the same network architecture, optimizer, callbacks
-    that make the same decisions, and seed, and calls :meth:`fit` with its own
-    contiguous shard of the training rows (rank 0 the first rows, then rank 1, ...).
+    Every rank builds one, with the same network architecture and optimizer, and calls
+    :meth:`fit` with its own contiguous shard of the training rows (rank 0 the first
+    rows, then rank 1, ...) and the same ``epochs`` and ``batch_size``. Callbacks may
+    differ between ranks (progress on rank 0 only, say); a stop requested on any rank
+    stops every rank at the end of that epoch.
     The result (parameters, history) is the same on every rank and equals a
     single-process :class:`Trainer` run on the concatenated data, to rounding.
 
