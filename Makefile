@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,mpi]"
 	touch $@
 
 install: $(VENV)/.installed
