@@ -659,11 +659,15 @@ def _literal(arr: np.ndarray) -> str:
 
 
 def _hist_range(activation: str) -> tuple[float, float]:
-    """The value axis of a layer's histogram: the activation's range, or [−3, 3]."""
+    """The value axis of a layer's histogram: the activation's range, clipped to ±3."""
     if activation == "sigmoid":
         return 0.0, 1.0
     if activation == "tanh":
         return -1.0, 1.0
+    if activation == "relu":
+        return 0.0, 3.0
+    if activation.startswith("leaky_relu"):
+        return -1.0, 3.0
     return -3.0, 3.0
 
 

@@ -540,8 +540,9 @@ function drawCost() {
 
 function layerColor(l, L) {
   // layer 1 blue … layer L red: vanishing/exploding shows as a fan of colors
-  const hue = L <= 1 ? 210 : 210 - (200 * (l - 1)) / (L - 1);
-  return `hsl(${hue}, 72%, 46%)`;
+  const hue = L <= 1 ? 215 : 255 - (250 * (l - 1)) / (L - 1);
+  const light = hue > 40 && hue < 190 ? 38 : 50;   // darker greens and yellows stay readable
+  return `hsl(${hue}, 78%, ${light}%)`;
 }
 
 function drawGrads() {
