@@ -185,3 +185,41 @@ def test_csv_from_the_folder_settings_reset_and_export(page, tmp_path):
     page.click("#export-python")
     page.wait_for_selector("#snippet:not(.hidden)")
     assert "mlplab.Network([2, 8, 8, 8, 1]" in page.inner_text("#snippet")
+
+
+def test_two_tabs_train_independently_and_a_csv_upload_works(browser, url, tmp_path):
+    # two windows, so that neither is a hidden background tab (which pauses its animation)
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
+    try:
+        tabs = [c.new_page() for c in contexts]
+        for tab in tabs:
+            tab.goto(url)
+            tab.wait_for_function("window.playground && window.playground.ready")
+        sids = [tab.evaluate("playground.state.sid") for tab in tabs]
+        assert sids[0] != sids[1]
+
+        upload = tmp_path / "upload.csv"
+        upload.write_text(
+            "x1;x2;label\n" + "".join(f"{i / 10};{i % 3};{i % 2}\n" for i in range(30))
+        )
+        tabs[1].click("#datasets button[data-value=csv]")
+        tabs[1].set_input_files("#csv-upload", str(upload))
+        tabs[1].wait_for_function("playground.state.snap.config.csv_uploaded === true")
+        assert (
+            tabs[1].evaluate(
+                "playground.state.snap.train.length + playground.state.snap.test.length"
+            )
+            == 30
+        )
+
+        for tab in tabs:
+            tab.click("#play")
+        for tab in tabs:
+            tab.wait_for_function("playground.epoch >= 15", timeout=15_000)
+            tab.click("#play")
+        # each tab kept its own data and network
+        assert tabs[0].evaluate("playground.state.snap.config.dataset") == "circles"
+        assert tabs[1].evaluate("playground.state.snap.config.dataset") == "csv"
+    finally:
+        for c in contexts:
+            c.close()

@@ -434,13 +434,15 @@ class Session:
     # -- set-up ------------------------------------------------------------------
     def _rebuild(self) -> None:
         cfg = self.cfg
-        X, y, self.classes = load_data(cfg, self.folder)
+        X, y, classes = load_data(cfg, self.folder)
         try:
             X_tr, X_te, y_tr, y_te = train_test_split(
                 X, y, test_size=cfg["test_fraction"], seed=cfg["seed"]
             )
         except ValueError as exc:
             raise RequestError(f"cannot split {len(y)} points into train and test: {exc}") from None
+        # nothing above changed the session: a refused configuration leaves it as it was
+        self.classes = classes
         self.X_train, self.X_test = np.asarray(X_tr), np.asarray(X_te)
         self.y_train, self.y_test = np.asarray(y_tr), np.asarray(y_te)
         lo, hi = X.min(axis=0), X.max(axis=0)
