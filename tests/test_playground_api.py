@@ -666,3 +666,21 @@ def test_l2_shrinks_the_weights(client):
         assert sess.epoch == 100
         norms[l2] = math.sqrt(sum(float((W**2).sum()) for W in sess.net.weights))
     assert norms[5.0] < 0.7 * norms[0.0]
+
+
+def test_a_refused_configuration_leaves_the_session_as_it_was(folder_client):
+    snap = new_session(folder_client)
+    sid = snap["session"]
+    folder_client.post(f"/api/sessions/{sid}/step", json={"epochs": 2})
+    r = folder_client.post(
+        f"/api/sessions/{sid}/config", json={"config": {"dataset": "csv", "csv_file": "gone.csv"}}
+    )
+    assert r.status_code == 404
+    r = folder_client.post(f"/api/sessions/{sid}/config", json={"config": {"lr": 50}})
+    assert r.status_code == 422
+    f = folder_client.post(f"/api/sessions/{sid}/step", json={"epochs": 1}).json()
+    assert f["epoch"] == 3
+    sess = folder_client.app.state.store._sessions[sid]
+    assert sess.cfg["dataset"] == "circles"
+    assert sess.cfg["lr"] == snap["config"]["lr"]
+    assert sess.classes == ["0", "1"]
