@@ -242,16 +242,24 @@ def test_normalize_fewer_epochs_and_larger_learning_rate(quick):
     r = quick[1]["normalize"]
     std = r["feature_std"]
     assert 300 < std[1] / std[0] < 3000  # scales differ by ~1000×
-    raw, nrm = r["arms"]["raw"], r["arms"]["normalized"]
-    assert nrm["epochs_to_target"] is not None
-    assert raw["epochs_to_target"] is None or raw["epochs_to_target"] > nrm["epochs_to_target"]
-    assert nrm["largest_stable_lr"] >= 100 * raw["largest_stable_lr"]
-    # "stable" means J never rose; the next α on the grid did make it rise
-    for arm in (raw, nrm):
-        grid = arm["grid"]
-        i = [g["lr"] for g in grid].index(arm["largest_stable_lr"])
-        assert grid[i]["stable"]
-        assert not grid[i + 1]["stable"]
+    nets = r["networks"]
+    assert set(nets) == {"one neuron [2, 1]", "tanh [2, 10, 5, 1]"}
+    for net in nets.values():
+        raw, nrm = net["raw"], net["normalized"]
+        assert nrm["epochs_to_target"] is not None
+        assert raw["epochs_to_target"] is None or raw["epochs_to_target"] > nrm["epochs_to_target"]
+        assert nrm["largest_stable_lr"] > raw["largest_stable_lr"]
+        # "stable" means J never rose; the next α on the grid did make it rise
+        for arm in (raw, nrm):
+            grid = arm["grid"]
+            i = [g["lr"] for g in grid].index(arm["largest_stable_lr"])
+            assert grid[i]["stable"]
+            assert not grid[i + 1]["stable"]
+    neuron = nets["one neuron [2, 1]"]
+    assert neuron["normalized"]["largest_stable_lr"] >= 100 * neuron["raw"]["largest_stable_lr"]
+    assert r["lr_ratio"] == pytest.approx(
+        neuron["normalized"]["largest_stable_lr"] / neuron["raw"]["largest_stable_lr"]
+    )
     assert all(c.holds for c in r.claims)
 
 
