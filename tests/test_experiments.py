@@ -208,6 +208,7 @@ def test_init_zeros_never_breaks_symmetry(quick):
     assert (r["n_train"], r["n_test"], r["noise"]) == (300, 100, 0.05)
     z = r["runs"]["zeros"]["per_seed"][0]
     assert z["rows_identical"]
+    assert z["all_W_zero"]  # with ReLU, g'(0) = 0: no weight ever gets a gradient
     assert z["n_predicted_classes"] == 1
     assert z["train_accuracy"] == pytest.approx(r["chance"])
     assert r["chance"] == pytest.approx(0.5, abs=0.05)

@@ -210,7 +210,7 @@ def depth(
             xav["max_factor"] < 2,
             f"it does not: the std falls slowly, to {xav['last_ratio']:.2f}× layer 1's at "
             f"layer {D} (a factor {xav['max_factor']:.1f}; for tanh with Var = 1/n the "
-            "variance shrinks like 1/(2l), since tanh(z) < z). The gain (5/3)²/n keeps it "
+            "variance shrinks like 1/(2l), since |tanh z| < |z|). The gain (5/3)²/n keeps it "
             f"within {gain['max_factor']:.2f}×.",
         ),
         Claim(

@@ -88,6 +88,7 @@ def init(
             "train_accuracy": float(net.score(X_tr, y_tr)),
             "test_accuracy": float(net.score(X_te, y_te)),
             "rows_identical": bool(np.all(W1[0] == W1)),
+            "all_W_zero": bool(all(np.all(W == 0) for W in net.weights)),
             "W1_changed": bool(np.any(W1_start != W1)),
             "n_predicted_classes": int(np.unique(net.predict(X_tr)).size),
         }
@@ -132,6 +133,12 @@ def init(
     z = runs["zeros"]["per_seed"][0]
     large, he = runs["large: N(0,1)·10"], runs["he: 2/n"]
     n_stuck = sum(a < 0.95 for a in large["train_accuracy"])
+    xav, glo = runs["xavier: 1/n"], runs["glorot: 2/(n+n')"]
+    zeros_why = (
+        ": every W[l] is still exactly 0 (ReLU'(0) = 0 passes no gradient), only b[L] moved"
+        if z["all_W_zero"]
+        else ""
+    )
     claims = [
         Claim(
             "Zero initialization never breaks the symmetry: the rows of W[1] stay identical "
@@ -240,12 +247,13 @@ def init(
         ),
         result=(
             f"Zeros stays at J = {z['final_cost']:.3f} and {100 * z['train_accuracy']:.0f} % "
-            "accuracy: W[1] and W[2] never move. Large weights start at J ≈ "
+            f"accuracy{zeros_why}. Large weights start at J ≈ "
             f"{np.median(large['start_cost']):.0f} and end at a mean J of "
             f"{large['mean_final_cost']:.3f} ({n_stuck} of {n_seeds} draws stuck below 95 % "
             f"training accuracy), against {he['mean_final_cost']:.4f} and "
-            f"{100 * he['mean_train_accuracy']:.1f} % with He; Xavier and Glorot land close "
-            "to He."
+            f"{100 * he['mean_train_accuracy']:.1f} % with He; Xavier: "
+            f"{xav['mean_final_cost']:.4f} and {100 * xav['mean_train_accuracy']:.1f} %, Glorot: "
+            f"{glo['mean_final_cost']:.4f} and {100 * glo['mean_train_accuracy']:.1f} %."
         ),
         claims=claims,
         numbers=numbers,

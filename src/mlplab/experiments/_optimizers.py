@@ -151,8 +151,13 @@ def optimizers(
         ep("Adam"),
         ep("batch GD"),
     )
+
+    def sweep_text(v: int | None) -> str:
+        return str(v) if v is not None else f"> {epochs}"
+
     same_as_gd = [
-        f"α = {a}: {sweep_res['momentum (lecture)'][a]} vs {sweep_res['mini-batch GD'][a]}"
+        f"α = {a}: {sweep_text(sweep_res['momentum (lecture)'][a])} vs "
+        f"{sweep_text(sweep_res['mini-batch GD'][a])}"
         for a in sweep_res["mini-batch GD"]
     ]
     steadier = [
