@@ -200,7 +200,7 @@ def _plot(r: ExperimentResult):
     axc.set_xscale("log")
     axc.set_xlim(1e-12, 10)
     axc.axvline(n["threshold"], color="k", ls="--", lw=1)
-    axc.text(n["threshold"] * 1.5, -0.45, "threshold 1e-7", va="bottom", fontsize=9)
+    axc.text(n["threshold"] * 1.5, 0.5, "threshold 1e-7", va="center", fontsize=9)
     axc.set_yticks(range(len(values)), [lbl.replace(" (wrong)", "\n(wrong)") for lbl in labels])
     axc.invert_yaxis()
     axc.set_xlabel("relative error (log scale)")
