@@ -171,15 +171,20 @@ class Trainer:
         X: Any,
         y: Any,
         epochs: int = 100,
-        batch_size: int | None = 32,
+        batch_size: int | str | None = "auto",
         validation_data: tuple[Any, Any] | None = None,
     ) -> History:
-        """Train ``self.net`` in place for ``epochs`` epochs; returns the History."""
+        """Train ``self.net`` in place for ``epochs`` epochs; returns the History.
+
+        ``batch_size="auto"`` is min(32, n_samples); see :func:`fit` for the rest.
+        """
         net = self.net
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
         Xc = net._prepare_X(X)
         Y = net._prepare_y(y, Xc.shape[0])
         n = Xc.shape[0]
+        if isinstance(batch_size, str) and batch_size == "auto":
+            batch_size = min(32, n)
         if batch_size is not None:
             batch_size = check_positive(batch_size, "batch_size", integer=True)
             if batch_size > n:
@@ -276,11 +281,12 @@ def fit(
     y: Any,
     optimizer: Optimizer | None = None,
     epochs: int = 100,
-    batch_size: int | None = 32,
+    batch_size: int | str | None = "auto",
     seed: Any = 0,
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     verbose: bool = False,
+    comm: Any = None,
 ) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return its History.
 
@@ -295,9 +301,10 @@ def fit(
     optimizer : Optimizer, default=adam(0.001)
         From :mod:`mlplab.optimizers`, e.g. ``momentum(lr=0.1, beta=0.9)``.
     epochs : int, default=100
-    batch_size : int or None, default=32
+    batch_size : int, None or "auto", default="auto"
         None (or n_samples) is batch gradient descent; otherwise mini-batch GD over a
-        fresh shuffle of the indices each epoch, the last smaller batch kept.
+        fresh shuffle of the indices each epoch, the last smaller batch kept. "auto" is
+        min(32, n_samples); an explicit size larger than n_samples is an error.
     seed : int or Generator, default=0
         Seed of the shuffles.
     validation_data : (X_val, y_val), optional
@@ -306,6 +313,10 @@ def fit(
         E.g. ``EarlyStopping``, ``GradientNormLogger``; History is always attached.
     verbose : bool, default=False
         Show a progress bar on stderr (tqdm on a terminal, plain lines otherwise).
+    comm : mpi4py.MPI.Comm, optional
+        Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): X, y are this
+        rank's contiguous shard of the training rows, ``batch_size`` the global batch;
+        every rank ends with the same parameters. Only rank 0 shows progress.
 
     Returns
     -------
@@ -318,9 +329,14 @@ def fit(
         When the cost or a gradient becomes NaN/inf (the parameters stay finite).
     """
     cbs = list(callbacks)
-    if verbose:
+    if verbose and (comm is None or comm.Get_rank() == 0):
         from mlplab.progress import ProgressBar
 
         cbs.append(ProgressBar())
-    trainer = Trainer(net, optimizer, cbs, seed)
+    if comm is not None:  # one shard per MPI rank, gradients all-reduced each step
+        from mlplab.distributed import DistributedTrainer
+
+        trainer: Trainer = DistributedTrainer(net, optimizer, cbs, seed, comm=comm)
+    else:
+        trainer = Trainer(net, optimizer, cbs, seed)
     return trainer.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data)
