@@ -430,11 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         "--max-wait",
         type=float,
         default=None,
-        help="seconds each round may wait for other processes to go idle (60; quick 0)",
+        help="seconds each round may wait for other processes to go idle (20; quick 0)",
     )
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
-    max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 60.0)
+    max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 20.0)
     t_start = time.perf_counter()
 
     env = environment()
