@@ -10,16 +10,20 @@ where ``A = g(Z)`` is passed too so that sigmoid and tanh can reuse it:
 * identity :math:`z`, derivative 1 (the lecture's vanishing/exploding example)
 
 Softmax is not here: it is not element-wise and lives inside the multiclass head.
+
+Every function computes in the namespace of its input (``xp``, see
+:mod:`mlplab._array_api`): NumPy arrays with NumPy, PyTorch tensors with PyTorch, and so
+on. For NumPy, ``xp`` is :mod:`numpy` itself, so ``xp.tanh(Z)`` is ``np.tanh(Z)``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab._typing import Array
 
 
@@ -35,22 +39,16 @@ class Activation(NamedTuple):
     derivative: Callable[[Array, Array], Array]
 
 
-@functools.cache
-def _expit() -> Callable[[Array], Array]:
-    # scipy.special costs ~70 ms to import: load it on first use, not with mlplab.
-    from scipy.special import expit
-
-    return expit
-
-
 def stable_sigmoid(Z: Array, out: Array | None = None) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z.
 
     The bare ``1/(1+np.exp(-z))`` overflows for z ≪ 0 (e^{1000} = inf); scipy's
     ``expit`` evaluates the same function in one ufunc, accurate in both tails.
     ``out``, if given, receives the result (the training fast path's buffers).
+    Arrays of other libraries (no expit there) use the two-branch form of
+    :func:`mlplab._array_api.sigmoid`.
     """
-    return _expit()(Z, out=out)
+    return _xp.sigmoid(Z, out=out)
 
 
 def _sigmoid(Z: Array) -> Array:
@@ -65,7 +63,7 @@ def _sigmoid_derivative(Z: Array, A: Array) -> Array:
 
 def _tanh(Z: Array) -> Array:
     """tanh(z) = (e^z − e^{-z}) / (e^z + e^{-z})."""
-    return np.tanh(Z)
+    return _xp.namespace(Z).tanh(Z)
 
 
 def _tanh_derivative(Z: Array, A: Array) -> Array:
@@ -75,12 +73,12 @@ def _tanh_derivative(Z: Array, A: Array) -> Array:
 
 def _relu(Z: Array) -> Array:
     """ReLU(z) = z if z > 0 else 0."""
-    return np.maximum(Z, 0)
+    return _xp.namespace(Z).maximum(Z, _xp.scalar(0.0, Z))
 
 
 def _relu_derivative(Z: Array, A: Array) -> Array:
     """ReLU'(z) = 1 if z > 0 else 0 (the notes put z = 0 on the zero side)."""
-    return (Z > 0).astype(Z.dtype)
+    return _xp.astype(Z > 0, Z.dtype)
 
 
 def _identity(Z: Array) -> Array:
@@ -90,7 +88,7 @@ def _identity(Z: Array) -> Array:
 
 def _identity_derivative(Z: Array, A: Array) -> Array:
     """id'(z) = 1."""
-    return np.ones_like(Z)
+    return _xp.namespace(Z).ones_like(Z)
 
 
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_derivative)
@@ -112,13 +110,13 @@ def leaky_relu(slope: float = 0.01) -> Activation:
         raise ValueError(f"leaky_relu slope must lie in [0, 1), got {slope!r}")
 
     def forward(Z: Array) -> Array:
-        return np.where(Z > 0, Z, Z * slope)
+        return _xp.namespace(Z).where(Z > 0, Z, Z * slope)
 
     def derivative(Z: Array, A: Array) -> Array:
-        # 1 and slope as scalars of Z's dtype: np.where(Z > 0, 1.0, slope) would build a
-        # float64 array from a float32 Z.
-        one, s = Z.dtype.type(1), Z.dtype.type(slope)
-        return np.where(Z > 0, one, s)
+        # The slope as an array of Z's dtype: np.where(Z > 0, 1.0, slope) would build a
+        # float64 array from a float32 Z (and the array API allows one scalar, not two).
+        xp = _xp.namespace(Z)
+        return xp.where(Z > 0, 1.0, xp.full_like(Z, slope))
 
     forward.__doc__ = f"leaky_relu(z) = z if z > 0 else {slope}·z."
     derivative.__doc__ = f"leaky_relu'(z) = 1 if z > 0 else {slope}."

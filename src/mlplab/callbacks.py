@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlplab import _array_api as _xp
+
 if TYPE_CHECKING:
     from mlplab.training import Trainer
 
@@ -32,7 +34,12 @@ class Callback:
         """Before each epoch (epochs count from 0)."""
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
-        """After each parameter update; ``logs`` has ``loss`` and ``size``."""
+        """After each parameter update; ``logs`` has ``loss`` and ``size``.
+
+        When training with another array library than NumPy (PyTorch, CuPy, ...),
+        ``loss`` is a 0-D array on the device: ``float(logs["loss"])`` makes the host
+        wait for that step, so keep such reads out of every-batch code if you can.
+        """
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
@@ -142,7 +149,8 @@ class GradientNormLogger(Callback):
 
     Adds ``grad_norm/W1``, ..., ``grad_norm/WL`` (and ``grad_norm/b1``...) to the epoch
     logs, so ``History`` keeps them: vanishing gradients show up as ‖dW[1]‖ ≪ ‖dW[L]‖,
-    exploding ones as the reverse, epoch by epoch.
+    exploding ones as the reverse, epoch by epoch. On a GPU the sums stay on the device
+    and are read once per epoch.
     """
 
     def __init__(self, biases: bool = False) -> None:
@@ -150,23 +158,23 @@ class GradientNormLogger(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
         L = self.trainer.net.L
-        self._sum = np.zeros(L)
-        self._sum_b = np.zeros(L)
+        self._sum: list[Any] = [0.0] * L  # floats, or 0-D arrays on the device
+        self._sum_b: list[Any] = [0.0] * L
         self._count = 0
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         for l, g in enumerate(self.trainer.grads):
-            self._sum[l] += float(np.linalg.norm(g.W))
+            self._sum[l] += _xp.loss_value(_xp.norm(g.W))
             if self.biases:
-                self._sum_b[l] += float(np.linalg.norm(g.b))
+                self._sum_b[l] += _xp.loss_value(_xp.norm(g.b))
         self._count += 1
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         n = max(self._count, 1)
         for l in range(len(self._sum)):
-            logs[f"grad_norm/W{l + 1}"] = self._sum[l] / n
+            logs[f"grad_norm/W{l + 1}"] = float(self._sum[l]) / n
             if self.biases:
-                logs[f"grad_norm/b{l + 1}"] = self._sum_b[l] / n
+                logs[f"grad_norm/b{l + 1}"] = float(self._sum_b[l]) / n
 
 
 class LambdaCallback(Callback):

@@ -6,6 +6,9 @@ Gradient checking compares backprop's dJ/dθ with two-sided differences
 
 over every weight and bias, and reports ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) (below ~1e-7 in float64
 means backprop is right).
+
+A network moved to another array library (``Network.to``) is checked there: every J
+and gradient is computed by that library, and only the results are read back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab import network as _net
 from mlplab._typing import Array
 from mlplab.network import Network
@@ -29,7 +33,8 @@ def _float64_copy(net: Network) -> Network:
         l2=net.l2,
         standardizer=net.standardizer,
     )
-    net64.set_flat_params(net.get_flat_params().astype(np.float64))
+    net64.to(net._xp, device=net._device)
+    net64.set_flat_params(_xp.astype(net.get_flat_params(), _xp.dtype_in(net._xp, net64.dtype)))
     return net64
 
 
@@ -39,15 +44,15 @@ def numerical_gradient(net: Network, X: Any, y: Any, eps: float = 1e-7) -> Array
     Xc = net64._prepare_X(X)
     Y = net64._prepare_y(y, Xc.shape[0])
     theta = net64._theta  # the network's own flat storage: perturb in place
-    g_hat = np.empty_like(theta)
-    for i in range(theta.size):
-        old = theta[i]
+    g_hat = np.empty(theta.shape[0])
+    for i in range(theta.shape[0]):
+        old = float(theta[i])  # a number, not a view of θ[i] (PyTorch's indexing)
         theta[i] = old + eps
         J_plus, _ = _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
         theta[i] = old - eps
         J_minus, _ = _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
         theta[i] = old
-        g_hat[i] = (J_plus - J_minus) / (2 * eps)
+        g_hat[i] = (float(J_plus) - float(J_minus)) / (2 * eps)
     return g_hat
 
 
@@ -55,7 +60,8 @@ def backprop_gradient(net: Network, X: Any, y: Any) -> Array:
     """g, backprop's dJ/dθ as one flat vector (float64), laid out like θ."""
     net64 = _float64_copy(net)
     _, grads = net64.loss_and_grads(X, y)
-    return np.concatenate([np.concatenate([g.W.ravel(), g.b]) for g in grads])
+    host = [(_xp.to_numpy(g.W), _xp.to_numpy(g.b)) for g in grads]
+    return np.concatenate([np.concatenate([W.ravel(), b]) for W, b in host])
 
 
 def gradcheck(net: Network, X: Any, y: Any, eps: float = 1e-7) -> float:
@@ -87,7 +93,7 @@ def gradcheck(net: Network, X: Any, y: Any, eps: float = 1e-7) -> float:
 def gradient_norms(net: Network, X: Any, y: Any) -> list[float]:
     """‖dW[l]‖_F for l = 1..L on (X, y): the vanishing/exploding picture in one call."""
     _, grads = net.loss_and_grads(X, y)
-    return [float(np.linalg.norm(g.W)) for g in grads]
+    return [float(_xp.norm(g.W)) for g in grads]
 
 
 def activation_stats(net: Network, X: Any) -> list[dict[str, float]]:
@@ -97,12 +103,13 @@ def activation_stats(net: Network, X: Any) -> list[dict[str, float]]:
     ReLU's zero side); the output layer reports z[L].
     """
     out = []
+    xp = net.xp
     for l, cache in enumerate(net.forward_cache(X)):
         g = net.hidden[l] if l < len(net.hidden) else None
-        stats = {"mean": float(cache.A.mean()), "std": float(cache.A.std())}
+        stats = {"mean": float(xp.mean(cache.A)), "std": float(xp.std(cache.A))}
         if g is not None:
             d = g.derivative(cache.Z, cache.A)
-            stats["saturated"] = float((np.abs(d) < 0.01).mean())
+            stats["saturated"] = _xp.mean_true(xp.abs(d) < 0.01)
         out.append(stats)
     return out
 

@@ -15,6 +15,11 @@ without ever taking log(0) or overflowing e^z:
   (scikit-learn issue #8349 is what happens when they don't).
 
 J = (1/n) Σ_i L(i) in every case.
+
+Every head computes in the namespace of Z (NumPy, PyTorch, CuPy, ...; see
+:mod:`mlplab._array_api`). With NumPy the cost J is a Python float; with other libraries
+it is a 0-D array on Z's device, so that training never waits to read it (``float(J)``
+reads it).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab._typing import Array
 from mlplab.activations import stable_sigmoid
 
@@ -38,6 +44,7 @@ class Head(NamedTuple):
         a[L] = link(z[L]), used by ``predict_proba``/``forward``.
     loss_and_grad : callable
         ``(Z, Y) -> (J, dZ)`` with J = (1/n) Σ L(i) and dZ = (a − y)/n, from logits.
+        J is a float for NumPy arrays, a 0-D array of Z's namespace otherwise.
     loss : callable
         ``(Z, Y) -> J`` alone (validation curves; no gradient).
     """
@@ -52,8 +59,9 @@ class Head(NamedTuple):
 def _binary_loss(Z: Array, Y: Array) -> float:
     # log(1 + e^z) − yz is the lecture's cross-entropy rewritten in z: no log(0),
     # and logaddexp(0, z) never overflows.
+    xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
-    return float((np.logaddexp(0, Z) - Y * Z).sum() / n_samples)
+    return _xp.loss_value(xp.sum(xp.logaddexp(_xp.scalar(0.0, Z), Z) - Y * Z) / n_samples)
 
 
 def _binary_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
@@ -67,27 +75,31 @@ def _binary_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
 # ------------------------------------------------------------ multiclass
 def _log_softmax(Z: Array) -> Array:
     # Subtracting the row maximum keeps every e^z ≤ 1 (no overflow).
-    Zs = Z - Z.max(axis=1, keepdims=True)
-    return Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
+    xp = _xp.namespace(Z)
+    Zs = Z - xp.max(Z, axis=1, keepdims=True)
+    return Zs - xp.log(xp.sum(xp.exp(Zs), axis=1, keepdims=True))
 
 
 def softmax(Z: Array) -> Array:
     """softmax(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row, max-shifted (never overflows)."""
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    E /= E.sum(axis=1, keepdims=True)
+    xp = _xp.namespace(Z)
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    E /= xp.sum(E, axis=1, keepdims=True)
     return E
 
 
 def _multiclass_loss(Z: Array, Y: Array) -> float:
+    xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
-    return float(-(Y * _log_softmax(Z)).sum() / n_samples)
+    return _xp.loss_value(-xp.sum(Y * _log_softmax(Z)) / n_samples)
 
 
 def _multiclass_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
+    xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
     logp = _log_softmax(Z)
-    J = float(-(Y * logp).sum() / n_samples)
-    dZ = np.exp(logp)  # a[L] = softmax(z[L])
+    J = _xp.loss_value(-xp.sum(Y * logp) / n_samples)
+    dZ = xp.exp(logp)  # a[L] = softmax(z[L])
     dZ -= Y
     dZ *= 1.0 / n_samples
     return J, dZ
@@ -97,13 +109,13 @@ def _multiclass_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
 def _regression_loss(Z: Array, Y: Array) -> float:
     n_samples = Z.shape[0]
     R = Z - Y
-    return float((R * R).sum() / (2 * n_samples))
+    return _xp.loss_value(_xp.namespace(Z).sum(R * R) / (2 * n_samples))
 
 
 def _regression_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
     n_samples = Z.shape[0]
     dZ = Z - Y  # a − y with a = z
-    J = float((dZ * dZ).sum() / (2 * n_samples))
+    J = _xp.loss_value(_xp.namespace(Z).sum(dZ * dZ) / (2 * n_samples))
     dZ *= 1.0 / n_samples
     return J, dZ
 
@@ -142,8 +154,12 @@ def binary_cross_entropy(A: Array, Y: Array) -> float:
     dtype) so that log(0) never happens, which also caps the loss of a confidently
     wrong prediction. Training uses the fused ``binary`` head, which needs no clipping.
     """
-    A = np.asarray(A)
-    eps = np.finfo(A.dtype).eps if np.issubdtype(A.dtype, np.floating) else 1e-15
-    A = np.clip(A, eps, 1 - eps)
+    xp = _xp.namespace(A, Y)
+    if xp is np:
+        A = np.asarray(A)
+        eps = np.finfo(A.dtype).eps if np.issubdtype(A.dtype, np.floating) else 1e-15
+    else:
+        eps = float(xp.finfo(A.dtype).eps)
+    A = xp.clip(A, eps, 1 - eps)
     n_samples = A.shape[0]
-    return float(-(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum() / n_samples)
+    return float(-xp.sum(Y * xp.log(A) + (1 - Y) * xp.log1p(-A)) / n_samples)

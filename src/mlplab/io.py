@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplab import _array_api as _xp
+
 FORMAT = "mlplab"
 VERSION = 1
 MAX_HEADER_BYTES = 16 * 1024 * 1024
@@ -107,7 +109,8 @@ def save(
         "header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     }
     for l, (W, b) in enumerate(obj.params, start=1):
-        arrays[f"W{l}"], arrays[f"b{l}"] = W, b
+        # Always NumPy: a model trained with PyTorch or CuPy (on a GPU) loads anywhere.
+        arrays[f"W{l}"], arrays[f"b{l}"] = _xp.to_numpy(W), _xp.to_numpy(b)
     if obj.standardizer is not None:
         arrays["standardizer_mean"] = np.asarray(obj.standardizer.mean_, dtype=np.float64)
         arrays["standardizer_scale"] = np.asarray(obj.standardizer.scale_, dtype=np.float64)

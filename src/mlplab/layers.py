@@ -2,13 +2,15 @@ r"""One dense layer, forward and backward, in the lecture's notation.
 
 For a batch whose rows are samples (A_prev of shape (n_samples, n[l-1])), the lecture's
 z[l] = W[l] a[l-1] + b[l] for one column-vector sample becomes ``Z = A_prev @ W.T + b``:
-the same equation applied to every row.
+the same equation applied to every row. Both functions work on the arrays of any array
+API library (NumPy, PyTorch, CuPy, ...), in that library.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from mlplab import _array_api as _xp
 from mlplab._typing import Array, DenseParams
 from mlplab.activations import Activation
 
@@ -84,6 +86,6 @@ def dense_backward(dZ: Array, params: DenseParams, cache: Cache) -> tuple[Array,
         \quad dA^{[l-1]} = dZ^{[l]} W^{[l]}
     """
     dW = dZ.T @ cache.A_prev  # ∂J/∂W[l] = Σ_i dz[l](i) a[l-1](i)ᵀ
-    db = dZ.sum(axis=0)  # ∂J/∂b[l] = Σ_i dz[l](i)
+    db = _xp.namespace(dZ).sum(dZ, axis=0)  # ∂J/∂b[l] = Σ_i dz[l](i)
     dA_prev = dZ @ params.W  # ∂J/∂a[l-1] = W[l]ᵀ dz[l], one row per sample
     return dA_prev, DenseParams(dW, db)

@@ -5,6 +5,12 @@ l, n[0] input features; W[l] has shape (n[l], n[l-1]) and b[l] shape (n[l],); ro
 are samples, so for a batch ``Z = A_prev @ W.T + b`` is z[l] = W[l] a[l-1] + b[l] for
 every row at once. The last layer outputs the logits z[L]; the head applies its link
 (σ, softmax or identity) and owns the loss.
+
+The functional core (``forward``, ``backward``, ``loss_and_grads``) computes in the
+namespace of the arrays it is given — NumPy, PyTorch (CPU or CUDA), CuPy, or any array
+API library (:mod:`mlplab._array_api`) — and a ``Network`` keeps its parameters in one
+namespace, NumPy unless :meth:`Network.to` (or :func:`mlplab.fit` with such arrays) moved
+them. ``Workspace``, the training fast path, is NumPy's.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab import activations as _act
 from mlplab import heads as _heads
 from mlplab import initializers as _init
@@ -90,16 +97,21 @@ def backward(
     ``out``, if given, is a list of preallocated (dW, db) arrays to write into (the
     trainer's flat gradient buffer); the result is then ``out`` itself.
     """
+    xp = _xp.namespace(dZ_L)
     L = len(params)
     grads: list[DenseParams | None] = [None] * L
     dZ = dZ_L
     for l in range(L - 1, -1, -1):
         cache = caches[l]
         if out is None:
-            grads[l] = DenseParams(dZ.T @ cache.A_prev, dZ.sum(axis=0))
+            grads[l] = DenseParams(dZ.T @ cache.A_prev, xp.sum(dZ, axis=0))
         else:
-            np.matmul(dZ.T, cache.A_prev, out=out[l].W)  # dW[l] = dZ[l]ᵀ A[l-1]
-            np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
+            if xp is np:
+                np.matmul(dZ.T, cache.A_prev, out=out[l].W)  # dW[l] = dZ[l]ᵀ A[l-1]
+                np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
+            else:  # the array API has no out=: the same products, copied into place
+                out[l].W[...] = dZ.T @ cache.A_prev
+                out[l].b[...] = xp.sum(dZ, axis=0)
             grads[l] = out[l]
         if l > 0:  # da[0] = dx is not needed: skip that matmul
             prev = caches[l - 1]
@@ -109,8 +121,13 @@ def backward(
 
 
 def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
-    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized)."""
-    return float(lam / (2 * n_samples) * sum(float((p.W * p.W).sum()) for p in params))
+    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized).
+
+    A float for NumPy parameters, a 0-D array on their device otherwise (like J).
+    """
+    xp = _xp.namespace(params[0].W)
+    total = sum(_xp.loss_value(xp.sum(p.W * p.W)) for p in params)
+    return _xp.loss_value(lam / (2 * n_samples) * total)
 
 
 def loss_and_grads(
@@ -121,7 +138,11 @@ def loss_and_grads(
     head: Head,
     l2: float = 0.0,
 ) -> tuple[float, Grads]:
-    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop."""
+    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop.
+
+    Computed in the namespace of X and the parameters; J is a float for NumPy and a 0-D
+    array otherwise (``float(J)`` reads it).
+    """
     Z_L, caches = forward(params, X, hidden)
     J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
     grads = backward(dZ_L, params, caches, hidden)
@@ -281,6 +302,15 @@ class Network:
         If set, every method that takes X (and :func:`mlplab.fit`) standardizes X with it
         first, and it is saved with the model. Without it X is used exactly as given.
 
+    Notes
+    -----
+    The parameters are drawn with NumPy's Generator and live in NumPy arrays.
+    :meth:`to` moves them, once, to another array library or device (PyTorch, CuPy, ...),
+    and :func:`mlplab.fit` does so by itself when X is such an array. Every method then
+    computes there: X and y given as NumPy arrays are converted to that namespace and
+    device, and results come back as its arrays (``net.xp`` and ``net.device`` say
+    where). :func:`mlplab.save` always writes NumPy arrays.
+
     Examples
     --------
     >>> import numpy as np, mlplab
@@ -335,6 +365,8 @@ class Network:
             inits = [_init.get(i) for i in init]
         self.init = [getattr(i, "__name__", repr(i)) for i in inits]
         self.seed = seed if isinstance(seed, int) else None
+        self._xp: Any = np  # where θ lives (see to()): NumPy until moved
+        self._device: Any = None
         rng = as_generator(seed)
         # All parameters live in one flat vector θ; W[l] and b[l] are views into it, so
         # an optimizer can update every parameter with a few vectorized operations.
@@ -361,16 +393,69 @@ class Network:
         return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
 
     def _views(self, flat: Array) -> Params:
+        xp = _xp.namespace(flat)
         out, off = [], 0
         s = self.layer_sizes
         for l in range(1, len(s)):
             nW = s[l] * s[l - 1]
-            W = flat[off : off + nW].reshape(s[l], s[l - 1])
+            W = xp.reshape(flat[off : off + nW], (s[l], s[l - 1]))
             off += nW
             b = flat[off : off + s[l]]
             off += s[l]
             out.append(DenseParams(W, b))
         return out
+
+    # -- where the parameters live ----------------------------------------------------
+    @property
+    def xp(self) -> Any:
+        """The array namespace of the parameters: :mod:`numpy` unless :meth:`to` moved them."""
+        return self._xp
+
+    @property
+    def device(self) -> Any:
+        """The device of the parameters (None for NumPy)."""
+        return self._device
+
+    def to(self, xp: Any, device: Any = None) -> Network:
+        """Move the parameters to another array library or device, in place; return self.
+
+        Parameters
+        ----------
+        xp : module, str or array
+            The target namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``
+            (the module or its name), or an array, whose namespace and device are taken.
+        device : optional
+            The device in that library (``"cuda"``, ``"cuda:1"``, ``torch.device(...)``,
+            ...); default: the array's device, else the library's default device.
+
+        Returns
+        -------
+        Network
+            ``self``, now computing in that namespace: every method converts X to it, and
+            :func:`mlplab.fit` trains there without copying back to the host.
+
+        Notes
+        -----
+        One copy of θ (through the host between libraries). Moving back with
+        ``net.to(numpy)`` restores the NumPy training fast path. Trainer state made for
+        the old place (optimizer moments) moves with the next ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, mlplab
+        >>> net = mlplab.Network([2, 3, 1], seed=0)
+        >>> net.to("numpy") is net
+        True
+        """
+        target, dev = _xp.resolve(xp, device)
+        if target is self._xp and dev == self._device:
+            return self
+        if target is not np:
+            _xp.check_views_write_through(target, dev)
+        theta = _xp.convert(self._theta, target, dev, self.dtype)
+        self._theta, self._params = theta, self._views(theta)
+        self._xp, self._device = target, _xp.device_of(theta)
+        return self
 
     # -- parameters ---------------------------------------------------------------
     def _set_array(self, l: int, which: str, value: Any) -> None:
@@ -378,13 +463,15 @@ class Network:
             raise IndexError(f"layer index {l} out of range for L={self.L} layers")
         target = getattr(self._params[l], which)
         name = f"{'W' if which == 'W' else 'b'}[{l % self.L + 1}]"
-        arr = np.asarray(value)
-        if arr.shape != target.shape:
-            raise ValueError(f"{name} must have shape {target.shape}, got {arr.shape}")
+        arr = _xp.to_numpy(value) if _xp.is_foreign(value) else np.asarray(value)
+        if arr.shape != tuple(target.shape):
+            raise ValueError(f"{name} must have shape {tuple(target.shape)}, got {arr.shape}")
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains NaN or infinite values")
+        if self._xp is not np:
+            arr = _xp.convert(arr, self._xp, self._device, self.dtype)
         target[...] = arr
 
     @property
@@ -429,27 +516,62 @@ class Network:
             self._set_array(l, "b", b)
 
     def get_flat_params(self) -> Array:
-        """A copy of θ, all parameters as one vector (W[1], b[1], ..., W[L], b[L])."""
-        return self._theta.copy()
+        """A copy of θ, all parameters as one vector (W[1], b[1], ..., W[L], b[L]).
+
+        An array of the network's namespace, on its device.
+        """
+        return _xp.copy(self._theta)
 
     def set_flat_params(self, theta: Any) -> None:
         """Replace every parameter from one vector laid out as :meth:`get_flat_params`."""
-        arr = np.asarray(theta)
-        if arr.shape != self._theta.shape:
-            raise ValueError(f"theta must have shape {self._theta.shape}, got {arr.shape}")
+        xp, shape = self._xp, tuple(self._theta.shape)
+        if xp is not np and _xp.is_foreign(theta) and _xp.namespace(theta) is xp:
+            # Same library: checked and copied on the device (one read of "all finite").
+            if tuple(theta.shape) != shape:
+                raise ValueError(f"theta must have shape {shape}, got {tuple(theta.shape)}")
+            if not bool(xp.all(xp.isfinite(theta))):
+                raise ValueError("theta contains NaN or infinite values")
+            self._theta[...] = _xp.convert(theta, xp, self._device, self.dtype)
+            return
+        arr = _xp.to_numpy(theta) if _xp.is_foreign(theta) else np.asarray(theta)
+        if arr.shape != shape:
+            raise ValueError(f"theta must have shape {shape}, got {arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError("theta contains NaN or infinite values")
-        self._theta[...] = arr
+        self._theta[...] = arr if xp is np else _xp.convert(arr, xp, self._device, self.dtype)
 
     # -- data in -------------------------------------------------------------------
     def _prepare_X(self, X: Any) -> Array:
-        Xc = check_X(X, self.dtype, self.layer_sizes[0])
+        xp = self._xp
+        if xp is np and not _xp.is_foreign(X):
+            Xc = check_X(X, self.dtype, self.layer_sizes[0])
+            if self.standardizer is not None:
+                Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
+            return Xc
+        # Checked (and copied) where the network computes: on the device for its arrays.
+        Xc = _xp.check_X_in(X, xp, self._device, self.dtype, self.layer_sizes[0])
         if self.standardizer is not None:
-            Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
+            mean, scale = self._standardizer_arrays()
+            Xc = _xp.astype((Xc - mean) / scale, _xp.dtype_in(xp, self.dtype))
         return Xc
 
+    def _standardizer_arrays(self) -> tuple[Array, Array]:
+        """The Standardizer's μ and σ (float64) in the network's namespace, copied once."""
+        std = self.standardizer
+        key = (id(std.mean_), id(std.scale_), self._xp, str(self._device))
+        cached = getattr(self, "_std_arrays", None)
+        if cached is None or cached[0] != key:
+            mean = _xp.convert(std.mean_, self._xp, self._device, np.dtype(np.float64))
+            scale = _xp.convert(std.scale_, self._xp, self._device, np.dtype(np.float64))
+            cached = self._std_arrays = (key, mean, scale)
+        return cached[1], cached[2]
+
     def _prepare_y(self, y: Any, n_samples: int) -> Array:
-        return check_y(y, self.head.name, self.layer_sizes[-1], n_samples, self.dtype)
+        # Targets are checked on the host (labels, one-hot rows, value sets), once per
+        # call: a device y is read back for the check and its result copied over.
+        y_host = _xp.to_numpy(y) if _xp.is_foreign(y) else y
+        Y = check_y(y_host, self.head.name, self.layer_sizes[-1], n_samples, self.dtype)
+        return Y if self._xp is np else _xp.convert(Y, self._xp, self._device)
 
     # -- computations ----------------------------------------------------------------
     def logits(self, X: Any) -> Array:
@@ -480,11 +602,12 @@ class Network:
 
         Single-output heads return shape (n_samples,); several outputs (n_samples, n[L]).
         """
+        xp = self._xp
         Z_L = self.logits(X)
         if self.head.name == "multiclass":
-            return Z_L.argmax(axis=1)
+            return xp.argmax(Z_L, axis=1)
         # binary: σ(z) > 0.5 ⇔ z > 0
-        out = (Z_L > 0).astype(np.int64) if self.head.name == "binary" else Z_L
+        out = _xp.astype(Z_L > 0, xp.int64) if self.head.name == "binary" else Z_L
         return out[:, 0] if out.shape[1] == 1 else out
 
     def loss(self, X: Any, y: Any) -> float:
@@ -493,24 +616,29 @@ class Network:
         return J
 
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, list[DenseParams]]:
-        """J and ``[(dW[1], db[1]), ..., (dW[L], db[L])]`` with the parameters' shapes."""
+        """J and ``[(dW[1], db[1]), ..., (dW[L], db[L])]`` with the parameters' shapes.
+
+        J is a float; the gradients are arrays of the network's namespace.
+        """
         Xc = self._prepare_X(X)
         Y = self._prepare_y(y, Xc.shape[0])
-        return loss_and_grads(self._params, Xc, Y, self.hidden, self.head, self.l2)
+        J, grads = loss_and_grads(self._params, Xc, Y, self.hidden, self.head, self.l2)
+        return float(J), grads
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy for classification heads, R² for regression."""
         Xc = self._prepare_X(X)
         Y = self._prepare_y(y, Xc.shape[0])
         Z_L, _ = forward(self._params, Xc, self.hidden)
+        xp = self._xp
         if self.head.name == "multiclass":
-            return float((Z_L.argmax(axis=1) == Y.argmax(axis=1)).mean())
+            return _xp.mean_true(xp.argmax(Z_L, axis=1) == xp.argmax(Y, axis=1))
         if self.head.name == "binary":
-            return float(((Z_L > 0) == (Y > 0.5)).mean())
-        ss_res = ((Y - Z_L) ** 2).sum(axis=0)
-        ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
-        r2 = 1 - ss_res / np.where(ss_tot == 0, 1, ss_tot)
-        return float(r2.mean())
+            return _xp.mean_true((Z_L > 0) == (Y > 0.5))
+        ss_res = xp.sum((Y - Z_L) ** 2, axis=0)
+        ss_tot = xp.sum((Y - xp.mean(Y, axis=0)) ** 2, axis=0)
+        r2 = 1 - ss_res / xp.where(ss_tot == 0, 1.0, ss_tot)
+        return float(xp.mean(r2))
 
     # -- misc -------------------------------------------------------------------------
     def copy(self) -> Network:
@@ -518,7 +646,7 @@ class Network:
         import copy as _copy
 
         new = _copy.copy(self)
-        new._theta = self._theta.copy()
+        new._theta = _xp.copy(self._theta)
         new._params = new._views(new._theta)
         new.standardizer = _copy.deepcopy(self.standardizer)
         return new
@@ -545,12 +673,15 @@ class Network:
                 f"init={self.init[l - 1]:<10} params={n * m + n}"
             )
         lines.append(f"  total parameters: {self.n_params}")
+        if self._xp is not np:
+            lines.append(f"  arrays: {_xp.describe(self._xp, self._device)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         hidden = sorted({g.name for g in self.hidden})
         h = hidden[0] if len(hidden) == 1 else [g.name for g in self.hidden]
+        where = "" if self._xp is np else f", arrays={_xp.describe(self._xp, self._device)!r}"
         return (
             f"Network({self.layer_sizes}, hidden={h!r}, output={self.head.name!r}, "
-            f"dtype={self.dtype.name!r})"
+            f"dtype={self.dtype.name!r}{where})"
         )

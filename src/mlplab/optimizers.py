@@ -19,6 +19,11 @@ Trainer instead calls :func:`inplace_step`, which for the built-in optimizers ru
 same equations, in the same order (so with bit-identical results), writing into θ, into
 the state's own arrays and into scratch buffers allocated once. The pure functions stay
 the reference; tests compare the two step by step.
+
+Other array libraries. ``init`` and ``update`` work on the arrays of any array API
+library (PyTorch, CuPy, ...: :mod:`mlplab._array_api`); the state lives where the
+parameters live. :class:`GuardedStep` is the trainer's step for them: it never reads a
+value back to the host.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab._tree import tree_leaves, tree_map
 from mlplab._validation import check_positive, check_unit_interval
 
@@ -70,7 +76,11 @@ class AdamState(NamedTuple):
 
 
 def _zeros_like(tree: Any) -> Any:
-    return tree_map(np.zeros_like, tree)
+    return tree_map(lambda a: _xp.namespace(a).zeros_like(a), tree)
+
+
+def _sqrt(a: Any) -> Any:
+    return _xp.namespace(a).sqrt(a)
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
@@ -154,6 +164,59 @@ def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
         return new_state
 
     return step
+
+
+class GuardedStep:
+    r"""The trainer's step for arrays of other libraries, checked on the device.
+
+    ``step(J, grads, state, params) -> new_state`` is ``updates, new_state =
+    optimizer.update(grads, state, params)`` followed by ``params += updates`` — applied
+    only while every step so far had a finite J and ‖dJ/dθ‖², and without reading
+    anything back to the host.
+
+    The NumPy loop checks each step on the host before applying it (``float(g @ g)``).
+    On a GPU that read would make the host wait for every step to finish before queueing
+    the next one. Here the check stays on the device: ``ok`` (a 0-D boolean array) is
+    True while every step so far was finite, and θ and the optimizer's state arrays
+    change only where it is (``xp.where``). The trainer reads ``ok`` once per epoch; after
+    a non-finite step θ and the state arrays are those of the last finite step, as in
+    the NumPy loop, and ``applied`` says how many steps were applied.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+
+    Attributes
+    ----------
+    ok : 0-D boolean array or None
+        None before the first step.
+    applied : 0-D integer array or None
+        Steps applied by this object so far.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer = optimizer
+        self.ok: Any = None
+        self.applied: Any = None
+        self._zero: Any = None
+
+    def __call__(self, J: Any, grads: Any, state: Any, params: Any) -> Any:
+        xp = _xp.namespace(params)
+        finite = xp.isfinite(J) & xp.isfinite(grads @ grads)  # ‖∇J‖²: NaN/inf = divergence
+        ok = finite if self.ok is None else self.ok & finite
+        updates, new_state = self.optimizer.update(grads, state, params)
+        if self._zero is None:
+            self._zero = xp.zeros((), dtype=params.dtype, device=_xp.device_of(params))
+        params += xp.where(ok, updates, self._zero)  # θ ← θ + update, while ok
+        new_state = tree_map(
+            lambda new, old: xp.where(ok, new, old) if hasattr(new, "shape") else new,
+            new_state,
+            state,
+        )
+        self.ok = ok
+        one = xp.astype(ok, xp.int64)
+        self.applied = one if self.applied is None else self.applied + one
+        return new_state
 
 
 # ------------------------------------------------------------------ optimizers
@@ -292,7 +355,7 @@ def rmsprop(lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8) -> Optimizer
 
     def update(grads: Any, state: RMSPropState, params: Any = None):
         s = tree_map(lambda s, g: rho * s + (1 - rho) * g * g, state.s, grads)
-        updates = tree_map(lambda g, s: -lr * g / (np.sqrt(s) + eps), grads, s)
+        updates = tree_map(lambda g, s: -lr * g / (_sqrt(s) + eps), grads, s)
         return updates, RMSPropState(state.count + 1, s)
 
     def update_into(g: np.ndarray, state: RMSPropState, params: np.ndarray, scratch: list):
@@ -341,7 +404,7 @@ def adam(lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-
         v = tree_map(lambda v, g: b1 * v + (1 - b1) * g, state.v, grads)
         s = tree_map(lambda s, g: b2 * s + (1 - b2) * g * g, state.s, grads)
         c1, c2 = 1 - b1**t, 1 - b2**t  # bias corrections
-        updates = tree_map(lambda v, s: -lr * (v / c1) / (np.sqrt(s / c2) + eps), v, s)
+        updates = tree_map(lambda v, s: -lr * (v / c1) / (_sqrt(s / c2) + eps), v, s)
         return updates, AdamState(t, v, s)
 
     def update_into(g: np.ndarray, state: AdamState, params: np.ndarray, scratch: list):

@@ -10,6 +10,13 @@ Read it top to bottom; it is the lecture's algorithm::
 
 All parameters live in one flat vector θ (W[l], b[l] are views into it), and so do the
 gradients: the optimizer updates the whole network with a few vectorized operations.
+
+Training runs where the data are. NumPy arrays (and lists, data frames...) train with
+NumPy, through the fast path (``network.Workspace``, ``optimizers.inplace_step``).
+PyTorch tensors (CPU or CUDA), CuPy arrays or other array API arrays move the network
+there first (``Network.to``) and train with the same lecture functions in that library:
+the loss, the accuracy and the divergence check stay on the device
+(``optimizers.GuardedStep``) and are read once per epoch.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab import network as _net
 from mlplab._validation import as_generator, check_positive
 from mlplab.callbacks import Callback, History
 from mlplab.network import Network
+from mlplab.optimizers import GuardedStep as _GuardedStep
 from mlplab.optimizers import Optimizer
 from mlplab.optimizers import adam as _adam
 from mlplab.optimizers import inplace_step as _inplace_step
@@ -95,8 +104,30 @@ class Trainer:
         self.rng = as_generator(seed)
         self.history = History()
         self.callbacks = [*callbacks, self.history]  # History last: it sees every key
-        self._grad_flat = np.zeros_like(net._theta)
+        self._grad_flat = _xp.namespace(net._theta).zeros_like(net._theta)
         self.grads = net._views(self._grad_flat)
+
+    def _follow_data(self, X: Any) -> None:
+        """Train where X is: move the network to X's library and device if X is a
+        PyTorch/CuPy/... array, then this trainer's arrays to wherever the network is."""
+        net = self.net
+        if _xp.is_foreign(X):
+            if type(self)._batch_step is not Trainer._batch_step:
+                raise TypeError(
+                    f"{type(self).__name__} trains on NumPy arrays only, got a "
+                    f"{type(X).__module__}.{type(X).__name__}"
+                )
+            net.to(X)
+        theta, g = net._theta, self._grad_flat
+        if not (
+            type(g) is type(theta)
+            and g.shape == theta.shape
+            and _xp.device_of(g) == _xp.device_of(theta)
+        ):
+            self._grad_flat = _xp.namespace(theta).zeros_like(theta)
+            self.grads = net._views(self._grad_flat)
+        if self.opt_state is not None:
+            self.opt_state = _xp.tree_convert(self.opt_state, net._xp, net._device)
 
     # -- one step ---------------------------------------------------------------
     def _loss_and_grads(self, Xb: np.ndarray, Yb: np.ndarray) -> tuple[float, np.ndarray]:
@@ -106,15 +137,21 @@ class Trainer:
         (:class:`mlplab.network.Workspace`, one per batch size).
         """
         net = self.net
-        ws = _net.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
-        J = ws.loss_and_grads(net._params, Xb, Yb, self.grads)  # forward + backprop
+        if net._xp is np:
+            ws = _net.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
+            J = ws.loss_and_grads(net._params, Xb, Yb, self.grads)  # forward + backprop
+            self._last_Z = ws.Z[-1]
+        else:  # other libraries: the lecture's functions, gradients copied into the buffer
+            Z_L, caches = _net.forward(net._params, Xb, net.hidden)
+            J, dZ_L = net.head.loss_and_grad(Z_L, Yb)  # dZ[L] = (a[L] − y) / n_batch
+            _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+            self._last_Z = Z_L
         if net.l2:
             n_b = Xb.shape[0]
             J += _net.l2_penalty(net._params, net.l2, n_b)
             for g, p in zip(self.grads, net._params, strict=True):
                 gW = g.W  # (``g.W += ...`` would try to assign to the NamedTuple field)
                 gW += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
-        self._last_Z = ws.Z[-1]
         return J, self._grad_flat
 
     def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
@@ -131,17 +168,30 @@ class Trainer:
     def _batch_step(
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
     ) -> tuple[float, np.ndarray, int, float]:
-        """Forward + backprop on rows ``idx``: (J, flat dJ/dθ, batch size, # correct)."""
+        """Forward + backprop on rows ``idx``: (J, flat dJ/dθ, batch size, # correct).
+
+        With other libraries than NumPy, J and the count of correct predictions
+        (entries, for several binary outputs) are 0-D arrays on the device.
+        """
+        xp = self.net._xp
         if idx is None:
             Xb, Yb = Xc, Y
-        else:  # one gather into the workspace's batch buffers, no other copy
+        elif xp is np:  # one gather into the workspace's batch buffers, no other copy
             cache = self.__dict__.setdefault("_workspaces", {})
             Xb, Yb = _net.workspace_for(cache, self.net, idx.shape[0]).gather(Xc, Y, idx)
+        else:
+            Xb, Yb = xp.take(Xc, idx, axis=0), xp.take(Y, idx, axis=0)
         J, g = self._loss_and_grads(Xb, Yb)
         n_b = Xb.shape[0]
-        correct = 0.0
+        correct: Any = 0.0
         Z = self._last_Z
-        if labels is not None:  # multiclass
+        if xp is not np:
+            if labels is not None:
+                lb = labels if idx is None else xp.take(labels, idx, axis=0)
+                correct = _xp.count_true(xp.argmax(Z, axis=1) == lb)
+            elif self.net.head.name == "binary":
+                correct = _xp.count_true((Z > 0) == (Yb > 0.5))
+        elif labels is not None:  # multiclass
             lb = labels if idx is None else labels[idx]
             correct = float(np.count_nonzero(Z.argmax(axis=1) == lb))
         elif self.net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
@@ -150,8 +200,9 @@ class Trainer:
 
     def _diverged(self, J: float, batch: int) -> DivergenceError:
         layer = None
+        xp = self.net._xp
         for l, g in enumerate(self.grads):
-            if not (np.isfinite(g.W).all() and np.isfinite(g.b).all()):
+            if not (bool(xp.all(xp.isfinite(g.W))) and bool(xp.all(xp.isfinite(g.b)))):
                 layer = l + 1
                 break
         what = "cost J" if not math.isfinite(J) else f"gradient of layer {layer}"
@@ -164,6 +215,32 @@ class Trainer:
             self.step,
             layer,
         )
+
+    def _diverged_on_device(
+        self,
+        guard: _GuardedStep,
+        step_at_start: int,
+        epoch_start_step: int,
+        batches: list[Any],
+        Xc: Any,
+        Y: Any,
+        labels: Any,
+    ) -> DivergenceError:
+        """The error for a step that the device found non-finite (read at the epoch's end).
+
+        θ and the optimizer's arrays were left at the last finite step (GuardedStep);
+        the step counters are put back there, and that batch's J and gradients are
+        computed again from those parameters, so the message names the same cause and
+        layer as the NumPy loop's.
+        """
+        self.step = step_at_start + int(guard.applied)
+        b = self.step - epoch_start_step  # the first non-finite batch of this epoch
+        state = self.opt_state
+        if hasattr(state, "_replace") and isinstance(getattr(state, "count", None), int):
+            # The built-in states count every update() call; the skipped ones did not happen.
+            self.opt_state = state._replace(count=state.count - (len(batches) - b))
+        J, _, _, _ = self._batch_step(Xc, Y, labels, batches[b])
+        return self._diverged(float(J), b)
 
     # -- the loop -------------------------------------------------------------------
     def fit(
@@ -180,6 +257,7 @@ class Trainer:
         """
         net = self.net
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
+        self._follow_data(X)  # NumPy, or the library and device of X
         Xc = net._prepare_X(X)
         Y = net._prepare_y(y, Xc.shape[0])
         n = Xc.shape[0]
@@ -204,11 +282,19 @@ class Trainer:
         if self.opt_state is None:
             self.opt_state = self.optimizer.init(net._theta)
         classify = net.head.name in ("binary", "multiclass")
-        labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
+        xp = net._xp
+        labels = xp.argmax(Y, axis=1) if net.head.name == "multiclass" else None
         self._n_total = n
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
-        step = _inplace_step(self.optimizer)  # optimizer.update, written into θ in place
+        on_host = xp is np  # NumPy: the fast path, each step checked before it is applied
+        if on_host:
+            step = _inplace_step(self.optimizer)  # optimizer.update, written into θ in place
+        else:  # elsewhere: checked on the device, read once per epoch
+            guard = _GuardedStep(self.optimizer)
+            step_at_start = self.step
+            # Several binary outputs: the device counts correct entries, not rows.
+            per_row = Y.shape[1] if net.head.name == "binary" else 1
         self.stop_training = False
         self._planned_epochs = epochs
         for cb in self.callbacks:
@@ -225,30 +311,45 @@ class Trainer:
                     logs = {}
                     for cb in self.callbacks:
                         cb.on_epoch_begin(epoch, logs)
-                    total_loss = 0.0
-                    correct = 0.0
-                    for b, idx in enumerate(self._epoch_batches(n, batch_size)):
+                    total_loss: Any = 0.0
+                    correct: Any = 0.0 if on_host else 0  # (an integer count on the device)
+                    batches = self._epoch_batches(n, batch_size)
+                    if not on_host:
+                        batches = _indices_on(batches, xp, net._device)
+                        epoch_start_step = self.step
+                    for b, idx in enumerate(batches):
                         J, g, n_b, n_correct = self._batch_step(Xc, Y, labels, idx)
-                        gg = float(g @ g)  # ‖∇J‖²: NaN/inf here means divergence
-                        if not (math.isfinite(J) and math.isfinite(gg)):
-                            raise self._diverged(J, b)
+                        if on_host:
+                            gg = float(g @ g)  # ‖∇J‖²: NaN/inf here means divergence
+                            if not (math.isfinite(J) and math.isfinite(gg)):
+                                raise self._diverged(J, b)
                         total_loss += J * n_b
                         correct += n_correct
                         # W[l] ← W[l] + update[l], every layer at once: the same as
                         # updates, state = update(g, state, θ); θ += updates
-                        self.opt_state = step(g, self.opt_state, theta)
+                        if on_host:
+                            self.opt_state = step(g, self.opt_state, theta)
+                        else:
+                            self.opt_state = guard(J, g, self.opt_state, theta)
                         self.step += 1
                         if batch_hooks:
                             blogs = {"loss": J, "size": n_b}
                             for cb in batch_hooks:
                                 cb.on_batch_end(b, blogs)
-                    logs["loss"] = total_loss / self._n_total
+                    if not on_host and not bool(guard.ok):  # the epoch's one check
+                        raise self._diverged_on_device(
+                            guard, step_at_start, epoch_start_step, batches, Xc, Y, labels
+                        )
+                    logs["loss"] = float(total_loss) / self._n_total
                     if classify:
-                        logs["accuracy"] = correct / self._n_total
+                        logs["accuracy"] = float(correct) / self._n_total
+                        if not on_host:
+                            logs["accuracy"] /= per_row
                     if val is not None:
                         Zv, _ = _net.forward(net._params, val[0], net.hidden)
-                        logs["val_loss"] = net.head.loss(Zv, val[1]) + (
-                            _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
+                        logs["val_loss"] = float(
+                            net.head.loss(Zv, val[1])
+                            + (_net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0)
                         )
                         if classify:
                             logs["val_accuracy"] = _accuracy(net.head.name, Zv, val[1])
@@ -270,9 +371,22 @@ class Trainer:
 
 
 def _accuracy(head: str, Z: np.ndarray, Y: np.ndarray) -> float:
+    xp = _xp.namespace(Z)
     if head == "multiclass":
-        return float((Z.argmax(axis=1) == Y.argmax(axis=1)).mean())
-    return float(((Z > 0) == (Y > 0.5)).mean())
+        return _xp.mean_true(xp.argmax(Z, axis=1) == xp.argmax(Y, axis=1))
+    return _xp.mean_true((Z > 0) == (Y > 0.5))
+
+
+def _indices_on(batches: list[Any], xp: Any, device: Any) -> list[Any]:
+    """The epoch's index arrays copied to the device in one transfer (then sliced)."""
+    if any(idx is None for idx in batches):
+        return batches
+    flat = xp.asarray(np.concatenate(batches), device=device)
+    out, start = [], 0
+    for idx in batches:
+        out.append(flat[start : start + idx.shape[0]])
+        start += idx.shape[0]
+    return out
 
 
 def fit(
