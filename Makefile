@@ -69,3 +69,11 @@ browser:
 	  fi; }
 
 test: install-web browser
+
+# The array-library tests (tests/test_backends*.py) run the core on PyTorch CPU tensors and
+# array-api-strict arrays: the CPU wheel pinned by TORCH (never a plain "torch").
+$(VENV)/.installed-backends: pyproject.toml $(VENV)/.installed-dev
+	$(PIP) install -q "$(TORCH)" -e ".[backends-test]"
+	touch $@
+
+test: $(VENV)/.installed-backends

@@ -62,10 +62,10 @@ def is_foreign(obj: Any) -> bool:
 
 def namespace(*arrays: Any) -> Any:
     """``xp`` for ``arrays``: :mod:`numpy` unless one of them is a foreign array."""
-    foreign = [a for a in arrays if type(a) is not np.ndarray and is_foreign(a)]
-    if not foreign:
-        return np
-    return compat().array_namespace(*foreign)
+    for a in arrays:
+        if type(a) is not np.ndarray and is_foreign(a):
+            return compat().array_namespace(*[a for a in arrays if is_foreign(a)])
+    return np
 
 
 def is_numpy(xp: Any) -> bool:
@@ -128,18 +128,35 @@ def dtype_in(xp: Any, dtype: np.dtype) -> Any:
     return np.dtype(dtype) if xp is np else getattr(xp, np.dtype(dtype).name)
 
 
-def scalar(value: float, like: Any) -> Any:
-    """``value`` as an operand next to ``like`` in an element-wise function.
+def scalar(value: float, like: Any, *, typed: bool = False) -> Any:
+    """``value`` as an operand next to the array ``like`` in an element-wise function.
 
-    The Python number itself for NumPy; for other libraries a 0-D array of ``like``'s
-    dtype on its device, made on the device (no host-to-device copy), because older
-    array-api-compat wrappers (before 1.16) refuse Python numbers in functions such as
-    ``maximum`` and ``logaddexp`` (operators like ``Z * 2.0`` take numbers everywhere).
+    NumPy takes the Python number itself (``typed=True``: a NumPy scalar of ``like``'s
+    dtype, for calls where no array sets the dtype: ``np.where(Z > 0, 1.0, 0.01)`` is
+    float64). Other libraries get a 0-D array of ``like``'s dtype on its device, made
+    there (no host-to-device copy), because array-api-compat before 1.16 refuses Python
+    numbers in functions such as ``maximum`` and ``logaddexp`` (operators such as
+    ``Z * 2.0`` take numbers everywhere).
     """
-    if isinstance(like, (np.ndarray, np.generic)):
-        return value
+    if type(like) is np.ndarray:
+        return like.dtype.type(value) if typed else value
     xp = namespace(like)
     return xp.full((), value, dtype=like.dtype, device=compat().device(like))
+
+
+def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Σ of x's entries (along ``axis``): NumPy's method (faster than ``np.sum`` on small
+    arrays, which the training step meets every time), ``xp.sum`` elsewhere."""
+    if type(x) is np.ndarray:
+        return x.sum(axis=axis, keepdims=keepdims)
+    return namespace(x).sum(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """The largest entry (along ``axis``), as :func:`sum` does it."""
+    if type(x) is np.ndarray:
+        return x.max(axis=axis, keepdims=keepdims)
+    return namespace(x).max(x, axis=axis, keepdims=keepdims)
 
 
 def astype(x: Any, dtype: Any) -> Any:
@@ -187,8 +204,8 @@ def loss_value(J: Any) -> Any:
     the queued work; the training loop therefore keeps J on the device and sums it there,
     reading the epoch's total once.
     """
-    if isinstance(J, (np.ndarray, np.generic, float, int)):
-        return float(J)
+    if isinstance(J, np.generic) or isinstance(J, (float, int, np.ndarray)):  # noqa: SIM101
+        return float(J)  # (the first test alone is the common case, and the fastest)
     return J
 
 
@@ -208,7 +225,7 @@ def sigmoid(Z: Any, out: Any = None) -> Any:
     with e = e^{-|z|} ≤ 1 (which never overflows), σ(z) = 1/(1+e) for z ≥ 0 and
     e/(1+e) for z < 0 — each branch as accurate as expit.
     """
-    if not is_foreign(Z):
+    if type(Z) is np.ndarray or not is_foreign(Z):
         return _expit()(Z, out=out)
     xp = namespace(Z)
     e = xp.exp(-xp.abs(Z))

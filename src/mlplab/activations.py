@@ -73,7 +73,7 @@ def _tanh_derivative(Z: Array, A: Array) -> Array:
 
 def _relu(Z: Array) -> Array:
     """ReLU(z) = z if z > 0 else 0."""
-    return _xp.namespace(Z).maximum(Z, _xp.scalar(0.0, Z))
+    return _xp.namespace(Z).maximum(Z, _xp.scalar(0, Z))
 
 
 def _relu_derivative(Z: Array, A: Array) -> Array:
@@ -113,10 +113,10 @@ def leaky_relu(slope: float = 0.01) -> Activation:
         return _xp.namespace(Z).where(Z > 0, Z, Z * slope)
 
     def derivative(Z: Array, A: Array) -> Array:
-        # The slope as an array of Z's dtype: np.where(Z > 0, 1.0, slope) would build a
-        # float64 array from a float32 Z (and the array API allows one scalar, not two).
-        xp = _xp.namespace(Z)
-        return xp.where(Z > 0, 1.0, xp.full_like(Z, slope))
+        # 1 and slope as scalars of Z's dtype: np.where(Z > 0, 1.0, slope) would build a
+        # float64 array from a float32 Z (and the array API takes one number, not two).
+        one, s = _xp.scalar(1, Z, typed=True), _xp.scalar(slope, Z, typed=True)
+        return _xp.namespace(Z).where(Z > 0, one, s)
 
     forward.__doc__ = f"leaky_relu(z) = z if z > 0 else {slope}·z."
     derivative.__doc__ = f"leaky_relu'(z) = 1 if z > 0 else {slope}."

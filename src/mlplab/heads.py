@@ -61,7 +61,7 @@ def _binary_loss(Z: Array, Y: Array) -> float:
     # and logaddexp(0, z) never overflows.
     xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
-    return _xp.loss_value(xp.sum(xp.logaddexp(_xp.scalar(0.0, Z), Z) - Y * Z) / n_samples)
+    return _xp.loss_value(_xp.sum(xp.logaddexp(_xp.scalar(0, Z), Z) - Y * Z) / n_samples)
 
 
 def _binary_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
@@ -76,29 +76,27 @@ def _binary_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
 def _log_softmax(Z: Array) -> Array:
     # Subtracting the row maximum keeps every e^z ≤ 1 (no overflow).
     xp = _xp.namespace(Z)
-    Zs = Z - xp.max(Z, axis=1, keepdims=True)
-    return Zs - xp.log(xp.sum(xp.exp(Zs), axis=1, keepdims=True))
+    Zs = Z - _xp.max(Z, axis=1, keepdims=True)
+    return Zs - xp.log(_xp.sum(xp.exp(Zs), axis=1, keepdims=True))
 
 
 def softmax(Z: Array) -> Array:
     """softmax(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row, max-shifted (never overflows)."""
-    xp = _xp.namespace(Z)
-    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-    E /= xp.sum(E, axis=1, keepdims=True)
+    E = _xp.namespace(Z).exp(Z - _xp.max(Z, axis=1, keepdims=True))
+    E /= _xp.sum(E, axis=1, keepdims=True)
     return E
 
 
 def _multiclass_loss(Z: Array, Y: Array) -> float:
-    xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
-    return _xp.loss_value(-xp.sum(Y * _log_softmax(Z)) / n_samples)
+    return _xp.loss_value(-_xp.sum(Y * _log_softmax(Z)) / n_samples)
 
 
 def _multiclass_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
     xp = _xp.namespace(Z)
     n_samples = Z.shape[0]
     logp = _log_softmax(Z)
-    J = _xp.loss_value(-xp.sum(Y * logp) / n_samples)
+    J = _xp.loss_value(-_xp.sum(Y * logp) / n_samples)
     dZ = xp.exp(logp)  # a[L] = softmax(z[L])
     dZ -= Y
     dZ *= 1.0 / n_samples
@@ -109,13 +107,13 @@ def _multiclass_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
 def _regression_loss(Z: Array, Y: Array) -> float:
     n_samples = Z.shape[0]
     R = Z - Y
-    return _xp.loss_value(_xp.namespace(Z).sum(R * R) / (2 * n_samples))
+    return _xp.loss_value(_xp.sum(R * R) / (2 * n_samples))
 
 
 def _regression_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
     n_samples = Z.shape[0]
     dZ = Z - Y  # a − y with a = z
-    J = _xp.loss_value(_xp.namespace(Z).sum(dZ * dZ) / (2 * n_samples))
+    J = _xp.loss_value(_xp.sum(dZ * dZ) / (2 * n_samples))
     dZ *= 1.0 / n_samples
     return J, dZ
 

@@ -86,6 +86,6 @@ def dense_backward(dZ: Array, params: DenseParams, cache: Cache) -> tuple[Array,
         \quad dA^{[l-1]} = dZ^{[l]} W^{[l]}
     """
     dW = dZ.T @ cache.A_prev  # ∂J/∂W[l] = Σ_i dz[l](i) a[l-1](i)ᵀ
-    db = _xp.namespace(dZ).sum(dZ, axis=0)  # ∂J/∂b[l] = Σ_i dz[l](i)
+    db = _xp.sum(dZ, axis=0)  # ∂J/∂b[l] = Σ_i dz[l](i)
     dA_prev = dZ @ params.W  # ∂J/∂a[l-1] = W[l]ᵀ dz[l], one row per sample
     return dA_prev, DenseParams(dW, db)

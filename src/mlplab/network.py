@@ -104,14 +104,14 @@ def backward(
     for l in range(L - 1, -1, -1):
         cache = caches[l]
         if out is None:
-            grads[l] = DenseParams(dZ.T @ cache.A_prev, xp.sum(dZ, axis=0))
+            grads[l] = DenseParams(dZ.T @ cache.A_prev, _xp.sum(dZ, axis=0))
         else:
             if xp is np:
                 np.matmul(dZ.T, cache.A_prev, out=out[l].W)  # dW[l] = dZ[l]ᵀ A[l-1]
                 np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
             else:  # the array API has no out=: the same products, copied into place
                 out[l].W[...] = dZ.T @ cache.A_prev
-                out[l].b[...] = xp.sum(dZ, axis=0)
+                out[l].b[...] = _xp.sum(dZ, axis=0)
             grads[l] = out[l]
         if l > 0:  # da[0] = dx is not needed: skip that matmul
             prev = caches[l - 1]
@@ -125,8 +125,7 @@ def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
 
     A float for NumPy parameters, a 0-D array on their device otherwise (like J).
     """
-    xp = _xp.namespace(params[0].W)
-    total = sum(_xp.loss_value(xp.sum(p.W * p.W)) for p in params)
+    total = sum(_xp.loss_value(_xp.sum(p.W * p.W)) for p in params)
     return _xp.loss_value(lam / (2 * n_samples) * total)
 
 
