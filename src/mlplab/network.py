@@ -443,7 +443,22 @@ class Network:
 
     # -- data in -------------------------------------------------------------------
     def _prepare_X(self, X: Any) -> Array:
-        Xc = check_X(X, self.dtype, self.layer_sizes[0])
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype == self.dtype
+            and X.flags.c_contiguous
+            and X.shape[0] > 0
+            and X.shape[1] == self.layer_sizes[0]
+            and np.isfinite(np.add.reduce(X, axis=None))
+        ):
+            # Already what check_X would return: use it as is, read-only (nothing in
+            # mlplab writes into X). Copying 60000×784 floats costs more than an epoch's
+            # gather. A finite sum means every entry is finite (NaN and ±inf propagate);
+            # a sum that overflows takes the checked path below.
+            Xc = X
+        else:
+            Xc = check_X(X, self.dtype, self.layer_sizes[0])
         if self.standardizer is not None:
             Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
         return Xc
