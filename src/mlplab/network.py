@@ -456,13 +456,10 @@ class Network:
             # that overflows just takes the checked path below.
             with np.errstate(over="ignore", invalid="ignore"):
                 as_is = bool(np.isfinite(np.add.reduce(X, axis=None)))
-        if as_is:
-            # Already what check_X would return: use it as is, read-only (nothing in
-            # mlplab writes into X). Copying 60000×784 floats costs more than an epoch's
-            # gathers (benchmarks/RESULTS.md, mnist-shape).
-            Xc = X
-        else:
-            Xc = check_X(X, self.dtype, self.layer_sizes[0])
+        # If X is already what check_X would return, use it as is, read-only (nothing in
+        # mlplab writes into X): copying 60000×784 floats costs more than an epoch's
+        # gathers (benchmarks/RESULTS.md, mnist-shape).
+        Xc = X if as_is else check_X(X, self.dtype, self.layer_sizes[0])
         if self.standardizer is not None:
             Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
         return Xc
