@@ -359,9 +359,10 @@ def report(
     add(
         "Peak bytes allocated during `mlplab.fit` (the caller's X excluded: it exists before), "
         "against the budget of issue 6, 1.5 × (parameters + one batch of activations "
-        "a[0..L] + the data: X and the targets in float32). What fit holds: its validated "
-        "copy of X and Y, the flat gradient, the optimizer state (v), one scratch vector of the "
-        "optimizer step, and the workspace (batch, z[l], a[l], dZ[l])."
+        "a[0..L] + the data: X and the targets in float32). What fit holds: Y (and a copy "
+        "of X only if X is not already finite float32), the flat gradient, the optimizer "
+        "state (v), a scratch vector of the optimizer step, and the workspace (batch, z[l], "
+        "a[l], dZ[l])."
     )
     add("")
     add(

@@ -375,3 +375,51 @@ def test_import_mlplab_is_light():
     # The target is 150 ms (benchmarks/RESULTS.md measures it); this bound is generous
     # because the test machine may be busy, but it fails if a heavy import creeps in.
     assert min(times) < 0.6, times
+
+
+# ------------------------------------------------------------------- no copy of X
+def test_fit_uses_float32_X_without_copying_it_and_never_writes_into_it(rng):
+    net = mlplab.Network([3, 4, 1], seed=0)
+    X = rng.standard_normal((20, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    assert net._prepare_X(X) is X  # already float32, C-contiguous, finite: no copy
+    before = X.copy()
+    mlplab.fit(net, X, y, optimizer=_opt.sgd(0.1), epochs=3, batch_size=6)
+    net.predict(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X: X.astype(np.float64),  # another dtype: converted
+        lambda X: np.asfortranarray(X),  # not C-contiguous
+        lambda X: X[:, :2],  # wrong number of features: the usual error
+    ],
+)
+def test_other_inputs_still_go_through_the_checks(rng, make):
+    net = mlplab.Network([3, 1], seed=0)
+    X = make(rng.standard_normal((5, 3)).astype(np.float32))
+    if X.shape[1] != 3:
+        with pytest.raises(ValueError, match="features"):
+            net._prepare_X(X)
+        return
+    Xc = net._prepare_X(X)
+    assert Xc.dtype == np.float32
+    assert Xc.flags.c_contiguous
+    assert not np.shares_memory(Xc, X)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_float32_X_is_still_rejected(rng, bad):
+    net = mlplab.Network([3, 1], seed=0)
+    X = rng.standard_normal((5, 3)).astype(np.float32)
+    X[2, 1] = bad
+    with pytest.raises(ValueError, match="row 2, column 1"):
+        net._prepare_X(X)
+
+
+def test_finite_X_whose_sum_overflows_is_accepted():
+    net = mlplab.Network([2, 1], seed=0)
+    X = np.full((4, 2), 3e38, dtype=np.float32)  # finite, but the float32 sum is inf
+    np.testing.assert_array_equal(net._prepare_X(X), X)

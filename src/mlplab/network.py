@@ -543,7 +543,23 @@ class Network:
     def _prepare_X(self, X: Any) -> Array:
         xp = self._xp
         if xp is np and not _xp.is_foreign(X):
-            Xc = check_X(X, self.dtype, self.layer_sizes[0])
+            as_is = (
+                type(X) is np.ndarray
+                and X.ndim == 2
+                and X.dtype == self.dtype
+                and X.flags.c_contiguous
+                and X.shape[0] > 0
+                and X.shape[1] == self.layer_sizes[0]
+            )
+            if as_is:
+                # A finite sum means every entry is finite (NaN and ±inf propagate); a sum
+                # that overflows just takes the checked path below.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    as_is = bool(np.isfinite(np.add.reduce(X, axis=None)))
+            # If X is already what check_X would return, use it as is, read-only (nothing
+            # in mlplab writes into X): copying 60000×784 floats costs more than an epoch's
+            # gathers (benchmarks/RESULTS.md, mnist-shape).
+            Xc = X if as_is else check_X(X, self.dtype, self.layer_sizes[0])
             if self.standardizer is not None:
                 Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
             return Xc
