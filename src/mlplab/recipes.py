@@ -95,6 +95,7 @@ def train_arrays(
     callbacks: list[Callback] | None = None,
     X_test: Any = None,
     y_test: Any = None,
+    fit_kwargs: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -132,7 +133,7 @@ def train_arrays(
     trainer = Trainer(net, opt, callbacks or [], seed=seed)
     if batch_size is not None and batch_size >= len(X_tr):
         batch_size = None
-    history = trainer.fit(X_tr, y_tr, epochs=epochs, batch_size=batch_size)
+    history = trainer.fit(X_tr, y_tr, epochs=epochs, batch_size=batch_size, **(fit_kwargs or {}))
     metrics: dict[str, Any] = {
         "epochs": len(history.epoch),
         "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),

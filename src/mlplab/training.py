@@ -14,15 +14,26 @@ gradients: the optimizer updates the whole network with a few vectorized operati
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlplab import checkpoint as _ckpt
 from mlplab import network as _net
-from mlplab._validation import as_generator, check_positive
+from mlplab._validation import (
+    as_generator,
+    check_input_scale,
+    check_positive,
+    check_two_classes,
+)
 from mlplab.callbacks import Callback, History
 from mlplab.network import Network
 from mlplab.optimizers import Optimizer
@@ -30,12 +41,76 @@ from mlplab.optimizers import adam as _adam
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite cost or gradient; the parameters are the
-    last finite ones. ``epoch``, ``step`` and ``layer`` (1-based, or None) say where."""
+    """Training produced a NaN or infinite cost, gradient or update.
 
-    def __init__(self, message: str, epoch: int, step: int, layer: int | None) -> None:
+    Attributes
+    ----------
+    epoch, step : int
+        Where it happened, counted from 0 like ``History.epoch`` and ``Trainer.step``:
+        ``step`` updates had been applied, and the next one was refused.
+    layer : int or None
+        The layer l (1-based) whose gradient dW[l], db[l] went non-finite first in
+        backprop order (L, L−1, ..., 1), or None if every gradient was finite.
+    layers : list of int
+        Every layer with a non-finite gradient.
+    history : History or None
+        The History of the epochs completed before the divergence.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        epoch: int,
+        step: int,
+        layer: int | None,
+        layers: Sequence[int] = (),
+        history: History | None = None,
+    ) -> None:
         super().__init__(message)
         self.epoch, self.step, self.layer = epoch, step, layer
+        self.layers = list(layers)
+        self.history = history
+
+
+class _StopRequestedError(Exception):
+    """Ctrl-C was pressed: leave the loop after the current step."""
+
+
+class _CtrlC:
+    """What :func:`_ctrl_c_ends_step` installed and saw."""
+
+    installed = False
+    pressed = False
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_step() -> Iterator[_CtrlC]:
+    """While training, make the first Ctrl-C (SIGINT) only set a flag.
+
+    The loop checks the flag after every step, so it stops on a consistent state: the
+    parameters, optimizer state and position all belong to the same step. A second
+    Ctrl-C raises KeyboardInterrupt at once. Only in the main thread, and only if the
+    SIGINT handler is Python's default (a custom handler is left alone).
+    """
+    state = _CtrlC()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield state
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if state.pressed:
+            raise KeyboardInterrupt
+        state.pressed = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    state.installed = True
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
@@ -64,6 +139,8 @@ class Trainer:
         Set to True (by a callback) to stop after the current epoch.
     grads : list of DenseParams
         The last mini-batch's gradients (views into one flat buffer).
+    interrupted : bool
+        True when the last fit was stopped by Ctrl-C (at the end of a step).
     """
 
     def __init__(
@@ -96,6 +173,12 @@ class Trainer:
         self.callbacks = [*callbacks, self.history]  # History last: it sees every key
         self._grad_flat = np.zeros_like(net._theta)
         self.grads = net._views(self._grad_flat)
+        self.interrupted = False
+        self._run: dict[str, Any] | None = None  # what this fit call trains (checkpoints)
+        self._position: _ckpt.Position | None = None
+        self._best: tuple[float, int, np.ndarray] | None = None
+        self._restore_best = False
+        self._require_two_classes = False  # fit() rejects single-class targets
 
     # -- one step ---------------------------------------------------------------
     def _loss_and_grads(self, Xb: np.ndarray, Yb: np.ndarray) -> tuple[float, np.ndarray]:
@@ -111,17 +194,6 @@ class Trainer:
                 g.W += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
         self._last_Z = Z_L
         return J, self._grad_flat
-
-    def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
-        """Index arrays of this epoch's mini-batches; ``[None]`` means all rows, in order.
-
-        Batch gradient descent needs no shuffle (the gradient is a sum over all rows)
-        and no copy of X; mini-batch GD shuffles indices, not data, with ``self.rng``.
-        """
-        if batch_size is None:
-            return [None]
-        order = self.rng.permutation(n)
-        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
     def _batch_step(
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
@@ -139,22 +211,59 @@ class Trainer:
             correct = float(((Z > 0) == (Yb > 0.5)).mean()) * n_b
         return J, g, n_b, correct
 
-    def _diverged(self, J: float, batch: int) -> DivergenceError:
-        layer = None
-        for l, g in enumerate(self.grads):
-            if not (np.isfinite(g.W).all() and np.isfinite(g.b).all()):
-                layer = l + 1
-                break
-        what = "cost J" if not math.isfinite(J) else f"gradient of layer {layer}"
+    def _diverged(self, J: float, batch: int, n_batches: int) -> DivergenceError:
+        """The error for a non-finite J, gradient or update (the step was not applied)."""
+        bad = [
+            l + 1
+            for l, g in enumerate(self.grads)
+            if not (np.isfinite(g.W).all() and np.isfinite(g.b).all())
+        ]
+        # Backprop runs from layer L down to 1, so the highest bad layer went first.
+        first = max(bad) if bad else None
+        parts = []
+        if not math.isfinite(J):
+            parts.append(f"the cost J became {J}")
+        if first is not None:
+            others = f" (non-finite in layers {sorted(bad, reverse=True)})" if len(bad) > 1 else ""
+            parts.append(
+                f"the gradient first went non-finite in layer {first} of L={self.net.L}{others}"
+            )
+        if not parts:
+            parts.append(
+                f"the {self.optimizer.name} update became non-finite although J and the "
+                "gradients are finite"
+            )
+        if self._restore_best and self._best is not None:
+            kept = f"the network keeps the parameters of its best epoch ({self._best[1]})"
+        else:
+            kept = f"the network keeps the last finite parameters (after step {self.step})"
+            if not np.isfinite(self.net._theta).all():
+                kept = "the parameters themselves overflowed"
+        where = "" if n_batches == 1 else f" (mini-batch {batch} of {n_batches} in the epoch)"
         return DivergenceError(
-            f"training diverged at epoch {self.epoch}, step {self.step} (batch {batch}): "
-            f"the {what} became {'NaN' if J != J else 'infinite or NaN'}. The parameters "
-            "are the last finite ones. Likely causes: a learning rate too high, or inputs "
-            "that are not normalized (try a Standardizer).",
+            f"training diverged at epoch {self.epoch}, step {self.step}{where}: "
+            f"{' and '.join(parts)}; {kept}. Likely causes: a learning rate too high, or "
+            "inputs that are not normalized (attach a Standardizer).",
             self.epoch,
             self.step,
-            layer,
+            first,
+            sorted(bad, reverse=True),
+            self.history,
         )
+
+    # -- checkpoints -----------------------------------------------------------------
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write everything needed to resume this run exactly to ``path`` (see
+        :mod:`mlplab.checkpoint`); the previous file there is kept as ``*.prev.npz``."""
+        return _ckpt.save_checkpoint(self, path)
+
+    def _write_checkpoint(self, position: _ckpt.Position | None) -> None:
+        self._position = position
+        self._ckpt_written = (self.epoch, self.step)
+        # After resuming from the previous file (the newest was damaged), overwrite
+        # the damaged one rather than rotating it over the good one.
+        _ckpt.save_checkpoint(self, self._ckpt_path, keep_previous=not self._ckpt_fell_back)
+        self._ckpt_fell_back = False
 
     # -- the loop -------------------------------------------------------------------
     def fit(
@@ -164,15 +273,25 @@ class Trainer:
         epochs: int = 100,
         batch_size: int | str | None = "auto",
         validation_data: tuple[Any, Any] | None = None,
+        *,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool = False,
+        restore_best: bool = False,
     ) -> History:
         """Train ``self.net`` in place for ``epochs`` epochs; returns the History.
 
-        ``batch_size="auto"`` is min(32, n_samples); see :func:`fit` for the rest.
+        ``batch_size="auto"`` is min(32, n_samples); see :func:`fit` for the other
+        arguments. With ``resume=True``, ``epochs`` counts from the start of the run
+        that wrote the checkpoint, so the same call finishes the same run.
         """
         net = self.net
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
         Xc = net._prepare_X(X)
+        check_input_scale(Xc, net.standardizer is not None)
         Y = net._prepare_y(y, Xc.shape[0])
+        if self._require_two_classes:
+            check_two_classes(Y, net.head.name)
         n = Xc.shape[0]
         if isinstance(batch_size, str) and batch_size == "auto":
             batch_size = min(32, n)
@@ -191,47 +310,105 @@ class Trainer:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
             Xv = net._prepare_X(validation_data[0])
             val = (Xv, net._prepare_y(validation_data[1], Xv.shape[0]))
+        every = _check_checkpoint_args(checkpoint, checkpoint_every, resume)
+        if not isinstance(restore_best, bool):
+            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
 
+        self._run = {
+            "start_epoch": self.epoch,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "n_samples": n,
+            "data": None if checkpoint is None else _ckpt.data_digest(Xc, Y),
+        }
         if self.opt_state is None:
             self.opt_state = self.optimizer.init(net._theta)
+        self.stop_training = False
+        self.interrupted = False
+        self._restore_best = restore_best
+        self._best = None
+        self._position = None
+        self._ckpt_path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
+        self._ckpt_fell_back = False
+        self._ckpt_written: tuple[int, int] | None = None
+        resumed = _ckpt.load_latest(checkpoint) if resume else None
+        position = None
+        if resumed is not None:
+            position = _ckpt.restore(self, resumed, self._run)
+            self._ckpt_fell_back = resumed.fell_back
+            self._ckpt_written = (self.epoch, self.step)
+        end_epoch = self._run["start_epoch"] + epochs
+        if self.epoch > end_epoch:
+            raise ValueError(
+                f"epochs={epochs}, but the checkpoint {resumed.path} has already done "  # type: ignore[union-attr]
+                f"{self.epoch - self._run['start_epoch']} epochs of its run; pass "
+                f"epochs >= {self.epoch - self._run['start_epoch']}"
+            )
+
         classify = net.head.name in ("binary", "multiclass")
         labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
         self._n_total = n
+        n_batches = 1 if batch_size is None else -(-n // batch_size)
+        bs = n if batch_size is None else batch_size
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
         update = self.optimizer.update
-        self.stop_training = False
-        self._planned_epochs = epochs
+        self._planned_epochs = max(end_epoch - self.epoch, 0)
         for cb in self.callbacks:
             cb.set_trainer(self)
         logs: dict[str, Any] = {}
         for cb in self.callbacks:
             cb.on_train_begin(logs)
+        if resumed is not None:
+            _ckpt.restore_callbacks(self, resumed)
+
+        diverged: DivergenceError | None = None
+        ctrl_c = _CtrlC()
         try:
-            # Overflow inside a step surfaces as a non-finite J or gradient, which we
-            # report with its epoch and layer; NumPy's own warnings would say less.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for _ in range(epochs):
+            # Overflow inside a step surfaces as a non-finite J, gradient or update,
+            # which we report with its epoch and layer; NumPy's warnings would say less.
+            with (
+                _ctrl_c_ends_step() as ctrl_c,
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+            ):
+                while self.epoch < end_epoch and not self.stop_training:
                     epoch = self.epoch
                     logs = {}
-                    for cb in self.callbacks:
-                        cb.on_epoch_begin(epoch, logs)
-                    total_loss = 0.0
-                    correct = 0.0
-                    for b, idx in enumerate(self._epoch_batches(n, batch_size)):
+                    if position is None:  # a new epoch: fresh shuffle of the row indices
+                        for cb in self.callbacks:
+                            cb.on_epoch_begin(epoch, logs)
+                        order = None if batch_size is None else self.rng.permutation(n)
+                        first, total_loss, correct = 0, 0.0, 0.0
+                    else:  # resumed in the middle of an epoch
+                        order, first, total_loss, correct = position
+                        position = None
+                    for b in range(first, n_batches):
+                        idx = None if order is None else order[b * bs : (b + 1) * bs]
                         J, g, n_b, n_correct = self._batch_step(Xc, Y, labels, idx)
-                        gg = float(g @ g)  # ‖∇J‖²: NaN/inf here means divergence
-                        if not (math.isfinite(J) and math.isfinite(gg)):
-                            raise self._diverged(J, b)
+                        updates, new_state = update(g, self.opt_state, theta)
+                        # u·g is NaN or inf as soon as one entry of the gradient or of
+                        # the update is: one dot product checks both before θ changes
+                        # (entry by entry only if it fails: the sum itself can overflow).
+                        if not (
+                            math.isfinite(J) and math.isfinite(float(updates @ g))
+                        ) and _non_finite(J, g, updates):
+                            raise self._diverged(J, b, n_batches)
+                        theta += updates  # W[l] ← W[l] − α·(step), every layer at once
+                        self.opt_state = new_state
+                        self.step += 1
                         total_loss += J * n_b
                         correct += n_correct
-                        updates, self.opt_state = update(g, self.opt_state, theta)
-                        theta += updates  # W[l] ← W[l] − α·(step), every layer at once
-                        self.step += 1
                         if batch_hooks:
                             blogs = {"loss": J, "size": n_b}
                             for cb in batch_hooks:
                                 cb.on_batch_end(b, blogs)
+                        if every and self.step % every == 0:
+                            self._write_checkpoint(
+                                _ckpt.Position(order, b + 1, total_loss, correct)
+                            )
+                        if ctrl_c.pressed:
+                            self._position = _ckpt.Position(order, b + 1, total_loss, correct)
+                            raise _StopRequestedError
                     logs["loss"] = total_loss / self._n_total
                     if classify:
                         logs["accuracy"] = correct / self._n_total
@@ -245,18 +422,73 @@ class Trainer:
                     self.epoch += 1
                     for cb in self.callbacks:
                         cb.on_epoch_end(epoch, logs)
-                    if self.stop_training:
-                        break
+                    self._position = None
+                    if restore_best:
+                        self._track_best(epoch, logs, "val_loss" if val is not None else "loss")
+                    if checkpoint is not None and every is None:
+                        self._write_checkpoint(None)
+                    if ctrl_c.pressed:
+                        raise _StopRequestedError
+            if checkpoint is not None and self._ckpt_written != (self.epoch, self.step):
+                self._write_checkpoint(None)
+        except _StopRequestedError:
+            self.interrupted = True
+            if checkpoint is not None:
+                self._write_checkpoint(self._position)
         except KeyboardInterrupt:
+            if ctrl_c.installed:  # a second Ctrl-C: abort now
+                raise
+            # Raised mid-step under another SIGINT handler: the optimizer state may be
+            # a step ahead of θ, so no checkpoint; keep the parameters as they are.
+            self.interrupted = True
+        except DivergenceError as exc:
+            diverged = exc
+        finally:
+            if restore_best and self._best is not None:
+                theta[...] = self._best[2]
+            for cb in self.callbacks:
+                cb.on_train_end(logs)
+        if diverged is not None:
+            raise diverged
+        if self.interrupted:
             warnings.warn(
-                f"training interrupted at epoch {self.epoch}, step {self.step}; keeping "
-                "the parameters of the last completed step",
+                f"training interrupted at epoch {self.epoch}, step {self.step}: stopped at the "
+                "end of that step; the network keeps "
+                + (
+                    "its best parameters"
+                    if restore_best and self._best is not None
+                    else "the parameters of that step"
+                )
+                + (f", and {self._ckpt_path} can resume the run" if checkpoint is not None else ""),
                 RuntimeWarning,
                 stacklevel=2,
             )
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
         return self.history
+
+    def _track_best(self, epoch: int, logs: dict[str, Any], key: str) -> None:
+        """Keep a copy of θ when the monitored loss reaches a new finite minimum."""
+        value = float(logs[key])
+        if math.isfinite(value) and (self._best is None or value < self._best[0]):
+            self._best = (value, epoch, self.net._theta.copy())
+
+
+def _non_finite(J: float, g: np.ndarray, updates: np.ndarray) -> bool:
+    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(updates).all())
+
+
+def _check_checkpoint_args(checkpoint: Any, every: Any, resume: Any) -> int | None:
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint=PATH (where to resume from)")
+        if every is not None:
+            raise ValueError("checkpoint_every needs checkpoint=PATH (where to write)")
+        return None
+    _ckpt.checkpoint_files(checkpoint)  # type and name checks
+    if every is None:
+        return None
+    return check_positive(every, "checkpoint_every", integer=True)
 
 
 def _accuracy(head: str, Z: np.ndarray, Y: np.ndarray) -> float:
@@ -276,6 +508,11 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     verbose: bool = False,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    restore_best: bool = False,
 ) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return its History.
 
@@ -283,10 +520,11 @@ def fit(
     ----------
     net : Network
     X : array-like of shape (n_samples, n[0])
-        Used exactly as given (attach a Standardizer to the network to normalize).
+        Used exactly as given (attach a Standardizer to the network to normalize). It
+        is never modified; read-only and non-contiguous arrays are fine.
     y : array-like
         0/1 labels (binary head), class indices or one-hot rows (multiclass), values
-        (regression).
+        (regression). Classification targets need at least two classes.
     optimizer : Optimizer, default=adam(0.001)
         From :mod:`mlplab.optimizers`, e.g. ``momentum(lr=0.1, beta=0.9)``.
     epochs : int, default=100
@@ -302,16 +540,47 @@ def fit(
         E.g. ``EarlyStopping``, ``GradientNormLogger``; History is always attached.
     verbose : bool, default=False
         Show a progress bar on stderr (tqdm on a terminal, plain lines otherwise).
+    checkpoint : str or Path, optional
+        Checkpoint file (or folder, for ``checkpoint.npz`` inside it) written during
+        training and when it ends or is interrupted; the previous one is kept as
+        ``*.prev.npz``. See :mod:`mlplab.checkpoint`.
+    checkpoint_every : int, optional
+        Write a checkpoint every this many steps (parameter updates); by default at the
+        end of every epoch.
+    resume : bool, default=False
+        Continue from ``checkpoint`` if it exists (else start afresh): the run ends with
+        exactly the parameters and History of an uninterrupted run of ``epochs`` epochs.
+        The network, optimizer, batch size, data and callbacks must be the same.
+    restore_best : bool, default=False
+        When training ends — normally, by Ctrl-C or by divergence — put back the
+        parameters of the epoch with the lowest ``val_loss`` (``loss`` without
+        validation data).
 
     Returns
     -------
     History
-        ``history.history["loss"]`` etc., one value per epoch.
+        ``history.history["loss"]`` etc., one value per completed epoch.
 
     Raises
     ------
     DivergenceError
-        When the cost or a gradient becomes NaN/inf (the parameters stay finite).
+        When the cost, a gradient or an update becomes NaN/inf. The step is not applied,
+        so the parameters are the last finite ones (the best ones with ``restore_best``).
+
+    Notes
+    -----
+    Ctrl-C stops training at the end of the current step (a second Ctrl-C aborts at
+    once): ``fit`` warns, writes the checkpoint if one was asked for, and returns the
+    History of the completed epochs.
+
+    Examples
+    --------
+    >>> import numpy as np, mlplab
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> net = mlplab.Network([2, 1], seed=0)
+    >>> h = mlplab.fit(net, X, [0, 1, 1, 1], optimizer=mlplab.optimizers.sgd(1.0), epochs=3)
+    >>> len(h.history["loss"])
+    3
     """
     cbs = list(callbacks)
     if verbose:
@@ -319,4 +588,15 @@ def fit(
 
         cbs.append(ProgressBar())
     trainer = Trainer(net, optimizer, cbs, seed)
-    return trainer.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data)
+    trainer._require_two_classes = True
+    return trainer.fit(
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        restore_best=restore_best,
+    )

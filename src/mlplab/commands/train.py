@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from mlplab.callbacks import Callback
 from mlplab.data import DATASETS
 
 HELP = "train a network (default: breast-cancer data, [30, 16, 8, 1] ReLU network)"
@@ -91,7 +93,37 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="print one JSON object on stdout (progress goes to stderr)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_reliability_options(p)
     return p
+
+
+def _add_reliability_options(p: argparse.ArgumentParser) -> None:
+    """--checkpoint DIR, --checkpoint-every N, --resume, --restore-best."""
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write DIR/checkpoint.npz during training (and keep the previous one)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="checkpoint every N steps (default: at the end of every epoch)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --checkpoint DIR exactly where it stopped (--epochs "
+        "counts from its start)",
+    )
+    p.add_argument(
+        "--restore-best",
+        action="store_true",
+        help="end with the parameters of the epoch with the lowest training cost",
+    )
 
 
 def _batch_size(text: str) -> int | None:
@@ -112,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    callbacks = [] if args.quiet else [ProgressBar(stream=sys.stderr)]
-    result = train_dataset(
+    fit_kwargs = _fit_options(args)
+    keep = _KeepTrainer()
+    callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
+    result = _reliably(train_dataset, args, keep)(
         args.dataset,
         layers=args.layers,
         activation=args.activation,
@@ -129,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
         l2=args.l2,
         dtype=args.dtype,
         callbacks=callbacks,
+        fit_kwargs=fit_kwargs,
     )
+    if keep.trainer is not None and keep.trainer.interrupted:
+        return _save_interrupted(args, result, keep.trainer)
     m = result.metrics
     if args.out is not None:
         _write_outputs(args.out, result)
@@ -167,3 +204,79 @@ def _write_outputs(out: Path, result: Any) -> None:
     )
     plots.save_figure(ax, out / "learning_curve.png")
     (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+
+
+# -- checkpoints, Ctrl-C and divergence (issue 5) --------------------------------------
+
+
+class _KeepTrainer(Callback):
+    """Remembers the Trainer, so the command can save what it has after Ctrl-C."""
+
+    trainer: Any = None
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    ckpt = args.checkpoint
+    if ckpt is None and (args.resume or args.checkpoint_every is not None):
+        raise ValueError("--resume and --checkpoint-every need --checkpoint DIR")
+    if ckpt is not None and ckpt.exists() and not ckpt.is_dir():
+        raise ValueError(f"--checkpoint must be a folder, but {ckpt} is a file")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    return {
+        "checkpoint": None if ckpt is None else ckpt / "checkpoint.npz",
+        "checkpoint_every": args.checkpoint_every,
+        "resume": args.resume,
+        "restore_best": args.restore_best,
+    }
+
+
+def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
+    """``train`` that warns nothing on Ctrl-C (one line is printed after) and that saves
+    the model (last finite or best parameters) when training diverges."""
+    from mlplab.training import DivergenceError
+
+    def wrapped(*a: Any, **kw: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="training interrupted")
+            try:
+                return train(*a, **kw)
+            except DivergenceError as exc:
+                _save_diverged(args, keep, exc)
+                raise
+
+    return wrapped
+
+
+def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> None:
+    """Save the network kept after a divergence; say so in the error message."""
+    from mlplab import io
+
+    folder = args.out or args.checkpoint
+    if keep.trainer is None or folder is None:
+        return
+    path = io.save(keep.trainer.net, Path(folder) / "model.npz", history=exc.history)
+    kept = "best" if args.restore_best and keep.trainer._best is not None else "last finite"
+    exc.args = (f"{exc.args[0]} Saved the {kept} parameters to {path}.",)
+
+
+def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> int:
+    """After Ctrl-C: save the model and a checkpoint, say where in one line; exit 130."""
+    from mlplab import io
+
+    folder = args.out or args.checkpoint or Path("mlplab-interrupted")
+    if args.out is not None:
+        _write_outputs(args.out, result)
+        model = args.out / "model.npz"
+    else:
+        model = io.save(result.net, Path(folder) / "model.npz", history=result.history)
+    ckpt = trainer._ckpt_path
+    if ckpt is None:
+        ckpt = trainer.save_checkpoint(Path(folder) / "checkpoint.npz")
+    print(
+        f"mlplab: interrupted at epoch {trainer.epoch}, step {trainer.step}: saved the model "
+        f"to {model} and a checkpoint to {ckpt} (continue with --checkpoint "
+        f"{Path(ckpt).parent} --resume)",
+        file=sys.stderr,
+    )
+    return 130
