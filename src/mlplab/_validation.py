@@ -44,7 +44,7 @@ def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError):
-        raise ValueError(f"{name} could not be read as an array: {_ragged(obj)}") from None
+        raise ValueError(f"{name} {_ragged(obj)}") from None
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} has complex values; mlplab works with real numbers")
     if arr.dtype.kind in "OUSV":
@@ -67,7 +67,7 @@ def _ragged(obj: Any) -> str:
     try:
         lengths = [len(row) if hasattr(row, "__len__") else None for row in obj]
     except TypeError:
-        return "it is not a sequence of numbers"
+        return "could not be read as an array of numbers"
     for i, n in enumerate(lengths):
         if n != lengths[0]:
 
@@ -75,10 +75,10 @@ def _ragged(obj: Any) -> str:
                 return "a single value" if k is None else f"{k} value{'s' if k != 1 else ''}"
 
             return (
-                f"its rows have different lengths (row 0 has {say(lengths[0])}, row {i} "
-                f"has {say(n)})"
+                f"is ragged: its rows have different lengths (row 0 has {say(lengths[0])}, "
+                f"row {i} has {say(n)})"
             )
-    return "its entries are not all numbers of the same shape"
+    return "could not be read as an array: its entries are not numbers of one shape"
 
 
 def _first_non_numeric(arr: np.ndarray) -> Any:
