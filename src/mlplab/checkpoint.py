@@ -136,10 +136,10 @@ class Checkpoint(NamedTuple):
 
 
 def checkpoint_files(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """(newest, previous) file names for ``path``: a file name, or a folder.
+    """(newest, previous) file names for ``path``: a ``.npz`` file name, or a folder.
 
-    ``run/ckpt.npz`` → ``run/ckpt.npz``, ``run/ckpt.prev.npz``; a folder ``run/`` →
-    ``run/checkpoint.npz``, ``run/checkpoint.prev.npz``.
+    ``run/ckpt.npz`` → ``run/ckpt.npz``, ``run/ckpt.prev.npz``; any other name is a
+    folder: ``run`` → ``run/checkpoint.npz``, ``run/checkpoint.prev.npz``.
     """
     if isinstance(path, (str, os.PathLike)):
         p = Path(path)
@@ -147,10 +147,9 @@ def checkpoint_files(path: str | os.PathLike[str]) -> tuple[Path, Path]:
         raise TypeError(f"checkpoint must be a path (str or Path), got {path!r}")
     if str(path) == "":
         raise ValueError("checkpoint must be a file or folder name, got ''")
-    if p.is_dir() or str(path).endswith(("/", os.sep)):
+    if p.suffix != ".npz" or p.is_dir():
         p = p / DEFAULT_NAME
-    prev = p.with_name(p.stem + ".prev" + p.suffix) if p.suffix else p.with_name(p.name + ".prev")
-    return p, prev
+    return p, p.with_name(p.stem + ".prev.npz")
 
 
 # ------------------------------------------------------------------------ writing
@@ -357,7 +356,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not path.exists():
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Open the file ourselves: np.load leaks its handle when the archive is bad.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             names = set(npz.files)
             for needed in ("header", "checksum", "theta"):
                 if needed not in names:
