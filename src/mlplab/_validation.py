@@ -47,6 +47,14 @@ def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
         raise ValueError(f"{name} {_ragged(obj)}") from None
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} has complex values; mlplab works with real numbers")
+    if arr.dtype.kind == "O":
+        missing = [i for i, v in enumerate(arr.ravel()) if v is None]
+        if missing:
+            where = np.unravel_index(missing[0], arr.shape)
+            raise ValueError(
+                f"{name} has missing values (None, first at index {tuple(map(int, where))}); "
+                "clean or impute it first"
+            )
     if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(np.float64)

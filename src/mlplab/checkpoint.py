@@ -18,6 +18,7 @@ archive read with ``allow_pickle=False``. Layout (format version 1)::
     opt_<i>     the arrays of the optimizer state, in tree order
     order       the current epoch's permutation of the rows (mid-epoch only)
     best_theta  θ of the best epoch so far (``restore_best=True`` only)
+    epoch_start_theta  θ at the start of the current epoch (``restore_best``, mid-epoch)
     cb<k>_<a>   array attribute ``a`` of stateful callback ``k``
     standardizer_mean, standardizer_scale   (when the network has a Standardizer)
     checksum    uint8   SHA-256 (hex) of the header and every array above
@@ -264,6 +265,8 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             }
         )
 
+    if trainer._epoch_start is not None and pos is not None:
+        arrays["epoch_start_theta"] = trainer._epoch_start
     best = None
     if trainer._best is not None:
         value, epoch, best_theta = trainer._best
@@ -506,6 +509,8 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
     trainer._best = (
         None if best is None else (best["value"], best["epoch"], arrays["best_theta"].copy())
     )
+    start = arrays.get("epoch_start_theta")
+    trainer._epoch_start = None if start is None else start.copy()
     pos = h.get("position")
     if pos is None:
         return None

@@ -33,6 +33,8 @@ from mlplab._validation import (
     check_input_scale,
     check_positive,
     check_two_classes,
+    check_X,
+    check_y,
 )
 from mlplab.callbacks import Callback, History
 from mlplab.network import Network
@@ -177,6 +179,7 @@ class Trainer:
         self._run: dict[str, Any] | None = None  # what this fit call trains (checkpoints)
         self._position: _ckpt.Position | None = None
         self._best: tuple[float, int, np.ndarray] | None = None
+        self._epoch_start: np.ndarray | None = None  # θ when the epoch began (restore_best)
         self._restore_best = False
         self._require_two_classes = False  # fit() rejects single-class targets
 
@@ -309,8 +312,12 @@ class Trainer:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
-            Xv = net._prepare_X(validation_data[0])
-            val = (Xv, net._prepare_y(validation_data[1], Xv.shape[0]))
+            # Checked under their own names first, so an error says which X it means.
+            Xv = check_X(validation_data[0], net.dtype, net.layer_sizes[0], name="X_val")
+            Xv = net._prepare_X(Xv)
+            n_out = net.layer_sizes[-1]
+            Yv = check_y(validation_data[1], net.head.name, n_out, Xv.shape[0], net.dtype, "y_val")
+            val = (Xv, Yv)
         every = _check_checkpoint_args(checkpoint, checkpoint_every, resume)
         if not isinstance(restore_best, bool):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
@@ -328,6 +335,10 @@ class Trainer:
         self.interrupted = False
         self._restore_best = restore_best
         self._best = None
+        self._epoch_start = None
+        # Without validation data, the epoch's cost is measured along the way from θ at
+        # its start (for batch GD: exactly at it), so that is the θ restore_best keeps.
+        keep_start = restore_best and val is None
         self._position = None
         self._ckpt_path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
         self._ckpt_fell_back = False
@@ -380,6 +391,8 @@ class Trainer:
                             cb.on_epoch_begin(epoch, logs)
                         order = None if batch_size is None else self.rng.permutation(n)
                         first, total_loss, correct = 0, 0.0, 0.0
+                        if keep_start:
+                            self._epoch_start = theta.copy()
                     else:  # resumed in the middle of an epoch
                         order, first, total_loss, correct = position
                         position = None
@@ -425,7 +438,7 @@ class Trainer:
                         cb.on_epoch_end(epoch, logs)
                     self._position = None
                     if restore_best:
-                        self._track_best(epoch, logs, "val_loss" if val is not None else "loss")
+                        self._track_best(epoch, logs, val is not None)
                     if checkpoint is not None and every is None:
                         self._write_checkpoint(None)
                     if ctrl_c.pressed:
@@ -466,11 +479,13 @@ class Trainer:
             )
         return self.history
 
-    def _track_best(self, epoch: int, logs: dict[str, Any], key: str) -> None:
-        """Keep a copy of θ when the monitored loss reaches a new finite minimum."""
-        value = float(logs[key])
+    def _track_best(self, epoch: int, logs: dict[str, Any], validated: bool) -> None:
+        """Keep θ when the monitored cost reaches a new finite minimum: ``val_loss``
+        (measured on θ after the epoch) or else ``loss`` (measured from θ at its start)."""
+        value = float(logs["val_loss" if validated else "loss"])
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
-            self._best = (value, epoch, self.net._theta.copy())
+            theta = self.net._theta.copy() if validated else self._epoch_start
+            self._best = (value, epoch, theta)  # type: ignore[assignment]
 
 
 def _non_finite(J: float, g: np.ndarray, updates: np.ndarray) -> bool:
@@ -554,8 +569,9 @@ def fit(
         The network, optimizer, batch size, data and callbacks must be the same.
     restore_best : bool, default=False
         When training ends — normally, by Ctrl-C or by divergence — put back the
-        parameters of the epoch with the lowest ``val_loss`` (``loss`` without
-        validation data).
+        best parameters seen: with validation data, those after the epoch with the
+        lowest ``val_loss``; without, those at the start of the epoch with the lowest
+        ``loss`` (the cost measured from there on; for batch GD, exactly their J).
 
     Returns
     -------
