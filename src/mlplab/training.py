@@ -234,8 +234,8 @@ class Trainer:
             )
         if not parts:
             parts.append(
-                f"the {self.optimizer.name} update became non-finite although J and the "
-                "gradients are finite"
+                f"the {self.optimizer.name} update (or θ plus it) became non-finite although "
+                "J and the gradients are finite"
             )
         if self._restore_best and self._best is not None:
             kept = f"the network keeps the parameters of its best epoch ({self._best[1]})"
@@ -405,7 +405,7 @@ class Trainer:
                         # (entry by entry only if it fails: the sum itself can overflow).
                         if not (
                             math.isfinite(J) and math.isfinite(float(updates @ g))
-                        ) and _non_finite(J, g, updates):
+                        ) and _non_finite(J, g, updates, theta):
                             raise self._diverged(J, b, n_batches)
                         theta += updates  # W[l] ← W[l] − α·(step), every layer at once
                         self.opt_state = new_state
@@ -488,8 +488,11 @@ class Trainer:
             self._best = (value, epoch, theta)  # type: ignore[assignment]
 
 
-def _non_finite(J: float, g: np.ndarray, updates: np.ndarray) -> bool:
-    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(updates).all())
+def _non_finite(J: float, g: np.ndarray, updates: np.ndarray, theta: np.ndarray) -> bool:
+    """Entry by entry: is J, the gradient, the update or θ + update NaN or inf?"""
+    if not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(updates).all()):
+        return True
+    return not np.isfinite(theta + updates).all()
 
 
 def _check_checkpoint_args(checkpoint: Any, every: Any, resume: Any) -> int | None:
