@@ -421,3 +421,17 @@ def test_read_checkpoint_errors(tmp_path):
         read_checkpoint(model)
     with pytest.raises(RuntimeError, match="call fit"):
         Trainer(Network([2, 1])).save_checkpoint(tmp_path / "x.npz")
+
+
+def test_save_checkpoint_by_hand_then_continue_elsewhere(data, tmp_path):
+    X, y = data
+    t = Trainer(Network([3, 2, 1]), optimizers.adam(0.05), seed=3)
+    t.fit(X, y, epochs=2, batch_size=10)
+    t.save_checkpoint(tmp_path / "c.npz")
+    t.fit(X, y, epochs=3, batch_size=10)  # the same trainer goes on to epoch 5
+    net = Network([3, 2, 1], seed=9)
+    t2 = Trainer(net, optimizers.adam(0.05), seed=0)
+    t2.fit(X, y, epochs=5, batch_size=10, checkpoint=tmp_path / "c.npz", resume=True)
+    assert (t2.epoch, t2.step) == (t.epoch, t.step) == (5, 25)
+    np.testing.assert_array_equal(net.get_flat_params(), t.net.get_flat_params())
+    assert t2.history.history == t.history.history

@@ -247,6 +247,13 @@ def test_cli_ctrl_c_without_folders_saves_into_mlplab_interrupted(tmp_path, monk
     folder = tmp_path / "mlplab-interrupted"
     assert read_checkpoint(folder / "checkpoint.npz").step == 30
     assert mlplab.load(folder / "model.npz").layer_sizes == [2, 16, 8, 1]
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--dataset", "xor", "--epochs", "50", "--quiet", "--json"]
+    assert cli.main([*args, "--checkpoint", "mlplab-interrupted", "--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out == resumed  # the same metrics as an uninterrupted run
 
 
 # ------------------------------------------------------------------ divergence

@@ -469,7 +469,8 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
     saved_run = h["run"]
     _check_same(ck, "batch_size", saved_run["batch_size"], run["batch_size"])
     _check_same(ck, "number of training samples", saved_run["n_samples"], run["n_samples"])
-    _check_same(ck, "training data (X, y)", saved_run["data"], run["data"])
+    if saved_run["data"] is not None:  # None: saved by hand after an uninterrupted fit
+        _check_same(ck, "training data (X, y)", saved_run["data"], run["data"])
 
     theta = arrays["theta"]
     if theta.shape != net._theta.shape or theta.dtype != net._theta.dtype:

@@ -449,6 +449,8 @@ class Trainer:
             self.interrupted = True
             if checkpoint is not None:
                 self._write_checkpoint(self._position)
+            else:  # so that save_checkpoint() can still record what it was trained on
+                self._run["data"] = _ckpt.data_digest(Xc, Y)
         except KeyboardInterrupt:
             if ctrl_c.installed:  # a second Ctrl-C: abort now
                 raise
