@@ -182,6 +182,9 @@ class Trainer:
         self._epoch_start: np.ndarray | None = None  # θ when the epoch began (restore_best)
         self._restore_best = False
         self._require_two_classes = False  # fit() rejects single-class targets
+        self._ckpt_path: Path | None = None
+        self._ckpt_fell_back = False
+        self._ckpt_written: tuple[int, int] | None = None
 
     # -- one step ---------------------------------------------------------------
     def _loss_and_grads(self, Xb: np.ndarray, Yb: np.ndarray) -> tuple[float, np.ndarray]:
@@ -291,75 +294,19 @@ class Trainer:
         """
         net = self.net
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
-        Xc = net._prepare_X(X)
-        check_input_scale(Xc, net.standardizer is not None)
-        Y = net._prepare_y(y, Xc.shape[0])
-        if self._require_two_classes:
-            check_two_classes(Y, net.head.name)
-        n = Xc.shape[0]
-        if isinstance(batch_size, str) and batch_size == "auto":
-            batch_size = min(32, n)
-        if batch_size is not None:
-            batch_size = check_positive(batch_size, "batch_size", integer=True)
-            if batch_size > n:
-                raise ValueError(
-                    f"batch_size={batch_size} is larger than the {n} training samples; "
-                    "use batch_size=None for batch gradient descent"
-                )
-            if batch_size == n:
-                batch_size = None
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            # Checked under their own names first, so an error says which X it means.
-            Xv = check_X(validation_data[0], net.dtype, net.layer_sizes[0], name="X_val")
-            Xv = net._prepare_X(Xv)
-            n_out = net.layer_sizes[-1]
-            Yv = check_y(validation_data[1], net.head.name, n_out, Xv.shape[0], net.dtype, "y_val")
-            val = (Xv, Yv)
+        Xc, Y, batch_size, val = self._check_data(X, y, batch_size, validation_data)
         every = _check_checkpoint_args(checkpoint, checkpoint_every, resume)
         if not isinstance(restore_best, bool):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
-
-        self._run = {
-            "start_epoch": self.epoch,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "n_samples": n,
-            "data": None if checkpoint is None else _ckpt.data_digest(Xc, Y),
-        }
-        if self.opt_state is None:
-            self.opt_state = self.optimizer.init(net._theta)
-        self.stop_training = False
-        self.interrupted = False
-        self._restore_best = restore_best
-        self._best = None
-        self._epoch_start = None
+        resumed, position, end_epoch = self._begin_run(
+            Xc, Y, epochs, batch_size, checkpoint, resume, restore_best
+        )
         # Without validation data, the epoch's cost is measured along the way from θ at
         # its start (for batch GD: exactly at it), so that is the θ restore_best keeps.
         keep_start = restore_best and val is None
-        self._position = None
-        self._ckpt_path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
-        self._ckpt_fell_back = False
-        self._ckpt_written: tuple[int, int] | None = None
-        resumed = _ckpt.load_latest(checkpoint) if resume else None
-        position = None
-        if resumed is not None:
-            position = _ckpt.restore(self, resumed, self._run)
-            self._ckpt_fell_back = resumed.fell_back
-            self._ckpt_written = (self.epoch, self.step)
-        end_epoch = self._run["start_epoch"] + epochs
-        if self.epoch > end_epoch:
-            raise ValueError(
-                f"epochs={epochs}, but the checkpoint {resumed.path} has already done "  # type: ignore[union-attr]
-                f"{self.epoch - self._run['start_epoch']} epochs of its run; pass "
-                f"epochs >= {self.epoch - self._run['start_epoch']}"
-            )
 
-        classify = net.head.name in ("binary", "multiclass")
         labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
-        self._n_total = n
+        n = self._n_total = Xc.shape[0]
         n_batches = 1 if batch_size is None else -(-n // batch_size)
         bs = n if batch_size is None else batch_size
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
@@ -396,8 +343,12 @@ class Trainer:
                     else:  # resumed in the middle of an epoch
                         order, first, total_loss, correct = position
                         position = None
+                    # Mini-batch GD shuffles indices, not data; None means all rows.
+                    batches = (
+                        [None] if order is None else [order[s : s + bs] for s in range(0, n, bs)]
+                    )
                     for b in range(first, n_batches):
-                        idx = None if order is None else order[b * bs : (b + 1) * bs]
+                        idx = batches[b]
                         J, g, n_b, n_correct = self._batch_step(Xc, Y, labels, idx)
                         updates, new_state = update(g, self.opt_state, theta)
                         # u·g is NaN or inf as soon as one entry of the gradient or of
@@ -423,16 +374,7 @@ class Trainer:
                         if ctrl_c.pressed:
                             self._position = _ckpt.Position(order, b + 1, total_loss, correct)
                             raise _StopRequestedError
-                    logs["loss"] = total_loss / self._n_total
-                    if classify:
-                        logs["accuracy"] = correct / self._n_total
-                    if val is not None:
-                        Zv, _ = _net.forward(net._params, val[0], net.hidden)
-                        logs["val_loss"] = net.head.loss(Zv, val[1]) + (
-                            _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
-                        )
-                        if classify:
-                            logs["val_accuracy"] = _accuracy(net.head.name, Zv, val[1])
+                    logs.update(self._epoch_logs(total_loss, correct, val))
                     self.epoch += 1
                     for cb in self.callbacks:
                         cb.on_epoch_end(epoch, logs)
@@ -450,7 +392,7 @@ class Trainer:
             if checkpoint is not None:
                 self._write_checkpoint(self._position)
             else:  # so that save_checkpoint() can still record what it was trained on
-                self._run["data"] = _ckpt.data_digest(Xc, Y)
+                self._run["data"] = _ckpt.data_digest(Xc, Y)  # type: ignore[index]
         except KeyboardInterrupt:
             if ctrl_c.installed:  # a second Ctrl-C: abort now
                 raise
@@ -467,19 +409,116 @@ class Trainer:
         if diverged is not None:
             raise diverged
         if self.interrupted:
+            kept = (
+                "its best parameters"
+                if restore_best and self._best is not None
+                else ("the parameters of that step")
+            )
+            where = f", and {self._ckpt_path} can resume the run" if checkpoint else ""
             warnings.warn(
                 f"training interrupted at epoch {self.epoch}, step {self.step}: stopped at the "
-                "end of that step; the network keeps "
-                + (
-                    "its best parameters"
-                    if restore_best and self._best is not None
-                    else "the parameters of that step"
-                )
-                + (f", and {self._ckpt_path} can resume the run" if checkpoint is not None else ""),
+                f"end of that step; the network keeps {kept}{where}",
                 RuntimeWarning,
                 stacklevel=2,
             )
         return self.history
+
+    def _check_data(
+        self, X: Any, y: Any, batch_size: Any, validation_data: Any
+    ) -> tuple[np.ndarray, np.ndarray, int | None, tuple[np.ndarray, np.ndarray] | None]:
+        """Validate the data once: (X, Y, batch size or None for batch GD, validation)."""
+        net = self.net
+        Xc = net._prepare_X(X)
+        check_input_scale(Xc, net.standardizer is not None)
+        Y = net._prepare_y(y, Xc.shape[0])
+        if self._require_two_classes:
+            check_two_classes(Y, net.head.name)
+        n = Xc.shape[0]
+        if isinstance(batch_size, str) and batch_size == "auto":
+            batch_size = min(32, n)
+        if batch_size is not None:
+            batch_size = check_positive(batch_size, "batch_size", integer=True)
+            if batch_size > n:
+                raise ValueError(
+                    f"batch_size={batch_size} is larger than the {n} training samples; "
+                    "use batch_size=None for batch gradient descent"
+                )
+            if batch_size == n:
+                batch_size = None
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            # Checked under their own names first, so an error says which X it means.
+            Xv = check_X(validation_data[0], net.dtype, net.layer_sizes[0], name="X_val")
+            Xv = net._prepare_X(Xv)
+            n_out = net.layer_sizes[-1]
+            Yv = check_y(validation_data[1], net.head.name, n_out, Xv.shape[0], net.dtype, "y_val")
+            val = (Xv, Yv)
+        return Xc, Y, batch_size, val
+
+    def _begin_run(
+        self,
+        Xc: np.ndarray,
+        Y: np.ndarray,
+        epochs: int,
+        batch_size: int | None,
+        checkpoint: Any,
+        resume: bool,
+        restore_best: bool,
+    ) -> tuple[_ckpt.Checkpoint | None, _ckpt.Position | None, int]:
+        """Reset the per-run state, resume from a checkpoint if asked: (checkpoint read,
+        position inside the current epoch, epoch at which the run ends)."""
+        self._run = {
+            "start_epoch": self.epoch,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "n_samples": Xc.shape[0],
+            "data": None if checkpoint is None else _ckpt.data_digest(Xc, Y),
+        }
+        if self.opt_state is None:
+            self.opt_state = self.optimizer.init(self.net._theta)
+        self.stop_training = False
+        self.interrupted = False
+        self._restore_best = restore_best
+        self._best = None
+        self._epoch_start = None
+        self._position = None
+        self._ckpt_path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
+        self._ckpt_fell_back = False
+        self._ckpt_written = None
+        resumed = _ckpt.load_latest(checkpoint) if resume else None
+        position = None
+        if resumed is not None:
+            position = _ckpt.restore(self, resumed, self._run)
+            self._ckpt_fell_back = resumed.fell_back
+            self._ckpt_written = (self.epoch, self.step)
+        end_epoch = self._run["start_epoch"] + epochs
+        if resumed is not None and self.epoch > end_epoch:
+            done = self.epoch - self._run["start_epoch"]
+            raise ValueError(
+                f"epochs={epochs}, but the checkpoint {resumed.path} has already done {done} "
+                f"epochs of its run; pass epochs >= {done}"
+            )
+        return resumed, position, end_epoch
+
+    def _epoch_logs(
+        self, total_loss: float, correct: float, val: tuple[np.ndarray, np.ndarray] | None
+    ) -> dict[str, Any]:
+        """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""
+        net = self.net
+        classify = net.head.name in ("binary", "multiclass")
+        logs: dict[str, Any] = {"loss": total_loss / self._n_total}
+        if classify:
+            logs["accuracy"] = correct / self._n_total
+        if val is not None:
+            Zv, _ = _net.forward(net._params, val[0], net.hidden)
+            logs["val_loss"] = net.head.loss(Zv, val[1]) + (
+                _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
+            )
+            if classify:
+                logs["val_accuracy"] = _accuracy(net.head.name, Zv, val[1])
+        return logs
 
     def _track_best(self, epoch: int, logs: dict[str, Any], validated: bool) -> None:
         """Keep θ when the monitored cost reaches a new finite minimum: ``val_loss``
