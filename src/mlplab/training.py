@@ -178,6 +178,7 @@ class Trainer:
         self.interrupted = False
         self._run: dict[str, Any] | None = None  # what this fit call trains (checkpoints)
         self._position: _ckpt.Position | None = None
+        self._order: np.ndarray | None = None  # this epoch's permutation of the rows
         self._best: tuple[float, int, np.ndarray] | None = None
         self._epoch_start: np.ndarray | None = None  # θ when the epoch began (restore_best)
         self._restore_best = False
@@ -197,10 +198,28 @@ class Trainer:
             n_b = Xb.shape[0]
             J += _net.l2_penalty(net._params, net.l2, n_b)
             for g, p in zip(self.grads, net._params, strict=True):
-                dW = g.W  # (a NamedTuple field: add in place, don't rebind)
-                dW += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+                g.W[...] += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
         self._last_Z = Z_L
         return J, self._grad_flat
+
+    def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
+        """Index arrays of this epoch's mini-batches; ``[None]`` means all rows, in order.
+
+        Batch gradient descent needs no shuffle (the gradient is a sum over all rows)
+        and no copy of X; mini-batch GD shuffles indices, not data, with ``self.rng``.
+        The permutation is kept in ``self._order``: a checkpoint saves it.
+        """
+        self._order = None if batch_size is None else self.rng.permutation(n)
+        return self._split(self._order, n, batch_size)
+
+    def _split(
+        self, order: np.ndarray | None, n: int, batch_size: int | None
+    ) -> list[np.ndarray | None]:
+        """Consecutive slices of ``order`` of ``batch_size`` rows (the last one smaller)."""
+        self._order = order
+        if order is None or batch_size is None:
+            return [None]
+        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
     def _batch_step(
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
@@ -307,8 +326,6 @@ class Trainer:
 
         labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
         n = self._n_total = Xc.shape[0]
-        n_batches = 1 if batch_size is None else -(-n // batch_size)
-        bs = n if batch_size is None else batch_size
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
         update = self.optimizer.update
@@ -336,18 +353,15 @@ class Trainer:
                     if position is None:  # a new epoch: fresh shuffle of the row indices
                         for cb in self.callbacks:
                             cb.on_epoch_begin(epoch, logs)
-                        order = None if batch_size is None else self.rng.permutation(n)
+                        batches = self._epoch_batches(n, batch_size)
                         first, total_loss, correct = 0, 0.0, 0.0
                         if keep_start:
                             self._epoch_start = theta.copy()
                     else:  # resumed in the middle of an epoch
                         order, first, total_loss, correct = position
+                        batches = self._split(order, n, batch_size)
                         position = None
-                    # Mini-batch GD shuffles indices, not data; None means all rows.
-                    batches = (
-                        [None] if order is None else [order[s : s + bs] for s in range(0, n, bs)]
-                    )
-                    for b in range(first, n_batches):
+                    for b in range(first, len(batches)):
                         idx = batches[b]
                         J, g, n_b, n_correct = self._batch_step(Xc, Y, labels, idx)
                         updates, new_state = update(g, self.opt_state, theta)
@@ -357,7 +371,7 @@ class Trainer:
                         if not (
                             math.isfinite(J) and math.isfinite(float(updates @ g))
                         ) and _non_finite(J, g, updates, theta):
-                            raise self._diverged(J, b, n_batches)
+                            raise self._diverged(J, b, len(batches))
                         theta += updates  # W[l] ← W[l] − α·(step), every layer at once
                         self.opt_state = new_state
                         self.step += 1
@@ -369,10 +383,10 @@ class Trainer:
                                 cb.on_batch_end(b, blogs)
                         if every and self.step % every == 0:
                             self._write_checkpoint(
-                                _ckpt.Position(order, b + 1, total_loss, correct)
+                                _ckpt.Position(self._order, b + 1, total_loss, correct)
                             )
                         if ctrl_c.pressed:
-                            self._position = _ckpt.Position(order, b + 1, total_loss, correct)
+                            self._position = _ckpt.Position(self._order, b + 1, total_loss, correct)
                             raise _StopRequestedError
                     logs.update(self._epoch_logs(total_loss, correct, val))
                     self.epoch += 1
@@ -568,6 +582,7 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     verbose: bool = False,
+    comm: Any = None,
     *,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
@@ -616,6 +631,10 @@ def fit(
         best parameters seen: with validation data, those after the epoch with the
         lowest ``val_loss``; without, those at the start of the epoch with the lowest
         ``loss`` (the cost measured from there on; for batch GD, exactly their J).
+    comm : mpi4py.MPI.Comm, optional
+        Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): X, y are this
+        rank's contiguous shard of the training rows, ``batch_size`` the global batch;
+        every rank ends with the same parameters. Only rank 0 shows progress.
 
     Returns
     -------
@@ -644,10 +663,22 @@ def fit(
     3
     """
     cbs = list(callbacks)
-    if verbose:
+    if verbose and (comm is None or comm.Get_rank() == 0):
         from mlplab.progress import ProgressBar
 
         cbs.append(ProgressBar())
+    if comm is not None:  # one shard per MPI rank, gradients all-reduced each step
+        if checkpoint is not None or checkpoint_every is not None or resume or restore_best:
+            raise ValueError(
+                "checkpoint, checkpoint_every, resume and restore_best are not supported "
+                "with comm= (distributed training) yet"
+            )
+        from mlplab.distributed import DistributedTrainer
+
+        trainer: Trainer = DistributedTrainer(net, optimizer, cbs, seed, comm=comm)
+        return trainer.fit(
+            X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data
+        )
     trainer = Trainer(net, optimizer, cbs, seed)
     trainer._require_two_classes = True
     return trainer.fit(

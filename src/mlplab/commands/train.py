@@ -93,6 +93,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="print one JSON object on stdout (progress goes to stderr)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI ranks: run as 'mpiexec -n K mlplab train --distributed' "
+        "(needs mlplab[mpi]); rank 0 prints and writes --out",
+    )
     _add_reliability_options(p)
     return p
 
@@ -144,9 +150,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    fit_kwargs = _fit_options(args)
+    fit_options = _fit_options(args)
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
+    if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
+        from mlplab.distributed import train_dataset  # type: ignore[no-redef]
     result = _reliably(train_dataset, args, keep)(
         args.dataset,
         layers=args.layers,
@@ -163,8 +171,10 @@ def run(args: argparse.Namespace) -> int:
         l2=args.l2,
         dtype=args.dtype,
         callbacks=callbacks,
-        fit_kwargs=fit_kwargs,
+        **fit_options,
     )
+    if result is None:  # an MPI rank other than 0: rank 0 alone prints and writes
+        return 0
     if keep.trainer is not None and keep.trainer.interrupted:
         return _save_interrupted(args, result, keep.trainer)
     m = result.metrics
@@ -216,7 +226,15 @@ class _KeepTrainer(Callback):
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"fit_kwargs": {...}}`` for the recipe, or {} when no option is used."""
     ckpt = args.checkpoint
+    if not (ckpt or args.resume or args.checkpoint_every is not None or args.restore_best):
+        return {}
+    if getattr(args, "distributed", False):
+        raise ValueError(
+            "--checkpoint, --checkpoint-every, --resume and --restore-best are not "
+            "supported with --distributed yet"
+        )
     if ckpt is None and (args.resume or args.checkpoint_every is not None):
         raise ValueError("--resume and --checkpoint-every need --checkpoint DIR")
     if ckpt is not None and ckpt.exists() and not ckpt.is_dir():
@@ -224,10 +242,12 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     return {
-        "checkpoint": None if ckpt is None else ckpt / "checkpoint.npz",
-        "checkpoint_every": args.checkpoint_every,
-        "resume": args.resume,
-        "restore_best": args.restore_best,
+        "fit_kwargs": {
+            "checkpoint": None if ckpt is None else ckpt / "checkpoint.npz",
+            "checkpoint_every": args.checkpoint_every,
+            "resume": args.resume,
+            "restore_best": args.restore_best,
+        }
     }
 
 
