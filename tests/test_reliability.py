@@ -226,7 +226,8 @@ def test_cli_ctrl_c_saves_model_and_checkpoint_and_resume_is_exact(tmp_path):
 
     result = train_dataset("gaussian", layers="8", batch_size=8, epochs=100)
     np.testing.assert_array_equal(final.arrays["theta"], result.net.get_flat_params())
-    assert final.header["callbacks"][0]["values"]["history"] == result.history.history
+    (saved,) = [c for c in final.header["callbacks"] if c["class"] == "History"]
+    assert saved["values"]["history"] == result.history.history
 
 
 def test_cli_ctrl_c_without_folders_saves_into_mlplab_interrupted(tmp_path, monkeypatch, capsys):
