@@ -419,6 +419,10 @@ def test_read_checkpoint_errors(tmp_path):
     model = mlplab.save(Network([2, 1]), tmp_path / "model.npz")  # a model is no checkpoint
     with pytest.raises(CheckpointError, match="no 'checksum' array"):
         read_checkpoint(model)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"\x80\x04junk")  # starts like a pickle: refused before np.load sees it
+    with pytest.raises(CheckpointError, match="not an .npz archive"):
+        read_checkpoint(junk)
     with pytest.raises(RuntimeError, match="call fit"):
         Trainer(Network([2, 1])).save_checkpoint(tmp_path / "x.npz")
 

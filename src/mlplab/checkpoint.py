@@ -360,12 +360,17 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     try:
         # Open the file ourselves: np.load leaks its handle when the archive is bad.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            names = set(npz.files)
-            for needed in ("header", "checksum", "theta"):
-                if needed not in names:
-                    raise _fail(path, f"no {needed!r} array")
-            arrays = {k: npz[k] for k in names}
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                raise _fail(path, "not an .npz archive (damaged or another kind of file)")
+            f.seek(0)
+            npz = np.load(f, allow_pickle=False)
+            with npz:
+                names = set(npz.files)
+                for needed in ("header", "checksum", "theta"):
+                    if needed not in names:
+                        raise _fail(path, f"no {needed!r} array")
+                arrays = {k: npz[k] for k in names}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:

@@ -28,7 +28,8 @@ import numpy as np
 
 from mlplab import checkpoint as _ckpt
 from mlplab import network as _net
-from mlplab._validation import (
+from mlplab._validation import (  # noqa: F401  (InputScaleWarning: re-exported)
+    InputScaleWarning,
     as_generator,
     check_input_scale,
     check_positive,

@@ -256,9 +256,13 @@ def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
     the model (last finite or best parameters) when training diverges."""
     from mlplab.training import DivergenceError
 
+    def one_line(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
+        print(f"mlplab: warning: {message}", file=sys.stderr)
+
     def wrapped(*a: Any, **kw: Any) -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="training interrupted")
+            warnings.showwarning = one_line  # e.g. a damaged checkpoint skipped on --resume
             try:
                 return train(*a, **kw)
             except DivergenceError as exc:
