@@ -10,6 +10,11 @@ Read it top to bottom; it is the lecture's algorithm::
 
 All parameters live in one flat vector θ (W[l], b[l] are views into it), and so do the
 gradients: the optimizer updates the whole network with a few vectorized operations.
+
+Around that loop, what a long run needs (see the README's "Guarantees"): a step whose
+cost, gradient or update is not finite is refused (:class:`DivergenceError`); the
+first Ctrl-C ends the run after the current step; checkpoints
+(:mod:`mlplab.checkpoint`) let a killed run resume to exactly the same weights.
 """
 
 from __future__ import annotations
@@ -126,7 +131,9 @@ class Trainer:
     RNG — and runs the loop. Callbacks see it as ``self.trainer``.
 
     Calling :meth:`fit` again continues where the last call stopped (same optimizer
-    state, same RNG stream).
+    state, same RNG stream). ``fit(..., checkpoint=PATH, resume=True)`` continues from a
+    checkpoint file instead, possibly in another process; :meth:`save_checkpoint`
+    writes one by hand.
 
     Attributes
     ----------
