@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlplab import optimizers as _opt
+from mlplab._validation import check_unit_interval
 from mlplab.callbacks import Callback, History
 from mlplab.data import Standardizer, load_dataset, train_test_split
 from mlplab.network import Network
@@ -32,6 +33,7 @@ def make_optimizer(name: str, lr: float | None = None, beta: float | None = None
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(_opt.OPTIMIZERS)}")
     kwargs: dict[str, float] = {"lr": DEFAULT_LR[key] if lr is None else lr}
     if beta is not None:
+        beta = check_unit_interval(beta, "beta")
         if key in ("momentum", "nesterov"):
             kwargs["beta"] = beta
         elif key == "adam":

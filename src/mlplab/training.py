@@ -162,15 +162,20 @@ class Trainer:
         X: Any,
         y: Any,
         epochs: int = 100,
-        batch_size: int | None = 32,
+        batch_size: int | str | None = "auto",
         validation_data: tuple[Any, Any] | None = None,
     ) -> History:
-        """Train ``self.net`` in place for ``epochs`` epochs; returns the History."""
+        """Train ``self.net`` in place for ``epochs`` epochs; returns the History.
+
+        ``batch_size="auto"`` is min(32, n_samples); see :func:`fit` for the rest.
+        """
         net = self.net
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
         Xc = net._prepare_X(X)
         Y = net._prepare_y(y, Xc.shape[0])
         n = Xc.shape[0]
+        if isinstance(batch_size, str) and batch_size == "auto":
+            batch_size = min(32, n)
         if batch_size is not None:
             batch_size = check_positive(batch_size, "batch_size", integer=True)
             if batch_size > n:
@@ -266,7 +271,7 @@ def fit(
     y: Any,
     optimizer: Optimizer | None = None,
     epochs: int = 100,
-    batch_size: int | None = 32,
+    batch_size: int | str | None = "auto",
     seed: Any = 0,
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
@@ -285,9 +290,10 @@ def fit(
     optimizer : Optimizer, default=adam(0.001)
         From :mod:`mlplab.optimizers`, e.g. ``momentum(lr=0.1, beta=0.9)``.
     epochs : int, default=100
-    batch_size : int or None, default=32
+    batch_size : int, None or "auto", default="auto"
         None (or n_samples) is batch gradient descent; otherwise mini-batch GD over a
-        fresh shuffle of the indices each epoch, the last smaller batch kept.
+        fresh shuffle of the indices each epoch, the last smaller batch kept. "auto" is
+        min(32, n_samples); an explicit size larger than n_samples is an error.
     seed : int or Generator, default=0
         Seed of the shuffles.
     validation_data : (X_val, y_val), optional
