@@ -18,8 +18,9 @@ Conventions, and where they differ from ``sklearn.neural_network``:
 * ``alpha`` is the same L2 penalty: J += (α / 2n) Σ‖W[l]‖², n the (weighted) sample count.
 * ``normalize=True`` (default) standardizes every feature with the training set's mean
   and standard deviation, stored with the model; scikit-learn leaves that to a Pipeline.
-* ``dtype="float32"`` (default) trains in single precision; predictions are returned as
-  float64 arrays, as scikit-learn's tools expect.
+* ``dtype="float32"`` (default) trains in single precision; predictions are computed in
+  float64 from the fitted parameters and returned as float64 arrays, as scikit-learn's
+  tools expect (``network_.predict`` itself stays in float32).
 
 Sample weights give the weighted cost J = Σ_i w_i L(i) / Σ_i w_i per mini-batch, so
 integer weights are equivalent to repeating rows (a weight of 0 removes a row). The
@@ -40,12 +41,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from mlplab import heads as _heads
 from mlplab import optimizers as _opt
 from mlplab.callbacks import Callback, EarlyStopping, GradientNormLogger
 from mlplab.data import Standardizer
 from mlplab.heads import Head
+from mlplab._typing import DenseParams
 from mlplab.network import Network
+from mlplab.network import forward as _forward
 from mlplab.training import Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -179,7 +181,7 @@ def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | Non
     if (sw < 0).any():
         raise ValueError("sample_weight must be >= 0 (negative weights are not allowed)")
     if sw.sum() <= 0:
-        raise ValueError("sample_weight sums to 0: at least one sample needs a positive weight")
+        raise ValueError("sample_weight is all zero: at least one sample needs a positive weight")
     if np.all(sw == sw[0]):
         return None  # equal weights are the unweighted cost exactly
     return sw.copy()
@@ -336,7 +338,7 @@ class _BaseMLP(BaseEstimator):
                     f"batch_size={size} is larger than the {n} samples; using all of them "
                     "(batch gradient descent)",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=5,
                 )
                 size = n
         return None if size >= n else size
@@ -496,7 +498,7 @@ class _BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: stochastic optimizer reached max_iter={self.max_iter} "
                 "epochs and the optimization has not converged yet",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # the user's fit() call
             )
 
     def _split_validation(self, X, Y, y_raw, sw):  # type: ignore[no-untyped-def]
@@ -518,7 +520,8 @@ class _BaseMLP(BaseEstimator):
             ) from None
         X_tr, X_val, Y_tr, Y_val, y_tr, y_val = split[:6]
         sw_tr, sw_val = (split[6], split[7]) if sw is not None else (None, None)
-        cb = _ValidationScore(self, X_val, Y_val.astype(np.float64), y_val, sw_val)
+        Y_val = self.network_._prepare_y(Y_val, X_val.shape[0]).astype(np.float64)
+        cb = _ValidationScore(self, X_val, Y_val, y_val, sw_val)
         return X_tr, Y_tr, y_tr, sw_tr, cb
 
     def _stratify(self) -> bool:
@@ -547,9 +550,26 @@ class _BaseMLP(BaseEstimator):
             state["network_"] = io.network_from_state(net)
         super().__setstate__(state)
 
-    def _validate_X(self, X: Any) -> np.ndarray:
+    def _logits(self, X: Any) -> np.ndarray:
+        """z[L] for X, evaluated in float64 from the fitted parameters.
+
+        Training runs in ``dtype``; inference upcasts the parameters so that a row's
+        prediction does not depend on the batch it is predicted in (float32 BLAS rounds
+        differently for different batch sizes) and comes out as float64, as
+        scikit-learn's tools expect. With ``dtype="float64"`` this is exactly
+        ``network_.logits(X)``.
+        """
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        net = self.network_
+        if net.standardizer is not None:
+            X = net.standardizer.transform(X)
+        params = [
+            DenseParams(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
+            for W, b in net.params
+        ]
+        Z, _ = _forward(params, X, net.hidden)
+        return Z
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -634,7 +654,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10
     >>> y = ["no", "yes", "yes", "yes"] * 10
     >>> clf = MLPClassifier(hidden_layer_sizes=(), solver="sgd", learning_rate_init=0.5,
-    ...                     max_iter=300, tol=0, random_state=0).fit(X, y)
+    ...                     max_iter=2000, random_state=0).fit(X, y)  # logistic regression
     >>> clf.predict([[0.0, 0.0], [1.0, 1.0]]).tolist()
     ['no', 'yes']
     >>> [W.shape for W in clf.weights_], [c.shape for c in clf.coefs_]
@@ -758,13 +778,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Binary: columns P(classes_[0]), P(classes_[1]) = σ(z). Multiclass: softmax(z).
         Multi-label: one independent σ(z_k) per label.
         """
-        X = self._validate_X(X)
-        return self._proba_from_logits(self.network_.logits(X))
+        return self._proba_from_logits(self._logits(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """log of :meth:`predict_proba`, computed from the logits (no log(0))."""
-        X = self._validate_X(X)
-        Z = self.network_.logits(X).astype(np.float64)
+        Z = self._logits(X)
         if self._mode_ == "multiclass":
             Zs = Z - Z.max(axis=1, keepdims=True)
             return Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
@@ -781,8 +799,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (shape (n_samples,)), or a 0/1 matrix for multi-label."""
-        X = self._validate_X(X)
-        return self._labels_from_logits(self.network_.logits(X))
+        return self._labels_from_logits(self._logits(X))
 
     def _score_logits(self, Z: np.ndarray, y: Any, w: Any) -> float:
         from sklearn.metrics import accuracy_score
@@ -860,8 +877,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        X = self._validate_X(X)
-        return self._values_from_logits(self.network_.logits(X))
+        return self._values_from_logits(self._logits(X))
 
     def _score_logits(self, Z: np.ndarray, y: Any, w: Any) -> float:
         from sklearn.metrics import r2_score

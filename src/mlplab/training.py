@@ -108,7 +108,7 @@ class Trainer:
             n_b = Xb.shape[0]
             J += _net.l2_penalty(net._params, net.l2, n_b)
             for g, p in zip(self.grads, net._params, strict=True):
-                g.W += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+                g.W[...] += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
         self._last_Z = Z_L
         return J, self._grad_flat
 
