@@ -279,9 +279,7 @@ def test_pipeline_and_gridsearch_in_two_processes(blobs):
     pipe = make_pipeline(
         StandardScaler(), MLPClassifier((4,), normalize=False, max_iter=30, random_state=0)
     )
-    grid = GridSearchCV(
-        pipe, {"mlpclassifier__learning_rate_init": [0.001, 0.05]}, cv=2, n_jobs=2
-    )
+    grid = GridSearchCV(pipe, {"mlpclassifier__learning_rate_init": [0.001, 0.05]}, cv=2, n_jobs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         grid.fit(X, y)

@@ -42,10 +42,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from mlplab import optimizers as _opt
+from mlplab._typing import DenseParams
 from mlplab.callbacks import Callback, EarlyStopping, GradientNormLogger
 from mlplab.data import Standardizer
 from mlplab.heads import Head
-from mlplab._typing import DenseParams
 from mlplab.network import Network
 from mlplab.network import forward as _forward
 from mlplab.training import Trainer
@@ -296,13 +296,14 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"{name} must be {bound} {low:g}, got {value!r}")
         for name in ("momentum", "beta_1", "beta_2"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-                0 <= value < 1
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not (0 <= value < 1)
             ):
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
         if not (
-            isinstance(self.validation_fraction, numbers.Real)
-            and 0 < self.validation_fraction < 1
+            isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1
         ):
             raise ValueError(
                 f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}"
@@ -312,7 +313,9 @@ class _BaseMLP(BaseEstimator):
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not (self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1)):
-            raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got {self.batch_size!r}")
+            raise ValueError(
+                f"batch_size must be 'auto' or an integer >= 1, got {self.batch_size!r}"
+            )
         if self.dtype not in ("float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.init is not None:
@@ -479,7 +482,11 @@ class _BaseMLP(BaseEstimator):
         finally:
             net.head = base_head
             net.l2 = float(self.alpha)
-            self._opt_state, self._opt_solver, self._step = trainer.opt_state, self.solver, trainer.step
+            self._opt_state, self._opt_solver, self._step = (
+                trainer.opt_state,
+                self.solver,
+                trainer.step,
+            )
         done = len(history.epoch)
         self.n_iter_ += done
         self.t_ += done * n
@@ -694,8 +701,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._mode_ = "binary" if cls.shape[0] == 2 else "multiclass"
         elif (mode == "multilabel") != (self._mode_ == "multilabel"):
             raise ValueError(
-                "y's type changed since the network was fitted: "
-                f"it was {self._mode_}, now {target}"
+                f"y's type changed since the network was fitted: it was {self._mode_}, now {target}"
             )
         if self._mode_ == "multilabel":
             if y_arr.shape[1] != self.classes_.shape[0]:
@@ -722,8 +728,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True
         )
-        if incremental and first and classes is None and type_of_target(y) != (
-            "multilabel-indicator"
+        if (
+            incremental
+            and first
+            and classes is None
+            and type_of_target(y) != ("multilabel-indicator")
         ):
             raise ValueError("classes must be passed on the first call to partial_fit")
         sw = _check_sample_weight(sample_weight, X.shape[0])

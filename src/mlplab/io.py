@@ -44,6 +44,7 @@ import os
 import re
 import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -78,6 +79,8 @@ _READ_ERRORS = (
     NotImplementedError,
     RuntimeError,  # zipfile: encrypted members; RecursionError (deep JSON) is one too
     OverflowError,
+    SyntaxError,  # NumPy parses a .npy header as a Python literal
+    tokenize.TokenError,
 )
 
 
@@ -388,8 +391,9 @@ def save(
         if history is None:
             history = estimator.history_
         if data_info is None:
-            data_info = {"task": "regression" if est_header["class"] == "MLPRegressor" else
-                         "classification"}
+            data_info = {
+                "task": "regression" if est_header["class"] == "MLPRegressor" else "classification"
+            }
             names = est_header["fitted"].get("feature_names_in")
             if names:
                 data_info["feature_names"] = names
@@ -438,13 +442,9 @@ def _read_member(
     with zf.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            npy_shape, fortran, npy_dtype = np.lib.format.read_array_header_1_0(
-                f, _NPY_HEADER_MAX
-            )
+            npy_shape, fortran, npy_dtype = np.lib.format.read_array_header_1_0(f, _NPY_HEADER_MAX)
         elif version == (2, 0):
-            npy_shape, fortran, npy_dtype = np.lib.format.read_array_header_2_0(
-                f, _NPY_HEADER_MAX
-            )
+            npy_shape, fortran, npy_dtype = np.lib.format.read_array_header_2_0(f, _NPY_HEADER_MAX)
         else:
             raise _fail(path, f"array {name!r}: unsupported .npy version {version}")
         if npy_dtype.hasobject or npy_dtype.fields is not None or npy_dtype.subdtype is not None:
@@ -590,7 +590,9 @@ def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any
     init = cfg.get("init")
     if not isinstance(hidden, list) or not all(isinstance(h, str) for h in hidden):
         raise ValueError("hidden must be a list of activation names")
-    if init is not None and (not isinstance(init, list) or not all(isinstance(i, str) for i in init)):
+    if init is not None and (
+        not isinstance(init, list) or not all(isinstance(i, str) for i in init)
+    ):
         raise ValueError("init must be a list of initializer names")
     if not isinstance(cfg.get("output"), str):
         raise ValueError("output must be a head name")
@@ -697,8 +699,10 @@ def _build_estimator(header: dict[str, Any], net: Any, arrays: dict[str, np.ndar
     est.n_features_in_ = n_features
     if fitted.get("feature_names_in") is not None:
         names = fitted["feature_names_in"]
-        if not isinstance(names, list) or len(names) != n_features or not all(
-            isinstance(s, str) for s in names
+        if (
+            not isinstance(names, list)
+            or len(names) != n_features
+            or not all(isinstance(s, str) for s in names)
         ):
             raise ValueError("feature_names_in must be n[0] strings")
         est.feature_names_in_ = np.array(names, dtype=object)
@@ -723,7 +727,11 @@ def _build_estimator(header: dict[str, Any], net: Any, arrays: dict[str, np.ndar
         v = fitted.get(attr, 0)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"{attr} must be an integer >= 0")
-    est.n_iter_, est.t_, est._step = fitted.get("n_iter", 0), fitted.get("t", 0), fitted.get("step", 0)
+    est.n_iter_, est.t_, est._step = (
+        fitted.get("n_iter", 0),
+        fitted.get("t", 0),
+        fitted.get("step", 0),
+    )
     for attr in ("loss", "best_loss", "best_validation_score"):
         v = fitted.get(attr)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
