@@ -23,6 +23,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         choices=DATASETS[:4] + DATASETS[4:],
         help="built-in dataset (default: breast_cancer, 569 × 30)",
     )
+    p.add_argument("--data", type=Path, default=None, help="train on a CSV file (header row)")
+    p.add_argument("--target", default=None, help="with --data: the column to predict")
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        default=None,
+        help="with --data: default inferred from the target column",
+    )
     p.add_argument(
         "--layers",
         default="16,8",
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
     callbacks = [] if args.quiet else [ProgressBar(stream=sys.stderr)]
-    result = train_dataset(
+    result = (_csv_trainer(args) if args.data is not None else train_dataset)(
         args.dataset,
         layers=args.layers,
         activation=args.activation,
@@ -136,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = dict(m)
         out["dataset"] = args.dataset
+        out.update(
+            {k: result.options[k] for k in ("dataset", "data", "target", "task") if args.data}
+        )
         out["layer_sizes"] = result.net.layer_sizes
         if args.out is not None:
             out["out"] = str(args.out)
@@ -160,6 +171,7 @@ def _write_outputs(out: Path, result: Any) -> None:
         out / "model.npz",
         history=result.history,
         metadata={"metrics": result.metrics, "options": result.options},
+        data_info=result.data_info,
     )
     ax = plots.plot_loss(
         result.history,
@@ -167,3 +179,13 @@ def _write_outputs(out: Path, result: Any) -> None:
     )
     plots.save_figure(ax, out / "learning_curve.png")
     (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+
+
+def _csv_trainer(args: argparse.Namespace) -> Any:
+    """``train_dataset``'s signature, reading ``--data FILE.csv --target COLUMN`` instead."""
+    from mlplab.recipes import train_csv
+
+    def train(_dataset: str, **kwargs: Any) -> Any:
+        return train_csv(args.data, args.target, task=args.task, **kwargs)
+
+    return train
