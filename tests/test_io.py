@@ -388,7 +388,11 @@ def test_mutated_members_with_valid_checksums_raise_only_model_file_error(
         obj = mlplab.load(bad)
     except ModelFileError:
         return
-    assert len(obj.predict(np.zeros((2, 3)))) == 2
+    # A changed number can be valid but extreme (a mean of 1e300): predicting may then
+    # overflow float32, which is the arithmetic's business, not the loader's.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert len(obj.predict(np.zeros((2, 3)))) == 2
 
 
 @pytest.fixture(scope="module")
