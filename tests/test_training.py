@@ -183,3 +183,18 @@ def test_bad_fit_arguments(kwargs, exc, msg, rng):
     y = rng.integers(0, 2, size=10)
     with pytest.raises(exc, match=msg):
         fit(Network([2, 1]), X, y, **kwargs)
+
+
+def test_l2_step_in_fit_matches_the_penalized_gradient(rng):
+    X = rng.normal(size=(8, 3))
+    y = rng.integers(0, 2, size=8)
+    net = Network([3, 2, 1], hidden="tanh", seed=0, dtype="float64", l2=0.5)
+    before = [W.copy() for W in net.weights]
+    _, grads = net.loss_and_grads(X, y)  # includes (λ/n) W
+    plain = Network([3, 2, 1], hidden="tanh", seed=0, dtype="float64")
+    _, plain_grads = plain.loss_and_grads(X, y)
+    np.testing.assert_allclose(grads[0].W, plain_grads[0].W + 0.5 / 8 * before[0])
+    np.testing.assert_allclose(grads[0].b, plain_grads[0].b)  # biases are not penalized
+    fit(net, X, y, optimizer=optimizers.sgd(0.3), epochs=1, batch_size=None)
+    for W0, g, W1 in zip(before, grads, net.weights, strict=True):
+        np.testing.assert_allclose(W1, W0 - 0.3 * g.W, rtol=1e-12)

@@ -276,6 +276,7 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     verbose: bool = False,
+    comm: Any = None,
 ) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return its History.
 
@@ -302,6 +303,10 @@ def fit(
         E.g. ``EarlyStopping``, ``GradientNormLogger``; History is always attached.
     verbose : bool, default=False
         Show a progress bar on stderr (tqdm on a terminal, plain lines otherwise).
+    comm : mpi4py.MPI.Comm, optional
+        Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): X, y are this
+        rank's contiguous shard of the training rows, ``batch_size`` the global batch;
+        every rank ends with the same parameters. Only rank 0 shows progress.
 
     Returns
     -------
@@ -314,9 +319,14 @@ def fit(
         When the cost or a gradient becomes NaN/inf (the parameters stay finite).
     """
     cbs = list(callbacks)
-    if verbose:
+    if verbose and (comm is None or comm.Get_rank() == 0):
         from mlplab.progress import ProgressBar
 
         cbs.append(ProgressBar())
-    trainer = Trainer(net, optimizer, cbs, seed)
+    if comm is not None:  # one shard per MPI rank, gradients all-reduced each step
+        from mlplab.distributed import DistributedTrainer
+
+        trainer: Trainer = DistributedTrainer(net, optimizer, cbs, seed, comm=comm)
+    else:
+        trainer = Trainer(net, optimizer, cbs, seed)
     return trainer.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data)

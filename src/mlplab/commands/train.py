@@ -99,6 +99,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="print one JSON object on stdout (progress goes to stderr)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI ranks: run as 'mpiexec -n K mlplab train --distributed' "
+        "(needs mlplab[mpi]); rank 0 prints and writes --out",
+    )
     return p
 
 
@@ -121,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
     callbacks = [] if args.quiet else [ProgressBar(stream=sys.stderr)]
+    if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
+        from mlplab.distributed import train_dataset  # type: ignore[no-redef]
     result = (_csv_trainer(args) if args.data is not None else train_dataset)(
         args.dataset,
         layers=args.layers,
@@ -138,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         callbacks=callbacks,
     )
+    if result is None:  # an MPI rank other than 0: rank 0 alone prints and writes
+        return 0
     m = result.metrics
     if args.out is not None:
         _write_outputs(args.out, result)

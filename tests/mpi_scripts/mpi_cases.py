@@ -1,0 +1,39 @@
+"""Small training problems shared by the MPI scripts and the tests (float64, fast)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import mlplab
+from mlplab import optimizers as opt
+
+CASES = ("binary_adam_l2", "multiclass_momentum_tiny_batches", "regression_batch_gd")
+
+
+def make_case(name: str) -> tuple[mlplab.Network, np.ndarray, np.ndarray, dict[str, Any]]:
+    """A fresh network, the full data set and the fit keyword arguments of case ``name``."""
+    rng = np.random.default_rng(7)
+    if name == "binary_adam_l2":
+        # 45 rows: shards of 23/22 (K=2), 12/11/11/11 (K=4); last batch smaller (45 = 5·8 + 5)
+        X = rng.normal(size=(45, 5))
+        y = (X[:, 0] - X[:, 1] > 0).astype(int)
+        net = mlplab.Network([5, 6, 4, 1], hidden="tanh", l2=0.1, seed=1, dtype="float64")
+        kw = {"optimizer": opt.adam(0.01), "epochs": 3, "batch_size": 8, "seed": 3}
+    elif name == "multiclass_momentum_tiny_batches":
+        # batches of 3 rows: most batches miss some ranks entirely
+        X = rng.normal(size=(31, 4))
+        y = np.argmax(X[:, :3], axis=1)
+        net = mlplab.Network([4, 7, 3], hidden="relu", output="multiclass", seed=2, dtype="float64")
+        kw = {"optimizer": opt.momentum(0.1, 0.9), "epochs": 2, "batch_size": 3, "seed": 5}
+    elif name == "regression_batch_gd":
+        X = rng.normal(size=(26, 3))
+        y = np.c_[X.sum(axis=1), X[:, 0] * X[:, 1]]
+        net = mlplab.Network(
+            [3, 5, 2], hidden="sigmoid", output="regression", seed=3, dtype="float64"
+        )
+        kw = {"optimizer": opt.sgd(0.1), "epochs": 5, "batch_size": None}
+    else:
+        raise KeyError(name)
+    return net, X, y, kw

