@@ -411,3 +411,15 @@ def valid_files(tmp_path_factory):
         "estimator": mlplab.save(clf, d / "clf.npz"),
         "dir": d,
     }
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Saving and loading models safely", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "run.npz").exists()

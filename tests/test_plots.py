@@ -112,3 +112,16 @@ def test_save_figure_writes_png(tmp_path, trained):
     out = tmp_path / "loss.png"
     plots.save_figure(plots.plot_loss(history), out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Plots", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    for name in ("boundary.png", "gradients.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
