@@ -302,3 +302,19 @@ def test_errors_are_one_line_naming_file_line_and_column(files, args, message):
 
     assert re.search(message, lines[0]), lines[0]
     assert not (d / "never.png").exists()
+
+
+def test_dataframe_estimator_matches_csv_columns_by_name(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame(rng.normal(size=(60, 3)).round(4), columns=["p", "q", "r"])
+    reg = mlplab.MLPRegressor((4,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(df, df.p * 2)
+    model = mlplab.save(reg, tmp_path / "reg.npz")
+    data = tmp_path / "shuffled.csv"
+    df[["r", "q", "p"]].head(4).to_csv(data, index=False)
+    proc = run("predict", model, data, "--json")
+    assert proc.stderr == ""  # no "X does not have valid feature names" warning
+    np.testing.assert_allclose(json.loads(proc.stdout)["predictions"], reg.predict(df.head(4)))

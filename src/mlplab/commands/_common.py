@@ -4,8 +4,11 @@ one view of a model file whether it holds a Network or a scikit-learn estimator.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,15 @@ def note(args: argparse.Namespace, message: str) -> None:
     """A human-readable remark on stderr, silenced by --quiet and --json."""
     if not (args.quiet or args.json):
         print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _columns_matched() -> Iterator[None]:
+    # The CSV's columns were already matched to feature_names_in_ by name; the estimator
+    # only sees a plain array and would warn that it has no column names.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
 
 
 class Model:
@@ -69,7 +81,8 @@ class Model:
     def proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, one column per class (or per label)."""
         if self.estimator is not None:
-            return self.estimator.predict_proba(X)
+            with _columns_matched():
+                return self.estimator.predict_proba(X)
         P = self.net.predict_proba(X).astype(np.float64)
         return np.hstack([1 - P, P]) if P.shape[1] == 1 and not self.multilabel else P
 
@@ -81,7 +94,8 @@ class Model:
     def predict_values(self, X: np.ndarray) -> np.ndarray:
         """Regression outputs, shape (n_samples, n_outputs)."""
         if self.estimator is not None:
-            out = self.estimator.predict(X)
+            with _columns_matched():
+                out = self.estimator.predict(X)
         else:
             out = self.net.predict(X).astype(np.float64)
         return out.reshape(len(X), -1)
