@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     model = Model(args.model)
     hist = model.header.get("history") or {}
-    title = args.model.name
+    title = (
+        args.model.name if args.model.name != "model.npz" else f"{args.model.parent.name}/model.npz"
+    )
     X = y = None
     if args.data is not None:
         target = args.target or model.target
