@@ -400,7 +400,9 @@ def test_missing_callback_on_resume_warns(data, tmp_path):
         ({"checkpoint": 3}, TypeError, "checkpoint must be a path"),
         ({"checkpoint": ""}, ValueError, "checkpoint must be a file or folder name"),
         ({"checkpoint": "c.npz", "resume": "yes"}, TypeError, "resume must be True or False"),
-        ({"restore_best": 1}, TypeError, "restore_best must be True or False"),
+        ({"restore_best": 1}, TypeError, "restore_best must be True, False, 'loss' or"),
+        ({"restore_best": "best"}, ValueError, "restore_best must be True, False, 'loss' or"),
+        ({"restore_best": "val_loss"}, ValueError, "restore_best='val_loss' needs validation"),
     ],
 )
 def test_bad_checkpoint_arguments(data, tmp_path, monkeypatch, kwargs, exc, msg):

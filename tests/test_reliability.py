@@ -379,6 +379,24 @@ def test_restore_best_on_divergence_and_at_the_end(rng):
     best_val = min(hist.history["val_loss"])
     assert net2.loss(X[:10], y[:10]) == pytest.approx(best_val, rel=1e-5)
 
+    # "loss": the training cost decides even when there is validation data
+    starts.clear()
+    losses.clear()
+    net3 = Network([2, 3, 1], output="regression", hidden="tanh", dtype="float64")
+    with pytest.raises(DivergenceError):
+        fit(
+            net3,
+            X,
+            y,
+            optimizer=Optimizer(base.init, update, "sgd"),
+            epochs=50,
+            batch_size=None,
+            callbacks=[Record()],
+            validation_data=(X[:5], y[:5] + 100),
+            restore_best="loss",
+        )
+    np.testing.assert_array_equal(net3.get_flat_params(), starts[int(np.argmin(losses))])
+
 
 def test_cli_divergence_one_line_and_saves_last_finite_model(tmp_path):
     proc = _cli("--optimizer", "sgd", "--lr", "1e30", "--out", "o", "--epochs", "5", cwd=tmp_path)

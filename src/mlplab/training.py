@@ -311,7 +311,7 @@ class Trainer:
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: int | None = None,
         resume: bool = False,
-        restore_best: bool = False,
+        restore_best: bool | str = False,
     ) -> History:
         """Train ``self.net`` in place for ``epochs`` epochs; returns the History.
 
@@ -323,14 +323,14 @@ class Trainer:
         epochs = check_positive(epochs, "epochs", integer=True, allow_zero=True)
         Xc, Y, batch_size, val = self._check_data(X, y, batch_size, validation_data)
         every = _check_checkpoint_args(checkpoint, checkpoint_every, resume)
-        if not isinstance(restore_best, bool):
-            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
+        monitor = _check_restore_best(restore_best, val is not None)
+        restore_best = monitor is not None
         resumed, position, end_epoch = self._begin_run(
             Xc, Y, epochs, batch_size, checkpoint, resume, restore_best
         )
-        # Without validation data, the epoch's cost is measured along the way from θ at
-        # its start (for batch GD: exactly at it), so that is the θ restore_best keeps.
-        keep_start = restore_best and val is None
+        # The training cost of an epoch is measured along the way from θ at its start
+        # (for batch GD: exactly at it), so that is the θ restore_best keeps for "loss".
+        keep_start = monitor == "loss"
 
         labels = Y.argmax(axis=1) if net.head.name == "multiclass" else None
         n = self._n_total = Xc.shape[0]
@@ -401,8 +401,8 @@ class Trainer:
                     for cb in self.callbacks:
                         cb.on_epoch_end(epoch, logs)
                     self._position = None
-                    if restore_best:
-                        self._track_best(epoch, logs, val is not None)
+                    if monitor is not None:
+                        self._track_best(epoch, logs, monitor)
                     if checkpoint is not None and every is None:
                         self._write_checkpoint(None)
                     if ctrl_c.pressed:
@@ -542,12 +542,12 @@ class Trainer:
                 logs["val_accuracy"] = _accuracy(net.head.name, Zv, val[1])
         return logs
 
-    def _track_best(self, epoch: int, logs: dict[str, Any], validated: bool) -> None:
+    def _track_best(self, epoch: int, logs: dict[str, Any], monitor: str) -> None:
         """Keep θ when the monitored cost reaches a new finite minimum: ``val_loss``
-        (measured on θ after the epoch) or else ``loss`` (measured from θ at its start)."""
-        value = float(logs["val_loss" if validated else "loss"])
+        (measured on θ after the epoch) or ``loss`` (measured from θ at its start)."""
+        value = float(logs[monitor])
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
-            theta = self.net._theta.copy() if validated else self._epoch_start
+            theta = self.net._theta.copy() if monitor == "val_loss" else self._epoch_start
             self._best = (value, epoch, theta)  # type: ignore[assignment]
 
 
@@ -556,6 +556,25 @@ def _non_finite(J: float, g: np.ndarray, updates: np.ndarray, theta: np.ndarray)
     if not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(updates).all()):
         return True
     return not np.isfinite(theta + updates).all()
+
+
+def _check_restore_best(restore_best: Any, validated: bool) -> str | None:
+    """The cost ``restore_best`` monitors ("loss" or "val_loss"), or None."""
+    if isinstance(restore_best, bool):
+        if not restore_best:
+            return None
+        return "val_loss" if validated else "loss"
+    if not isinstance(restore_best, str):
+        raise TypeError(
+            f"restore_best must be True, False, 'loss' or 'val_loss', got {restore_best!r}"
+        )
+    if restore_best not in ("loss", "val_loss"):
+        raise ValueError(
+            f"restore_best must be True, False, 'loss' or 'val_loss', got {restore_best!r}"
+        )
+    if restore_best == "val_loss" and not validated:
+        raise ValueError("restore_best='val_loss' needs validation_data")
+    return restore_best
 
 
 def _check_checkpoint_args(checkpoint: Any, every: Any, resume: Any) -> int | None:
@@ -595,7 +614,7 @@ def fit(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
-    restore_best: bool = False,
+    restore_best: bool | str = False,
 ) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return its History.
 
@@ -634,11 +653,12 @@ def fit(
         Continue from ``checkpoint`` if it exists (else start afresh): the run ends with
         exactly the parameters and History of an uninterrupted run of ``epochs`` epochs.
         The network, optimizer, batch size, data and callbacks must be the same.
-    restore_best : bool, default=False
+    restore_best : bool or {"loss", "val_loss"}, default=False
         When training ends — normally, by Ctrl-C or by divergence — put back the
-        best parameters seen: with validation data, those after the epoch with the
-        lowest ``val_loss``; without, those at the start of the epoch with the lowest
-        ``loss`` (the cost measured from there on; for batch GD, exactly their J).
+        best parameters seen: for ``"val_loss"`` (True with validation data) those
+        after the epoch with the lowest ``val_loss``; for ``"loss"`` (True without)
+        those at the start of the epoch with the lowest ``loss`` (the cost measured from
+        there on; for batch GD, exactly their J).
     comm : mpi4py.MPI.Comm, optional
         Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): X, y are this
         rank's contiguous shard of the training rows, ``batch_size`` the global batch;

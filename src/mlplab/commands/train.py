@@ -25,6 +25,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         choices=DATASETS[:4] + DATASETS[4:],
         help="built-in dataset (default: breast_cancer, 569 × 30)",
     )
+    p.add_argument("--data", type=Path, default=None, help="train on a CSV file (header row)")
+    p.add_argument("--target", default=None, help="with --data: the column to predict")
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        default=None,
+        help="with --data: default inferred from the target column",
+    )
     p.add_argument(
         "--layers",
         default="16,8",
@@ -155,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
         from mlplab.distributed import train_dataset  # type: ignore[no-redef]
-    result = _reliably(train_dataset, args, keep)(
+    train = _csv_trainer(args) if args.data is not None else train_dataset
+    result = _reliably(train, args, keep)(
         args.dataset,
         layers=args.layers,
         activation=args.activation,
@@ -183,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = dict(m)
         out["dataset"] = args.dataset
+        out.update(
+            {k: result.options[k] for k in ("dataset", "data", "target", "task") if args.data}
+        )
         out["layer_sizes"] = result.net.layer_sizes
         if args.out is not None:
             out["out"] = str(args.out)
@@ -207,6 +219,7 @@ def _write_outputs(out: Path, result: Any) -> None:
         out / "model.npz",
         history=result.history,
         metadata={"metrics": result.metrics, "options": result.options},
+        data_info=result.data_info,
     )
     ax = plots.plot_loss(
         result.history,
@@ -246,7 +259,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
             "checkpoint": None if ckpt is None else ckpt / "checkpoint.npz",
             "checkpoint_every": args.checkpoint_every,
             "resume": args.resume,
-            "restore_best": args.restore_best,
+            # the training cost: the held-out curve the recipe logs must not select
+            "restore_best": "loss" if args.restore_best else False,
         }
     }
 
@@ -304,3 +318,13 @@ def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> in
         file=sys.stderr,
     )
     return 130
+
+
+def _csv_trainer(args: argparse.Namespace) -> Any:
+    """``train_dataset``'s signature, reading ``--data FILE.csv --target COLUMN`` instead."""
+    from mlplab.recipes import train_csv
+
+    def train(_dataset: str, **kwargs: Any) -> Any:
+        return train_csv(args.data, args.target, task=args.task, **kwargs)
+
+    return train
