@@ -112,6 +112,19 @@ def weighted_loss_and_grad(
     return J, dZ
 
 
+
+def _reject_ragged(X: Any, name: str = "X") -> None:
+    """A nested list whose rows differ in length gets our message, not NumPy's."""
+    if isinstance(X, (list, tuple)):
+        try:
+            np.asarray(X)
+        except ValueError:
+            lengths = sorted({len(row) if hasattr(row, "__len__") else 1 for row in X})
+            raise ValueError(
+                f"{name} is ragged: its rows have different lengths {lengths}; every row "
+                "must have the same number of features"
+            ) from None
+
 class _WeightCell:
     """The current mini-batch's sample weights, shared by the trainer and the head."""
 
@@ -567,6 +580,7 @@ class _BaseMLP(BaseEstimator):
         ``network_.logits(X)``.
         """
         check_is_fitted(self)
+        _reject_ragged(X)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         net = self.network_
         if net.standardizer is not None:
@@ -725,6 +739,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _fit(self, X, y, sample_weight, incremental, classes=None):  # type: ignore[no-untyped-def]
         self._check_params()
         first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
+        _reject_ragged(X)
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True
         )
@@ -844,6 +859,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _fit(self, X, y, sample_weight, incremental):  # type: ignore[no-untyped-def]
         self._check_params()
         first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
+        _reject_ragged(X)
         X, y = validate_data(
             self,
             X,
