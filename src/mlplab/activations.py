@@ -43,13 +43,14 @@ def _expit() -> Callable[[Array], Array]:
     return expit
 
 
-def stable_sigmoid(Z: Array) -> Array:
+def stable_sigmoid(Z: Array, out: Array | None = None) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z.
 
     The bare ``1/(1+np.exp(-z))`` overflows for z ≪ 0 (e^{1000} = inf); scipy's
     ``expit`` evaluates the same function in one ufunc, accurate in both tails.
+    ``out``, if given, receives the result (the training fast path's buffers).
     """
-    return _expit()(Z)
+    return _expit()(Z, out=out)
 
 
 def _sigmoid(Z: Array) -> Array:
@@ -114,12 +115,115 @@ def leaky_relu(slope: float = 0.01) -> Activation:
         return np.where(Z > 0, Z, Z * slope)
 
     def derivative(Z: Array, A: Array) -> Array:
-        return np.where(Z > 0, 1.0, slope).astype(Z.dtype, copy=False)
+        # 1 and slope as scalars of Z's dtype: np.where(Z > 0, 1.0, slope) would build a
+        # float64 array from a float32 Z.
+        one, s = Z.dtype.type(1), Z.dtype.type(slope)
+        return np.where(Z > 0, one, s)
 
     forward.__doc__ = f"leaky_relu(z) = z if z > 0 else {slope}·z."
     derivative.__doc__ = f"leaky_relu'(z) = 1 if z > 0 else {slope}."
     name = "leaky_relu" if slope == 0.01 else f"leaky_relu({slope!r})"
     return Activation(name, forward, derivative)
+
+
+# ------------------------------------------------------------------ fast path
+# The functions above are what a reader meets: each returns a new array. The training
+# fast path (``mlplab.network.Workspace``) calls the same maths through the in-place
+# kernels below, which write into buffers allocated once per batch shape. Each kernel
+# computes exactly the same values as its pure twin (tests/test_performance_contracts.py
+# compares them); an Activation without a kernel (a user's own, leaky_relu) falls back
+# to ``forward``/``derivative``, so the fast path never changes what is computed.
+
+
+def _relu_into(Z: Array, out: Array) -> Array:
+    return np.maximum(Z, 0, out=out)
+
+
+_SMALL = 4096  # elements; below this, per-call overhead dominates an element-wise op
+
+
+def _relu_backward_into(dA: Array, Z: Array, A: Array) -> Array:
+    # g'(z) = 1 if z > 0 else 0, written as floats into the dead z buffer, then one
+    # multiply. Since a = max(z, 0) >= 0, g'(z) = sign(a): np.sign has the lowest call
+    # overhead on small arrays, but is not SIMD-vectorized, so large arrays use the
+    # comparison a > 0 written straight into the float buffer (benchmarks/RESULTS.md).
+    if A.size <= _SMALL:
+        np.sign(A, out=Z)
+    else:
+        np.greater(A, 0, out=Z)
+    dA *= Z
+    return dA
+
+
+def _sigmoid_into(Z: Array, out: Array) -> Array:
+    return stable_sigmoid(Z, out=out)
+
+
+def _sigmoid_backward_into(dA: Array, Z: Array, A: Array) -> Array:
+    np.subtract(1.0, A, out=Z)  # 1 − a, written over the dead z buffer
+    Z *= A  # σ'(z) = a(1 − a)
+    dA *= Z
+    return dA
+
+
+def _tanh_into(Z: Array, out: Array) -> Array:
+    return np.tanh(Z, out=out)
+
+
+def _tanh_backward_into(dA: Array, Z: Array, A: Array) -> Array:
+    np.multiply(A, A, out=Z)
+    np.subtract(1.0, Z, out=Z)  # tanh'(z) = 1 − a²
+    dA *= Z
+    return dA
+
+
+def _identity_into(Z: Array, out: Array) -> Array:
+    return Z  # a = z: no copy
+
+
+def _identity_backward_into(dA: Array, Z: Array, A: Array) -> Array:
+    return dA  # g' = 1
+
+
+class InPlaceKernels(NamedTuple):
+    """In-place twins of an Activation, used by the training fast path.
+
+    ``forward_into(Z, out)`` returns g(Z), written into ``out`` (or Z itself for the
+    identity). ``backward_into(dA, Z, A)`` multiplies dA by g'(z) in place and returns
+    it; it may overwrite Z, which backprop no longer needs at that point.
+    """
+
+    forward_into: Callable[[Array, Array], Array]
+    backward_into: Callable[[Array, Array, Array], Array]
+
+
+# (forward, derivative) of each built-in activation -> its in-place kernels.
+_KERNELS: dict[tuple[Callable, Callable], InPlaceKernels] = {
+    (_relu, _relu_derivative): InPlaceKernels(_relu_into, _relu_backward_into),
+    (_sigmoid, _sigmoid_derivative): InPlaceKernels(_sigmoid_into, _sigmoid_backward_into),
+    (_tanh, _tanh_derivative): InPlaceKernels(_tanh_into, _tanh_backward_into),
+    (_identity, _identity_derivative): InPlaceKernels(_identity_into, _identity_backward_into),
+}
+
+
+def inplace_kernels(g: Activation) -> InPlaceKernels:
+    """The in-place kernels of ``g``: the built-in ones, or a generic pair that calls g.
+
+    Looked up by g's functions, not its name, so that a user's Activation that happens
+    to be called "relu" still runs its own code.
+    """
+    kernels = _KERNELS.get((g.forward, g.derivative))
+    if kernels is not None:
+        return kernels
+
+    def forward_into(Z: Array, out: Array) -> Array:
+        return g.forward(Z)
+
+    def backward_into(dA: Array, Z: Array, A: Array) -> Array:
+        dA *= g.derivative(Z, A)
+        return dA
+
+    return InPlaceKernels(forward_into, backward_into)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -28,7 +28,9 @@ import numpy as np
 
 from mlplab._typing import Array
 
-Initializer = Callable[[np.random.Generator, tuple[int, int], "np.dtype | type"], Array]
+# The Generator is named as a string: touching np.random here would import all of
+# numpy.random (~15 ms) with mlplab; it is imported on first use instead.
+Initializer = Callable[["np.random.Generator", tuple[int, int], "np.dtype | type"], Array]
 
 
 def _fans(shape: tuple[int, int]) -> tuple[int, int]:

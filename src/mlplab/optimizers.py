@@ -13,6 +13,12 @@ vector θ, which is what the trainer passes for speed). State is a NamedTuple of
 
 Which optimizer, by the lecture's names: batch gradient descent and mini-batch gradient
 descent are both :func:`sgd`; they differ only in the batch size the training loop uses.
+
+Fast path. ``update`` is pure and allocates a few parameter-sized arrays per step. The
+Trainer instead calls :func:`inplace_step`, which for the built-in optimizers runs the
+same equations, in the same order (so with bit-identical results), writing into θ, into
+the state's own arrays and into scratch buffers allocated once. The pure functions stay
+the reference; tests compare the two step by step.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mlplab._tree import tree_map
+from mlplab._tree import tree_leaves, tree_map
 from mlplab._validation import check_positive, check_unit_interval
 
 
@@ -72,6 +78,85 @@ def apply_updates(params: Any, updates: Any) -> Any:
     return tree_map(lambda p, u: p + u, params, updates)
 
 
+# ------------------------------------------------------------------ fast path helpers
+def _owned_like(arr: Any, params: np.ndarray) -> bool:
+    """Whether state array ``arr`` can be updated in place next to flat ``params``."""
+    return (
+        type(arr) is np.ndarray
+        and arr.shape == params.shape
+        and arr.dtype == params.dtype
+        and arr.flags.writeable
+    )
+
+
+def _scratch(buffers: list[np.ndarray], i: int, like: np.ndarray) -> np.ndarray:
+    """Scratch buffer number ``i`` shaped like ``like``, allocated on first use."""
+    while len(buffers) <= i:
+        buffers.append(np.empty_like(like))
+    buf = buffers[i]
+    if buf.shape != like.shape or buf.dtype != like.dtype:
+        buf = buffers[i] = np.empty_like(like)
+    return buf
+
+
+def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
+    r"""``step(grads, state, params) -> new_state``, adding the update to ``params`` in place.
+
+    The same step as::
+
+        updates, new_state = optimizer.update(grads, state, params)
+        params += updates            # every leaf, in place
+
+    For the built-in optimizers, with ``params`` and ``grads`` one flat array each (the
+    trainer's θ and dJ/dθ), it runs the same equations in the same order without
+    allocating: the state's arrays (``v``, ``s``) are updated **in place** and reused in
+    the returned state, with scratch buffers owned by this ``step`` (call
+    :func:`inplace_step` once per training run, not per thread-shared use). Anything
+    else — trees of arrays, a user's own optimizer, state arrays of another dtype —
+    falls back to the pure ``update`` above.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+
+    Returns
+    -------
+    step : callable
+        ``step(grads, state, params) -> new_state``; ``params`` is modified in place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> opt = momentum(lr=0.1, beta=0.9)
+    >>> theta, g = np.zeros(3, np.float32), np.ones(3, np.float32)
+    >>> step = inplace_step(opt)
+    >>> state = step(g, opt.init(theta), theta)
+    >>> [round(float(t), 6) for t in theta]  # −α (1 − β) g: the first momentum step
+    [-0.01, -0.01, -0.01]
+    """
+    into = getattr(optimizer.update, "_into", None)
+    scratch: list[np.ndarray] = []
+
+    def step(grads: Any, state: Any, params: Any) -> Any:
+        if (
+            into is not None
+            and type(params) is np.ndarray
+            and type(grads) is np.ndarray
+            and grads.shape == params.shape
+            and grads.dtype == params.dtype
+        ):
+            new_state = into(grads, state, params, scratch)
+            if new_state is not None:
+                return new_state
+        updates, new_state = optimizer.update(grads, state, params)
+        for p, u in zip(tree_leaves(params), tree_leaves(updates), strict=True):
+            p += u
+        return new_state
+
+    return step
+
+
+# ------------------------------------------------------------------ optimizers
 def sgd(lr: float = 0.01) -> Optimizer:
     r"""Gradient descent: :math:`W \leftarrow W - \alpha\,\partial J/\partial W`.
 
@@ -90,6 +175,13 @@ def sgd(lr: float = 0.01) -> Optimizer:
     def update(grads: Any, state: EmptyState, params: Any = None):
         return tree_map(lambda g: -lr * g, grads), EmptyState(state.count + 1)
 
+    def update_into(g: np.ndarray, state: EmptyState, params: np.ndarray, scratch: list):
+        step = _scratch(scratch, 0, params)
+        np.multiply(g, -lr, out=step)  # −α dW
+        params += step
+        return EmptyState(state.count + 1)
+
+    update._into = update_into  # type: ignore[attr-defined]
     return Optimizer(init, update, "sgd", {"lr": lr})
 
 
@@ -128,6 +220,19 @@ def momentum(lr: float = 0.01, beta: float = 0.9) -> Optimizer:
         updates = tree_map(lambda v: -lr * v, v)  # W = W − αv
         return updates, MomentumState(state.count + 1, v)
 
+    def update_into(g: np.ndarray, state: MomentumState, params: np.ndarray, scratch: list):
+        v = state.v
+        if not _owned_like(v, params):
+            return None
+        tmp = _scratch(scratch, 0, params)
+        v *= beta  # v = βv + (1−β)dW
+        np.multiply(g, 1 - beta, out=tmp)
+        v += tmp
+        np.multiply(v, -lr, out=tmp)  # W = W − αv
+        params += tmp
+        return MomentumState(state.count + 1, v)
+
+    update._into = update_into  # type: ignore[attr-defined]
     return Optimizer(init, update, "momentum", {"lr": lr, "beta": beta})
 
 
@@ -152,6 +257,22 @@ def nesterov(lr: float = 0.01, beta: float = 0.9) -> Optimizer:
         updates = tree_map(lambda v, g: -lr * (beta * v + (1 - beta) * g), v, grads)
         return updates, MomentumState(state.count + 1, v)
 
+    def update_into(g: np.ndarray, state: MomentumState, params: np.ndarray, scratch: list):
+        v = state.v
+        if not _owned_like(v, params):
+            return None
+        g1 = _scratch(scratch, 0, params)
+        step = _scratch(scratch, 1, params)
+        np.multiply(g, 1 - beta, out=g1)  # (1−β)dW
+        v *= beta
+        v += g1  # v = βv + (1−β)dW
+        np.multiply(v, beta, out=step)
+        step += g1
+        step *= -lr  # −α(βv + (1−β)dW)
+        params += step
+        return MomentumState(state.count + 1, v)
+
+    update._into = update_into  # type: ignore[attr-defined]
     return Optimizer(init, update, "nesterov", {"lr": lr, "beta": beta})
 
 
@@ -174,6 +295,24 @@ def rmsprop(lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8) -> Optimizer
         updates = tree_map(lambda g, s: -lr * g / (np.sqrt(s) + eps), grads, s)
         return updates, RMSPropState(state.count + 1, s)
 
+    def update_into(g: np.ndarray, state: RMSPropState, params: np.ndarray, scratch: list):
+        s = state.s
+        if not _owned_like(s, params):
+            return None
+        t0 = _scratch(scratch, 0, params)
+        t1 = _scratch(scratch, 1, params)
+        np.multiply(g, 1 - rho, out=t0)
+        t0 *= g  # (1−ρ)dW²
+        s *= rho
+        s += t0  # s = ρs + (1−ρ)dW²
+        np.sqrt(s, out=t0)
+        t0 += eps  # √s + ε
+        np.multiply(g, -lr, out=t1)
+        t1 /= t0  # −α dW/(√s + ε)
+        params += t1
+        return RMSPropState(state.count + 1, s)
+
+    update._into = update_into  # type: ignore[attr-defined]
     return Optimizer(init, update, "rmsprop", {"lr": lr, "rho": rho, "eps": eps})
 
 
@@ -205,6 +344,31 @@ def adam(lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-
         updates = tree_map(lambda v, s: -lr * (v / c1) / (np.sqrt(s / c2) + eps), v, s)
         return updates, AdamState(t, v, s)
 
+    def update_into(g: np.ndarray, state: AdamState, params: np.ndarray, scratch: list):
+        v, s = state.v, state.s
+        if not (_owned_like(v, params) and _owned_like(s, params)):
+            return None
+        t = state.count + 1
+        t0 = _scratch(scratch, 0, params)
+        t1 = _scratch(scratch, 1, params)
+        v *= b1
+        np.multiply(g, 1 - b1, out=t0)
+        v += t0  # v = β1 v + (1−β1)dW
+        s *= b2
+        np.multiply(g, 1 - b2, out=t0)
+        t0 *= g
+        s += t0  # s = β2 s + (1−β2)dW²
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        np.divide(s, c2, out=t0)
+        np.sqrt(t0, out=t0)
+        t0 += eps  # √ŝ + ε
+        np.divide(v, c1, out=t1)
+        t1 *= -lr
+        t1 /= t0  # −α v̂/(√ŝ + ε)
+        params += t1
+        return AdamState(t, v, s)
+
+    update._into = update_into  # type: ignore[attr-defined]
     return Optimizer(init, update, "adam", {"lr": lr, "b1": b1, "b2": b2, "eps": eps})
 
 

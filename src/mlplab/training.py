@@ -197,17 +197,20 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------
     def _loss_and_grads(self, Xb: np.ndarray, Yb: np.ndarray) -> tuple[float, np.ndarray]:
-        """J on the batch and dJ/dθ written into the flat gradient buffer."""
+        """J on the batch and dJ/dθ written into the flat gradient buffer.
+
+        ``network.loss_and_grads`` computed with preallocated buffers
+        (:class:`mlplab.network.Workspace`, one per batch size).
+        """
         net = self.net
-        Z_L, caches = _net.forward(net._params, Xb, net.hidden)
-        J, dZ_L = net.head.loss_and_grad(Z_L, Yb)  # dZ[L] = (a[L] − y) / n_batch
-        _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+        ws = _net.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
+        J = ws.loss_and_grads(net._params, Xb, Yb, self.grads)  # forward + backprop
         if net.l2:
             n_b = Xb.shape[0]
             J += _net.l2_penalty(net._params, net.l2, n_b)
             for g, p in zip(self.grads, net._params, strict=True):
                 g.W[...] += (net.l2 / n_b) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
-        self._last_Z = Z_L
+        self._last_Z = ws.Z[-1]
         return J, self._grad_flat
 
     def _epoch_batches(self, n: int, batch_size: int | None) -> list[np.ndarray | None]:
@@ -233,16 +236,20 @@ class Trainer:
         self, Xc: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, idx: np.ndarray | None
     ) -> tuple[float, np.ndarray, int, float]:
         """Forward + backprop on rows ``idx``: (J, flat dJ/dθ, batch size, # correct)."""
-        Xb, Yb = (Xc, Y) if idx is None else (Xc[idx], Y[idx])
+        if idx is None:
+            Xb, Yb = Xc, Y
+        else:  # one gather into the workspace's batch buffers, no other copy
+            cache = self.__dict__.setdefault("_workspaces", {})
+            Xb, Yb = _net.workspace_for(cache, self.net, idx.shape[0]).gather(Xc, Y, idx)
         J, g = self._loss_and_grads(Xb, Yb)
         n_b = Xb.shape[0]
         correct = 0.0
         Z = self._last_Z
         if labels is not None:  # multiclass
             lb = labels if idx is None else labels[idx]
-            correct = float((Z.argmax(axis=1) == lb).sum())
-        elif self.net.head.name == "binary":
-            correct = float(((Z > 0) == (Yb > 0.5)).mean()) * n_b
+            correct = float(np.count_nonzero(Z.argmax(axis=1) == lb))
+        elif self.net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
+            correct = np.count_nonzero((Z > 0) == Yb) / Z.shape[1]
         return J, g, n_b, correct
 
     def _diverged(self, J: float, batch: int, n_batches: int) -> DivergenceError:

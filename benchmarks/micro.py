@@ -1,0 +1,222 @@
+"""Micro-benchmarks: each optimization of mlplab's training fast path against the plain code.
+
+Every comparison runs its variants interleaved (A B A B ...) for several rounds and
+reports the median time per call; the ratio plain/fast is taken between the medians of
+the same run. The shapes are those of the workloads (tabular: batch 32, [30, 16, 8, 1];
+mnist-shape: batch 128, [784, 256, 128, 10]; wide: batch 256, [1024, 1024, 1024, 1]).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import mlplab
+from mlplab import activations as _act
+from mlplab import network as _net
+from mlplab import optimizers as _opt
+
+
+@dataclass
+class Comparison:
+    """Median µs per call of each variant (first = the plain code, last = mlplab's)."""
+
+    name: str
+    shape: str
+    medians: dict[str, float]
+
+    @property
+    def speedup(self) -> float:
+        names = list(self.medians)
+        return self.medians[names[0]] / self.medians[names[-1]]
+
+
+def _time_per_call(fn: Callable[[], object], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number * 1e6
+
+
+def compare(
+    name: str, shape: str, variants: dict[str, Callable[[], object]], budget_s: float, rounds: int
+) -> Comparison:
+    """Time each variant, interleaved, ``rounds`` times; about ``budget_s`` seconds in all."""
+    for fn in variants.values():  # warm-up, and a first estimate of the cost per call
+        fn()
+    est = min(_time_per_call(fn, 3) for fn in variants.values())
+    number = max(1, int(budget_s / rounds / len(variants) / max(est, 0.05) * 1e6))
+    samples: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for k, fn in variants.items():
+            samples[k].append(_time_per_call(fn, number))
+    return Comparison(name, shape, {k: statistics.median(v) for k, v in samples.items()})
+
+
+def run_all(quick: bool = False) -> list[Comparison]:
+    """Every micro-comparison; about 10 s in quick mode, 40 s otherwise."""
+    budget, rounds = (0.25, 5) if quick else (1.0, 9)
+    f32 = np.float32
+    rng = np.random.default_rng(0)
+    out: list[Comparison] = []
+
+    # 2-D products: np.matmul (the `@` of the lecture code) against ndarray.dot.
+    for nb, n0, n1 in [(32, 30, 16), (256, 1024, 1024)]:
+        A = rng.standard_normal((nb, n0), dtype=f32)
+        W = rng.standard_normal((n1, n0), dtype=f32)
+        Z = np.empty((nb, n1), f32)
+        out.append(
+            compare(
+                "z = a Wᵀ: `A @ W.T` vs `A.dot(W.T, out=Z)`",
+                f"({nb}×{n0})·({n0}×{n1})",
+                {
+                    "A @ W.T": lambda A=A, W=W: A @ W.T,
+                    "np.matmul(out=)": lambda A=A, W=W, Z=Z: np.matmul(A, W.T, out=Z),
+                    "A.dot(W.T, out=Z)": lambda A=A, W=W, Z=Z: A.dot(W.T, out=Z),
+                },
+                budget,
+                rounds,
+            )
+        )
+        dZ = rng.standard_normal((nb, n1), dtype=f32)
+        gW = np.empty((n1, n0), f32)
+        out.append(
+            compare(
+                "dW = dZᵀ a: `dZ.T @ A` vs `dZ.T.dot(A, out=dW)`",
+                f"({n1}×{nb})·({nb}×{n0})",
+                {
+                    "dZ.T @ A": lambda dZ=dZ, A=A: dZ.T @ A,
+                    "dZ.T.dot(A, out=dW)": lambda dZ=dZ, A=A, gW=gW: dZ.T.dot(A, out=gW),
+                },
+                budget,
+                rounds,
+            )
+        )
+        ones = np.ones(nb, f32)
+        gb = np.empty(n1, f32)
+        out.append(
+            compare(
+                "db = Σᵢ dZ: `dZ.sum(axis=0)` vs `ones.dot(dZ, out=db)`",
+                f"{nb}×{n1}",
+                {
+                    "dZ.sum(axis=0)": lambda dZ=dZ: dZ.sum(axis=0),
+                    "ones.dot(dZ, out=db)": lambda dZ=dZ, o=ones, gb=gb: o.dot(dZ, out=gb),
+                },
+                budget,
+                rounds,
+            )
+        )
+
+    # ReLU derivative: the pure (Z > 0).astype(...) against the in-place kernel, which
+    # writes sign(a) (small arrays) or a > 0 (large arrays) into the dead z buffer.
+    for nb, n1 in [(32, 16), (128, 256), (256, 1024)]:
+        Z = rng.standard_normal((nb, n1), dtype=f32)
+        A = np.maximum(Z, 0)
+        dA = rng.standard_normal((nb, n1), dtype=f32)
+        Zs = Z.copy()
+        relu = _act.inplace_kernels(_act.relu)
+        out.append(
+            compare(
+                "dZ = dA ⊙ ReLU'(z): pure vs in place",
+                f"{nb}×{n1}",
+                {
+                    "dA * relu.derivative(Z, A)": lambda dA=dA, Z=Z, A=A: (
+                        dA * _act.relu.derivative(Z, A)
+                    ),
+                    "sign(A, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
+                        np.sign(A, out=Zs),
+                        dA.__imul__(Zs),
+                    ),
+                    "greater(A, 0, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
+                        np.greater(A, 0, out=Zs),
+                        dA.__imul__(Zs),
+                    ),
+                    "backward_into (chosen by size)": lambda dA=dA, Zs=Zs, A=A, k=relu: (
+                        k.backward_into(dA, Zs, A)
+                    ),
+                },
+                budget,
+                rounds,
+            )
+        )
+
+    # Batch gather: fancy indexing (a new array per step) against take(out=) into a buffer.
+    for n, nb, n0 in [(569, 32, 30), (60000, 128, 784)]:
+        X = rng.standard_normal((n, n0), dtype=f32)
+        idx = rng.permutation(n)[:nb]
+        buf = np.empty((nb, n0), f32)
+        out.append(
+            compare(
+                "batch gather: `X[idx]` vs `X.take(idx, axis=0, out=, mode='clip')`",
+                f"{nb} of {n}×{n0}",
+                {
+                    "X[idx]": lambda X=X, idx=idx: X[idx],
+                    "np.take(out=) (mode=raise)": lambda X=X, idx=idx, b=buf: np.take(
+                        X, idx, axis=0, out=b
+                    ),
+                    "X.take(out=, mode=clip)": lambda X=X, idx=idx, b=buf: X.take(
+                        idx, axis=0, out=b, mode="clip"
+                    ),
+                },
+                budget,
+                rounds,
+            )
+        )
+
+    # Optimizer step over θ: pure update + θ += updates, against inplace_step.
+    for n_params in [641, 2_100_225]:
+        opt = _opt.momentum(lr=0.1, beta=0.9)
+        g = rng.standard_normal(n_params, dtype=f32) * f32(1e-3)
+        th1, th2 = np.zeros(n_params, f32), np.zeros(n_params, f32)
+        st1, st2 = [opt.init(th1)], [opt.init(th2)]
+        step = _opt.inplace_step(opt)
+
+        def pure(g=g, th=th1, st=st1, opt=opt):
+            updates, st[0] = opt.update(g, st[0], th)
+            th += updates
+
+        def fast(g=g, th=th2, st=st2, step=step):
+            st[0] = step(g, st[0], th)
+
+        out.append(
+            compare(
+                "momentum step: `update` + `θ += updates` vs `inplace_step`",
+                f"{n_params} parameters",
+                {"pure update": pure, "inplace_step": fast},
+                budget,
+                rounds,
+            )
+        )
+
+    # Whole loss_and_grads of a step: lecture functions against the Workspace.
+    for sizes, nb, output in [
+        ([30, 16, 8, 1], 32, "binary"),
+        ([784, 256, 128, 10], 128, "multiclass"),
+    ]:
+        net = mlplab.Network(sizes, output=output, seed=0)
+        X = rng.standard_normal((nb, sizes[0]), dtype=f32)
+        y = rng.integers(0, 2 if output == "binary" else sizes[-1], nb)
+        Y = net._prepare_y(y, nb)
+        ws = _net.Workspace(net, nb)
+        grads = net._views(np.empty_like(net._theta))
+        out.append(
+            compare(
+                "forward + backprop: `network.loss_and_grads` vs `Workspace.loss_and_grads`",
+                f"{sizes}, batch {nb}",
+                {
+                    "loss_and_grads": lambda n=net, X=X, Y=Y: _net.loss_and_grads(
+                        n._params, X, Y, n.hidden, n.head
+                    ),
+                    "Workspace": lambda n=net, X=X, Y=Y, ws=ws, g=grads: ws.loss_and_grads(
+                        n._params, X, Y, g
+                    ),
+                },
+                budget,
+                rounds,
+            )
+        )
+    return out
