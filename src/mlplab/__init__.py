@@ -25,12 +25,26 @@ from mlplab.training import DivergenceError, Trainer, fit
 
 __version__ = "0.1.0"
 
+_LAZY = {"MLPClassifier": "mlplab.estimators", "MLPRegressor": "mlplab.estimators"}
+
+
+def __getattr__(name: str):
+    # The estimators import scikit-learn: load them on first use so `import mlplab` stays fast.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
+
+
 __all__ = [
     "Callback",
     "DivergenceError",
     "EarlyStopping",
     "GradientNormLogger",
     "History",
+    "MLPClassifier",
+    "MLPRegressor",
     "ModelFileError",
     "Network",
     "Standardizer",

@@ -43,12 +43,18 @@ def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
         raise TypeError(f"{name} is a string; expected an array of numbers")
     try:
         arr = np.asarray(obj)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{name} could not be read as an array (ragged rows of different lengths?): {exc}"
-        ) from None
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} {_ragged(obj)}") from None
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} has complex values; mlplab works with real numbers")
+    if arr.dtype.kind == "O":
+        missing = [i for i, v in enumerate(arr.ravel()) if v is None]
+        if missing:
+            where = np.unravel_index(missing[0], arr.shape)
+            raise ValueError(
+                f"{name} has missing values (None, first at index {tuple(map(int, where))}); "
+                "clean or impute it first"
+            )
     if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(np.float64)
@@ -62,6 +68,25 @@ def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.array(arr, dtype=dtype, copy=True, order="C")
     return out
+
+
+def _ragged(obj: Any) -> str:
+    """Say which rows of a nested sequence differ in length."""
+    try:
+        lengths = [len(row) if hasattr(row, "__len__") else None for row in obj]
+    except TypeError:
+        return "could not be read as an array of numbers"
+    for i, n in enumerate(lengths):
+        if n != lengths[0]:
+
+            def say(k: int | None) -> str:
+                return "a single value" if k is None else f"{k} value{'s' if k != 1 else ''}"
+
+            return (
+                f"is ragged: its rows have different lengths (row 0 has {say(lengths[0])}, "
+                f"row {i} has {say(n)})"
+            )
+    return "could not be read as an array: its entries are not numbers of one shape"
 
 
 def _first_non_numeric(arr: np.ndarray) -> Any:
@@ -94,7 +119,13 @@ def check_finite(arr: Array, name: str, original: Any = None) -> None:
     raise ValueError(f"{name} contains {kind} (first at {where}); clean or impute it first")
 
 
-def check_X(X: Any, dtype: np.dtype, n_features: int | None = None, name: str = "X") -> Array:
+def check_X(
+    X: Any,
+    dtype: np.dtype,
+    n_features: int | None = None,
+    name: str = "X",
+    expected_by: str = "the network expects",
+) -> Array:
     """Validate a 2-D design matrix, rows = samples; return a C-contiguous copy in dtype."""
     arr = as_float_array(X, name, dtype)
     if arr.ndim == 1:
@@ -113,9 +144,7 @@ def check_X(X: Any, dtype: np.dtype, n_features: int | None = None, name: str = 
         raise ValueError(f"{name} has 0 features (shape {arr.shape}); need at least 1")
     check_finite(arr, name, X)
     if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {arr.shape[1]} features, but the network expects n[0]={n_features}"
-        )
+        raise ValueError(f"{name} has {arr.shape[1]} features, but {expected_by} n[0]={n_features}")
     return arr
 
 
@@ -225,3 +254,67 @@ def as_generator(seed: Any) -> np.random.Generator:
             raise ValueError(f"seed must be >= 0, got {seed}")
         return np.random.default_rng(seed)
     raise TypeError(f"seed must be an int, None or numpy.random.Generator, got {seed!r}")
+
+
+class InputScaleWarning(UserWarning):
+    """Training inputs are far from normalized (values of order 1e5 or more)."""
+
+
+SCALE_WARNING = 1e5
+"""Largest |x| of the training inputs above which :func:`check_input_scale` warns."""
+
+
+def check_input_scale(X: Array, standardized: bool, name: str = "X") -> None:
+    """Warn once if X is unnormalized; refuse values whose squares overflow in training.
+
+    Gradient descent on features of very different or very large scales converges
+    slowly, and in float32 the products in backprop (x·δ, the optimizer's g²) overflow
+    near 1e19. Values above √(dtype max)/1e4 (about 1.8e15 in float32, 1e150 in
+    float64) are refused; values above 1e5 only warn.
+    """
+    big = float(np.abs(X).max())
+    if big <= SCALE_WARNING:
+        return
+    at = np.unravel_index(int(np.abs(X).argmax()), X.shape)
+    where = f"row {at[0]}, column {at[1]}"
+    how = (
+        "the network's Standardizer leaves them this large; check it was fit on the training data"
+        if standardized
+        else "normalize them: net.standardizer = mlplab.Standardizer().fit(X_train)"
+    )
+    limit = float(np.sqrt(np.finfo(X.dtype).max)) / 1e4
+    if big > limit:
+        raise ValueError(
+            f"{name} has values up to {big:.3g} in magnitude (at {where}): too large to "
+            f"train on in {X.dtype} (squares and products overflow above {limit:.1e}); "
+            f"{how}"
+        )
+    precision = " and loses precision in float32" if X.dtype == np.float32 else ""
+    import warnings
+
+    warnings.warn(
+        f"{name} has values up to {big:.3g} in magnitude (at {where}): gradient descent "
+        f"on unnormalized inputs converges slowly{precision}, and can overflow; {how}",
+        InputScaleWarning,
+        stacklevel=4,
+    )
+
+
+def check_two_classes(Y: Array, head_name: str, name: str = "y") -> None:
+    """A classification target must hold at least two classes."""
+    if head_name not in ("binary", "multiclass") or Y.shape[0] == 0:
+        return
+    if head_name == "multiclass":
+        labels = Y.argmax(axis=1)
+        if (labels == labels[0]).all():
+            raise ValueError(
+                f"{name} has a single class (every label is {int(labels[0])}); a "
+                "classifier needs at least two classes to learn anything"
+            )
+        return
+    first = Y.flat[0]
+    if Y.min() == Y.max():
+        raise ValueError(
+            f"{name} has a single class (every label is {first:g}); a classifier "
+            "needs at least two classes to learn anything"
+        )

@@ -185,3 +185,42 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"unknown callback hook {name!r}")
             setattr(self, name, fn)
+
+
+class ActivationLogger(Callback):
+    """Log the distribution of every hidden layer's activations a[l] after each epoch.
+
+    On a fixed sample of the training inputs (at most ``max_rows`` rows), adds to the
+    epoch logs ``act/a{l}/p05``, ``p25``, ``p50``, ``p75``, ``p95`` (percentiles of a[l])
+    and ``act/a{l}/saturated`` (fraction of units with g'(z) < 0.01: sigmoid/tanh
+    saturation, dead ReLUs), l = 1..L−1. ``History`` keeps them, so the percentile bands
+    across epochs show activations collapsing or saturating as training goes on.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n[0])
+        Inputs as given to ``fit`` (the network's Standardizer is applied).
+    max_rows : int, default=256
+        Rows sampled once (with a fixed seed) and reused every epoch.
+    """
+
+    PERCENTILES = (5, 25, 50, 75, 95)
+
+    def __init__(self, X: Any, max_rows: int = 256) -> None:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+        if X.shape[0] > max_rows:
+            rows = np.random.default_rng(0).choice(X.shape[0], max_rows, replace=False)
+            X = X[np.sort(rows)]
+        self.X = X
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        net = self.trainer.net
+        for l, cache in enumerate(net.forward_cache(self.X)[:-1], start=1):
+            for q, v in zip(
+                self.PERCENTILES, np.percentile(cache.A, self.PERCENTILES), strict=True
+            ):
+                logs[f"act/a{l}/p{q:02d}"] = float(v)
+            d = net.hidden[l - 1].derivative(cache.Z, cache.A)
+            logs[f"act/a{l}/saturated"] = float((np.abs(d) < 0.01).mean())

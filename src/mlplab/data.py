@@ -55,9 +55,9 @@ class Standardizer:
     def transform(self, X: Any) -> Array:
         """(X − μ) / σ, in X's floating dtype (float64 for integer input)."""
         self._check_fitted()
-        Xa = np.asarray(X)
-        dtype = Xa.dtype if Xa.dtype.kind == "f" else np.dtype(np.float64)
-        Xc = check_X(X, dtype, self.n_features_in_)
+        dt = getattr(X, "dtype", None)  # not np.asarray(X): check_X reports bad input
+        dtype = dt if isinstance(dt, np.dtype) and dt.kind == "f" else np.dtype(np.float64)
+        Xc = check_X(X, dtype, self.n_features_in_, expected_by="the Standardizer was fit on")
         return ((Xc - self.mean_) / self.scale_).astype(dtype, copy=False)
 
     def fit_transform(self, X: Any) -> Array:
@@ -67,7 +67,7 @@ class Standardizer:
     def inverse_transform(self, X: Any) -> Array:
         """x = x' σ + μ."""
         self._check_fitted()
-        Xa = np.asarray(X, dtype=np.float64)
+        Xa = check_X(X, np.dtype(np.float64), self.n_features_in_, "X", "the Standardizer has")
         return Xa * self.scale_ + self.mean_
 
     def __repr__(self) -> str:

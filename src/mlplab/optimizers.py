@@ -171,10 +171,11 @@ class GuardedStep:
 
     ``step(J, grads, state, params) -> new_state`` is ``updates, new_state =
     optimizer.update(grads, state, params)`` followed by ``params += updates`` — applied
-    only while every step so far had a finite J and ‖dJ/dθ‖², and without reading
-    anything back to the host.
+    only while every step so far had a finite J and a finite u·g (NaN or inf as soon as
+    one entry of the gradient or of the update is), and without reading anything back
+    to the host.
 
-    The NumPy loop checks each step on the host before applying it (``float(g @ g)``).
+    The NumPy loop checks each step on the host before applying it (``float(u @ g)``).
     On a GPU that read would make the host wait for every step to finish before queueing
     the next one. Here the check stays on the device: ``ok`` (a 0-D boolean array) is
     True while every step so far was finite, and θ and the optimizer's state arrays
@@ -202,9 +203,9 @@ class GuardedStep:
 
     def __call__(self, J: Any, grads: Any, state: Any, params: Any) -> Any:
         xp = _xp.namespace(params)
-        finite = xp.isfinite(J) & xp.isfinite(grads @ grads)  # ‖∇J‖²: NaN/inf = divergence
-        ok = finite if self.ok is None else self.ok & finite
         updates, new_state = self.optimizer.update(grads, state, params)
+        finite = xp.isfinite(J) & xp.isfinite(updates @ grads)  # NaN/inf: divergence
+        ok = finite if self.ok is None else self.ok & finite
         if self._zero is None:
             self._zero = xp.zeros((), dtype=params.dtype, device=_xp.device_of(params))
         params += xp.where(ok, updates, self._zero)  # θ ← θ + update, while ok

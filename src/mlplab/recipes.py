@@ -10,7 +10,7 @@ import numpy as np
 
 from mlplab import optimizers as _opt
 from mlplab._validation import check_unit_interval
-from mlplab.callbacks import Callback, History
+from mlplab.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.data import Standardizer, load_dataset, train_test_split
 from mlplab.network import Network
 from mlplab.training import Trainer
@@ -53,6 +53,9 @@ class TrainResult:
     history: History
     metrics: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    data_info: dict[str, Any] | None = None
+    """What inputs and outputs mean (feature names, target, label encoding): saved in
+    the model file for ``mlplab predict``/``evaluate``."""
 
 
 def parse_layers(text: str | list[int]) -> list[int]:
@@ -95,6 +98,7 @@ def train_arrays(
     callbacks: list[Callback] | None = None,
     X_test: Any = None,
     y_test: Any = None,
+    fit_kwargs: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -129,10 +133,20 @@ def train_arrays(
         standardizer=std,
     )
     opt = make_optimizer(optimizer, lr, beta)
-    trainer = Trainer(net, opt, callbacks or [], seed=seed)
+    # Record what `mlplab plot` shows: per-layer gradient norms and activation percentiles.
+    recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
+    trainer = Trainer(net, opt, [*recorders, *(callbacks or [])], seed=seed)
     if batch_size is not None and batch_size >= len(X_tr):
         batch_size = None
-    history = trainer.fit(X_tr, y_tr, epochs=epochs, batch_size=batch_size)
+    validation = (X_te, y_te) if len(X_te) else None  # a held-out curve, never used to select
+    history = trainer.fit(
+        X_tr,
+        y_tr,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation,
+        **(fit_kwargs or {}),
+    )
     metrics: dict[str, Any] = {
         "epochs": len(history.epoch),
         "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
@@ -142,6 +156,13 @@ def train_arrays(
     if task == "classification":
         metrics["train_accuracy"] = net.score(X_tr, y_tr)
         metrics["test_accuracy"] = net.score(X_te, y_te) if len(X_te) else None
+        if len(X_te):
+            from sklearn.metrics import confusion_matrix
+
+            pred = net.predict(X_te)
+            metrics["test_confusion_matrix"] = confusion_matrix(
+                y_te, pred, labels=np.arange(max(n_classes, 2))
+            ).tolist()
     else:
         metrics["train_r2"] = net.score(X_tr, y_tr)
         metrics["test_r2"] = net.score(X_te, y_te) if len(X_te) else None
@@ -167,4 +188,36 @@ def train_dataset(dataset: str = "breast_cancer", **kwargs: Any) -> TrainResult:
     X, y = load_dataset(dataset, seed=kwargs.get("seed", 0))
     result = train_arrays(X, y, **kwargs)
     result.options["dataset"] = dataset
+    task = kwargs.get("task", "classification")
+    result.data_info = {"task": task, "dataset": dataset}
+    if task == "classification":
+        result.data_info["classes"] = np.unique(y)
+    return result
+
+
+def train_csv(path: Any, target: str | None, task: str | None = None, **kwargs: Any) -> TrainResult:
+    """:func:`train_arrays` on a CSV file with a header row and a ``target`` column.
+
+    Every other column is a numeric feature. String class labels are encoded as
+    indices into their sorted list, which is kept in ``result.data_info["classes"]``
+    (and so in the model file); the task is inferred from the target when not given.
+    """
+    from mlplab.csvdata import read_training_csv
+
+    if not target:
+        raise ValueError("--data needs --target COLUMN (the column to predict)")
+    data = read_training_csv(path, target, task)
+    result = train_arrays(data.X, data.y, task=data.task, **kwargs)
+    result.options.update(
+        dataset=str(path), data=str(path), target=target, task_inferred=data.task_inferred
+    )
+    result.data_info = {
+        "task": data.task,
+        "target": target,
+        "feature_names": data.feature_names,
+        "source": str(path),
+    }
+    if data.classes is not None:
+        result.data_info["classes"] = data.classes
+        result.metrics["classes"] = data.classes.tolist()
     return result

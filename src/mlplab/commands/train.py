@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from mlplab.callbacks import Callback
 from mlplab.data import DATASETS
 
 HELP = "train a network (default: breast-cancer data, [30, 16, 8, 1] ReLU network)"
@@ -22,6 +24,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default="breast_cancer",
         choices=DATASETS[:4] + DATASETS[4:],
         help="built-in dataset (default: breast_cancer, 569 × 30)",
+    )
+    p.add_argument("--data", type=Path, default=None, help="train on a CSV file (header row)")
+    p.add_argument("--target", default=None, help="with --data: the column to predict")
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        default=None,
+        help="with --data: default inferred from the target column",
     )
     p.add_argument(
         "--layers",
@@ -97,7 +107,37 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="data-parallel over MPI ranks: run as 'mpiexec -n K mlplab train --distributed' "
         "(needs mlplab[mpi]); rank 0 prints and writes --out",
     )
+    _add_reliability_options(p)
     return p
+
+
+def _add_reliability_options(p: argparse.ArgumentParser) -> None:
+    """--checkpoint DIR, --checkpoint-every N, --resume, --restore-best."""
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write DIR/checkpoint.npz during training (and keep the previous one)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="checkpoint every N steps (default: at the end of every epoch)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --checkpoint DIR exactly where it stopped (--epochs "
+        "counts from its start)",
+    )
+    p.add_argument(
+        "--restore-best",
+        action="store_true",
+        help="end with the parameters of the epoch with the lowest training cost",
+    )
 
 
 def _batch_size(text: str) -> int | None:
@@ -118,10 +158,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    callbacks = [] if args.quiet else [ProgressBar(stream=sys.stderr)]
+    fit_options = _fit_options(args)
+    keep = _KeepTrainer()
+    callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
         from mlplab.distributed import train_dataset  # type: ignore[no-redef]
-    result = train_dataset(
+    train = _csv_trainer(args) if args.data is not None else train_dataset
+    result = _reliably(train, args, keep)(
         args.dataset,
         layers=args.layers,
         activation=args.activation,
@@ -137,15 +180,21 @@ def run(args: argparse.Namespace) -> int:
         l2=args.l2,
         dtype=args.dtype,
         callbacks=callbacks,
+        **fit_options,
     )
     if result is None:  # an MPI rank other than 0: rank 0 alone prints and writes
         return 0
+    if keep.trainer is not None and keep.trainer.interrupted:
+        return _save_interrupted(args, result, keep.trainer)
     m = result.metrics
     if args.out is not None:
         _write_outputs(args.out, result)
     if args.json:
         out = dict(m)
         out["dataset"] = args.dataset
+        out.update(
+            {k: result.options[k] for k in ("dataset", "data", "target", "task") if args.data}
+        )
         out["layer_sizes"] = result.net.layer_sizes
         if args.out is not None:
             out["out"] = str(args.out)
@@ -170,6 +219,7 @@ def _write_outputs(out: Path, result: Any) -> None:
         out / "model.npz",
         history=result.history,
         metadata={"metrics": result.metrics, "options": result.options},
+        data_info=result.data_info,
     )
     ax = plots.plot_loss(
         result.history,
@@ -177,3 +227,104 @@ def _write_outputs(out: Path, result: Any) -> None:
     )
     plots.save_figure(ax, out / "learning_curve.png")
     (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+
+
+# -- checkpoints, Ctrl-C and divergence (issue 5) --------------------------------------
+
+
+class _KeepTrainer(Callback):
+    """Remembers the Trainer, so the command can save what it has after Ctrl-C."""
+
+    trainer: Any = None
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"fit_kwargs": {...}}`` for the recipe, or {} when no option is used."""
+    ckpt = args.checkpoint
+    if not (ckpt or args.resume or args.checkpoint_every is not None or args.restore_best):
+        return {}
+    if getattr(args, "distributed", False):
+        raise ValueError(
+            "--checkpoint, --checkpoint-every, --resume and --restore-best are not "
+            "supported with --distributed yet"
+        )
+    if ckpt is None and (args.resume or args.checkpoint_every is not None):
+        raise ValueError("--resume and --checkpoint-every need --checkpoint DIR")
+    if ckpt is not None and ckpt.exists() and not ckpt.is_dir():
+        raise ValueError(f"--checkpoint must be a folder, but {ckpt} is a file")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    return {
+        "fit_kwargs": {
+            "checkpoint": None if ckpt is None else ckpt / "checkpoint.npz",
+            "checkpoint_every": args.checkpoint_every,
+            "resume": args.resume,
+            # the training cost: the held-out curve the recipe logs must not select
+            "restore_best": "loss" if args.restore_best else False,
+        }
+    }
+
+
+def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
+    """``train`` that warns nothing on Ctrl-C (one line is printed after) and that saves
+    the model (last finite or best parameters) when training diverges."""
+    from mlplab.training import DivergenceError
+
+    def one_line(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
+        print(f"mlplab: warning: {message}", file=sys.stderr)
+
+    def wrapped(*a: Any, **kw: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="training interrupted")
+            warnings.showwarning = one_line  # e.g. a damaged checkpoint skipped on --resume
+            try:
+                return train(*a, **kw)
+            except DivergenceError as exc:
+                _save_diverged(args, keep, exc)
+                raise
+
+    return wrapped
+
+
+def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> None:
+    """Save the network kept after a divergence; say so in the error message."""
+    from mlplab import io
+
+    folder = args.out or args.checkpoint
+    if keep.trainer is None or folder is None:
+        return
+    path = io.save(keep.trainer.net, Path(folder) / "model.npz", history=exc.history)
+    kept = "best" if args.restore_best and keep.trainer._best is not None else "last finite"
+    exc.args = (f"{exc.args[0]} Saved the {kept} parameters to {path}.",)
+
+
+def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> int:
+    """After Ctrl-C: save the model and a checkpoint, say where in one line; exit 130."""
+    from mlplab import io
+
+    folder = args.out or args.checkpoint or Path("mlplab-interrupted")
+    if args.out is not None:
+        _write_outputs(args.out, result)
+        model = args.out / "model.npz"
+    else:
+        model = io.save(result.net, Path(folder) / "model.npz", history=result.history)
+    ckpt = trainer._ckpt_path
+    if ckpt is None:
+        ckpt = trainer.save_checkpoint(Path(folder) / "checkpoint.npz")
+    print(
+        f"mlplab: interrupted at epoch {trainer.epoch}, step {trainer.step}: saved the model "
+        f"to {model} and a checkpoint to {ckpt} (continue with --checkpoint "
+        f"{Path(ckpt).parent} --resume)",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _csv_trainer(args: argparse.Namespace) -> Any:
+    """``train_dataset``'s signature, reading ``--data FILE.csv --target COLUMN`` instead."""
+    from mlplab.recipes import train_csv
+
+    def train(_dataset: str, **kwargs: Any) -> Any:
+        return train_csv(args.data, args.target, task=args.task, **kwargs)
+
+    return train

@@ -1,0 +1,85 @@
+"""``mlplab predict MODEL FILE.csv``: predictions for every row of a CSV file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlplab.commands._common import Model, add_output_options, note, print_json
+
+HELP = "predict every row of a CSV file with a saved model"
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("predict", help=HELP, description=HELP)
+    p.add_argument("model", type=Path, help="model file (.npz) from mlplab train --out or save()")
+    p.add_argument("data", type=Path, help="CSV file with the model's feature columns")
+    p.add_argument("--out", type=Path, default=None, help="write the predictions to this CSV")
+    p.add_argument("--proba", action="store_true", help="also give class probabilities")
+    add_output_options(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    model = Model(args.model)
+    _, X = model.read_csv(args.data)
+    name = model.target or "prediction"
+    header: list[str]
+    if model.task == "regression":
+        values = model.predict_values(X)
+        header = [name] if values.shape[1] == 1 else [f"{name}_{k}" for k in range(values.shape[1])]
+        rows = values.tolist()
+        result: dict[str, Any] = {"predictions": values[:, 0] if values.shape[1] == 1 else values}
+    else:
+        if args.proba:
+            P = model.proba(X)
+        idx = model.predict_indices(X)
+        if model.multilabel:
+            header = [f"{name}_{c}" for c in model.classes]
+            rows = idx.tolist()
+        else:
+            header = [name]
+            rows = [[c] for c in model.classes[idx].tolist()]
+        result = {"predictions": [r if model.multilabel else r[0] for r in rows]}
+        if args.proba:
+            header += [f"proba_{c}" for c in model.classes]
+            rows = [r + p for r, p in zip(rows, np.round(P, 6).tolist(), strict=True)]
+            result["probabilities"] = P
+            result["classes"] = model.classes
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    if args.out is not None:
+        _write_atomic(args.out, buf.getvalue())
+        note(args, f"wrote {len(rows)} predictions to {args.out}")
+    if args.json:
+        result.update(n_samples=len(rows), columns=header)
+        if args.out is not None:
+            result["out"] = str(args.out)
+        print_json(result)
+    elif args.out is None:
+        sys.stdout.write(buf.getvalue())
+    return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
