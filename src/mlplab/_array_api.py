@@ -62,6 +62,8 @@ def is_foreign(obj: Any) -> bool:
 
 def namespace(*arrays: Any) -> Any:
     """``xp`` for ``arrays``: :mod:`numpy` unless one of them is a foreign array."""
+    if len(arrays) == 1 and type(arrays[0]) is np.ndarray:  # the training step's case
+        return np
     for a in arrays:
         if type(a) is not np.ndarray and is_foreign(a):
             return compat().array_namespace(*[a for a in arrays if is_foreign(a)])
@@ -204,8 +206,10 @@ def loss_value(J: Any) -> Any:
     the queued work; the training loop therefore keeps J on the device and sums it there,
     reading the epoch's total once.
     """
-    if isinstance(J, np.generic) or isinstance(J, (float, int, np.ndarray)):  # noqa: SIM101
-        return float(J)  # (the first test alone is the common case, and the fastest)
+    if type(J) is np.float32 or type(J) is np.float64:  # NumPy's J: the common case
+        return float(J)
+    if isinstance(J, (np.generic, float, int, np.ndarray)):
+        return float(J)
     return J
 
 
