@@ -477,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         args.quick,
         time.perf_counter() - t_start,
     )
+    gpu = Path(__file__).resolve().parent / "RESULTS-gpu.md"  # benchmarks/gpu.py's report
+    if gpu.exists():
+        text = text.rstrip("\n") + "\n\n" + gpu.read_text()
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}", file=sys.stderr)

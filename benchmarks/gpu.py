@@ -380,6 +380,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--repeats", type=int, default=None, help="timed runs (3; --quick: 1)")
     ap.add_argument("--epochs", type=int, default=None, help="override every workload's")
     ap.add_argument("--out", default=None, help="write FILE.md and FILE.json (either suffix)")
+    ap.add_argument(
+        "--into",
+        default=None,
+        help="also replace the '## GPU' section of this Markdown file (benchmarks/RESULTS.md)",
+    )
     args = ap.parse_args(argv)
 
     try:
@@ -430,7 +435,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         base.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
         base.with_suffix(".md").write_text(markdown(result))
         print(f"\nwrote {base.with_suffix('.md')} and {base.with_suffix('.json')}")
+    if args.into:
+        replace_section(Path(args.into), markdown(result))
+        print(f"updated the GPU section of {args.into}")
     return result
+
+
+def replace_section(path: Path, section: str) -> None:
+    """Put ``section`` in place of the '## GPU' section of ``path`` (appended if none)."""
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    start = next((i for i, line in enumerate(lines) if line.startswith("## GPU")), None)
+    if start is None:
+        head, tail = lines, []
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        head, tail = lines[:start], lines[end:]
+    text = "".join(head).rstrip("\n")
+    text = (text + "\n\n" if text else "") + section.rstrip("\n") + "\n"
+    if tail:
+        text += "\n" + "".join(tail)
+    path.write_text(text)
 
 
 if __name__ == "__main__":

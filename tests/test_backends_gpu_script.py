@@ -32,7 +32,9 @@ def gpu_script(monkeypatch):
 def test_gpu_benchmark_runs_on_cpu_tensors(gpu_script, tmp_path, capsys):
     out = tmp_path / "gpu.md"
     argv = ["--device", "cpu", "--quick", "--workloads", "tabular,moons", "--epochs", "2"]
-    result = gpu_script.main([*argv, "--out", str(out)])
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n\n## CPU\n\ntext\n\n## GPU: old\n\nnot measured\n")
+    result = gpu_script.main([*argv, "--out", str(out), "--into", str(results_md)])
     rows = {(r["workload"], r["implementation"]): r for r in result["results"]}
     assert set(rows) == {
         (w, i)
@@ -56,6 +58,9 @@ def test_gpu_benchmark_runs_on_cpu_tensors(gpu_script, tmp_path, capsys):
     text = out.read_text()
     assert "| workload | implementation | device | samples/s |" in text
     assert "--device cpu --quick" in text
+    updated = results_md.read_text()
+    assert updated.startswith("# Results\n\n## CPU\n\ntext\n\n## GPU: mlplab on PyTorch")
+    assert "not measured" not in updated and updated.endswith(text)
     printed = capsys.readouterr().out
     assert "mlplab-torch" in printed and "vs pytorch" in printed
 

@@ -46,12 +46,19 @@ def compat() -> ModuleType:
         ) from None
 
 
+# Per array type: its namespace (the training step asks for it dozens of times per step,
+# and array_api_compat.array_namespace costs microseconds).
+_NAMESPACES: dict[type, Any] = {}
+
+
 def is_foreign(obj: Any) -> bool:
     """Whether ``obj`` is an array of another library than NumPy (torch, CuPy, ...).
 
     NumPy arrays and scalars, lists, pandas objects and other array-likes that NumPy
     converts are not: they take the NumPy path, as before.
     """
+    if type(obj) in _NAMESPACES:
+        return True
     if isinstance(obj, (np.ndarray, np.generic, list, tuple, int, float, bool)):
         return False
     mod = type(obj).__module__.partition(".")[0]
@@ -62,12 +69,20 @@ def is_foreign(obj: Any) -> bool:
 
 def namespace(*arrays: Any) -> Any:
     """``xp`` for ``arrays``: :mod:`numpy` unless one of them is a foreign array."""
-    if len(arrays) == 1 and type(arrays[0]) is np.ndarray:  # the training step's case
+    if len(arrays) == 1:  # the training step's case
+        t = type(arrays[0])
+        if t is np.ndarray:
+            return np
+        xp = _NAMESPACES.get(t)
+        if xp is not None:
+            return xp
+    foreign = [a for a in arrays if type(a) is not np.ndarray and is_foreign(a)]
+    if not foreign:
         return np
-    for a in arrays:
-        if type(a) is not np.ndarray and is_foreign(a):
-            return compat().array_namespace(*[a for a in arrays if is_foreign(a)])
-    return np
+    xp = compat().array_namespace(*foreign)
+    if len({type(a) for a in foreign}) == 1:
+        _NAMESPACES[type(foreign[0])] = xp
+    return xp
 
 
 def is_numpy(xp: Any) -> bool:
@@ -122,7 +137,10 @@ def device_of(x: Any) -> Any:
     """The device of ``x`` (None for NumPy arrays)."""
     if type(x) is np.ndarray or not is_foreign(x):
         return None
-    return compat().device(x)
+    try:
+        return x.device  # the standard's attribute (PyTorch, CuPy, array-api-strict)
+    except AttributeError:
+        return compat().device(x)
 
 
 def dtype_in(xp: Any, dtype: np.dtype) -> Any:
@@ -142,8 +160,18 @@ def scalar(value: float, like: Any, *, typed: bool = False) -> Any:
     """
     if type(like) is np.ndarray:
         return like.dtype.type(value) if typed else value
-    xp = namespace(like)
-    return xp.full((), value, dtype=like.dtype, device=compat().device(like))
+    xp, dev = namespace(like), device_of(like)
+    try:
+        key = (xp, like.dtype, dev, value)
+        cached = _SCALARS.get(key)
+    except TypeError:  # an unhashable dtype or device: no cache
+        return xp.full((), value, dtype=like.dtype, device=dev)
+    if cached is None:  # never written to, so one per (dtype, device, value) serves all
+        cached = _SCALARS[key] = xp.full((), value, dtype=like.dtype, device=dev)
+    return cached
+
+
+_SCALARS: dict[tuple, Any] = {}
 
 
 def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
