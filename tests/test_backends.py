@@ -362,6 +362,19 @@ def test_to_accepts_modules_names_and_arrays(other):
     assert name in repr(net) and "arrays:" in net.summary()
 
 
+def test_pickle_and_deepcopy_keep_theta_and_its_views(backend):
+    import copy
+    import pickle
+
+    net = Network([2, 3, 1], seed=0).to(backend.xp, device=backend.device)
+    for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert clone.xp is net.xp and clone.device == net.device
+        np.testing.assert_array_equal(host(clone.get_flat_params()), host(net.get_flat_params()))
+        clone.weights[0] = np.ones((3, 2))  # W[1] is still a view of the clone's own θ
+        assert float(host(clone.get_flat_params())[:6].sum()) == 6.0
+        assert float(host(net.get_flat_params())[:6].sum()) != 6.0
+
+
 def test_to_refuses_what_it_cannot_use():
     net = Network([2, 3, 1])
     with pytest.raises(ValueError, match="NumPy arrays live on the CPU"):

@@ -656,6 +656,20 @@ class Network:
         return float(xp.mean(r2))
 
     # -- misc -------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickle (and deepcopy) θ itself: the namespace (a module), the device, the views
+        # W[l], b[l] and cached copies are derived from it again on load.
+        state = self.__dict__.copy()
+        for key in ("_xp", "_device", "_params", "_std_arrays"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._xp = _xp.namespace(self._theta)
+        self._device = _xp.device_of(self._theta)
+        self._params = self._views(self._theta)
+
     def copy(self) -> Network:
         """An independent copy (parameters copied, not shared)."""
         import copy as _copy
