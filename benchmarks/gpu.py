@@ -412,7 +412,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     env = environment(dev)
     print(f"# {env['device']}: " + ", ".join(f"{k} {v}" for k, v in env.items() if k != "device"))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    result = {"command": command.strip(), "environment": env, "results": rows}
     for wl in wls:
         for impl in impls:
             t0 = time.perf_counter()
@@ -424,21 +425,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 file=sys.stderr,
                 flush=True,
             )
-    result = {"command": command.strip(), "environment": env, "results": rows}
+            if args.out:  # after every row: a run cut short still leaves its numbers
+                write(result, args.out)
     print()
     print_table(table(rows))
     if args.out:
-        base = Path(args.out)
-        if base.suffix in (".md", ".json"):
-            base = base.with_suffix("")
-        base.parent.mkdir(parents=True, exist_ok=True)
-        base.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-        base.with_suffix(".md").write_text(markdown(result))
+        base = write(result, args.out)
         print(f"\nwrote {base.with_suffix('.md')} and {base.with_suffix('.json')}")
     if args.into:
         replace_section(Path(args.into), markdown(result))
         print(f"updated the GPU section of {args.into}")
     return result
+
+
+def write(result: dict[str, Any], out: str) -> Path:
+    """FILE.json and FILE.md from ``--out FILE`` (with or without either suffix)."""
+    base = Path(out)
+    if base.suffix in (".md", ".json"):
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    base.with_suffix(".md").write_text(markdown(result))
+    return base
 
 
 def replace_section(path: Path, section: str) -> None:

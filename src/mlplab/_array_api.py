@@ -249,17 +249,35 @@ def _expit() -> Any:
     return expit
 
 
+@functools.cache
+def _native_sigmoid(xp: Any) -> Any:
+    """The library's own one-kernel σ, where it has one (the array API standard has none)."""
+    if compat().is_torch_namespace(xp):
+        import torch
+
+        return torch.sigmoid  # 1/(1+e^{-z}): e^{1000} = inf gives 0, never NaN
+    if compat().is_cupy_namespace(xp):
+        from cupyx.scipy.special import expit
+
+        return expit
+    return None
+
+
 def sigmoid(Z: Any, out: Any = None) -> Any:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z, in Z's namespace.
 
     NumPy: scipy's ``expit`` (one ufunc, accurate in both tails; ``out`` supported).
-    Other namespaces have no expit, so the same function is written in two branches:
-    with e = e^{-|z|} ≤ 1 (which never overflows), σ(z) = 1/(1+e) for z ≥ 0 and
-    e/(1+e) for z < 0 — each branch as accurate as expit.
+    PyTorch and CuPy: their own ``torch.sigmoid`` and ``cupyx.scipy.special.expit`` (one
+    kernel on a GPU, as accurate). Any other array API library: the same function
+    written in two branches: with e = e^{-|z|} ≤ 1 (which never overflows),
+    σ(z) = 1/(1+e) for z ≥ 0 and e/(1+e) for z < 0 — each branch as accurate as expit.
     """
     if type(Z) is np.ndarray or not is_foreign(Z):
         return _expit()(Z, out=out)
     xp = namespace(Z)
+    native = _native_sigmoid(xp)
+    if native is not None:
+        return native(Z)
     e = xp.exp(-xp.abs(Z))
     r = 1.0 / (1.0 + e)
     return xp.where(Z >= 0, r, e * r)
