@@ -182,6 +182,14 @@ def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     return namespace(x).sum(x, axis=axis, keepdims=keepdims)
 
 
+def cost(E: Any, n: int) -> Any:
+    """J = Σ E / n, the heads' cost: a float for NumPy (as ``float(E.sum() / n)``), a 0-D
+    array on E's device otherwise (see :func:`loss_value`)."""
+    if type(E) is np.ndarray:
+        return float(E.sum() / n)
+    return namespace(E).sum(E) / n
+
+
 def max(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """The largest entry (along ``axis``), as :func:`sum` does it."""
     if type(x) is np.ndarray:

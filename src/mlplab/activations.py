@@ -48,6 +48,8 @@ def stable_sigmoid(Z: Array, out: Array | None = None) -> Array:
     Arrays of other libraries (no expit there) use the two-branch form of
     :func:`mlplab._array_api.sigmoid`.
     """
+    if type(Z) is np.ndarray:  # NumPy (the training fast path): scipy's expit directly
+        return _xp._expit()(Z, out=out)
     return _xp.sigmoid(Z, out=out)
 
 
