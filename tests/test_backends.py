@@ -448,3 +448,18 @@ def test_readme_gpu_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     device, kind, same = capsys.readouterr().out.split()
     assert device in ("cpu", "cuda:0") and kind == "Tensor" and same == "True"
+
+
+def test_numpy_training_never_imports_array_api_compat():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, mlplab\n"
+        "X = np.random.default_rng(0).normal(size=(20, 3)); y = (X[:, 0] > 0).astype(int)\n"
+        "net = mlplab.Network([3, 4, 1]); mlplab.fit(net, X, y, epochs=2)\n"
+        "net.predict(X); mlplab.gradcheck(net, X, y)\n"
+        "print('array_api_compat' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -761,7 +761,9 @@ def fit(
     net : Network
     X : array-like of shape (n_samples, n[0])
         Used exactly as given (attach a Standardizer to the network to normalize). It
-        is never modified; read-only and non-contiguous arrays are fine.
+        is never modified; read-only and non-contiguous arrays are fine. A PyTorch
+        tensor (CPU or CUDA), CuPy array or other array API array trains in that library
+        on its device: the network is moved there first (``Network.to``).
     y : array-like
         0/1 labels (binary head), class indices or one-hot rows (multiclass), values
         (regression). Classification targets need at least two classes.
