@@ -320,13 +320,6 @@ def report(
             f"{flops / 1e9:.2f} GFLOP/epoch)"
         )
         add("")
-        add(
-            "| implementation | median ms/epoch | min–max | µs/step | speed-up of mlplab "
-            "(median, min–max of per-round ratios) | GFLOP/s | % of peak | loss |"
-        )
-        add("|---|---|---|---|---|---|---|---|")
-        m_times = res["mlplab"]["epoch_s"]
-        m = statistics.median(m_times)
         busy = res.get("_busy", {})
         if busy.get("others"):
             add(
@@ -335,6 +328,13 @@ def report(
                 + ", ".join(f"{b:.1f}" for b in busy["others"])
             )
             add("")
+        add(
+            "| implementation | median ms/epoch | min–max | µs/step | speed-up of mlplab "
+            "(median, min–max of per-round ratios) | GFLOP/s | % of peak | loss |"
+        )
+        add("|---|---|---|---|---|---|---|---|")
+        m_times = res["mlplab"]["epoch_s"]
+        m = statistics.median(m_times)
         for name, r in res.items():
             if name.startswith("_"):
                 continue
