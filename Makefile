@@ -26,7 +26,10 @@ demo: install
 lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 
-test: install-dev lint
+# Everything the tests need: dev tools, the MPI extra, the playground's web extra with Playwright
+# and Debian's chromium, and the array-library extras (PyTorch CPU, array-api-strict). Each block
+# below says why.
+test: install-dev lint install-web browser $(VENV)/.installed-backends
 	$(PY) -m pytest -q
 
 # Benchmarks of issue 6 (not part of `make test`): mlplab vs scikit-learn vs PyTorch CPU.
@@ -68,7 +71,6 @@ browser:
 	    echo "warning: chromium is missing and cannot be installed (not root or no apt-get); the browser tests will be skipped"; \
 	  fi; }
 
-test: install-web browser
 
 # The array-library tests (tests/test_backends*.py) run the core on PyTorch CPU tensors and
 # array-api-strict arrays: the CPU wheel pinned by TORCH (never a plain "torch").
@@ -76,4 +78,3 @@ $(VENV)/.installed-backends: pyproject.toml $(VENV)/.installed-dev
 	$(PIP) install -q "$(TORCH)" -e ".[backends-test]"
 	touch $@
 
-test: $(VENV)/.installed-backends
