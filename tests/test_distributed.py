@@ -185,6 +185,10 @@ def test_k_ranks_give_the_single_process_weights(k, tmp_path):
                 kw["seed"] += 1
                 mlplab.fit(net, X, y, **kw)
                 assert np.abs(net.get_flat_params() - theta).max() > 1e-4
+        net, X, y, kw = make_case("binary_adam_l2")
+        mlplab.fit(net, X, y, restore_best="loss", **{**kw, "epochs": 4})
+        best = net.get_flat_params()
+        np.testing.assert_allclose(res["restore_best/theta"], best, rtol=1e-10, atol=1e-12)
         _, X, _, _ = make_case(CASES[0])
         std = mlplab.Standardizer().fit(X)
         np.testing.assert_allclose(res["standardizer/mean"], std.mean_, rtol=1e-12, atol=1e-15)
