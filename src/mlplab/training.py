@@ -519,7 +519,7 @@ class Trainer:
             if checkpoint is not None:
                 self._write_checkpoint(self._position)
             elif on_host:  # so that save_checkpoint() can still record what it was trained on
-                self._run["data"] = _ckpt.data_digest(Xc, Y)  # type: ignore[index]
+                self._run["data"] = self._run_info(Xc, Y, None, True)["data"]  # type: ignore[index]
         except KeyboardInterrupt:
             if ctrl_c.installed:  # a second Ctrl-C: abort now
                 raise
@@ -592,6 +592,20 @@ class Trainer:
             val = (Xv, Yv if xp is np else _xp.convert(Yv, xp, net._device))
         return Xc, Y, batch_size, val
 
+    def _run_info(
+        self, Xc: np.ndarray, Y: np.ndarray, batch_size: int | None, digest: bool
+    ) -> dict[str, Any]:
+        """What a checkpoint records of the data: batch size, rows, digest (if asked)."""
+        return {
+            "batch_size": batch_size,
+            "n_samples": Xc.shape[0],
+            "data": _ckpt.data_digest(Xc, Y) if digest else None,
+        }
+
+    def _read_checkpoint(self, checkpoint: Any) -> _ckpt.Checkpoint | None:
+        """The checkpoint to resume from (None: none yet); see :func:`checkpoint.load_latest`."""
+        return _ckpt.load_latest(checkpoint)
+
     def _begin_run(
         self,
         Xc: np.ndarray,
@@ -607,9 +621,7 @@ class Trainer:
         self._run = {
             "start_epoch": self.epoch,
             "epochs": epochs,
-            "batch_size": batch_size,
-            "n_samples": Xc.shape[0],
-            "data": None if checkpoint is None else _ckpt.data_digest(Xc, Y),
+            **self._run_info(Xc, Y, batch_size, checkpoint is not None),
         }
         if self.opt_state is None:
             self.opt_state = self.optimizer.init(self.net._theta)
@@ -622,7 +634,7 @@ class Trainer:
         self._ckpt_path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
         self._ckpt_fell_back = False
         self._ckpt_written = None
-        resumed = _ckpt.load_latest(checkpoint) if resume else None
+        resumed = self._read_checkpoint(checkpoint) if resume else None
         position = None
         if resumed is not None:
             position = _ckpt.restore(self, resumed, self._run)
@@ -802,7 +814,8 @@ def fit(
     comm : mpi4py.MPI.Comm, optional
         Data-parallel training over MPI ranks (:mod:`mlplab.distributed`): X, y are this
         rank's contiguous shard of the training rows, ``batch_size`` the global batch;
-        every rank ends with the same parameters. Only rank 0 shows progress.
+        every rank ends with the same parameters. Only rank 0 shows progress and writes
+        ``checkpoint``; ``resume`` restores it on every rank, whatever their number.
 
     Returns
     -------
@@ -836,19 +849,12 @@ def fit(
 
         cbs.append(ProgressBar())
     if comm is not None:  # one shard per MPI rank, gradients all-reduced each step
-        if checkpoint is not None or checkpoint_every is not None or resume or restore_best:
-            raise ValueError(
-                "checkpoint, checkpoint_every, resume and restore_best are not supported "
-                "with comm= (distributed training) yet"
-            )
         from mlplab.distributed import DistributedTrainer
 
         trainer: Trainer = DistributedTrainer(net, optimizer, cbs, seed, comm=comm)
-        return trainer.fit(
-            X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data
-        )
-    trainer = Trainer(net, optimizer, cbs, seed)
-    trainer._require_two_classes = True
+    else:
+        trainer = Trainer(net, optimizer, cbs, seed)
+        trainer._require_two_classes = True
     return trainer.fit(
         X,
         y,

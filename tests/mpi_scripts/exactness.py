@@ -34,6 +34,12 @@ for name in CASES:
         out[f"{name}/loss"] = np.asarray(hist.history["loss"])
         if "accuracy" in hist.history:
             out[f"{name}/accuracy"] = np.asarray(hist.history["accuracy"])
+# restore_best="loss" (θ at the start of the epoch with the lowest J) over MPI
+net, X, y, kw = make_case("binary_adam_l2")
+Xk, yk = shard(comm, X, y)
+mlplab.fit(net, Xk, yk, comm=comm, restore_best="loss", **{**kw, "epochs": 4})
+if comm.rank == 0:
+    out["restore_best/theta"] = net.get_flat_params()
 # the global μ and σ from the shards alone
 net, X, y, kw = make_case(CASES[0])
 std = fit_standardizer(shard(comm, X)[0], comm)

@@ -37,3 +37,44 @@ def make_case(name: str) -> tuple[mlplab.Network, np.ndarray, np.ndarray, dict[s
     else:
         raise KeyError(name)
     return net, X, y, kw
+
+
+def estimator_case(name: str) -> tuple[Any, np.ndarray, np.ndarray]:
+    """An unfitted estimator and the full data of case ``name`` ("classifier", "regressor").
+
+    The classifier's labels are strings, sorted, so contiguous shards hold different
+    classes (with 3 ranks, rank 0 sees only "ant"); the features have different scales,
+    so that the Standardizer matters.
+    """
+    from mlplab import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(40, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -3.0]
+    if name == "classifier":
+        y = np.repeat(np.array(["ant", "bee", "cat"]), [14, 13, 13])
+        X[:, 0] += np.repeat([0.0, 2.0, 4.0], [14, 13, 13])
+        est = MLPClassifier(
+            (5,),
+            batch_size=8,
+            max_iter=4,
+            random_state=0,
+            dtype="float64",
+            solver="adam",
+            learning_rate_init=0.01,
+        )
+    elif name == "regressor":
+        y = np.c_[X[:, 0] + X[:, 2], X[:, 1] * 0.1]
+        est = MLPRegressor(
+            (4,),
+            activation="tanh",
+            batch_size=7,
+            max_iter=3,
+            random_state=1,
+            dtype="float64",
+            solver="momentum",
+            learning_rate_init=0.05,
+            alpha=0.01,
+        )
+    else:
+        raise KeyError(name)
+    return est, X, y

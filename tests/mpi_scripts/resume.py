@@ -7,8 +7,8 @@ exists, rank 0 (only) first restores θ, the Adam state, the step/epoch counters
 the shuffling RNG from it; the trainer broadcasts them to every rank. Afterwards rank
 0 writes the new state to STATE, and the final θ to OUT if given.
 
-(This stands in for mlplab's checkpoint files, which are written by another module:
-the state saved here is exactly what a checkpoint must hold.)
+(This saves the trainer's state by hand, to test the broadcast at the start of fit;
+checkpoints.py tests mlplab's checkpoint files under MPI.)
 """
 
 from __future__ import annotations

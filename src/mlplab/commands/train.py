@@ -243,11 +243,6 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     ckpt = args.checkpoint
     if not (ckpt or args.resume or args.checkpoint_every is not None or args.restore_best):
         return {}
-    if getattr(args, "distributed", False):
-        raise ValueError(
-            "--checkpoint, --checkpoint-every, --resume and --restore-best are not "
-            "supported with --distributed yet"
-        )
     if ckpt is None and (args.resume or args.checkpoint_every is not None):
         raise ValueError("--resume and --checkpoint-every need --checkpoint DIR")
     if ckpt is not None and ckpt.exists() and not ckpt.is_dir():
