@@ -632,38 +632,29 @@ def train_arrays(
     any number of ranks. Returns the :class:`~mlplab.recipes.TrainResult` on rank 0 and
     None on the other ranks: only rank 0 prints and writes files.
     """
-    from mlplab.data import Standardizer, train_test_split
-    from mlplab.recipes import TrainResult, make_optimizer, parse_layers
+    from mlplab.recipes import TrainResult, prepare_run
 
     if comm is None:
         comm = _world()
     rank, size = comm.Get_rank(), comm.Get_size()
 
     def setup() -> tuple[Any, ...]:
-        hidden_sizes = parse_layers(layers)
-        Xa, ya = np.asarray(X), np.asarray(y)
-        X_tr, X_te, y_tr, y_te = train_test_split(
-            Xa, ya, test_size=test_size, seed=seed, stratify=task == "classification"
-        )
-        if task == "classification":
-            n_classes = int(max(y_tr.max(), y_te.max() if y_te.size else 0)) + 1
-            output, n_out = ("binary", 1) if n_classes <= 2 else ("multiclass", n_classes)
-        elif task == "regression":
-            output, n_out = "regression", (1 if y_tr.ndim == 1 else y_tr.shape[1])
-        else:
-            raise ValueError(f"task must be classification or regression, got {task!r}")
-        std = Standardizer().fit(X_tr) if normalize else None
-        net = Network(
-            [Xa.shape[1], *hidden_sizes, n_out],
-            hidden=activation,
-            output=output,
+        hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepare_run(
+            X,
+            y,
+            task=task,
+            layers=layers,
+            activation=activation,
             init=init,
+            optimizer=optimizer,
+            lr=lr,
+            beta=beta,
             seed=seed,
-            dtype=dtype,
+            test_size=test_size,
+            normalize=normalize,
             l2=l2,
-            standardizer=std,
+            dtype=dtype,
         )
-        opt = make_optimizer(optimizer, lr, beta)
         lo, hi = shard_range(len(X_tr), rank, size)
         return hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt, lo, hi
 

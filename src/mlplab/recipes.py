@@ -77,33 +77,29 @@ def parse_layers(text: str | list[int]) -> list[int]:
     return sizes
 
 
-def train_arrays(
+def prepare_run(
     X: Any,
     y: Any,
     *,
-    task: str = "classification",
-    layers: list[int] | str = "16,8",
-    activation: str = "relu",
-    init: str | None = None,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    beta: float | None = None,
-    batch_size: int | None = 32,
-    epochs: int = 100,
-    seed: int = 0,
-    test_size: float = 0.25,
-    normalize: bool = True,
-    l2: float = 0.0,
-    dtype: str = "float32",
-    callbacks: list[Callback] | None = None,
+    task: str,
+    layers: list[int] | str,
+    activation: str,
+    init: str | None,
+    optimizer: str,
+    lr: float | None,
+    beta: float | None,
+    seed: int,
+    test_size: float,
+    normalize: bool,
+    l2: float,
+    dtype: str,
     X_test: Any = None,
     y_test: Any = None,
-    fit_kwargs: dict[str, Any] | None = None,
-) -> TrainResult:
-    """Split (stratified), normalize on the training part, train, and measure.
+) -> tuple[list[int], Any, Any, Any, Any, Network, Any]:
+    """The set-up every recipe shares: split (stratified), head from the targets,
+    Standardizer fit on the training part, Network and optimizer.
 
-    ``y`` holds class labels 0..K−1 for classification (K = 2: binary head with one
-    output; K > 2: multiclass head) or values for regression.
+    Returns ``(hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt)``.
     """
     hidden_sizes = parse_layers(layers)
     X = np.asarray(X)
@@ -133,6 +129,55 @@ def train_arrays(
         standardizer=std,
     )
     opt = make_optimizer(optimizer, lr, beta)
+    return hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt
+
+
+def train_arrays(
+    X: Any,
+    y: Any,
+    *,
+    task: str = "classification",
+    layers: list[int] | str = "16,8",
+    activation: str = "relu",
+    init: str | None = None,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    beta: float | None = None,
+    batch_size: int | None = 32,
+    epochs: int = 100,
+    seed: int = 0,
+    test_size: float = 0.25,
+    normalize: bool = True,
+    l2: float = 0.0,
+    dtype: str = "float32",
+    callbacks: list[Callback] | None = None,
+    X_test: Any = None,
+    y_test: Any = None,
+    fit_kwargs: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Split (stratified), normalize on the training part, train, and measure.
+
+    ``y`` holds class labels 0..K−1 for classification (K = 2: binary head with one
+    output; K > 2: multiclass head) or values for regression.
+    """
+    hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepare_run(
+        X,
+        y,
+        task=task,
+        layers=layers,
+        activation=activation,
+        init=init,
+        optimizer=optimizer,
+        lr=lr,
+        beta=beta,
+        seed=seed,
+        test_size=test_size,
+        normalize=normalize,
+        l2=l2,
+        dtype=dtype,
+        X_test=X_test,
+        y_test=y_test,
+    )
     # Record what `mlplab plot` shows: per-layer gradient norms and activation percentiles.
     recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
     trainer = Trainer(net, opt, [*recorders, *(callbacks or [])], seed=seed)
@@ -161,7 +206,7 @@ def train_arrays(
 
             pred = net.predict(X_te)
             metrics["test_confusion_matrix"] = confusion_matrix(
-                y_te, pred, labels=np.arange(max(n_classes, 2))
+                y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
             ).tolist()
     else:
         metrics["train_r2"] = net.score(X_tr, y_tr)
