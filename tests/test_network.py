@@ -171,3 +171,10 @@ def test_input_arrays_are_never_modified(rng):
     mlplab.fit(net, X, y, epochs=2, batch_size=2)
     net.predict(X[:, ::1])
     np.testing.assert_array_equal(X, before)
+
+
+def test_from_config_rebuilds_the_architecture():
+    net = Network([3, 4, 2], hidden="tanh", output="multiclass", init="he", dtype="float64", l2=0.1)
+    clone = Network.from_config(net.config())
+    assert clone.config() == net.config()
+    assert not clone.get_flat_params().any()

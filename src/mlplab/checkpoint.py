@@ -115,15 +115,7 @@ class Checkpoint(NamedTuple):
         from mlplab.network import Network
 
         cfg = self.header["config"]
-        net = Network(
-            cfg["layer_sizes"],
-            hidden=cfg["hidden"],
-            output=cfg["output"],
-            init="zeros",
-            dtype=cfg["dtype"],
-            l2=cfg.get("l2", 0.0),
-        )
-        net.init = list(cfg.get("init", net.init))
+        net = Network.from_config(cfg)
         net.set_flat_params(self.arrays["theta"])
         if "standardizer_mean" in self.arrays:
             std = Standardizer()

@@ -205,15 +205,7 @@ def network_from_state(state: dict[str, Any]) -> Any:
     from mlplab.network import Network
 
     cfg = state["config"]
-    net = Network(
-        cfg["layer_sizes"],
-        hidden=cfg["hidden"],
-        output=cfg["output"],
-        init="zeros",
-        dtype=cfg["dtype"],
-        l2=cfg.get("l2", 0.0),
-    )
-    net.init = list(cfg.get("init", net.init))
+    net = Network.from_config(cfg)
     net.set_flat_params(np.asarray(state["theta"]))
     if state.get("standardizer") is not None:
         std = Standardizer()

@@ -680,6 +680,20 @@ class Network:
         new.standardizer = _copy.deepcopy(self.standardizer)
         return new
 
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Network:
+        """A Network with the architecture :meth:`config` describes (weights all zero)."""
+        net = cls(
+            cfg["layer_sizes"],
+            hidden=cfg["hidden"],
+            output=cfg["output"],
+            init="zeros",
+            dtype=cfg["dtype"],
+            l2=cfg.get("l2", 0.0),
+        )
+        net.init = list(cfg.get("init", net.init))
+        return net
+
     def config(self) -> dict[str, Any]:
         """Architecture as plain data (what a model file stores besides the arrays)."""
         return {
