@@ -1,7 +1,7 @@
 """Contracts of the training fast path: same results as the lecture code, float32 end to
 end, bounded memory, a light ``import mlplab``.
 
-The fast path (``network.Workspace``, ``optimizers.inplace_step``, the in-place kernels of
+The fast path (``network.Workspace``, ``optimizers.CheckedStep``, the in-place kernels of
 the activations) must compute what the lecture-shaped functions compute; these tests pin
 that down, then check what the speed must not cost.
 """
@@ -129,6 +129,57 @@ def test_inplace_step_is_bit_identical_to_pure_update(rng, name, dtype):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("chunk", [7, 50, 1 << 16])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_checked_step_is_bit_identical_to_pure_update(rng, name, dtype, chunk):
+    """CheckedStep.propose = update (same bits), in slices, without touching θ or the state."""
+    opt = OPTIMIZERS[name]()
+    theta = rng.standard_normal(50).astype(dtype)
+    s_pure = opt.init(theta)
+    s_fast = start = opt.init(theta)
+    start_copy = [np.copy(a) for a in start[1:]]
+    step = _opt.CheckedStep(opt, chunk=chunk)
+    seen = set()
+    for _ in range(5):
+        g = rng.standard_normal(50).astype(dtype)
+        g_before, theta_before = g.copy(), theta.copy()
+        u_pure, s_pure = opt.update(g, s_pure, theta)
+        s_fast, u_fast, ug = step.propose(g, s_fast, theta)
+        np.testing.assert_array_equal(g, g_before)
+        np.testing.assert_array_equal(theta, theta_before)  # propose never changes θ
+        np.testing.assert_array_equal(u_fast, u_pure)
+        assert ug == pytest.approx(float(u_pure @ g), rel=1e-5)
+        assert s_fast.count == s_pure.count
+        for a, b in zip(s_fast[1:], s_pure[1:], strict=True):
+            np.testing.assert_array_equal(a, b)
+        seen.update(id(a) for a in s_fast[1:])
+        theta = theta + u_pure
+    for a, b in zip(start[1:], start_copy, strict=True):
+        np.testing.assert_array_equal(a, b)  # the first state is never written into
+    assert len(seen) == 2 * (len(s_fast) - 1)  # two alternating sets of state arrays
+
+
+def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
+    opt = _opt.adam(1e-3)
+    theta = np.zeros(10, np.float32)
+    step = _opt.CheckedStep(opt, chunk=4)
+    state = opt.init(theta)
+    g = np.ones(10, np.float32)
+    g[9] = np.nan
+    _, _, ug = step.propose(g, state, theta)
+    assert not np.isfinite(ug)
+    # A user's optimizer, or a tree: the pure update, checked the same way.
+    custom = _opt.Optimizer(lambda p: None, lambda g, s, p: (-g, s), "mine")
+    _, u, ug = _opt.CheckedStep(custom).propose(np.full(3, 2.0), None, np.ones(3))
+    np.testing.assert_array_equal(u, -2.0)
+    assert ug == -12.0
+    # State arrays of another dtype (float64 v for float32 θ): the pure update too.
+    state64 = _opt.MomentumState(0, np.zeros(10))
+    new, u, _ = _opt.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
+    assert new.v.dtype == np.float64
+
+
 def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):
     opt = _opt.momentum(0.1, 0.9)
     params = [_net.DenseParams(np.ones((2, 3)), np.zeros(2))]
@@ -167,6 +218,54 @@ def test_trainer_follows_the_lecture_loop(rng, hidden, name):
     for (W, bb), (rW, rb) in zip(a.params, params, strict=True):
         np.testing.assert_allclose(W, rW, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(bb, rb, rtol=1e-9, atol=1e-12)
+
+
+def test_trainer_keeps_theta_in_the_networks_own_vector(rng):
+    """θ alternates between two vectors during fit; callbacks see the current one, and
+    after fit (also after an error) the network's own arrays hold the result."""
+    X, y = _data(rng, 40, 4, "binary", 1)
+    net = mlplab.Network([4, 6, 1], seed=0)
+    W1, theta = net.weights[0], net._theta  # arrays taken before training
+    seen = []
+    cb = mlplab.callbacks.LambdaCallback(
+        on_batch_end=lambda b, logs: seen.append(net.get_flat_params())
+    )
+    ref = net.copy()
+    mlplab.fit(net, X, y, optimizer=_opt.momentum(0.1), epochs=2, batch_size=8, callbacks=[cb])
+    assert net._theta is theta and np.shares_memory(W1, net._theta)
+    np.testing.assert_array_equal(W1, net.weights[0])
+    np.testing.assert_array_equal(seen[-1], net.get_flat_params())
+    assert len(seen) == 10
+    assert all(not np.array_equal(a, b) for a, b in zip(seen[:-1], seen[1:], strict=True))
+    # What the callback saw after the first epoch's 5 steps is that epoch's θ.
+    mlplab.Trainer(ref, _opt.momentum(0.1), seed=0).fit(X, y, epochs=1, batch_size=8)
+    np.testing.assert_array_equal(seen[4], ref.get_flat_params())
+
+    def boom(b, logs):
+        if b == 2:
+            raise RuntimeError("stop")
+
+    before = None
+
+    def record(b, logs):
+        nonlocal before
+        before = net.get_flat_params()
+
+    with pytest.raises(RuntimeError, match="stop"):
+        mlplab.fit(
+            net,
+            X,
+            y,
+            optimizer=_opt.momentum(0.1),
+            epochs=1,
+            batch_size=8,
+            callbacks=[
+                mlplab.callbacks.LambdaCallback(on_batch_end=record),
+                mlplab.callbacks.LambdaCallback(on_batch_end=boom),
+            ],
+        )
+    assert net._theta is theta
+    np.testing.assert_array_equal(net._theta, before)  # the θ of the last step taken
 
 
 @pytest.mark.parametrize("output", ["binary", "multiclass"])
@@ -332,13 +431,15 @@ def test_training_steps_allocate_nothing_parameter_sized():
     trainer = mlplab.Trainer(net, _opt.adam(1e-3))
     trainer.fit(X, y, epochs=1, batch_size=16)  # builds workspaces, state, scratch
     Xc, Y = net._prepare_X(X), net._prepare_y(y, 64)
-    step = _opt.inplace_step(trainer.optimizer)
+    step = _opt.CheckedStep(trainer.optimizer)  # the trainer's step
     idx = np.arange(16)
 
     def steps():
         for _ in range(5):
             _, g, _, _ = trainer._batch_step(Xc, Y, None, idx)
-            trainer.opt_state = step(g, trainer.opt_state, net._theta)
+            trainer.opt_state, u, ug = step.propose(g, trainer.opt_state, net._theta)
+            assert np.isfinite(ug)
+            net._theta[...] += u
 
     steps()  # the new step's scratch buffers
     theta_bytes = net._theta.nbytes

@@ -240,8 +240,11 @@ class Workspace:
             dZ.T.dot(A_used[l], out=gW)  # dW[l] = dZ[l]ᵀ a[l-1]
             self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
             if l > 0:  # da[0] = dx is not needed: skip that product
-                dA = self.dZ[l - 1]
-                dZ.dot(params[l].W, out=dA)  # dA[l-1] = dZ[l] W[l]
+                dA, W = self.dZ[l - 1], params[l].W
+                if W.shape[0] == 1:  # one unit: the product is an outer product, and
+                    np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
+                else:
+                    dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
                 # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place (z[l-1] is dead after this)
                 dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], A_used[l])
         return J

@@ -53,6 +53,7 @@ from mlplab._validation import (  # noqa: F401  (InputScaleWarning: re-exported)
 )
 from mlplab.callbacks import Callback, History
 from mlplab.network import Network
+from mlplab.optimizers import CheckedStep as _CheckedStep
 from mlplab.optimizers import GuardedStep as _GuardedStep
 from mlplab.optimizers import Optimizer
 from mlplab.optimizers import adam as _adam
@@ -426,9 +427,11 @@ class Trainer:
         n = self._n_total = Xc.shape[0]
         batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
         theta = net._theta
-        update = self.optimizer.update
         on_host = xp is np  # NumPy: each step checked on the host before it is applied
-        if not on_host:  # elsewhere: checked on the device, read once per epoch
+        if on_host:
+            stepper = _CheckedStep(self.optimizer)
+            thetas = _AlternatingTheta(net)
+        else:  # elsewhere: checked on the device, read once per epoch
             guard = _GuardedStep(self.optimizer)
             step_at_start = self.step
         self._planned_epochs = max(end_epoch - self.epoch, 0)
@@ -458,7 +461,7 @@ class Trainer:
                         batches = self._epoch_batches(n, batch_size)
                         first, total_loss, correct = 0, 0.0, 0.0
                         if keep_start:
-                            self._epoch_start = _xp.copy(theta)
+                            self._epoch_start = _xp.copy(net._theta)
                     else:  # resumed in the middle of an epoch
                         order, first, total_loss, correct = position
                         batches = self._split(order, n, batch_size)
@@ -473,15 +476,21 @@ class Trainer:
                         if not on_host:  # the same step, checked and applied on the device
                             self.opt_state = guard(J, g, self.opt_state, theta)
                         else:
-                            updates, new_state = update(g, self.opt_state, theta)
-                            # u·g is NaN or inf as soon as one entry of the gradient or of
-                            # the update is: one dot product checks both before θ changes
-                            # (entry by entry only if it fails: the sum itself can overflow).
-                            if not (
-                                math.isfinite(J) and math.isfinite(float(updates @ g))
-                            ) and _non_finite(J, g, updates, theta):
+                            # W[l] ← W[l] − α·(step), every layer at once: the optimizer's
+                            # update(g, state, θ), added to θ into a second vector
+                            # (optimizers.CheckedStep.step_into), with u·g: NaN or inf as
+                            # soon as one entry of the gradient or of the update is. So
+                            # one dot product checks both before θ changes (entry by entry
+                            # only if it fails: the sum itself can overflow).
+                            new_theta = thetas.spare()
+                            new_state, ug = stepper.step_into(
+                                g, self.opt_state, net._theta, new_theta
+                            )
+                            if not (math.isfinite(J) and math.isfinite(ug)) and _non_finite(
+                                J, g, new_theta
+                            ):
                                 raise self._diverged(J, b, len(batches))
-                            theta += updates  # W[l] ← W[l] − α·(step), every layer at once
+                            thetas.use(new_theta)
                             self.opt_state = new_state
                         self.step += 1
                         total_loss += J * n_b
@@ -529,6 +538,8 @@ class Trainer:
         except DivergenceError as exc:
             diverged = exc
         finally:
+            if on_host:
+                thetas.restore()  # θ back in the network's own vector
             if restore_best and self._best is not None:
                 theta[...] = self._best[2]
             for cb in self.callbacks:
@@ -700,11 +711,51 @@ def _indices_on(batches: list[Any], xp: Any, device: Any) -> list[Any]:
     return out
 
 
-def _non_finite(J: float, g: np.ndarray, updates: np.ndarray, theta: np.ndarray) -> bool:
-    """Entry by entry: is J, the gradient, the update or θ + update NaN or inf?"""
-    if not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(updates).all()):
-        return True
-    return not np.isfinite(theta + updates).all()
+def _non_finite(J: float, g: np.ndarray, new_theta: np.ndarray) -> bool:
+    """Entry by entry: is J, the gradient or θ + update NaN or inf?
+
+    θ is finite, so θ + update is finite exactly when the update is and the sum does
+    not overflow.
+    """
+    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(new_theta).all())
+
+
+class _AlternatingTheta:
+    """θ in two vectors for the NumPy loop: a step writes θ + update into the other one.
+
+    Adding the update in place would change θ before the step is checked; computing the
+    update first and adding it after takes two passes over memory. So each step reads θ
+    from one vector and writes the new θ into the other (:meth:`CheckedStep.step_into`),
+    and :meth:`use` points the network at it once the step is accepted: a refused step
+    leaves θ as it was. In between, the network's parameters are views of whichever
+    vector is current (callbacks, checkpoints and validation see the current θ);
+    :meth:`restore` copies θ back into the network's own vector at the end of
+    :meth:`Trainer.fit`, so arrays taken from the network before it stay its parameters.
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.home = (net._theta, net._params)
+        self.other: tuple[np.ndarray, list] | None = None
+
+    def spare(self) -> np.ndarray:
+        """The vector that does not hold the current θ."""
+        if self.net._theta is not self.home[0]:
+            return self.home[0]
+        if self.other is None:
+            flat = np.empty_like(self.home[0])
+            self.other = (flat, self.net._views(flat))
+        return self.other[0]
+
+    def use(self, theta: np.ndarray) -> None:
+        pair = self.home if theta is self.home[0] else self.other
+        self.net._theta, self.net._params = pair  # type: ignore[misc]
+
+    def restore(self) -> None:
+        theta = self.net._theta
+        if theta is not self.home[0]:
+            self.home[0][...] = theta
+            self.net._theta, self.net._params = self.home
 
 
 def _check_restore_best(restore_best: Any, validated: bool) -> str | None:
