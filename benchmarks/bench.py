@@ -105,6 +105,9 @@ def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
     return 2 * n**3 / best / 1e9
 
 
+FLOOR = "matmuls only"  # workloads.run_matmuls: the products of training and nothing else
+
+
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -161,12 +164,19 @@ def wait_for_quiet(max_wait_s: float) -> tuple[float, float]:
 
 
 def run_workload(
-    wl: workloads.Workload, impls: list[str], repeats: int, max_wait_s: float = 0.0
+    wl: workloads.Workload,
+    impls: list[str],
+    repeats: int,
+    max_wait_s: float = 0.0,
+    pause_s: float = 0.0,
 ) -> dict[str, dict[str, list[float]]]:
     """Interleaved rounds; per implementation the seconds per epoch and final losses.
 
     With ``max_wait_s`` > 0 each round first waits for the other processes on this shared
-    machine to go idle (at most that long) and records how busy it still was.
+    machine to go idle (at most that long) and records how busy it still was. With
+    ``pause_s`` > 0 every run, of every implementation, starts after that many idle
+    seconds: this virtual machine slows down after a few seconds of load on both cores
+    (see ``--pause``), and the pause gives each run the same starting state.
     """
     out: dict[str, dict[str, list[float]]] = {k: {"epoch_s": [], "loss": []} for k in impls}
     out["_busy"] = {"waited_s": [], "others": []}
@@ -176,6 +186,7 @@ def run_workload(
             out["_busy"]["waited_s"].append(waited)
             out["_busy"]["others"].append(busy)
         for name in impls:
+            time.sleep(pause_s)
             dt, loss = workloads.IMPLEMENTATIONS[name](wl, seed=r)
             out[name]["epoch_s"].append(dt / wl.epochs)
             out[name]["loss"].append(loss)
@@ -299,6 +310,34 @@ def report(
     add("")
     add(f"All targets met in this run: **{'yes' if all_met else 'no'}**.")
     add("")
+    if all(FLOOR in results[wl.name] for wl in wls):
+        add(
+            f"Ceiling: `{FLOOR}` runs just the matrix products of every training step (the "
+            "same NumPy/BLAS calls mlplab and scikit-learn make, nothing else), so no "
+            "implementation on NumPy's BLAS can be faster per epoch. Other's median / its "
+            "median is the largest speed-up such an implementation could show in this run; "
+            "mlplab's overhead is the part of its epoch outside the products."
+        )
+        add("")
+        add(
+            "| workload | ceiling vs scikit-learn | ceiling vs PyTorch | matmuls only "
+            "(ms/epoch) | mlplab's overhead | scikit-learn's overhead |"
+        )
+        add("|---|---|---|---|---|---|")
+        for wl in wls:
+            res = results[wl.name]
+            f = statistics.median(res[FLOOR]["epoch_s"])
+            m = statistics.median(res["mlplab"]["epoch_s"])
+            cells = [
+                f"{statistics.median(res[o]['epoch_s']) / f:.2f}×" if o in res else "not run"
+                for o in ("scikit-learn", "pytorch")
+            ]
+            sk = statistics.median(res["scikit-learn"]["epoch_s"]) if "scikit-learn" in res else f
+            add(
+                f"| {wl.name} | {cells[0]} | {cells[1]} | {_fmt_ms(f)} | {_fmt_ms(m - f)} | "
+                f"{_fmt_ms(sk - f)} |"
+            )
+        add("")
 
     # Per workload detail.
     add("## Time per epoch")
@@ -342,6 +381,8 @@ def report(
             med = statistics.median(t)
             if name == "mlplab":
                 sp = "—"
+            elif name == FLOOR:
+                sp = f"{med / m * 100:.0f} % of mlplab's epoch"
             else:
                 per_round = [o / s for o, s in zip(t, m_times, strict=True)]
                 sp = f"{med / m:.2f}× ({min(per_round):.2f}–{max(per_round):.2f})"
@@ -349,7 +390,7 @@ def report(
             add(
                 f"| {name} | {_fmt_ms(med)} | {_fmt_ms(min(t))}–{_fmt_ms(max(t))} | "
                 f"{med / wl.steps_per_epoch * 1e6:.0f} | {sp} | {gf:.1f} | {gf / peak * 100:.0f} % "
-                f"| {statistics.median(r['loss']):.4f} |"
+                f"| {'—' if name == FLOOR else format(statistics.median(r['loss']), '.4f')} |"
             )
         add("")
 
@@ -360,9 +401,10 @@ def report(
         "Peak bytes allocated during `mlplab.fit` (the caller's X excluded: it exists before), "
         "against the budget of issue 6, 1.5 × (parameters + one batch of activations "
         "a[0..L] + the data: X and the targets in float32). What fit holds: Y (and a copy "
-        "of X only if X is not already finite float32), the flat gradient, the optimizer "
-        "state (v), a scratch vector of the optimizer step, and the workspace (batch, z[l], "
-        "a[l], dZ[l])."
+        "of X only if X is not already finite float32), the flat gradient, a second θ vector "
+        "(each step writes θ + update there and is adopted once checked), the optimizer "
+        "state (v) in two alternating sets, slice-sized scratch buffers of the optimizer "
+        "step, and the workspace (batch, z[l], a[l], dZ[l])."
     )
     add("")
     add(
@@ -401,7 +443,7 @@ def report(
         add(
             "The first variant is what the lecture-shaped code does, the last what the "
             "Trainer's fast path does (`mlplab.network.Workspace`, "
-            "`mlplab.optimizers.inplace_step`, the in-place kernels of activations and heads)."
+            "`mlplab.optimizers.CheckedStep`, the in-place kernels of activations and heads)."
         )
         add("")
         add("| operation | shape | variants (µs) | speed-up |")
@@ -433,9 +475,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds each round may wait for other processes to go idle (20; quick 0)",
     )
+    ap.add_argument(
+        "--pause",
+        type=float,
+        default=None,
+        help="idle seconds before every run of every implementation (2; quick 0): this "
+        "machine's throughput drops after a few seconds of load on both cores, so "
+        "back-to-back runs would each start in a different state",
+    )
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 20.0)
+    pause = args.pause if args.pause is not None else (0.0 if args.quick else 2.0)
     t_start = time.perf_counter()
 
     env = environment()
@@ -445,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     impls = ["mlplab", "scikit-learn"]
     if workloads.torch_available():
         impls.append("pytorch")
-    impls.append("mlplab-lecture")
+    impls += ["mlplab-lecture", "matmuls only"]
 
     wanted = args.workloads.split(",")
     wls = [wl for wl in workloads.make_workloads(quick=args.quick) if wl.name in wanted]
@@ -453,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     for wl in wls:
         print(f"{wl.name}:", file=sys.stderr)
         warm_up(wl, impls)
-        results[wl.name] = run_workload(wl, impls, repeats, max_wait)
+        results[wl.name] = run_workload(wl, impls, repeats, max_wait, pause)
         memory[wl.name] = peak_memory(wl)
         # The peak is measured again between workloads and the best kept: a measurement
         # taken while other processes hold a core understates it.
@@ -464,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if os.environ.get("MLPLAB_BENCH_CMD"):
         cmd = os.environ["MLPLAB_BENCH_CMD"]
+    env["idle pause before every run"] = f"{pause:g} s"
     text = report(
         cmd.strip(),
         env,

@@ -167,26 +167,54 @@ def run_all(quick: bool = False) -> list[Comparison]:
             )
         )
 
-    # Optimizer step over θ: pure update + θ += updates, against inplace_step.
-    for n_params in [641, 2_100_225]:
+    # The trainer's checked optimizer step over θ: the pure update, checked (u·g) and then
+    # added; the same in place (propose into buffers, check, add: two passes over θ); and
+    # CheckedStep.step_into, which writes θ + u into a second vector in one pass, whole or
+    # in slices of 2**16 and 2**18 elements (optimizers.CHUNK).
+    for n_params in [641, 235_146, 2_100_225]:
         opt = _opt.momentum(lr=0.1, beta=0.9)
         g = rng.standard_normal(n_params, dtype=f32) * f32(1e-3)
-        th1, th2 = np.zeros(n_params, f32), np.zeros(n_params, f32)
-        st1, st2 = [opt.init(th1)], [opt.init(th2)]
-        step = _opt.inplace_step(opt)
+        theta = np.zeros(n_params, f32)
+        out_theta = np.empty_like(theta)
 
-        def pure(g=g, th=th1, st=st1, opt=opt):
-            updates, st[0] = opt.update(g, st[0], th)
-            th += updates
+        def pure(g=g, th=theta, o=out_theta, opt=opt):
+            st = [opt.init(th)]
 
-        def fast(g=g, th=th2, st=st2, step=step):
-            st[0] = step(g, st[0], th)
+            def step():
+                updates, st[0] = opt.update(g, st[0], th)
+                if np.isfinite(float(updates @ g)):
+                    np.add(th, updates, out=o)
 
+            return step
+
+        def propose(g=g, th=theta, o=out_theta, opt=opt):
+            s, st = _opt.CheckedStep(opt), [opt.init(th)]
+
+            def step():
+                st[0], u, ug = s.propose(g, st[0], th)
+                if np.isfinite(ug):
+                    np.add(th, u, out=o)
+
+            return step
+
+        def into(chunk, g=g, th=theta, o=out_theta, opt=opt):
+            s, st = _opt.CheckedStep(opt, chunk=chunk), [opt.init(th)]
+
+            def step():
+                st[0], _ = s.step_into(g, st[0], th, o)
+
+            return step
+
+        variants = {"pure update, u·g, θ + u": pure(), "propose, u·g, θ + u": propose()}
+        variants[f"step_into, slices of {n_params}"] = into(n_params)
+        if n_params > 1 << 16:
+            variants["step_into, slices of 2**16"] = into(1 << 16)
+        variants["step_into, slices of 2**18 (CHUNK)"] = into(_opt.CHUNK)
         out.append(
             compare(
-                "momentum step: `update` + `θ += updates` vs `inplace_step`",
+                "checked momentum step: pure update vs `CheckedStep`",
                 f"{n_params} parameters",
-                {"pure update": pure, "inplace_step": fast},
+                variants,
                 budget,
                 rounds,
             )

@@ -318,9 +318,51 @@ def run_torch(wl: Workload, seed: int = 0) -> tuple[float, float]:
     return dt, loss
 
 
+# ------------------------------------------------------------------------- the floor
+def run_matmuls(wl: Workload, seed: int = 0) -> tuple[float, float]:
+    """Only the matrix products of training, nothing else: the floor of a NumPy loop.
+
+    Every step of every epoch does what mlplab's and scikit-learn's steps both do through
+    NumPy's BLAS, with the same shapes: the forward products a[l-1] W[l]ᵀ, then dW[l] =
+    dZ[l]ᵀ a[l-1] for every layer and dA[l-1] = dZ[l] W[l] for l > 1. No gather,
+    activation, head, bias, optimizer or Python bookkeeping: an implementation that calls
+    the same BLAS cannot take less time per epoch than this, so other/this bounds the
+    speed-up any such implementation can reach. Returns (seconds, NaN).
+    """
+    f32 = np.float32
+    rng = np.random.default_rng(seed)
+    Ws = [W.astype(f32) for W, _ in wl.init]
+    s, L = wl.layer_sizes, len(wl.layer_sizes) - 1
+    n, bs = wl.n_samples, wl.batch_size
+    sizes = [min(bs, n - i) for i in range(0, n, bs)]
+    bufs = {}
+    for b in set(sizes):
+        Xb = rng.standard_normal((b, s[0]), dtype=f32)
+        Z = [np.empty((b, s[l + 1]), f32) for l in range(L)]
+        dZ = [rng.standard_normal((b, s[l + 1]), dtype=f32) for l in range(L)]
+        bufs[b] = (Xb, Z, dZ)
+    gW = [np.empty_like(W) for W in Ws]
+    t0 = time.perf_counter()
+    for _ in range(wl.epochs):
+        for b in sizes:
+            Xb, Z, dZ = bufs[b]
+            A = Xb
+            for l in range(L):
+                A.dot(Ws[l].T, out=Z[l])
+                A = Z[l]
+            for l in range(L - 1, -1, -1):
+                dZ[l].T.dot(Xb if l == 0 else Z[l - 1], out=gW[l])
+                if l > 0 and Ws[l].shape[0] == 1:  # as mlplab: an outer product
+                    np.multiply(dZ[l], Ws[l], out=dZ[l - 1])
+                elif l > 0:
+                    dZ[l].dot(Ws[l], out=dZ[l - 1])
+    return time.perf_counter() - t0, float("nan")
+
+
 IMPLEMENTATIONS = {
     "mlplab": run_mlplab,
     "scikit-learn": run_sklearn,
     "pytorch": run_torch,
     "mlplab-lecture": run_mlplab_lecture,
+    "matmuls only": run_matmuls,
 }
