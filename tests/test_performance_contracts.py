@@ -524,3 +524,23 @@ def test_finite_X_whose_sum_overflows_is_accepted():
     net = mlplab.Network([2, 1], seed=0)
     X = np.full((4, 2), 3e38, dtype=np.float32)  # finite, but the float32 sum is inf
     np.testing.assert_array_equal(net._prepare_X(X), X)
+
+
+# ------------------------------------------------------------------ input checks
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 4100, -1])  # first block, a middle one, the last row
+def test_finite_extremes_reads_blocks_and_sees_every_non_finite(rng, bad, where):
+    from mlplab._validation import finite_extremes
+
+    X = rng.standard_normal((9000, 70)).astype(np.float32)  # about 9 blocks of 1 MB
+    if bad is not None:
+        X[where, 7] = bad
+    lo, hi = finite_extremes(X)
+    if bad is None:
+        assert (lo, hi) == (float(X.min()), float(X.max()))
+    else:
+        assert not (np.isfinite(lo) and np.isfinite(hi))
+        net = mlplab.Network([70, 1], seed=0)
+        name = "NaN" if bad != bad else "infinite"
+        with pytest.raises(ValueError, match=f"X contains {name}.*row {where % 9000}"):
+            mlplab.fit(net, X, (X[:, 0] > 0).astype(int), epochs=1)

@@ -15,6 +15,7 @@ them. ``Workspace``, the training fast path, is NumPy's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ from mlplab._validation import (
     check_positive,
     check_X,
     check_y,
+    finite_extremes,
 )
 from mlplab.activations import Activation
 from mlplab.heads import Head
@@ -543,7 +545,12 @@ class Network:
         self._theta[...] = arr if xp is np else _xp.convert(arr, xp, self._device, self.dtype)
 
     # -- data in -------------------------------------------------------------------
-    def _prepare_X(self, X: Any) -> Array:
+    def _prepare_X(self, X: Any, extremes: list | None = None) -> Array:
+        """X checked and converted for this network (standardized if it has a Standardizer).
+
+        If ``extremes`` is a list and X is used as given, X's (min, max) are appended to it
+        (the finiteness check computes them; the trainer's scale check reuses them).
+        """
         xp = self._xp
         if xp is np and not _xp.is_foreign(X):
             as_is = (
@@ -555,10 +562,11 @@ class Network:
                 and X.shape[1] == self.layer_sizes[0]
             )
             if as_is:
-                # A finite sum means every entry is finite (NaN and ±inf propagate); a sum
-                # that overflows just takes the checked path below.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    as_is = bool(np.isfinite(np.add.reduce(X, axis=None)))
+                # Finite min and max mean every entry is finite (NaN and ±inf propagate).
+                lo, hi = finite_extremes(X)
+                as_is = math.isfinite(lo) and math.isfinite(hi)
+                if as_is and extremes is not None and self.standardizer is None:
+                    extremes.append((lo, hi))
             # If X is already what check_X would return, use it as is, read-only (nothing
             # in mlplab writes into X): copying 60000×784 floats costs more than an epoch's
             # gathers (benchmarks/RESULTS.md, mnist-shape).

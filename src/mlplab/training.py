@@ -567,9 +567,10 @@ class Trainer:
         """Validate the data once: (X, Y, batch size or None for batch GD, validation)."""
         net = self.net
         xp = net._xp
-        Xc = net._prepare_X(X)
+        extremes: list[tuple[float, float]] = []
+        Xc = net._prepare_X(X, extremes)
         if xp is np:
-            check_input_scale(Xc, net.standardizer is not None)
+            check_input_scale(Xc, net.standardizer is not None, extremes=next(iter(extremes), None))
         elif float(xp.max(xp.abs(Xc))) > SCALE_WARNING:  # one read; the message on the host
             check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
         Y = net._prepare_y(y, Xc.shape[0])
