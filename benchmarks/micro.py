@@ -220,6 +220,32 @@ def run_all(quick: bool = False) -> list[Comparison]:
             )
         )
 
+    # The checks fit makes on X before training (finite? how large?), on mnist-shape's X.
+    from mlplab._validation import finite_extremes
+
+    X = rng.standard_normal((6000 if quick else 60000, 784), dtype=f32)
+    out.append(
+        compare(
+            "checks of X before training: finite sum + max |X| vs one blocked min/max pass",
+            f"{X.shape[0]}×{X.shape[1]}",
+            {
+                "sum, np.abs(X).max()": lambda X=X: (
+                    np.add.reduce(X, axis=None),
+                    np.abs(X).max(),
+                ),
+                "sum, X.max(), X.min()": lambda X=X: (
+                    np.add.reduce(X, axis=None),
+                    X.max(),
+                    X.min(),
+                ),
+                "finite_extremes(X)": lambda X=X: finite_extremes(X),
+            },
+            budget,
+            rounds,
+        )
+    )
+    del X
+
     # Whole loss_and_grads of a step: lecture functions against the Workspace.
     for sizes, nb, output in [
         ([30, 16, 8, 1], 32, "binary"),
