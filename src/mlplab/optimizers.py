@@ -15,10 +15,11 @@ Which optimizer, by the lecture's names: batch gradient descent and mini-batch g
 descent are both :func:`sgd`; they differ only in the batch size the training loop uses.
 
 Fast path. ``update`` is pure and allocates a few parameter-sized arrays per step. The
-Trainer instead calls :func:`inplace_step`, which for the built-in optimizers runs the
-same equations, in the same order (so with bit-identical results), writing into θ, into
-the state's own arrays and into scratch buffers allocated once. The pure functions stay
-the reference; tests compare the two step by step.
+Trainer instead runs :class:`CheckedStep`, which for the built-in optimizers runs the same
+equations, in the same order (so with bit-identical results), into buffers allocated once:
+it writes θ + update into a second vector, so the step can be checked before it is
+adopted. :func:`inplace_step` is the unchecked in-place form, for custom loops. The pure
+functions stay the reference; tests compare them step by step.
 
 Other array libraries. ``init`` and ``update`` work on the arrays of any array API
 library (PyTorch, CuPy, ...: :mod:`mlplab._array_api`); the state lives where the
