@@ -205,11 +205,21 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
             return step
 
+        def in_place(g=g, th=theta, o=out_theta, opt=opt):
+            s = _opt.CheckedStep(opt)
+            st = [s.step_into(g, opt.init(th), th, o)[0]]  # then the state is s's own
+
+            def step():
+                st[0], _, _ = s.step(0.5, g, st[0], th, lambda: o)
+
+            return step
+
         variants = {"pure update, u·g, θ + u": pure(), "propose, u·g, θ + u": propose()}
         variants[f"step_into, slices of {n_params}"] = into(n_params)
         if n_params > 1 << 16:
             variants["step_into, slices of 2**16"] = into(1 << 16)
         variants["step_into, slices of 2**18 (CHUNK)"] = into(_opt.CHUNK)
+        variants["step: in place, proven finite by g·g"] = in_place()
         out.append(
             compare(
                 "checked momentum step: pure update vs `CheckedStep`",

@@ -160,6 +160,65 @@ def test_checked_step_is_bit_identical_to_pure_update(rng, name, dtype, chunk):
     assert len(seen) == 2 * (len(s_fast) - 1)  # two alternating sets of state arrays
 
 
+@pytest.mark.parametrize("chunk", [16, 1 << 18])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_checked_step_in_place_is_bit_identical_and_refuses_exactly(rng, name, chunk):
+    """CheckedStep.step: in place once provably finite (sgd, momentum, nesterov), else via a
+    second vector; the same bits as the pure update, and a refused step changes nothing."""
+    opt = OPTIMIZERS[name]()
+    theta = rng.standard_normal(50).astype(np.float32)
+    spare = np.empty_like(theta)
+    theta_pure, s_pure = theta.copy(), opt.init(theta)
+    state = start = opt.init(theta)
+    step = _opt.CheckedStep(opt, chunk=chunk)
+    step.in_place_min = 0  # 50 parameters: in place too (by default from 2**14 on)
+    g = np.empty(50, np.float32)
+    in_place = 0
+    for _ in range(6):
+        g[...] = rng.standard_normal(50)
+        u, s_pure = opt.update(g, s_pure, theta_pure)
+        theta_pure = theta_pure + u
+        state, new_theta, check = step.step(0.5, g, state, theta, lambda s=spare: s)
+        assert np.isfinite(check)
+        if new_theta is theta:
+            in_place += 1
+        else:  # adopted: the trainer swaps the vectors
+            theta, spare = new_theta, theta
+        np.testing.assert_array_equal(theta, theta_pure)
+        for a, b in zip(state[1:], s_pure[1:], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert in_place == (5 if name in ("sgd", "momentum", "nesterov") else 0)
+    assert all(np.all(a == 0) for a in start[1:])  # the caller's first state: untouched
+    # A NaN gradient: the check says so, and neither θ nor the state has moved.
+    theta_before = theta.copy()
+    state_before = [np.copy(a) for a in state[1:]]
+    g[7] = np.nan
+    _, new_theta, check = step.step(0.5, g, state, theta, lambda: spare)
+    assert not np.isfinite(check)
+    np.testing.assert_array_equal(theta, theta_before)
+    for a, b in zip(state[1:], state_before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checked_step_huge_learning_rate_is_refused_before_it_applies(rng):
+    """With α = 1e38 the update overflows: the bound sends the step to the checked path."""
+    opt = _opt.momentum(lr=1e38, beta=0.5)
+    theta = np.zeros(8, np.float32)
+    spare = np.empty_like(theta)
+    step = _opt.CheckedStep(opt)
+    step.in_place_min = 0
+    g = np.full(8, 1e-3, np.float32)
+    state, new_theta, check = step.step(0.1, g, opt.init(theta), theta, lambda: spare)
+    assert np.isfinite(check) and new_theta is spare  # a finite first step, 5e34
+    theta, spare = spare, theta
+    g[...] = 100.0
+    before = theta.copy()
+    with np.errstate(over="ignore", invalid="ignore"):  # as in the trainer
+        _, new_theta, check = step.step(0.1, g, state, theta, lambda: spare)
+    assert new_theta is spare and not np.isfinite(check)  # u = -1e38 * 50: inf
+    np.testing.assert_array_equal(theta, before)
+
+
 def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     opt = _opt.adam(1e-3)
     theta = np.zeros(10, np.float32)
@@ -544,3 +603,31 @@ def test_finite_extremes_reads_blocks_and_sees_every_non_finite(rng, bad, where)
         name = "NaN" if bad != bad else "infinite"
         with pytest.raises(ValueError, match=f"X contains {name}.*row {where % 9000}"):
             mlplab.fit(net, X, (X[:, 0] > 0).astype(int), epochs=1)
+
+
+def test_trainer_in_place_steps_keep_the_last_finite_theta_on_divergence(rng):
+    """A network big enough for in-place steps (>= 2**14 parameters): a NaN gradient at
+    step 5 stops training with θ exactly as after step 4."""
+    X = rng.standard_normal((64, 64)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = mlplab.Network([64, 256, 1], seed=0)
+    assert net.n_params >= 1 << 14
+    trainer = mlplab.Trainer(net, _opt.momentum(0.1), seed=0)
+    seen = []
+    record = mlplab.callbacks.LambdaCallback(
+        on_batch_end=lambda b, logs: seen.append(net.get_flat_params())
+    )
+    trainer.callbacks.append(record)
+    real = trainer._batch_step
+
+    def poisoned(*args):
+        J, g, n_b, correct = real(*args)
+        if trainer.step == 4:
+            g[3] = np.nan
+        return J, g, n_b, correct
+
+    trainer._batch_step = poisoned
+    with pytest.raises(mlplab.DivergenceError):
+        trainer.fit(X, y, epochs=1, batch_size=8)
+    assert len(seen) == 4
+    np.testing.assert_array_equal(net.get_flat_params(), seen[-1])

@@ -481,10 +481,11 @@ class Trainer:
                             # (optimizers.CheckedStep.step_into), with u·g: NaN or inf as
                             # soon as one entry of the gradient or of the update is. So
                             # one dot product checks both before θ changes (entry by entry
-                            # only if it fails: the sum itself can overflow).
-                            new_theta = thetas.spare()
-                            new_state, ug = stepper.step_into(
-                                g, self.opt_state, net._theta, new_theta
+                            # only if it fails: the sum itself can overflow). When the
+                            # step is provably finite beforehand, it runs in place
+                            # (CheckedStep.step) and θ stays in its vector.
+                            new_state, new_theta, ug = stepper.step(
+                                J, g, self.opt_state, net._theta, thetas.spare
                             )
                             if not (math.isfinite(J) and math.isfinite(ug)) and _non_finite(
                                 J, g, new_theta
