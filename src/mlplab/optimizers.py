@@ -366,7 +366,11 @@ class CheckedStep:
                     return new_state, params, gg
         out = spare()
         new_state, ug = self.step_into(g, state, params, out)
-        if bound is not None and new_state is self._returned:
+        if (
+            bound is not None
+            and new_state is self._returned
+            and params.shape[0] >= self.in_place_min
+        ):
             self._state_max = max(
                 (max(float(a.max()), -float(a.min())) for a in new_state[1:]), default=0.0
             )
