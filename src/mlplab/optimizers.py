@@ -151,11 +151,13 @@ def _propose_in_slices(
     chunk: int,
     theta: np.ndarray | None = None,
     out: np.ndarray | None = None,
+    check: bool = True,
 ) -> float:
-    """``update._propose`` over slices of ``chunk`` elements; returns u·g (float).
+    """``update._propose`` over slices of ``chunk`` elements; returns u·g (0.0 unless ``check``).
 
     With ``u=None`` the update lives only slice by slice in ``tmp[-1]``, and ``out``
-    receives θ + u (``theta`` itself is not written).
+    receives θ + u (``out`` may be ``theta`` itself, and ``new`` may be ``old``: an
+    in-place step).
     """
     propose = update._propose  # type: ignore[attr-defined]
     n = g.shape[0]
@@ -168,30 +170,11 @@ def _propose_in_slices(
         u_s = u_slice[: hi - lo] if u is None else u[lo:hi]
         old_s, new_s = [a[lo:hi] for a in old], [a[lo:hi] for a in new]
         propose(g_s, old_s, new_s, u_s, [b[: hi - lo] for b in tmp], t)
-        ug += float(u_s @ g_s)  # NaN or inf as soon as one entry of u or g is
+        if check:
+            ug += float(u_s @ g_s)  # NaN or inf as soon as one entry of u or g is
         if out is not None:
             np.add(theta[lo:hi], u_s, out=out[lo:hi])  # type: ignore[index]
     return ug
-
-
-def _add_in_slices(
-    update: Callable,
-    g: np.ndarray,
-    state: tuple[np.ndarray, ...],
-    tmp: list[np.ndarray],
-    t: int,
-    chunk: int,
-    theta: np.ndarray,
-) -> None:
-    """``update._propose`` in place, slice by slice: the state updated, θ += u."""
-    propose = update._propose  # type: ignore[attr-defined]
-    tmp, u_slice = tmp[:-1], tmp[-1]
-    for lo in range(0, g.shape[0], chunk):
-        hi = min(lo + chunk, g.shape[0])
-        s = [a[lo:hi] for a in state]
-        u_s = u_slice[: hi - lo]
-        propose(g[lo:hi], s, s, u_s, [b[: hi - lo] for b in tmp], t)
-        theta[lo:hi] += u_s
 
 
 def _scratch(n_tmp: int, like: np.ndarray, chunk: int) -> list[np.ndarray]:
@@ -199,11 +182,11 @@ def _scratch(n_tmp: int, like: np.ndarray, chunk: int) -> list[np.ndarray]:
 
 
 class CheckedStep:
-    r"""The trainer's optimizer step on NumPy: propose, check, then apply, allocating nothing.
+    r"""The trainer's optimizer step on NumPy: checked before it applies, allocating nothing.
 
-    (:meth:`step_into`, the form the trainer uses, writes θ + update into a second
-    vector instead of returning the update.)
-
+    The trainer calls :meth:`step`: in place when the step is provably finite beforehand,
+    else :meth:`step_into`, which writes θ + update into a second vector to adopt once
+    checked. :meth:`propose`, the two-pass form, returns the update instead:
     ``new_state, updates, ug = step.propose(g, state, θ)`` is ``updates, new_state =
     optimizer.update(g, state, θ)`` plus ``ug = updates · g``, a number that is NaN or
     inf as soon as one entry of the gradient or of the update is. Neither θ nor
@@ -240,7 +223,6 @@ class CheckedStep:
     def __init__(self, optimizer: Optimizer, chunk: int = CHUNK) -> None:
         self.optimizer = optimizer
         self.chunk = int(chunk)
-        self._fast = getattr(optimizer.update, "_propose", None) is not None
         self._u: np.ndarray | None = None
         self._tmp: list[np.ndarray] = []
         self._sets: list[tuple[np.ndarray, ...]] = []
@@ -255,6 +237,7 @@ class CheckedStep:
         # (641 parameters: 5.6 against 5.0 µs per step, benchmarks/RESULTS.md).
         self.in_place_min = 1 << 14
         self._state_max = math.inf  # a bound of |entries| of the state _returned holds
+        self._limit = 0.0
 
     def _state_buffers(
         self, old: tuple[np.ndarray, ...], params: np.ndarray
@@ -268,12 +251,13 @@ class CheckedStep:
             self._key = key
             self._one_slice = params.shape[0] <= self.chunk
             self._tmp_fixed = self._tmp[:-1]
+            self._limit = float(np.finfo(params.dtype).max) / 16  # far below overflow
         first, second = self._sets
         return second if old and old[0] is first[0] else first
 
     def propose(self, g: Any, state: Any, params: Any) -> tuple[Any, Any, float]:
         """``(new_state, updates, updates · g)``; ``params`` and ``state`` are unchanged."""
-        old = _flat_arrays(g, state, params) if self._fast else None
+        old = _flat_arrays(g, state, params) if self._propose is not None else None
         if old is None:
             updates, new_state = self.optimizer.update(g, state, params)
             return new_state, updates, float(updates @ g)
@@ -299,7 +283,7 @@ class CheckedStep:
             first, second = self._sets
             new = second if old and old[0] is first[0] else first
         else:
-            old = _flat_arrays(g, state, params) if self._fast else None
+            old = _flat_arrays(g, state, params) if self._propose is not None else None
             if old is None:
                 updates, new_state = self.optimizer.update(g, state, params)
                 np.add(params, updates, out=out)
@@ -332,7 +316,7 @@ class CheckedStep:
         times one, so |u| ≤ α · max(max |state|, √(g·g)) (a bound kept from step to step).
         When J and g·g are finite and that bound is far below the dtype's largest float,
         the step runs in place on θ and the state (one pass over memory that writes no new
-        vector: 1.7 against 2.5 ms on 2.1 million parameters, benchmarks/RESULTS.md), and
+        vector: 1.7 against 2.4 ms on 2.1 million parameters, benchmarks/RESULTS.md), and
         check = g·g. Otherwise (a non-finite or huge gradient, a state from elsewhere) the
         checked :meth:`step_into` decides, so a refused step still leaves θ and the state
         as they were.
@@ -351,16 +335,13 @@ class CheckedStep:
             if math.isfinite(gg):
                 # Rounding can push a convex combination one ulp past its inputs.
                 m = max(self._state_max, math.sqrt(gg)) * (1 + 1e-6)
-                if bound * m < float(np.finfo(params.dtype).max) / 16:
+                if bound * m < self._limit:
                     old = state[1:]
                     t = state.count + 1
-                    if self._one_slice:
-                        u = self._tmp[-1]
-                        self._propose(g, old, old, u, self._tmp_fixed, t)
-                        params += u
-                    else:
-                        upd = self.optimizer.update
-                        _add_in_slices(upd, g, old, self._tmp, t, self.chunk, params)
+                    _propose_in_slices(
+                        self.optimizer.update, g, old, old, None, self._tmp, t, self.chunk,
+                        params, params, check=False,
+                    )  # fmt: skip
                     self._state_max = m
                     self._returned = new_state = type(state)(t, *old)
                     return new_state, params, gg
