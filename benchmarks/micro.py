@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import mlplab
+from mlplab import _blas
 from mlplab import activations as _act
 from mlplab import network as _net
 from mlplab import optimizers as _opt
@@ -170,7 +171,9 @@ def run_all(quick: bool = False) -> list[Comparison]:
     # The trainer's checked optimizer step over θ: the pure update, checked (u·g) and then
     # added; the same in place (propose into buffers, check, add: two passes over θ); and
     # CheckedStep.step_into, which writes θ + u into a second vector in one pass, whole or
-    # in slices of 2**16 and 2**18 elements (optimizers.CHUNK).
+    # in slices of 2**16 and 2**18 elements (optimizers.CHUNK); CheckedStep.step in place.
+    # From optimizers.BLAS_MIN parameters on, step_into and step run momentum as BLAS
+    # axpby/axpy calls (mlplab._blas): shown against the ufunc kernels (blas_min raised).
     for n_params in [641, 235_146, 2_100_225]:
         opt = _opt.momentum(lr=0.1, beta=0.9)
         g = rng.standard_normal(n_params, dtype=f32) * f32(1e-3)
@@ -197,16 +200,22 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
             return step
 
-        def into(chunk, g=g, th=theta, o=out_theta, opt=opt):
-            s, st = _opt.CheckedStep(opt, chunk=chunk), [opt.init(th)]
+        def stepper(chunk=_opt.CHUNK, blas=True, opt=opt):
+            s = _opt.CheckedStep(opt, chunk=chunk)
+            if not blas:
+                s.blas_min = 1 << 62
+            return s
+
+        def into(chunk, blas=True, g=g, th=theta, o=out_theta, opt=opt):
+            s, st = stepper(chunk, blas), [opt.init(th)]
 
             def step():
                 st[0], _ = s.step_into(g, st[0], th, o)
 
             return step
 
-        def in_place(g=g, th=theta, o=out_theta, opt=opt):
-            s = _opt.CheckedStep(opt)
+        def in_place(blas=True, g=g, th=theta, o=out_theta, opt=opt):
+            s = stepper(blas=blas)
             st = [s.step_into(g, opt.init(th), th, o)[0]]  # then the state is s's own
 
             def step():
@@ -214,12 +223,16 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
             return step
 
+        blas = n_params >= _opt.BLAS_MIN and _blas.level1(f32) is not None
         variants = {"pure update, u·g, θ + u": pure(), "propose, u·g, θ + u": propose()}
-        variants[f"step_into, slices of {n_params}"] = into(n_params)
+        variants[f"step_into, slices of {n_params}"] = into(n_params, blas=False)
         if n_params > 1 << 16:
-            variants["step_into, slices of 2**16"] = into(1 << 16)
-        variants["step_into, slices of 2**18 (CHUNK)"] = into(_opt.CHUNK)
-        variants["step: in place, proven finite by g·g"] = in_place()
+            variants["step_into, slices of 2**16"] = into(1 << 16, blas=False)
+        variants["step_into, slices of 2**18 (CHUNK)"] = into(_opt.CHUNK, blas=False)
+        variants["step: in place, proven finite by g·g"] = in_place(blas=False)
+        if blas:
+            variants["step_into, BLAS axpby + axpy"] = into(_opt.CHUNK)
+            variants["step: in place, BLAS axpby + axpy"] = in_place()
         out.append(
             compare(
                 "checked momentum step: pure update vs `CheckedStep`",

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import mlplab
+from mlplab import _blas
 from mlplab import activations as _act
 from mlplab import network as _net
 from mlplab import optimizers as _opt
@@ -237,6 +238,114 @@ def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     state64 = _opt.MomentumState(0, np.zeros(10))
     new, u, _ = _opt.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
     assert new.v.dtype == np.float64
+
+
+def _numpy_has_scipy_openblas() -> bool:
+    blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+    return blas.get("name") == "scipy-openblas"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blas_axpby_and_axpy_agree_with_numpy_and_stay_in_bounds(rng, dtype):
+    k = _blas.level1(dtype)
+    if k is None:
+        assert not _numpy_has_scipy_openblas(), "NumPy's bundled OpenBLAS was not found"
+        pytest.skip("NumPy is not linked to its bundled OpenBLAS: the ufunc kernels run")
+    assert _blas.level1("float16") is None and _blas.level1("int64") is None
+    tol = {"float32": 1e-6, "float64": 1e-14}[dtype]
+    for n, offset in [(1, 0), (17, 1), (40_000, 3), (300_001, 0)]:  # long: threaded
+        x = rng.standard_normal(n + offset).astype(dtype)[offset:]  # also unaligned
+        buf = rng.standard_normal(n + offset + 5).astype(dtype)
+        y = buf[offset : offset + n]
+        y0, around = y.copy(), np.concatenate([buf[:offset], buf[offset + n :]])
+        k.axpby(0.3, x, -0.7, y)
+        np.testing.assert_allclose(y, 0.3 * x - 0.7 * y0, rtol=tol, atol=tol)
+        k.axpy(-2.5, x, y)
+        np.testing.assert_allclose(y, 0.3 * x - 0.7 * y0 - 2.5 * x, rtol=10 * tol, atol=10 * tol)
+        np.testing.assert_array_equal(np.concatenate([buf[:offset], buf[offset + n :]]), around)
+
+
+def test_blas_can_be_turned_off(monkeypatch):
+    monkeypatch.setattr(_blas, "_enabled", True)
+    before = _blas.set_enabled(False)
+    assert before is True and _blas.level1("float32") is None
+    _blas.set_enabled(True)
+    out = subprocess.run(
+        [sys.executable, "-c", "from mlplab import _blas; print(_blas.level1('float32'))"],
+        env={**__import__("os").environ, "MLPLAB_BLAS": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
+    """The BLAS form (sgd, momentum, Nesterov on long vectors): the pure update up to
+    rounding, and the in-place step and step_into the same bits, so a resumed run (whose
+    first step goes through step_into) retraces an uninterrupted one exactly."""
+    if _blas.level1(dtype) is None:
+        pytest.skip("no BLAS routines from NumPy here")
+    n = 20_011  # above BLAS_MIN: the trainer's default choice, nothing forced
+    opt = OPTIMIZERS[name]()
+    theta0 = rng.standard_normal(n).astype(dtype)
+    in_place, into = _opt.CheckedStep(opt), _opt.CheckedStep(opt)
+    into.in_place_min = 1 << 40  # always step_into
+    runs = {}
+    for label, step in (("in place", in_place), ("into", into)):
+        theta, spare = theta0.copy(), np.empty_like(theta0)
+        state, g = opt.init(theta), np.empty(n, dtype)
+        pure_theta, pure_state = theta0.copy(), opt.init(theta0)
+        gen = np.random.default_rng(7)
+        n_in_place = 0
+        for _ in range(5):
+            g[...] = gen.standard_normal(n)
+            state, new, check = step.step(0.5, g, state, theta, lambda s=spare: s)
+            assert np.isfinite(check)
+            if new is theta:
+                n_in_place += 1
+            else:
+                theta, spare = new, theta
+            u, pure_state = opt.update(g, pure_state, pure_theta)
+            pure_theta = pure_theta + u
+        rtol = {"float32": 1e-5, "float64": 1e-12}[dtype]
+        np.testing.assert_allclose(theta, pure_theta, rtol=rtol, atol=rtol)
+        runs[label] = (theta.copy(), [np.copy(a) for a in state[1:]], n_in_place)
+    blas_form = name in ("sgd", "momentum", "nesterov")
+    assert runs["in place"][2] == (4 if blas_form else 0) and runs["into"][2] == 0
+    np.testing.assert_array_equal(runs["in place"][0], runs["into"][0])
+    for a, b in zip(runs["in place"][1], runs["into"][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # A NaN gradient on the BLAS path: refused, θ and the state as they were.
+    step, theta, state = in_place, runs["in place"][0], None
+    g = np.full(n, 0.01, dtype)
+    state = opt.init(theta)
+    state, theta_new, _ = step.step(0.5, g, state, theta, lambda: np.empty_like(theta))
+    theta = theta_new
+    before, state_before = theta.copy(), [np.copy(a) for a in state[1:]]
+    g[123] = np.nan
+    _, new, check = step.step(0.5, g, state, theta, lambda: np.empty_like(theta))
+    assert not np.isfinite(check) and new is not theta
+    np.testing.assert_array_equal(theta, before)
+    for a, b in zip(state[1:], state_before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_blas_is_off_below_blas_min_and_without_numpy_blas(rng, monkeypatch):
+    """Short vectors and a NumPy without the routines: the ufunc kernels, bit-identical."""
+    opt = _opt.momentum(0.1, 0.9)
+    for n, enabled in [(_opt.BLAS_MIN - 1, True), (_opt.BLAS_MIN + 5, False)]:
+        monkeypatch.setattr(_blas, "_enabled", enabled)
+        theta = rng.standard_normal(n).astype(np.float32)
+        g = rng.standard_normal(n).astype(np.float32)
+        step = _opt.CheckedStep(opt)
+        spare = np.empty_like(theta)
+        state, new, _ = step.step(0.5, g, opt.init(theta), theta, lambda s=spare: s)
+        assert step._k is None
+        u, _ = opt.update(g, opt.init(theta), theta)
+        np.testing.assert_array_equal(new, theta + u)
 
 
 def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):

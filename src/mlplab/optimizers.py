@@ -19,7 +19,10 @@ Trainer instead runs :class:`CheckedStep`, which for the built-in optimizers run
 equations, in the same order (so with bit-identical results), into buffers allocated once:
 it writes θ + update into a second vector, so the step can be checked before it is
 adopted. :func:`inplace_step` is the unchecked in-place form, for custom loops. The pure
-functions stay the reference; tests compare them step by step.
+functions stay the reference; tests compare them step by step. On long vectors
+(:data:`BLAS_MIN` parameters and more) gradient descent, momentum and Nesterov take their
+steps as BLAS ``axpby``/``axpy`` calls instead (:mod:`mlplab._blas`: one pass per
+equation, multithreaded), equal to the pure update up to rounding.
 
 Other array libraries. ``init`` and ``update`` work on the arrays of any array API
 library (PyTorch, CuPy, ...: :mod:`mlplab._array_api`); the state lives where the
@@ -36,6 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mlplab import _array_api as _xp
+from mlplab import _blas
 from mlplab._tree import tree_leaves, tree_map
 from mlplab._validation import check_positive, check_unit_interval
 
@@ -101,7 +105,29 @@ than whole-array passes and than smaller slices, whose Python overhead adds up
 """
 
 
-def _fast(update: Callable, propose: Callable, n_tmp: int, lr_bound: float | None = None) -> None:
+IN_PLACE_MIN = 1 << 14
+"""Parameters from which :meth:`CheckedStep.step` tries the in-place step.
+
+Below, the extra g·g costs more than the pass it saves (641 parameters: 5.6 against 5.0 µs
+per step, benchmarks/RESULTS.md).
+"""
+
+BLAS_MIN = 1 << 14
+"""Parameters from which :class:`CheckedStep` runs an optimizer's BLAS form, if it has one.
+
+``axpby``/``axpy`` through :mod:`mlplab._blas` beat the ufunc kernels from about 4 000
+parameters on (benchmarks/RESULTS.md); below 2**14 the step costs a few microseconds either
+way and the ufunc form, identical to the pure update bit for bit, is kept.
+"""
+
+
+def _fast(
+    update: Callable,
+    propose: Callable,
+    n_tmp: int,
+    lr_bound: float | None = None,
+    blas: Callable | None = None,
+) -> None:
     """Attach the in-place form of ``update`` (used by :class:`CheckedStep`, :func:`inplace_step`).
 
     ``propose(g, old, new, u, tmp, t)`` runs ``update``'s equations, in the same order, on
@@ -115,8 +141,13 @@ def _fast(update: Callable, propose: Callable, n_tmp: int, lr_bound: float | Non
     such a combination (gradient descent, momentum, Nesterov): then
     ``|u|, |new state| <= α · max(|state|, |g|)`` entry by entry (up to rounding), which
     lets :class:`CheckedStep` prove a step finite before it runs it.
+
+    ``blas(k, g, state, theta)``, if given, takes the same step in place with the BLAS
+    routines ``k`` (:class:`mlplab._blas.Level1`): the state's arrays ``state`` and θ are
+    overwritten with the new ones.
     """
     update._propose = propose  # type: ignore[attr-defined]
+    update._blas = blas  # type: ignore[attr-defined]
     update._n_tmp = n_tmp  # type: ignore[attr-defined]
     update._lr_bound = lr_bound  # type: ignore[attr-defined]
 
@@ -177,6 +208,10 @@ def _propose_in_slices(
     return ug
 
 
+def _contiguous(*arrays: np.ndarray) -> bool:
+    return all(a.flags.c_contiguous for a in arrays)
+
+
 def _scratch(n_tmp: int, like: np.ndarray, chunk: int) -> list[np.ndarray]:
     return [np.empty(min(chunk, like.shape[0]), dtype=like.dtype) for _ in range(n_tmp)]
 
@@ -201,6 +236,13 @@ class CheckedStep:
     call after it; the state passed to the first call (a user's, a checkpoint's) is
     never written into. Other optimizers, trees and non-NumPy arrays use the pure
     ``update``.
+
+    :meth:`step` and :meth:`step_into` run gradient descent, momentum and Nesterov on
+    :data:`BLAS_MIN` parameters or more through BLAS (``axpby``/``axpy``,
+    :mod:`mlplab._blas`) when NumPy's BLAS has them: the same equations, rounded the
+    BLAS way (a fused multiply-add may differ from the pure update in the last bit). Both
+    methods then round alike, so a run resumed from a checkpoint retraces the
+    uninterrupted one bit for bit whichever of the two took each step.
 
     Parameters
     ----------
@@ -233,9 +275,10 @@ class CheckedStep:
         self._returned: Any = None  # the state step_into returned last
         self._g: Any = None  # and the gradient array it was given
         self._lr_bound = getattr(optimizer.update, "_lr_bound", None)
-        # Below this many parameters the extra g·g costs more than the pass it saves
-        # (641 parameters: 5.6 against 5.0 µs per step, benchmarks/RESULTS.md).
-        self.in_place_min = 1 << 14
+        self._blas_step = getattr(optimizer.update, "_blas", None)
+        self.blas_min = BLAS_MIN
+        self._k: _blas.Level1 | None = None  # the BLAS routines for θ's dtype and size
+        self.in_place_min = IN_PLACE_MIN
         self._state_max = math.inf  # a bound of |entries| of the state _returned holds
         self._limit = 0.0
 
@@ -252,6 +295,8 @@ class CheckedStep:
             self._one_slice = params.shape[0] <= self.chunk
             self._tmp_fixed = self._tmp[:-1]
             self._limit = float(np.finfo(params.dtype).max) / 16  # far below overflow
+            use_blas = self._blas_step is not None and params.shape[0] >= self.blas_min
+            self._k = _blas.level1(params.dtype) if use_blas else None
         first, second = self._sets
         return second if old and old[0] is first[0] else first
 
@@ -292,7 +337,17 @@ class CheckedStep:
             self._g = g
         t = state.count + 1
         tmp = self._tmp
-        if self._one_slice:  # the whole θ at once (the common small case)
+        if self._k is not None and _contiguous(g, params, out):
+            # The in-place BLAS step of step() below, on copies of θ and the state: the
+            # same calls on the same values, so the same bits. g · θ_new is NaN or inf as
+            # soon as one entry of g or of the new θ is (θ_new finite means the update and
+            # the new state are: the update is α times a combination of them).
+            for a_new, a_old in zip(new, old, strict=True):
+                np.copyto(a_new, a_old)
+            np.copyto(out, params)
+            self._blas_step(self._k, g, new, out)
+            ug = float(g @ out)
+        elif self._one_slice:  # the whole θ at once (the common small case)
             u = tmp[-1]
             self._propose(g, old, new, u, self._tmp_fixed, t)
             ug = float(u @ g)
@@ -338,10 +393,13 @@ class CheckedStep:
                 if bound * m < self._limit:
                     old = state[1:]
                     t = state.count + 1
-                    _propose_in_slices(
-                        self.optimizer.update, g, old, old, None, self._tmp, t, self.chunk,
-                        params, params, check=False,
-                    )  # fmt: skip
+                    if self._k is not None and _contiguous(g, params, params):
+                        self._blas_step(self._k, g, old, params)
+                    else:
+                        _propose_in_slices(
+                            self.optimizer.update, g, old, old, None, self._tmp, t,
+                            self.chunk, params, params, check=False,
+                        )  # fmt: skip
                     self._state_max = m
                     self._returned = new_state = type(state)(t, *old)
                     return new_state, params, gg
@@ -492,7 +550,10 @@ def sgd(lr: float = 0.01) -> Optimizer:
     def propose(g, old, new, u, tmp, t):
         np.multiply(g, -lr, out=u)  # −α dW
 
-    _fast(update, propose, 0, lr)
+    def blas(k, g, state, theta):
+        k.axpy(-lr, g, theta)  # W = W − α dW
+
+    _fast(update, propose, 0, lr, blas)
     return Optimizer(init, update, "sgd", {"lr": lr})
 
 
@@ -538,7 +599,12 @@ def momentum(lr: float = 0.01, beta: float = 0.9) -> Optimizer:
         v_new += u
         np.multiply(v_new, -lr, out=u)  # W = W − αv
 
-    _fast(update, propose, 0, lr)
+    def blas(k, g, state, theta):
+        (v,) = state
+        k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
+        k.axpy(-lr, v, theta)  # W = W − αv
+
+    _fast(update, propose, 0, lr, blas)
     return Optimizer(init, update, "momentum", {"lr": lr, "beta": beta})
 
 
@@ -572,7 +638,13 @@ def nesterov(lr: float = 0.01, beta: float = 0.9) -> Optimizer:
         u += g1
         u *= -lr  # −α(βv + (1−β)dW)
 
-    _fast(update, propose, 1, lr)
+    def blas(k, g, state, theta):
+        (v,) = state
+        k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
+        k.axpy(-lr * beta, v, theta)  # W = W − α(βv + (1−β)dW)
+        k.axpy(-lr * (1 - beta), g, theta)
+
+    _fast(update, propose, 1, lr, blas)
     return Optimizer(init, update, "nesterov", {"lr": lr, "beta": beta})
 
 
