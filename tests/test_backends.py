@@ -349,7 +349,7 @@ def test_to_accepts_modules_names_and_arrays(other):
     name = other.name
     assert net.to(name, device=other.device) is net
     assert other.owns(net._theta)
-    np.testing.assert_array_equal(host(net._theta), theta)
+    np.testing.assert_array_equal(host(net.get_flat_params()), theta)
     net.to(np)
     net.to(other.asarray(np.zeros(1)))  # an array: its namespace and device
     assert other.owns(net._theta)

@@ -433,7 +433,7 @@ def test_trainer_keeps_theta_in_the_networks_own_vector(rng):
             ],
         )
     assert net._theta is theta
-    np.testing.assert_array_equal(net._theta, before)  # the θ of the last step taken
+    np.testing.assert_array_equal(net.get_flat_params(), before)  # the θ of the last step
 
 
 @pytest.mark.parametrize("output", ["binary", "multiclass"])
@@ -740,3 +740,38 @@ def test_trainer_in_place_steps_keep_the_last_finite_theta_on_divergence(rng):
         trainer.fit(X, y, epochs=1, batch_size=8)
     assert len(seen) == 4
     np.testing.assert_array_equal(net.get_flat_params(), seen[-1])
+
+
+def test_theta_stores_w_transposed_but_everything_outside_reads_rows(rng, tmp_path):
+    """Storage order is internal: W[l]ᵀ row by row in θ (the faster product layout), while
+    get/set_flat_params, pickles and checkpoints keep W[l] row by row."""
+    import pickle
+
+    from mlplab.checkpoint import read_checkpoint
+
+    net = mlplab.Network([5, 4, 3], output="multiclass", seed=1)
+    for p in net.params:  # views of θ; Wᵀ contiguous: A @ W.T reads it row by row
+        assert np.shares_memory(p.W, net._theta) and p.W.T.flags.c_contiguous
+    rows = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in net.params])
+    np.testing.assert_array_equal(net.get_flat_params(), rows)
+    assert not np.array_equal(net._theta, rows)  # stored otherwise
+    new = rng.standard_normal(rows.shape[0]).astype(np.float32)
+    net.set_flat_params(new)
+    np.testing.assert_array_equal(net.weights[0], new[:20].reshape(4, 5))
+    np.testing.assert_array_equal(net.biases[0], new[20:24])
+    np.testing.assert_array_equal(net.get_flat_params(), new)
+    # Pickles hold rows (as those written before θ stored Wᵀ), and load back.
+    np.testing.assert_array_equal(net.__getstate__()["_theta"], new)
+    back = pickle.loads(pickle.dumps(net))
+    for (W, b), (W2, b2) in zip(net.params, back.params, strict=True):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
+    assert np.shares_memory(back.weights[1], back._theta)
+    # Checkpoints: θ and the optimizer's θ-sized state arrays written as rows.
+    X, y = _data(rng, 30, 5, "multiclass", 3)
+    trainer = mlplab.Trainer(net, _opt.momentum(0.1), seed=0)
+    trainer.fit(X, y, epochs=2, batch_size=8, checkpoint=tmp_path / "ck.npz")
+    ck = read_checkpoint(tmp_path / "ck.npz")
+    np.testing.assert_array_equal(ck.arrays["theta"], net.get_flat_params())
+    np.testing.assert_array_equal(ck.arrays["opt_1"], net._to_rows(trainer.opt_state.v))
+    np.testing.assert_array_equal(net._from_rows(net._to_rows(net._theta)), net._theta)

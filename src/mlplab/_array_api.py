@@ -336,7 +336,7 @@ def check_views_write_through(xp: Any, device: Any) -> None:
     """
     theta = xp.zeros(4, device=device)
     try:
-        view = xp.reshape(theta[1:3], (1, 2))
+        view = xp.reshape(theta[1:3], (2, 1)).T  # W[l] is such a view (Network._views)
         view += 1.0
         ok = float(xp.sum(theta)) == 2.0
     except (TypeError, ValueError, NotImplementedError, AttributeError):

@@ -259,12 +259,16 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     run = trainer._run
     if run is None:
         raise RuntimeError("nothing to checkpoint yet: call fit() first")
-    arrays: dict[str, np.ndarray] = {"theta": net._theta}
+    # Every θ-sized vector is written with W[l] by rows (Network._to_rows), as in model
+    # files and in checkpoints from before the network stored W[l]ᵀ: a permutation, so
+    # resuming is still exact.
+    rows = net._to_rows
+    arrays: dict[str, np.ndarray] = {"theta": rows(net._theta)}
 
     opt_spec = []
     for i, leaf in enumerate(tree_leaves(trainer.opt_state)):
         if isinstance(leaf, np.ndarray):
-            arrays[f"opt_{i}"] = leaf
+            arrays[f"opt_{i}"] = rows(leaf) if leaf.shape == net._theta.shape else leaf
             opt_spec.append({"array": f"opt_{i}"})
         else:
             opt_spec.append(_value(leaf))
@@ -308,11 +312,11 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         )
 
     if trainer._epoch_start is not None and pos is not None:
-        arrays["epoch_start_theta"] = trainer._epoch_start
+        arrays["epoch_start_theta"] = rows(trainer._epoch_start)
     best = None
     if trainer._best is not None:
         value, epoch, best_theta = trainer._best
-        arrays["best_theta"] = best_theta
+        arrays["best_theta"] = rows(best_theta)
         best = {"value": value, "epoch": epoch}
 
     if net.standardizer is not None:
@@ -543,7 +547,8 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
             a = arrays.get(spec["array"])
             if a is None or not isinstance(t, np.ndarray) or a.shape != t.shape:
                 raise _fail(ck.path, "optimizer state does not match the optimizer")
-            leaves.append(a.astype(t.dtype, copy=True))
+            a = a.astype(t.dtype, copy=True)
+            leaves.append(net._from_rows(a) if t.shape == net._theta.shape else a)
         else:
             leaves.append(_unvalue(spec))
 
@@ -552,7 +557,7 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
     _check_same(ck, "random generator", rng_state.get("bit_generator"), kind)
 
     # Everything is checked: now change the trainer.
-    net._theta[...] = theta
+    net._from_rows(theta, out=net._theta)
     trainer.opt_state = _rebuild(template, iter(leaves))
     trainer.rng.bit_generator.state = rng_state
     trainer.epoch = int(h["epoch"])
@@ -560,11 +565,11 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
     trainer._run["start_epoch"] = int(saved_run["start_epoch"])
     trainer.stop_training = bool(h.get("stopped", False))
     best = h.get("best")
-    trainer._best = (
-        None if best is None else (best["value"], best["epoch"], arrays["best_theta"].copy())
-    )
+    trainer._best = None
+    if best is not None:
+        trainer._best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
     start = arrays.get("epoch_start_theta")
-    trainer._epoch_start = None if start is None else start.copy()
+    trainer._epoch_start = None if start is None else net._from_rows(start)
     pos = h.get("position")
     if pos is None:
         return None

@@ -39,7 +39,10 @@ def _float64_copy(net: Network) -> Network:
 
 
 def numerical_gradient(net: Network, X: Any, y: Any, eps: float = 1e-7) -> Array:
-    """ĝ, the two-sided difference estimate of dJ/dθ for every parameter (float64)."""
+    """ĝ, the two-sided difference estimate of dJ/dθ for every parameter (float64).
+
+    Laid out like :meth:`Network.get_flat_params`.
+    """
     net64 = _float64_copy(net)
     Xc = net64._prepare_X(X)
     Y = net64._prepare_y(y, Xc.shape[0])
@@ -53,7 +56,7 @@ def numerical_gradient(net: Network, X: Any, y: Any, eps: float = 1e-7) -> Array
         J_minus, _ = _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
         theta[i] = old
         g_hat[i] = (float(J_plus) - float(J_minus)) / (2 * eps)
-    return g_hat
+    return net64._to_rows(g_hat)  # laid out like get_flat_params (W[l] by rows)
 
 
 def backprop_gradient(net: Network, X: Any, y: Any) -> Array:
