@@ -112,32 +112,44 @@ def run_all(quick: bool = False) -> list[Comparison]:
             )
         )
 
-    # ReLU derivative: the pure (Z > 0).astype(...) against the in-place kernel, which
-    # writes sign(a) (small arrays) or a > 0 (large arrays) into the dead z buffer.
+    # ReLU forward and backward together: the pure functions; np.maximum then the
+    # derivative written into the dead z buffer (a > 0); and the kernels of
+    # activations.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
     for nb, n1 in [(32, 16), (128, 256), (256, 1024)]:
-        Z = rng.standard_normal((nb, n1), dtype=f32)
-        A = np.maximum(Z, 0)
-        dA = rng.standard_normal((nb, n1), dtype=f32)
-        Zs = Z.copy()
+        Z0 = rng.standard_normal((nb, n1), dtype=f32)
+        dA0 = rng.standard_normal((nb, n1), dtype=f32)
+        Z, A, dA = Z0.copy(), np.empty_like(Z0), dA0.copy()
         relu = _act.inplace_kernels(_act.relu)
+
+        def maximum_greater(Z=Z, A=A, dA=dA):
+            np.maximum(Z, 0, out=A)
+            np.greater(A, 0, out=Z)
+            dA *= Z
+
+        def kernels(Z=Z, A=A, dA=dA, k=relu):
+            k.forward_into(Z, A)
+            k.backward_into(dA, Z, A)
+
+        def restore(Z=Z, dA=dA, Z0=Z0, dA0=dA0):  # the kernels overwrite Z and dA
+            Z[...] = Z0
+            dA[...] = dA0
+
         out.append(
             compare(
-                "dZ = dA ⊙ ReLU'(z): pure vs in place",
+                "a = ReLU(z), then dZ = dA ⊙ ReLU'(z): pure vs in place (incl. a copy-in)",
                 f"{nb}×{n1}",
                 {
-                    "dA * relu.derivative(Z, A)": lambda dA=dA, Z=Z, A=A: (
-                        dA * _act.relu.derivative(Z, A)
+                    "relu(Z); dA * relu.derivative(Z, A)": lambda Z0=Z0, dA0=dA0: (
+                        restore(),
+                        dA0 * _act.relu.derivative(Z0, _act.relu(Z0)),
                     ),
-                    "sign(A, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
-                        np.sign(A, out=Zs),
-                        dA.__imul__(Zs),
+                    "maximum(Z, 0, out=A); greater(A, 0, out=Z); dA *= Z": lambda: (
+                        restore(),
+                        maximum_greater(),
                     ),
-                    "greater(A, 0, out=Z); dA *= Z": lambda dA=dA, Zs=Zs, A=A: (
-                        np.greater(A, 0, out=Zs),
-                        dA.__imul__(Zs),
-                    ),
-                    "backward_into (chosen by size)": lambda dA=dA, Zs=Zs, A=A, k=relu: (
-                        k.backward_into(dA, Zs, A)
+                    "greater(Z, 0, out=A); Z *= A; dA *= A (kernels)": lambda: (
+                        restore(),
+                        kernels(),
                     ),
                 },
                 budget,

@@ -247,8 +247,8 @@ class Workspace:
                     np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
                 else:
                     dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
-                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place (z[l-1] is dead after this)
-                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], A_used[l])
+                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
+                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
         return J
 
 
