@@ -323,15 +323,16 @@ def run_matmuls(wl: Workload, seed: int = 0) -> tuple[float, float]:
     """Only the matrix products of training, nothing else: the floor of a NumPy loop.
 
     Every step of every epoch does what mlplab's and scikit-learn's steps both do through
-    NumPy's BLAS, with the same shapes: the forward products a[l-1] W[l]ᵀ, then dW[l] =
-    dZ[l]ᵀ a[l-1] for every layer and dA[l-1] = dZ[l] W[l] for l > 1. No gather,
-    activation, head, bias, optimizer or Python bookkeeping: an implementation that calls
-    the same BLAS cannot take less time per epoch than this, so other/this bounds the
-    speed-up any such implementation can reach. Returns (seconds, NaN).
+    NumPy's BLAS, with the same shapes and memory layouts (each W[l] stored as W[l]ᵀ, row
+    by row: scikit-learn's ``coefs_`` and mlplab's θ): the forward products a[l-1] W[l]ᵀ,
+    then dW[l] = dZ[l]ᵀ a[l-1] for every layer and dA[l-1] = dZ[l] W[l] for l > 1. No
+    gather, activation, head, bias, optimizer or Python bookkeeping: an implementation
+    that calls the same BLAS cannot take less time per epoch than this, so other/this
+    bounds the speed-up any such implementation can reach. Returns (seconds, NaN).
     """
     f32 = np.float32
     rng = np.random.default_rng(seed)
-    Ws = [W.astype(f32) for W, _ in wl.init]
+    Ws = [np.ascontiguousarray(W.T, dtype=f32).T for W, _ in wl.init]  # W[l]ᵀ row by row
     s, L = wl.layer_sizes, len(wl.layer_sizes) - 1
     n, bs = wl.n_samples, wl.batch_size
     sizes = [min(bs, n - i) for i in range(0, n, bs)]
@@ -341,7 +342,7 @@ def run_matmuls(wl: Workload, seed: int = 0) -> tuple[float, float]:
         Z = [np.empty((b, s[l + 1]), f32) for l in range(L)]
         dZ = [rng.standard_normal((b, s[l + 1]), dtype=f32) for l in range(L)]
         bufs[b] = (Xb, Z, dZ)
-    gW = [np.empty_like(W) for W in Ws]
+    gWT = [np.empty_like(W.T) for W in Ws]  # dW[l]ᵀ, laid out like W[l]ᵀ
     t0 = time.perf_counter()
     for _ in range(wl.epochs):
         for b in sizes:
@@ -351,7 +352,7 @@ def run_matmuls(wl: Workload, seed: int = 0) -> tuple[float, float]:
                 A.dot(Ws[l].T, out=Z[l])
                 A = Z[l]
             for l in range(L - 1, -1, -1):
-                dZ[l].T.dot(Xb if l == 0 else Z[l - 1], out=gW[l])
+                (Xb if l == 0 else Z[l - 1]).T.dot(dZ[l], out=gWT[l])
                 if l > 0 and Ws[l].shape[0] == 1:  # as mlplab: an outer product
                     np.multiply(dZ[l], Ws[l], out=dZ[l - 1])
                 elif l > 0:

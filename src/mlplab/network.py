@@ -106,10 +106,17 @@ def backward(
     for l in range(L - 1, -1, -1):
         cache = caches[l]
         if out is None:
-            grads[l] = DenseParams(dZ.T @ cache.A_prev, _xp.sum(dZ, axis=0))
+            W = params[l].W
+            if xp is np and W.flags.f_contiguous and not W.flags.c_contiguous:
+                # W[l] is a Network's (stored as W[l]ᵀ, see Network._views): dW[l] laid
+                # out alike, so that the optimizer's W − α dW runs on matching layouts.
+                dW = (cache.A_prev.T @ dZ).T  # dW[l] = dZ[l]ᵀ A[l-1]
+            else:
+                dW = dZ.T @ cache.A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
+            grads[l] = DenseParams(dW, _xp.sum(dZ, axis=0))
         else:
             if xp is np:
-                np.matmul(dZ.T, cache.A_prev, out=out[l].W)  # dW[l] = dZ[l]ᵀ A[l-1]
+                np.matmul(cache.A_prev.T, dZ, out=out[l].W.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
                 np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
             else:  # the array API has no out=: the same products, copied into place
                 out[l].W[...] = dZ.T @ cache.A_prev
