@@ -112,6 +112,47 @@ def run_all(quick: bool = False) -> list[Comparison]:
             )
         )
 
+    # Where W[l] lives: row by row (W[l] C-contiguous) or as W[l]ᵀ row by row (the
+    # network's θ, scikit-learn's coefs_). All products of one training step, with dW[l]
+    # stored like W[l]: forward a[l-1] W[l]ᵀ, dW[l] = dZ[l]ᵀ a[l-1], dA[l-1] = dZ[l] W[l].
+    for sizes, nb in [([784, 256, 128, 10], 128), ([1024, 1024, 1024, 1], 256)]:
+        L = len(sizes) - 1
+
+        def products(transposed: bool, sizes=sizes, nb=nb, L=L) -> Callable[[], None]:
+            Ws = [rng.standard_normal((sizes[l + 1], sizes[l]), dtype=f32) * 0.05 for l in range(L)]
+            if transposed:
+                Ws = [np.ascontiguousarray(W.T).T for W in Ws]
+            gW = [np.empty_like(W.T).T if transposed else np.empty_like(W) for W in Ws]
+            X = rng.standard_normal((nb, sizes[0]), dtype=f32)
+            Z = [np.empty((nb, sizes[l + 1]), f32) for l in range(L)]
+            dZ = [rng.standard_normal((nb, sizes[l + 1]), dtype=f32) for l in range(L)]
+
+            def step() -> None:
+                A = X
+                for l in range(L):
+                    A.dot(Ws[l].T, out=Z[l])
+                    A = Z[l]
+                for l in range(L - 1, -1, -1):
+                    A = X if l == 0 else Z[l - 1]
+                    if transposed:
+                        A.T.dot(dZ[l], out=gW[l].T)
+                    else:
+                        dZ[l].T.dot(A, out=gW[l])
+                    if l > 0 and sizes[l + 1] > 1:
+                        dZ[l].dot(Ws[l], out=dZ[l - 1])
+
+            return step
+
+        out.append(
+            compare(
+                "products of one step: W[l] stored by rows vs as W[l]ᵀ (θ's layout)",
+                f"{sizes}, batch {nb}",
+                {"W[l] by rows": products(False), "W[l]ᵀ by rows": products(True)},
+                3 * budget,
+                rounds,
+            )
+        )
+
     # ReLU forward and backward together: the pure functions; np.maximum then the
     # derivative written into the dead z buffer (a > 0); and the kernels of
     # activations.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
@@ -141,7 +182,7 @@ def run_all(quick: bool = False) -> list[Comparison]:
                 {
                     "relu(Z); dA * relu.derivative(Z, A)": lambda Z0=Z0, dA0=dA0: (
                         restore(),
-                        dA0 * _act.relu.derivative(Z0, _act.relu(Z0)),
+                        dA0 * _act.relu.derivative(Z0, _act.relu.forward(Z0)),
                     ),
                     "maximum(Z, 0, out=A); greater(A, 0, out=Z); dA *= Z": lambda: (
                         restore(),
