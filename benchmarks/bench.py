@@ -465,7 +465,7 @@ def _mb(b: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small data, few epochs and rounds")
-    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (7; quick 2)")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (9; quick 2)")
     ap.add_argument("--workloads", default="tabular,moons,mnist-shape,wide")
     ap.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
     ap.add_argument("--out", default=None, help="write the Markdown report here")
@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         "back-to-back runs would each start in a different state",
     )
     args = ap.parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 7)
+    repeats = args.repeats or (2 if args.quick else 9)
     max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 20.0)
     pause = args.pause if args.pause is not None else (0.0 if args.quick else 2.0)
     t_start = time.perf_counter()
