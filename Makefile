@@ -42,7 +42,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q "$(TORCH)" -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.installed-bench  ## full suite (~12 min), writes benchmarks/RESULTS.md
+bench: $(VENV)/.installed-bench  ## full suite (~13 min), writes benchmarks/RESULTS.md
 	MLPLAB_BENCH_CMD="make bench" $(BENCH) --out benchmarks/RESULTS.md
 
 bench-quick: $(VENV)/.installed-bench  ## small data, few rounds (~30 s), prints the report

@@ -177,6 +177,12 @@ def run_workload(
     ``pause_s`` > 0 every run, of every implementation, starts after that many idle
     seconds: this virtual machine slows down after a few seconds of load on both cores
     (see ``--pause``), and the pause gives each run the same starting state.
+
+    The order rotates from round to round (A B C, B C A, C A B, ...): the first run after
+    the wait for quiet fell into the machine's slow phases more often than the others (one
+    test, mnist-shape, 7 rounds of mlplab, scikit-learn, mlplab, matmuls only: the same
+    mlplab run was slow 3 times in position 1, never in position 3), so no implementation
+    may always take that place.
     """
     out: dict[str, dict[str, list[float]]] = {k: {"epoch_s": [], "loss": []} for k in impls}
     out["_busy"] = {"waited_s": [], "others": []}
@@ -185,7 +191,8 @@ def run_workload(
             waited, busy = wait_for_quiet(max_wait_s)
             out["_busy"]["waited_s"].append(waited)
             out["_busy"]["others"].append(busy)
-        for name in impls:
+        k = r % len(impls)
+        for name in impls[k:] + impls[:k]:
             time.sleep(pause_s)
             dt, loss = workloads.IMPLEMENTATIONS[name](wl, seed=r)
             out[name]["epoch_s"].append(dt / wl.epochs)
@@ -343,7 +350,9 @@ def report(
     add("## Time per epoch")
     add("")
     add(
-        f"{repeats} interleaved rounds per workload. `mlplab-lecture` is the same maths run "
+        f"{repeats} interleaved rounds per workload, the order rotating from round to round "
+        "(each implementation starts as many rounds; the first run after the wait for quiet "
+        "was more often slow). `mlplab-lecture` is the same maths run "
         "through the lecture-shaped functions (`network.loss_and_grads`, the pure optimizer "
         "`update`, `apply_updates`, fancy-indexed batches) in a plain loop: it measures what "
         "the Trainer's fast path buys. Loss = final epoch's mean training loss (median over "
@@ -465,7 +474,12 @@ def _mb(b: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small data, few epochs and rounds")
-    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (9; quick 2)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="interleaved rounds (10: each of 5 implementations starts 2; quick 2)",
+    )
     ap.add_argument("--workloads", default="tabular,moons,mnist-shape,wide")
     ap.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
     ap.add_argument("--out", default=None, help="write the Markdown report here")
@@ -484,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "back-to-back runs would each start in a different state",
     )
     args = ap.parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 9)
+    repeats = args.repeats or (2 if args.quick else 10)
     max_wait = args.max_wait if args.max_wait is not None else (0.0 if args.quick else 20.0)
     pause = args.pause if args.pause is not None else (0.0 if args.quick else 2.0)
     t_start = time.perf_counter()
