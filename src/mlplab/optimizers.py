@@ -108,16 +108,18 @@ than whole-array passes and than smaller slices, whose Python overhead adds up
 IN_PLACE_MIN = 1 << 14
 """Parameters from which :meth:`CheckedStep.step` tries the in-place step.
 
-Below, the extra g·g costs more than the pass it saves (641 parameters: 5.6 against 5.0 µs
+Below, the extra g·g costs more than the pass it saves (641 parameters: 5.95 against 5.37 µs
 per step, benchmarks/RESULTS.md).
 """
 
 BLAS_MIN = 1 << 14
 """Parameters from which :class:`CheckedStep` runs an optimizer's BLAS form, if it has one.
 
-``axpby``/``axpy`` through :mod:`mlplab._blas` beat the ufunc kernels from about 4 000
-parameters on (benchmarks/RESULTS.md); below 2**14 the step costs a few microseconds either
-way and the ufunc form, identical to the pure update bit for bit, is kept.
+``axpby``/``axpy`` through :mod:`mlplab._blas`: the in-place momentum step on 2.1 million
+parameters took 0.82 ms against 1.67 ms with the ufunc kernels, on 235 thousand 103 against
+120 µs (benchmarks/RESULTS.md, 12:03 run). Below 2**14 the step costs a few microseconds
+either way (641 parameters: 5.4 µs) and the ufunc form, identical to the pure update bit
+for bit, is kept.
 """
 
 
@@ -370,8 +372,9 @@ class CheckedStep:
         a convex combination of old state and gradient entries, and the update at most α
         times one, so |u| ≤ α · max(max |state|, √(g·g)) (a bound kept from step to step).
         When J and g·g are finite and that bound is far below the dtype's largest float,
-        the step runs in place on θ and the state (one pass over memory that writes no new
-        vector: 1.7 against 2.4 ms on 2.1 million parameters, benchmarks/RESULTS.md), and
+        the step runs in place on θ and the state (no second vector written: on 2.1 million
+        parameters 1.67 ms against 2.42 ms for step_into with the ufunc kernels, 0.82 ms
+        with BLAS, benchmarks/RESULTS.md), and
         check = g·g. Otherwise (a non-finite or huge gradient, a state from elsewhere) the
         checked :meth:`step_into` decides, so a refused step still leaves θ and the state
         as they were.
