@@ -8,6 +8,7 @@ that down, then check what the speed must not cost.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -272,7 +273,7 @@ def test_blas_can_be_turned_off(monkeypatch):
     _blas.set_enabled(True)
     out = subprocess.run(
         [sys.executable, "-c", "from mlplab import _blas; print(_blas.level1('float32'))"],
-        env={**__import__("os").environ, "MLPLAB_BLAS": "0"},
+        env={**os.environ, "MLPLAB_BLAS": "0"},
         capture_output=True,
         text=True,
         check=True,
@@ -319,10 +320,9 @@ def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
     for a, b in zip(runs["in place"][1], runs["into"][1], strict=True):
         np.testing.assert_array_equal(a, b)
     # A NaN gradient on the BLAS path: refused, θ and the state as they were.
-    step, theta, state = in_place, runs["in place"][0], None
+    step, theta = in_place, runs["in place"][0]
     g = np.full(n, 0.01, dtype)
-    state = opt.init(theta)
-    state, theta_new, _ = step.step(0.5, g, state, theta, lambda: np.empty_like(theta))
+    state, theta_new, _ = step.step(0.5, g, opt.init(theta), theta, lambda: np.empty_like(theta))
     theta = theta_new
     before, state_before = theta.copy(), [np.copy(a) for a in state[1:]]
     g[123] = np.nan
