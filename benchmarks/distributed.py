@@ -38,7 +38,7 @@ def worker(name: str, repeats: int) -> None:
     from mpi4py import MPI
 
     import mlplab
-    from mlplab.distributed import DistributedTrainer, shard
+    from mlplab.train.mpi import DistributedTrainer, shard
 
     comm = MPI.COMM_WORLD
     cfg = NETS[name]

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads
 
 import mlplab
-from mlplab import optimizers as _opt
+from mlplab.core import optimizers as _opt
 
 MOMENTUM = workloads.MOMENTUM
 IMPLS = ["mlplab-torch", "mlplab-cupy", "pytorch", "mlplab-numpy"]

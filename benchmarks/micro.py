@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import mlplab
-from mlplab import _blas
-from mlplab import activations as _act
-from mlplab import network as _net
-from mlplab import optimizers as _opt
+from mlplab.core import activations as _act
+from mlplab.core import network as _net
+from mlplab.core import optimizers as _opt
+from mlplab.fast import _blas
 
 
 @dataclass

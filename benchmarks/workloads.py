@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 import mlplab
-from mlplab import network as _net
-from mlplab import optimizers as _opt
+from mlplab.core import network as _net
+from mlplab.core import optimizers as _opt
 
 MOMENTUM = 0.9
 

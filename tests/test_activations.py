@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlplab import activations
-from mlplab.activations import ACTIVATIONS, get, leaky_relu
+from mlplab.core import activations
+from mlplab.core.activations import ACTIVATIONS, get, leaky_relu
 
 SMOOTH = ["sigmoid", "tanh", "identity"]
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import mlplab
 from mlplab import GradientNormLogger, Network, fit
 from mlplab import _array_api as _xp
-from mlplab import optimizers as O
-from mlplab.callbacks import Callback
+from mlplab.core import optimizers as O
+from mlplab.train.callbacks import Callback
 
 BACKENDS = ["numpy", "array_api_strict", "torch"]
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
@@ -315,7 +315,7 @@ def test_saved_model_loads_on_numpy(other, tmp_path, rng):
 
 
 def test_saved_trainer_resumes_on_numpy_or_back_on_the_device(other, tmp_path, rng):
-    from mlplab.io import load_trainer
+    from mlplab.persist.modelfile import load_trainer
 
     X, y = _data("binary", 1, 24, 3, rng)
     runs = {}

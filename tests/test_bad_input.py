@@ -9,8 +9,9 @@ import pytest
 import scipy.sparse
 
 import mlplab
-from mlplab import EarlyStopping, Network, Standardizer, fit, optimizers
+from mlplab import EarlyStopping, Network, Standardizer, fit
 from mlplab import cli as mlplab_cli
+from mlplab.core import optimizers
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 4))

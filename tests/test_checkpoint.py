@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab import EarlyStopping, GradientNormLogger, Network, Trainer, fit, optimizers
-from mlplab.callbacks import Callback
-from mlplab.checkpoint import (
+from mlplab import EarlyStopping, GradientNormLogger, Network, Trainer, fit
+from mlplab.core import optimizers
+from mlplab.train.callbacks import Callback
+from mlplab.train.checkpoint import (
     CheckpointError,
     CheckpointWarning,
     checkpoint_files,

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from mlplab.checkpoint import checkpoint_files, read_checkpoint
+from mlplab.train.checkpoint import checkpoint_files, read_checkpoint
 
 TOTAL_STEPS = 60 * 38  # 60 epochs of ceil(600 / 16) = 38 mini-batches
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlplab.csvdata import (
+from mlplab.persist.csvdata import (
     CSVError,
     infer_task,
     match_labels,

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from mlplab.data import DATASETS, Standardizer, load_dataset, minibatches, one_hot, train_test_split
+from mlplab.core.data import (
+    DATASETS,
+    Standardizer,
+    load_dataset,
+    minibatches,
+    one_hot,
+    train_test_split,
+)
 
 
 def test_standardizer_uses_training_statistics_only(rng):

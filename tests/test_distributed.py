@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab.distributed import DistributedTrainer, _Batch, shard_range
+from mlplab.train.mpi import DistributedTrainer, _Batch, shard_range
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -282,7 +282,7 @@ def test_a_stop_requested_on_one_rank_stops_every_rank():
 
 
 def test_the_data_digest_does_not_depend_on_how_the_rows_are_sharded():
-    from mlplab.checkpoint import data_digest, row_hash_sum
+    from mlplab.train.checkpoint import data_digest, row_hash_sum
 
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(45, 5)).astype(np.float32), rng.integers(0, 2, (45, 1)) * 1.0
@@ -308,7 +308,7 @@ def test_estimators_say_when_comm_is_not_a_communicator(name):
 @needs_mpi
 @pytest.mark.slow  # two launches
 def test_a_crashed_run_resumes_on_other_rank_counts_to_the_uninterrupted_weights(tmp_path):
-    from mlplab.checkpoint import read_checkpoint
+    from mlplab.train.checkpoint import read_checkpoint
 
     ckpt = tmp_path / "run"
     proc, _ = mpirun(2, str(SCRIPTS / "checkpoints.py"), "crash", str(ckpt))
@@ -363,8 +363,8 @@ def test_a_crashed_run_resumes_on_other_rank_counts_to_the_uninterrupted_weights
 @needs_mpi
 @pytest.mark.slow  # two launches
 def test_cli_distributed_checkpoint_resumes_on_another_number_of_ranks(tmp_path):
-    from mlplab.checkpoint import read_checkpoint
     from mlplab.recipes import train_dataset
+    from mlplab.train.checkpoint import read_checkpoint
 
     ckpt = tmp_path / "ckpt"
     args = ("-m", "mlplab", "train", "--distributed", "--dataset", "xor", "--layers", "6")

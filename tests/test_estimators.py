@@ -17,8 +17,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlplab
-from mlplab import heads
-from mlplab.estimators import MLPClassifier, MLPRegressor, weighted_loss_and_grad
+from mlplab.core import heads
+from mlplab.sklearn.estimators import MLPClassifier, MLPRegressor, weighted_loss_and_grad
 
 FLOAT32_XFAIL = {
     "check_sample_weight_equivalence_on_dense_data": (

@@ -148,7 +148,7 @@ def test_depth_identity_network_is_scale_to_the_L(quick):
         assert max(ident[s]["rel_err_1x2_output"]) < 1e-9
         np.testing.assert_allclose(ident[s]["y_over_x"], float(s) ** np.arange(1, 51), rtol=1e-9)
     # Independently of the experiment's own bookkeeping:
-    from mlplab.diagnostics import identity_network
+    from mlplab.core.diagnostics import identity_network
 
     x = np.array([[3.0, -2.0]])
     for L in (1, 17, 50):

@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import mlplab
-from mlplab import network as _net
+from mlplab.core import network as _net
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 HEADS = ["binary", "multiclass", "regression"]

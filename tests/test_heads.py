@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlplab import heads
-from mlplab.activations import sigmoid
+from mlplab.core import heads
+from mlplab.core.activations import sigmoid
 
 
 def _one_hot(labels, k):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from mlplab import Network, initializers
-from mlplab.initializers import DEFAULT_INIT, INITIALIZERS, get
+from mlplab import Network
+from mlplab.core import initializers
+from mlplab.core.initializers import DEFAULT_INIT, INITIALIZERS, get
 
 # name -> expected Var(W) for shape (n[l], n[l-1]) = (n_out, n_in)
 EXPECTED_VAR = {

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlplab
-from mlplab import io
-from mlplab.io import ModelFileError
+from mlplab.persist import modelfile as io
+from mlplab.persist.modelfile import ModelFileError
 
 
 def _quiet(fn, *args, **kw):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mlplab import optimizers as O
 from mlplab._typing import DenseParams
+from mlplab.core import optimizers as O
 
 
 def _params():

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab import _blas
-from mlplab import activations as _act
-from mlplab import network as _net
-from mlplab import optimizers as _opt
+from mlplab.core import activations as _act
+from mlplab.core import network as _net
+from mlplab.core import optimizers as _opt
+from mlplab.fast import _blas
 
 OPTIMIZERS = {
     "sgd": lambda: _opt.sgd(0.05),
@@ -750,7 +750,7 @@ def test_theta_stores_w_transposed_but_everything_outside_reads_rows(rng, tmp_pa
     get/set_flat_params, pickles and checkpoints keep W[l] row by row."""
     import pickle
 
-    from mlplab.checkpoint import read_checkpoint
+    from mlplab.train.checkpoint import read_checkpoint
 
     net = mlplab.Network([5, 4, 3], output="multiclass", seed=1)
     for p in net.params:  # views of θ; Wᵀ contiguous: A @ W.T reads it row by row

@@ -12,7 +12,7 @@ import pytest
 
 import mlplab
 from mlplab import plots
-from mlplab.callbacks import ActivationLogger
+from mlplab.train.callbacks import ActivationLogger
 
 
 @pytest.fixture(scope="module")

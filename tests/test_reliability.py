@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab import DivergenceError, Network, Trainer, fit, optimizers
+from mlplab import DivergenceError, Network, Trainer, fit
 from mlplab._validation import InputScaleWarning
-from mlplab.activations import Activation
-from mlplab.callbacks import Callback
-from mlplab.checkpoint import read_checkpoint
-from mlplab.optimizers import Optimizer
+from mlplab.core import optimizers
+from mlplab.core.activations import Activation
+from mlplab.core.optimizers import Optimizer
+from mlplab.train.callbacks import Callback
+from mlplab.train.checkpoint import read_checkpoint
 
 # ------------------------------------------------------------------ reproducibility
 

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab import EarlyStopping, GradientNormLogger, Network, fit, optimizers
-from mlplab.callbacks import Callback
-from mlplab.data import load_dataset, train_test_split
+from mlplab import EarlyStopping, GradientNormLogger, Network, fit
+from mlplab.core import optimizers
+from mlplab.core.data import load_dataset, train_test_split
+from mlplab.train.callbacks import Callback
 
 
 @pytest.fixture(scope="module")

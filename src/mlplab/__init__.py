@@ -15,25 +15,32 @@ The cost is J = (1/n) Σ L(i); the update W[l] ← W[l] − α ∂J/∂W[l].
 [0, 1, 1, 1]
 """
 
-from mlplab import activations, heads, initializers, optimizers
-from mlplab.callbacks import Callback, EarlyStopping, GradientNormLogger, History
-from mlplab.data import Standardizer, load_dataset
-from mlplab.diagnostics import gradcheck
-from mlplab.io import ModelFileError, load, save
-from mlplab.network import Network
-from mlplab.training import DivergenceError, Trainer, fit
+from mlplab.core import activations, heads, initializers, optimizers
+from mlplab.core.data import Standardizer, load_dataset
+from mlplab.core.diagnostics import gradcheck
+from mlplab.core.network import Network
+from mlplab.persist.modelfile import ModelFileError, load, save
+from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
+from mlplab.train.loop import DivergenceError, Trainer, fit
 
-__version__ = "0.1.0"
+from mlplab._version import __version__
 
-_LAZY = {"MLPClassifier": "mlplab.estimators", "MLPRegressor": "mlplab.estimators"}
+_LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
+# Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
+_OLD_PATHS = frozenset(
+    "activations callbacks checkpoint csvdata data diagnostics distributed estimators heads "
+    "initializers io layers network optimizers progress training".split()
+)
 
 
 def __getattr__(name: str):
+    import importlib
+
     # The estimators import scikit-learn: load them on first use so `import mlplab` stays fast.
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _OLD_PATHS:
+        return importlib.import_module(f"mlplab.{name}")
     raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
 
 

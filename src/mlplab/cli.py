@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from mlplab import __version__
+from mlplab._version import __version__
 from mlplab.commands import command_modules
 
 

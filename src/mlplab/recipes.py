@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from mlplab import optimizers as _opt
 from mlplab._validation import check_unit_interval
-from mlplab.callbacks import ActivationLogger, Callback, GradientNormLogger, History
-from mlplab.data import Standardizer, load_dataset, train_test_split
-from mlplab.network import Network
-from mlplab.training import Trainer
+from mlplab.core import optimizers as _opt
+from mlplab.core.data import Standardizer, load_dataset, train_test_split
+from mlplab.core.network import Network
+from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
+from mlplab.train.loop import Trainer
 
 DEFAULT_LR = {
     "sgd": 0.1,
@@ -247,7 +247,7 @@ def train_csv(path: Any, target: str | None, task: str | None = None, **kwargs: 
     indices into their sorted list, which is kept in ``result.data_info["classes"]``
     (and so in the model file); the task is inferred from the target when not given.
     """
-    from mlplab.csvdata import read_training_csv
+    from mlplab.persist.csvdata import read_training_csv
 
     if not target:
         raise ValueError("--data needs --target COLUMN (the column to predict)")

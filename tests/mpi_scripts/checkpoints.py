@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mpi_cases import make_case
 
 import mlplab
-from mlplab.distributed import DistributedError, shard
+from mlplab.train.mpi import DistributedError, shard
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()

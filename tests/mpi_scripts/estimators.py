@@ -20,7 +20,7 @@ from mpi4py import MPI
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mpi_cases import estimator_case
 
-from mlplab.distributed import DistributedError, shard
+from mlplab.train.mpi import DistributedError, shard
 
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()

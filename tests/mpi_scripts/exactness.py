@@ -19,7 +19,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from mpi_cases import CASES, make_case
 
 import mlplab
-from mlplab.distributed import fit_standardizer, shard
+from mlplab.train.mpi import fit_standardizer, shard
 
 comm = MPI.COMM_WORLD
 out: dict[str, np.ndarray] = {}

@@ -20,7 +20,7 @@ import numpy as np
 from mpi4py import MPI
 
 import mlplab
-from mlplab.distributed import DistributedError, DistributedTrainer, shard
+from mlplab.train.mpi import DistributedError, DistributedTrainer, shard
 
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import mlplab
-from mlplab import optimizers as opt
+from mlplab.core import optimizers as opt
 
 CASES = ("binary_adam_l2", "multiclass_momentum_tiny_batches", "regression_batch_gd")
 

@@ -23,8 +23,8 @@ from mpi4py import MPI
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mpi_cases import make_case
 
-from mlplab.distributed import DistributedTrainer, shard
-from mlplab.optimizers import AdamState
+from mlplab.core.optimizers import AdamState
+from mlplab.train.mpi import DistributedTrainer, shard
 
 comm = MPI.COMM_WORLD
 state_path, epochs = sys.argv[1], int(sys.argv[2])

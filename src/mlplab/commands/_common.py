@@ -23,7 +23,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 def print_json(obj: Any) -> None:
     """One line of JSON on stdout (NumPy values converted)."""
-    from mlplab.io import _jsonable
+    from mlplab.persist.modelfile import _jsonable
 
     print(json.dumps(_jsonable(obj)))
 
@@ -47,7 +47,7 @@ class Model:
     """A loaded model file: its network, meaning of inputs/outputs, and predictions."""
 
     def __init__(self, path: Path) -> None:
-        from mlplab.io import _labels_from_json, load_with_header
+        from mlplab.persist.modelfile import _labels_from_json, load_with_header
 
         obj, header = load_with_header(path)
         self.path, self.header = path, header
@@ -102,6 +102,6 @@ class Model:
 
     def read_csv(self, path: Path, target: str | None = None) -> tuple[Any, np.ndarray]:
         """The model's feature columns from a CSV file (see csvdata.read_features)."""
-        from mlplab.csvdata import read_features
+        from mlplab.persist.csvdata import read_features
 
         return read_features(path, self.feature_names, self.n_features, target or self.target)

@@ -29,7 +29,7 @@ def evaluate(model: Model, data: Path, target: str | None) -> dict[str, Any]:
     import numpy as np
     from sklearn import metrics
 
-    from mlplab.csvdata import match_labels, numeric
+    from mlplab.persist.csvdata import match_labels, numeric
 
     target = target or model.target
     if not target:

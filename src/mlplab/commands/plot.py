@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         target = args.target or model.target
         table, X = model.read_csv(args.data, target)
         if target is not None and target in table.columns and model.task == "classification":
-            from mlplab.csvdata import match_labels
+            from mlplab.persist.csvdata import match_labels
 
             y = match_labels(table, table.index(target), model.classes)
     kind = args.kind

@@ -9,14 +9,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mlplab.callbacks import Callback
-from mlplab.data import DATASETS
+from mlplab.core.data import DATASETS
+from mlplab.train.callbacks import Callback
 
 HELP = "train a network (default: breast-cancer data, [30, 16, 8, 1] ReLU network)"
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from mlplab import activations, initializers, optimizers
+    from mlplab.core import activations, initializers, optimizers
 
     p = sub.add_parser("train", help=HELP, description=HELP)
     p.add_argument(
@@ -153,8 +153,8 @@ def _batch_size(text: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlplab.progress import ProgressBar
     from mlplab.recipes import train_dataset
+    from mlplab.train.progress import ProgressBar
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
-        from mlplab.distributed import train_dataset  # type: ignore[no-redef]
+        from mlplab.train.mpi import train_dataset  # type: ignore[no-redef]
     train = _csv_trainer(args) if args.data is not None else train_dataset
     result = _reliably(train, args, keep)(
         args.dataset,
@@ -211,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_outputs(out: Path, result: Any) -> None:
-    from mlplab import io, plots
+    from mlplab import plots
+    from mlplab.persist import modelfile as io
 
     out.mkdir(parents=True, exist_ok=True)
     io.save(
@@ -263,7 +264,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
 def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
     """``train`` that warns nothing on Ctrl-C (one line is printed after) and that saves
     the model (last finite or best parameters) when training diverges."""
-    from mlplab.training import DivergenceError
+    from mlplab.train.loop import DivergenceError
 
     def one_line(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
         print(f"mlplab: warning: {message}", file=sys.stderr)
@@ -283,7 +284,7 @@ def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
 
 def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> None:
     """Save the network kept after a divergence; say so in the error message."""
-    from mlplab import io
+    from mlplab.persist import modelfile as io
 
     folder = args.out or args.checkpoint
     if keep.trainer is None or folder is None:
@@ -295,7 +296,7 @@ def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> No
 
 def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> int:
     """After Ctrl-C: save the model and a checkpoint, say where in one line; exit 130."""
-    from mlplab import io
+    from mlplab.persist import modelfile as io
 
     folder = args.out or args.checkpoint or Path("mlplab-interrupted")
     if args.out is not None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core import optimizers
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -17,6 +19,7 @@ from mlplab.experiments._common import (
     plain_log_ticks,
     timer,
 )
+from mlplab.train.loop import fit
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 SATURATED = 0.01
@@ -77,10 +80,9 @@ def activations(
         ``numbers["runs"][activation]`` with ``cost``, ``saturated``, ``dead``, ``off``
         (per epoch), ``grad_ratio`` ‖dW[1]‖/‖dW[L]‖ and ``final_cost``.
     """
-    import mlplab
-    from mlplab.callbacks import GradientNormLogger
-    from mlplab.data import Standardizer, load_dataset
-    from mlplab.diagnostics import gradient_norms
+    from mlplab.core.data import Standardizer, load_dataset
+    from mlplab.core.diagnostics import gradient_norms
+    from mlplab.train.callbacks import GradientNormLogger
 
     elapsed = timer()
     epochs = (100 if quick else 300) if epochs is None else int(epochs)
@@ -91,17 +93,17 @@ def activations(
     runs: dict[str, dict[str, Any]] = {}
     nets = {}
     for act in ACTIVATIONS:
-        net = mlplab.Network(layers, hidden=act, seed=seed, dtype="float64")
+        net = Network(layers, hidden=act, seed=seed, dtype="float64")
         start = unit_stats(net, X)
         J0 = float(net.loss(X, y))
         g0 = gradient_norms(net, X, y)
         rec = EpochRecorder(X, y, extra=lambda n: unit_stats(n, X))
         logger = GradientNormLogger()
-        hist = mlplab.fit(
+        hist = fit(
             net,
             X,
             y,
-            optimizer=mlplab.optimizers.sgd(lr),
+            optimizer=optimizers.sgd(lr),
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlplab.core.diagnostics import gradcheck
+from mlplab.core.network import Network
 from mlplab.experiments._common import Claim, ExperimentResult, Table, experiment, new_figure, timer
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
@@ -58,12 +60,10 @@ def backprop(
     ExperimentResult
         ``numbers["errors"][activation][head]`` and ``numbers["controls"]``.
     """
-    import mlplab
-    from mlplab.activations import Activation
-    from mlplab.activations import get as get_activation
-    from mlplab.diagnostics import gradcheck
-    from mlplab.heads import Head
-    from mlplab.heads import get as get_head
+    from mlplab.core.activations import Activation
+    from mlplab.core.activations import get as get_activation
+    from mlplab.core.heads import Head
+    from mlplab.core.heads import get as get_head
 
     elapsed = timer()
     rng = np.random.default_rng(seed)
@@ -74,7 +74,7 @@ def backprop(
     for act in ACTIVATIONS:
         errors[act] = {}
         for head, n_out in HEADS.items():
-            net = mlplab.Network(
+            net = Network(
                 [4, *hidden_sizes, n_out],
                 hidden=act,
                 output=head,
@@ -92,7 +92,7 @@ def backprop(
     # Controls: deliberately wrong gradients must be caught.
     sig = get_activation("sigmoid")
     wrong_act = Activation("sigmoid, g' = 1", sig.forward, lambda Z, A: np.ones_like(Z))
-    net = mlplab.Network([4, *hidden_sizes, 1], hidden=wrong_act, seed=rng, dtype="float64")
+    net = Network([4, *hidden_sizes, 1], hidden=wrong_act, seed=rng, dtype="float64")
     y = _targets("binary", 1, n_samples, rng)
     err_wrong_derivative = gradcheck(net, X, y)
 
@@ -103,7 +103,7 @@ def backprop(
         return J, dZ * Z.shape[0]  # forgets the 1/n of J = (1/n) Σ L(i)
 
     wrong_head = Head("binary, dZ without 1/n", binary.link, _no_mean, binary.loss)
-    net = mlplab.Network([4, *hidden_sizes, 1], hidden="tanh", seed=rng, dtype="float64")
+    net = Network([4, *hidden_sizes, 1], hidden="tanh", seed=rng, dtype="float64")
     net.head = wrong_head
     err_wrong_head = gradcheck(net, X, y)
     controls = {
@@ -155,7 +155,7 @@ def backprop(
             f"{n_samples} random samples; each of {len(ACTIVATIONS)} hidden activations "
             f"with each output head: binary (σ + cross-entropy, n[L] = 1), multiclass "
             "(softmax + cross-entropy, n[L] = 3), regression (identity + squared error "
-            "summed over n[L] = 2 outputs). `mlplab.gradcheck` with ε = 1e-7 over every "
+            "summed over n[L] = 2 outputs). `gradcheck` with ε = 1e-7 over every "
             "parameter. Two deliberately broken gradients serve as controls."
         ),
         result=(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mlplab.callbacks import Callback
+from mlplab.train.callbacks import Callback
 
 DPI = 90
 """Resolution of the PNG figures: readable on screen, small enough to embed in HTML."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -25,8 +26,8 @@ TANH_GAIN = (5.0 / 3.0) ** 2
 
 def _identity_part(L_max: int) -> dict[str, Any]:
     """ŷ = W[L]⋯W[1]x for W[l] = 1.5·I and 0.5·I, L = 1..L_max; per-layer ‖dW[l]‖."""
-    from mlplab import Network, initializers
-    from mlplab.diagnostics import gradient_norms, identity_network
+    from mlplab.core import initializers
+    from mlplab.core.diagnostics import gradient_norms, identity_network
 
     X = X_DEMO
     out: dict[str, Any] = {"L": list(range(1, L_max + 1))}
@@ -71,8 +72,8 @@ def _signal_part(
     width: int, depth: int, n_nets: int, n_samples: int, seed: int
 ) -> dict[str, dict[str, Any]]:
     """std of a[l] per layer, pooled over ``n_nets`` random networks, for each rule."""
-    from mlplab import Network, initializers
-    from mlplab.diagnostics import gradient_norms
+    from mlplab.core import initializers
+    from mlplab.core.diagnostics import gradient_norms
 
     configs = {
         "tanh, N(0, 1)": ("tanh", "normal"),
@@ -285,7 +286,7 @@ def depth(
             "2/n[l−1] for ReLU (He), so that the signal keeps its size through the layers."
         ),
         setup=(
-            f"Part 1: `mlplab.diagnostics.identity_network(L, s)` — every layer 2×2 "
+            f"Part 1: `diagnostics.identity_network(L, s)` — every layer 2×2 "
             f"(output layer included), W[l] = s·I, b = 0, identity activations, regression "
             f"head, float64 — for L = 1…{L_max}, on three inputs x; gradients ‖dW[l]‖ with "
             "target y = x. (With a 1×2 output layer, as in the notes' backprop example, "

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core import optimizers
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -18,6 +20,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
+from mlplab.train.loop import fit
 
 INITS = {
     "zeros": "zeros",
@@ -26,7 +29,7 @@ INITS = {
     "he: 2/n": "he",
     "glorot: 2/(n+n')": "glorot",
 }
-"""Label → initializer name (``mlplab.initializers``)."""
+"""Label → initializer name (``initializers``)."""
 
 
 @experiment
@@ -62,9 +65,8 @@ def init(
         ``numbers["runs"][label]``: per-seed ``cost`` curves, ``final_cost``,
         ``train_accuracy``, ``test_accuracy``, ``rows_identical``.
     """
-    import mlplab
-    from mlplab.data import load_dataset, train_test_split
-    from mlplab.initializers import constant
+    from mlplab.core.data import load_dataset, train_test_split
+    from mlplab.core.initializers import constant
 
     elapsed = timer()
     epochs = (1000 if quick else 3000) if epochs is None else int(epochs)
@@ -74,10 +76,10 @@ def init(
     chance = float(max(np.mean(y_tr), 1 - np.mean(y_tr)))
 
     def run(init_name: Any, s: int) -> tuple[dict[str, Any], Any]:
-        net = mlplab.Network(layers, hidden="relu", init=init_name, seed=s, dtype="float64")
+        net = Network(layers, hidden="relu", init=init_name, seed=s, dtype="float64")
         W1_start = net.weights[0].copy()
-        hist = mlplab.fit(
-            net, X_tr, y_tr, optimizer=mlplab.optimizers.sgd(lr), epochs=epochs, batch_size=None
+        hist = fit(
+            net, X_tr, y_tr, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None
         )
         W1 = net.weights[0]
         out = {

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlplab.core import optimizers
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -17,6 +19,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
+from mlplab.train.loop import fit
 
 FEATURES = ("worst radius", "worst texture", "worst smoothness", "worst concave points")
 """Four breast-cancer features on which the classes overlap (see the setup text)."""
@@ -87,8 +90,7 @@ def logistic(
         ``monotone`` (J never rose), ``cost``, ``cost_sklearn``, ``w``, ``w_sklearn``,
         ``all_features_separable`` ...
     """
-    import mlplab
-    from mlplab.data import Standardizer
+    from mlplab.core.data import Standardizer
 
     del seed  # deterministic
     elapsed = timer()
@@ -106,10 +108,10 @@ def logistic(
     X = Standardizer().fit_transform(X_all[:, cols])
     n0 = X.shape[1]
 
-    def train(alpha: float, n_epochs: int) -> tuple[mlplab.Network, list[float]]:
-        net = mlplab.Network([n0, 1], output="binary", init="zeros", dtype="float64")
-        hist = mlplab.fit(
-            net, X, y, optimizer=mlplab.optimizers.sgd(alpha), epochs=n_epochs, batch_size=None
+    def train(alpha: float, n_epochs: int) -> tuple[Network, list[float]]:
+        net = Network([n0, 1], output="binary", init="zeros", dtype="float64")
+        hist = fit(
+            net, X, y, optimizer=optimizers.sgd(alpha), epochs=n_epochs, batch_size=None
         )
         # History keeps J before each epoch's step; append J after the last one.
         return net, [*hist.history["loss"], net.loss(X, y)]

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core import optimizers
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -19,6 +21,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
+from mlplab.train.loop import DivergenceError, fit
 
 SCALE = 1000.0
 """The second moons feature is multiplied by this."""
@@ -46,10 +49,9 @@ def _run_arm(
     seed: int,
 ) -> tuple[dict[str, Any], dict[float, list[float]]]:
     """Batch GD at every α of the grid; the largest stable α and its epochs to target."""
-    import mlplab
 
-    def make() -> mlplab.Network:
-        return mlplab.Network(
+    def make() -> Network:
+        return Network(
             layers, hidden=hidden, init=init, seed=seed, dtype="float64", standardizer=std
         )
 
@@ -57,11 +59,11 @@ def _run_arm(
     for lr in lrs:
         net = make()
         try:
-            hist = mlplab.fit(
-                net, X, y, optimizer=mlplab.optimizers.sgd(lr), epochs=epochs, batch_size=None
+            hist = fit(
+                net, X, y, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None
             )
             costs = [*hist.history["loss"], net.loss(X, y)]
-        except mlplab.DivergenceError:
+        except DivergenceError:
             costs = [float(net.loss(X, y)), float("inf")]
         curves[lr] = costs
         grid.append(
@@ -124,7 +126,7 @@ def normalize(
         ``numbers["networks"][label]["raw" | "normalized"]`` with ``largest_stable_lr``,
         ``epochs_to_target`` (None: not reached), ``grid`` (final J per α).
     """
-    from mlplab.data import Standardizer, load_dataset
+    from mlplab.core.data import Standardizer, load_dataset
 
     elapsed = timer()
     epochs = (300 if quick else 1000) if epochs is None else int(epochs)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core.network import Network
 from mlplab.experiments._common import (
     COLORS,
     Claim,
@@ -21,11 +22,12 @@ from mlplab.experiments._common import (
     plain_log_ticks,
     timer,
 )
+from mlplab.train.loop import DivergenceError, fit
 
 
 def _methods(lr: float, beta: float) -> dict[str, tuple[Callable[[], Any], int | None]]:
     """Label → (optimizer factory, batch size); None is the whole training set."""
-    from mlplab import optimizers as opt
+    from mlplab.core import optimizers as opt
 
     return {
         "batch GD": (lambda: opt.sgd(lr), None),
@@ -78,8 +80,7 @@ def optimizers(
         ``numbers["runs"][method]``: ``cost`` and ``seconds`` per epoch,
         ``epochs_to_target``, ``seconds_to_target``; ``numbers["sweep"]``.
     """
-    import mlplab
-    from mlplab.data import Standardizer, load_dataset
+    from mlplab.core.data import Standardizer, load_dataset
 
     elapsed = timer()
     epochs = (60 if quick else 200) if epochs is None else int(epochs)
@@ -90,10 +91,10 @@ def optimizers(
     layers = [2, 5, 2, 1]
 
     def train(factory: Callable[[], Any], batch_size: int | None, n_epochs: int):
-        net = mlplab.Network(layers, hidden="tanh", seed=seed, dtype="float64")
+        net = Network(layers, hidden="tanh", seed=seed, dtype="float64")
         J0 = float(net.loss(X, y))
         rec = EpochRecorder(X, y)
-        mlplab.fit(
+        fit(
             net,
             X,
             y,
@@ -133,7 +134,7 @@ def optimizers(
             try:
                 _, cost, _ = train(factory, bs, epochs)
                 sweep_res[label][f"{a:g}"] = first_epoch_at_or_below(cost[1:], target)
-            except mlplab.DivergenceError:
+            except DivergenceError:
                 sweep_res[label][f"{a:g}"] = None
 
     def ep(label: str) -> float:

@@ -35,7 +35,7 @@ def _environment() -> str:
     import numpy
     import sklearn
 
-    from mlplab import __version__
+    from mlplab._version import __version__
 
     return (
         f"mlplab {__version__}, NumPy {numpy.__version__}, scikit-learn {sklearn.__version__}, "

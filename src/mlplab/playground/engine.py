@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from mlplab import optimizers as _opt
-from mlplab.data import Standardizer, load_dataset, train_test_split
-from mlplab.network import Network
-from mlplab.training import DivergenceError, Trainer
+from mlplab.core import optimizers as _opt
+from mlplab.core.data import Standardizer, load_dataset, train_test_split
+from mlplab.core.network import Network
+from mlplab.train.loop import DivergenceError, Trainer
 
 SYNTHETIC = ("circles", "moons", "xor", "spiral", "gaussian")
 """The 2-D datasets of :func:`mlplab.data.load_dataset` the playground offers."""
@@ -643,7 +643,7 @@ class Session:
 
     def save(self, path: Path) -> Path:
         """Write the network with :func:`mlplab.save` (history and config as metadata)."""
-        from mlplab.io import save
+        from mlplab.persist.modelfile import save
 
         cfg = {k: v for k, v in self.cfg.items() if k != "csv_text"}
         return save(

@@ -4,6 +4,6 @@ The same classes as ``mlplab.MLPClassifier`` and ``mlplab.MLPRegressor`` (define
 :mod:`mlplab.estimators`); importing this module imports scikit-learn.
 """
 
-from mlplab.estimators import MLPClassifier, MLPRegressor
+from mlplab.sklearn.estimators import MLPClassifier, MLPRegressor
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

@@ -1,0 +1,162 @@
+r"""Output heads: the last activation fused with its loss, computed from logits z[L].
+
+Working from logits with the canonical link makes the gradient at the output
+
+.. math::  \frac{\partial J}{\partial z^{[L]}} = \frac{a^{[L]} - y}{n_{samples}},
+
+the lecture's :math:`-(y - a^{[3]})` divided by n, and lets every loss be evaluated
+without ever taking log(0) or overflowing e^z:
+
+* ``binary``: a = σ(z), :math:`\mathcal L = -[y\log a + (1-y)\log(1-a)] = \log(1+e^{z}) - yz`,
+  one column per independent 0/1 target (one column is the lecture's case);
+* ``multiclass``: a = softmax(z), :math:`\mathcal L = \log\sum_k e^{z_k} - \sum_k y_k z_k`;
+* ``regression``: a = z, :math:`\mathcal L = \tfrac12\sum_k (z_k - y_k)^2` — summed over
+  outputs, so that the loss and the gradient agree for several outputs too
+  (scikit-learn issue #8349 is what happens when they don't).
+
+J = (1/n) Σ_i L(i) in every case.
+
+Every head computes in the namespace of Z (NumPy, PyTorch, CuPy, ...; see
+:mod:`mlplab._array_api`). With NumPy the cost J is a Python float; with other libraries
+it is a 0-D array on Z's device, so that training never waits to read it (``float(J)``
+reads it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._typing import Array
+from mlplab.core.activations import stable_sigmoid
+
+
+class Head(NamedTuple):
+    """Output activation fused with its loss.
+
+    Attributes
+    ----------
+    name : str
+    link : callable
+        a[L] = link(z[L]), used by ``predict_proba``/``forward``.
+    loss_and_grad : callable
+        ``(Z, Y) -> (J, dZ)`` with J = (1/n) Σ L(i) and dZ = (a − y)/n, from logits.
+        J is a float for NumPy arrays, a 0-D array of Z's namespace otherwise.
+    loss : callable
+        ``(Z, Y) -> J`` alone (validation curves; no gradient).
+    """
+
+    name: str
+    link: Callable[[Array], Array]
+    loss_and_grad: Callable[[Array, Array], tuple[float, Array]]
+    loss: Callable[[Array, Array], float]
+
+
+# ---------------------------------------------------------------- binary
+def _binary_loss(Z: Array, Y: Array) -> float:
+    # log(1 + e^z) − yz is the lecture's cross-entropy rewritten in z: no log(0),
+    # and logaddexp(0, z) never overflows.
+    xp = _xp.namespace(Z)
+    zero = 0 if xp is np else _xp.scalar(0, Z)
+    return _xp.cost(xp.logaddexp(zero, Z) - Y * Z, Z.shape[0])
+
+
+def _binary_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
+    n_samples = Z.shape[0]
+    dZ = stable_sigmoid(Z)  # a[L] = σ(z[L])
+    dZ -= Y  # a − y
+    dZ *= 1.0 / n_samples  # dJ/dz[L] = (a − y)/n
+    return _binary_loss(Z, Y), dZ
+
+
+# ------------------------------------------------------------ multiclass
+def _log_softmax(Z: Array) -> Array:
+    # Subtracting the row maximum keeps every e^z ≤ 1 (no overflow).
+    xp = _xp.namespace(Z)
+    Zs = Z - _xp.max(Z, axis=1, keepdims=True)
+    return Zs - xp.log(_xp.sum(xp.exp(Zs), axis=1, keepdims=True))
+
+
+def softmax(Z: Array) -> Array:
+    """softmax(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row, max-shifted (never overflows)."""
+    E = _xp.namespace(Z).exp(Z - _xp.max(Z, axis=1, keepdims=True))
+    E /= _xp.sum(E, axis=1, keepdims=True)
+    return E
+
+
+def _multiclass_loss(Z: Array, Y: Array) -> float:
+    return -_xp.cost(Y * _log_softmax(Z), Z.shape[0])
+
+
+def _multiclass_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
+    xp = _xp.namespace(Z)
+    n_samples = Z.shape[0]
+    logp = _log_softmax(Z)
+    J = -_xp.cost(Y * logp, n_samples)
+    dZ = xp.exp(logp)  # a[L] = softmax(z[L])
+    dZ -= Y
+    dZ *= 1.0 / n_samples
+    return J, dZ
+
+
+# ------------------------------------------------------------ regression
+def _regression_loss(Z: Array, Y: Array) -> float:
+    n_samples = Z.shape[0]
+    R = Z - Y
+    return _xp.cost(R * R, 2 * n_samples)
+
+
+def _regression_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
+    n_samples = Z.shape[0]
+    dZ = Z - Y  # a − y with a = z
+    J = _xp.cost(dZ * dZ, 2 * n_samples)
+    dZ *= 1.0 / n_samples
+    return J, dZ
+
+
+def _identity(Z: Array) -> Array:
+    return Z
+
+
+binary = Head("binary", stable_sigmoid, _binary_loss_and_grad, _binary_loss)
+multiclass = Head("multiclass", softmax, _multiclass_loss_and_grad, _multiclass_loss)
+regression = Head("regression", _identity, _regression_loss_and_grad, _regression_loss)
+
+HEADS: dict[str, Head] = {
+    "binary": binary,
+    "multiclass": multiclass,
+    "regression": regression,
+}
+
+
+def get(head: str | Head) -> Head:
+    """Look a head up by name (``binary``, ``multiclass``, ``regression``)."""
+    if isinstance(head, Head):
+        return head
+    if not isinstance(head, str):
+        raise TypeError(f"output must be a head name or a Head, got {type(head).__name__}")
+    key = head.strip().lower()
+    if key not in HEADS:
+        raise ValueError(f"unknown output head {head!r}; choose one of {sorted(HEADS)}")
+    return HEADS[key]
+
+
+def binary_cross_entropy(A: Array, Y: Array) -> float:
+    r"""The lecture's cost on probabilities, literally: J = −(1/n) Σ [y log a + (1−y) log(1−a)].
+
+    For teaching only: it clips a into [eps, 1 − eps] (eps = machine epsilon of A's
+    dtype) so that log(0) never happens, which also caps the loss of a confidently
+    wrong prediction. Training uses the fused ``binary`` head, which needs no clipping.
+    """
+    xp = _xp.namespace(A, Y)
+    if xp is np:
+        A = np.asarray(A)
+        eps = np.finfo(A.dtype).eps if np.issubdtype(A.dtype, np.floating) else 1e-15
+    else:
+        eps = float(xp.finfo(A.dtype).eps)
+    A = xp.clip(A, eps, 1 - eps)
+    n_samples = A.shape[0]
+    return float(-xp.sum(Y * xp.log(A) + (1 - Y) * xp.log1p(-A)) / n_samples)

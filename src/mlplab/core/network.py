@@ -1,0 +1,788 @@
+r"""L-layer fully connected networks: the functional core and the ``Network`` shell.
+
+Notation (the lecture's, see ``docs/notation.md``): layers l = 1..L, n[l] units in layer
+l, n[0] input features; W[l] has shape (n[l], n[l-1]) and b[l] shape (n[l],); rows of X
+are samples, so for a batch ``Z = A_prev @ W.T + b`` is z[l] = W[l] a[l-1] + b[l] for
+every row at once. The last layer outputs the logits z[L]; the head applies its link
+(σ, softmax or identity) and owns the loss.
+
+The functional core (``forward``, ``backward``, ``loss_and_grads``) computes in the
+namespace of the arrays it is given — NumPy, PyTorch (CPU or CUDA), CuPy, or any array
+API library (:mod:`mlplab._array_api`) — and a ``Network`` keeps its parameters in one
+namespace, NumPy unless :meth:`Network.to` (or :func:`mlplab.fit` with such arrays) moved
+them. ``Workspace``, the training fast path, is NumPy's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._typing import Array, DenseParams, Grads, Params
+from mlplab._validation import (
+    as_generator,
+    check_dtype,
+    check_layer_sizes,
+    check_positive,
+    check_X,
+    check_y,
+    finite_extremes,
+)
+from mlplab.core import activations as _act
+from mlplab.core import heads as _heads
+from mlplab.core import initializers as _init
+from mlplab.core.activations import Activation
+from mlplab.core.heads import Head
+from mlplab.core.layers import Cache, dense_forward
+
+# ----------------------------------------------------------------- functional core
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    inits: Sequence[Callable],
+    rng: np.random.Generator,
+    dtype: Any = np.float32,
+) -> Params:
+    """Draw W[l] with ``inits[l-1]`` (shape (n[l], n[l-1])) and set b[l] = 0, l = 1..L."""
+    params = []
+    for l in range(1, len(layer_sizes)):
+        shape = (layer_sizes[l], layer_sizes[l - 1])
+        W = np.asarray(inits[l - 1](rng, shape, dtype), dtype=dtype)
+        params.append(DenseParams(W, np.zeros(layer_sizes[l], dtype=dtype)))
+    return params
+
+
+def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Array, list[Cache]]:
+    """Forward propagation through all L layers.
+
+    Parameters
+    ----------
+    params : list of DenseParams
+    X : ndarray of shape (n_samples, n[0])
+    hidden : list of L − 1 Activations
+        g[1], ..., g[L-1]; the last layer is linear (the head applies its link).
+
+    Returns
+    -------
+    Z_L : ndarray of shape (n_samples, n[L])
+        The logits z[L].
+    caches : list of L Cache
+    """
+    caches = []
+    A = X  # a[0] = x
+    for l, p in enumerate(params):
+        g = hidden[l] if l < len(hidden) else _act.identity
+        A, cache = dense_forward(p, A, g)
+        caches.append(cache)
+    return A, caches
+
+
+def backward(
+    dZ_L: Array,
+    params: Params,
+    caches: Sequence[Cache],
+    hidden: Sequence[Activation],
+    out: Grads | None = None,
+) -> Grads:
+    r"""Backpropagation: the chain rule from dJ/dz[L] back to every dW[l], db[l].
+
+    .. math::
+        dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
+
+    the lecture's :math:`W^{[3]T} * a^{[2]}(1-a^{[2]}) (a^{[3]} - y)` for every layer.
+
+    ``out``, if given, is a list of preallocated (dW, db) arrays to write into (the
+    trainer's flat gradient buffer); the result is then ``out`` itself.
+    """
+    xp = _xp.namespace(dZ_L)
+    L = len(params)
+    grads: list[DenseParams | None] = [None] * L
+    dZ = dZ_L
+    for l in range(L - 1, -1, -1):
+        cache = caches[l]
+        if out is None:
+            W = params[l].W
+            if xp is np and W.flags.f_contiguous and not W.flags.c_contiguous:
+                # W[l] is a Network's (stored as W[l]ᵀ, see Network._views): dW[l] laid
+                # out alike, so that the optimizer's W − α dW runs on matching layouts.
+                dW = (cache.A_prev.T @ dZ).T  # dW[l] = dZ[l]ᵀ A[l-1]
+            else:
+                dW = dZ.T @ cache.A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
+            grads[l] = DenseParams(dW, _xp.sum(dZ, axis=0))
+        else:
+            if xp is np:
+                np.matmul(cache.A_prev.T, dZ, out=out[l].W.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
+                np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
+            else:  # the array API has no out=: the same products, copied into place
+                out[l].W[...] = dZ.T @ cache.A_prev
+                out[l].b[...] = _xp.sum(dZ, axis=0)
+            grads[l] = out[l]
+        if l > 0:  # da[0] = dx is not needed: skip that matmul
+            prev = caches[l - 1]
+            dA_prev = dZ @ params[l].W  # dA[l-1] = dZ[l] W[l]
+            dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # ⊙ g'(z[l-1])
+    return grads  # type: ignore[return-value]
+
+
+def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
+    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized).
+
+    A float for NumPy parameters, a 0-D array on their device otherwise (like J).
+    """
+    total = sum(_xp.loss_value(_xp.sum(p.W * p.W)) for p in params)
+    return _xp.loss_value(lam / (2 * n_samples) * total)
+
+
+def loss_and_grads(
+    params: Params,
+    X: Array,
+    Y: Array,
+    hidden: Sequence[Activation],
+    head: Head,
+    l2: float = 0.0,
+) -> tuple[float, Grads]:
+    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop.
+
+    Computed in the namespace of X and the parameters; J is a float for NumPy and a 0-D
+    array otherwise (``float(J)`` reads it).
+    """
+    Z_L, caches = forward(params, X, hidden)
+    J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
+    grads = backward(dZ_L, params, caches, hidden)
+    if l2:
+        n_samples = X.shape[0]
+        J += l2_penalty(params, l2, n_samples)
+        grads = [
+            DenseParams(g.W + (l2 / n_samples) * p.W, g.b)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    return J, grads
+
+
+# ----------------------------------------------------------------- training fast path
+
+
+class Workspace:
+    r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
+
+    :func:`forward`, :func:`backward` and :func:`loss_and_grads` above are the lecture,
+    and the code to read first: every call allocates new arrays for each z[l], a[l] and
+    gradient. Training repeats that computation on batches of one shape thousands of
+    times, so the :class:`~mlplab.Trainer` runs it through this class instead: the same
+    equations, line for line, but
+
+    * the mini-batch is gathered with one ``np.take`` into a buffer (no other copy);
+    * every z[l], a[l], dZ[l] is written into an array allocated here (``out=``);
+    * dW[l], db[l] go straight into the caller's gradient arrays (views of the trainer's
+      flat dJ/dθ), db[l] = 1ᵀ dZ[l] as one BLAS call;
+    * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
+      ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
+    * activations run in-place kernels of the same formulas
+      (:func:`mlplab.activations.inplace_kernels`). The head is the pure one: an in-place
+      version measured no faster.
+
+    Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
+    :func:`loss_and_grads` to float rounding (tests/test_performance_contracts.py).
+
+    Parameters
+    ----------
+    net : Network
+        Supplies the layer sizes, activations, head and dtype (not the parameters: those
+        are passed to each call, so θ may change between steps).
+    n_samples : int
+        The batch size these buffers hold.
+
+    Notes
+    -----
+    The buffers are overwritten by the next call: ``Z[-1]`` (the logits z[L]) and the
+    gradients are valid until then. One workspace must not be shared between threads.
+    """
+
+    def __init__(self, net: Network, n_samples: int) -> None:
+        s, dt = net.layer_sizes, net.dtype
+        L = len(s) - 1
+        self.net = net
+        self.n_samples = n_samples
+        self.kernels = [_act.inplace_kernels(g) for g in net.hidden]
+        self.head = net.head
+        self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
+        self.Yb = np.empty((n_samples, s[L]), dtype=dt)
+        self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
+        self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
+        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
+        self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
+        self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
+
+    def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
+        """Rows ``idx`` of X and Y, copied into this workspace's batch buffers."""
+        # mode="clip" skips the bounds check that would make np.take buffer its output;
+        # idx comes from a permutation of range(n_samples), so it is always in range.
+        X.take(idx, axis=0, out=self.Xb, mode="clip")
+        Y.take(idx, axis=0, out=self.Yb, mode="clip")
+        return self.Xb, self.Yb
+
+    def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
+        """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
+
+        The same computation as :func:`loss_and_grads` without the L2 term (the trainer
+        adds it), with X of exactly ``n_samples`` rows.
+        """
+        L = len(params)
+        A_used = self._A_used
+        A = A_used[0] = X  # a[0] = x
+        for l in range(L):  # forward
+            W, b = params[l]
+            Z = self.Z[l]
+            A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
+            Z += b
+            # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
+            A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
+            A_used[l + 1] = A
+        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
+        for l in range(L - 1, -1, -1):  # backward
+            gW, gb = grads[l]
+            A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
+            self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
+            if l > 0:  # da[0] = dx is not needed: skip that product
+                dA, W = self.dZ[l - 1], params[l].W
+                if W.shape[0] == 1:  # one unit: the product is an outer product, and
+                    np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
+                else:
+                    dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
+                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
+                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
+        return J
+
+
+def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> Workspace:
+    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use.
+
+    A training run meets at most two batch sizes (full batches and the last, smaller
+    one), so the cache holds at most two workspaces per trainer.
+    """
+    ws = cache.get(n_samples)
+    if ws is None or ws.net is not net:
+        ws = cache[n_samples] = Workspace(net, n_samples)
+    return ws
+
+
+# ----------------------------------------------------------------- object shell
+
+
+class _LayerList(list):
+    """A list of per-layer arrays whose item assignment writes into the network."""
+
+    def __init__(self, items: Iterable[Array], setter: Callable[[int, Any], None]):
+        super().__init__(items)
+        self._setter = setter
+
+    def __setitem__(self, l, value):  # type: ignore[override]
+        if isinstance(l, slice):
+            raise TypeError("assign one layer at a time, e.g. net.weights[0] = W1")
+        self._setter(l, value)
+        super().__setitem__(l, value)
+
+
+class Network:
+    """An L-layer fully connected network with a fused output head.
+
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[n0, n1, ..., nL]``: n[0] input features, n[L] outputs. ``[n0, 1]`` with the
+        binary head is logistic regression.
+    hidden : str, Activation or list of them, default="relu"
+        g[l] for the hidden layers l = 1..L−1: one for all, or one per layer.
+    output : {"binary", "multiclass", "regression"}, default="binary"
+        The output head (last activation fused with its loss).
+    init : str, callable or list of them, optional
+        Weight initializer(s); default: He for ReLU layers, Xavier otherwise
+        (``mlplab.initializers.DEFAULT_INIT``). Biases start at zero.
+    seed : int or numpy.random.Generator, default=0
+        Seed of the initialization draw.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the parameters and of every computation.
+    l2 : float, default=0.0
+        λ of the L2 penalty (λ / 2n) Σ‖W[l]‖² added to J (biases not penalized).
+    standardizer : mlplab.data.Standardizer, optional
+        If set, every method that takes X (and :func:`mlplab.fit`) standardizes X with it
+        first, and it is saved with the model. Without it X is used exactly as given.
+
+    Notes
+    -----
+    The parameters are drawn with NumPy's Generator and live in NumPy arrays.
+    :meth:`to` moves them, once, to another array library or device (PyTorch, CuPy, ...),
+    and :func:`mlplab.fit` does so by itself when X is such an array. Every method then
+    computes there: X and y given as NumPy arrays are converted to that namespace and
+    device, and results come back as its arrays (``net.xp`` and ``net.device`` say
+    where). :func:`mlplab.save` always writes NumPy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, mlplab
+    >>> net = mlplab.Network([2, 3, 1], hidden="tanh", seed=0)
+    >>> [W.shape for W in net.weights]
+    [(3, 2), (1, 3)]
+    >>> net.forward(np.zeros((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        hidden: str | Activation | Sequence[str | Activation] = "relu",
+        output: str | Head = "binary",
+        init: str | Callable | Sequence[str | Callable] | None = None,
+        seed: int | np.random.Generator | None = 0,
+        dtype: Any = "float32",
+        l2: float = 0.0,
+        standardizer: Any = None,
+    ) -> None:
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        L = len(self.layer_sizes) - 1
+        self.dtype = check_dtype(dtype)
+        self.head = _heads.get(output)
+        if self.head.name == "multiclass" and self.layer_sizes[-1] < 2:
+            raise ValueError(
+                "the multiclass head needs n[L] >= 2 output units (one per class), got "
+                f"n[L]={self.layer_sizes[-1]}; use output='binary' for two classes"
+            )
+        if isinstance(hidden, (str, Activation)):
+            self.hidden = [_act.get(hidden)] * (L - 1)
+        else:
+            hidden = list(hidden)
+            if len(hidden) != L - 1:
+                raise ValueError(
+                    f"hidden has {len(hidden)} activations, but the network has L-1={L - 1} "
+                    "hidden layers"
+                )
+            self.hidden = [_act.get(h) for h in hidden]
+        self.l2 = check_positive(l2, "l2", allow_zero=True)
+        self.standardizer = standardizer
+        layer_acts = [g.name for g in self.hidden] + [self.head.name]
+        if init is None:
+            inits = [_init.default_for(a) for a in layer_acts]
+        elif isinstance(init, str) or callable(init):
+            inits = [_init.get(init)] * L
+        else:
+            init = list(init)
+            if len(init) != L:
+                raise ValueError(f"init has {len(init)} entries, but the network has L={L} layers")
+            inits = [_init.get(i) for i in init]
+        self.init = [getattr(i, "__name__", repr(i)) for i in inits]
+        self.seed = seed if isinstance(seed, int) else None
+        self._xp: Any = np  # where θ lives (see to()): NumPy until moved
+        self._device: Any = None
+        rng = as_generator(seed)
+        # All parameters live in one flat vector θ; W[l] and b[l] are views into it, so
+        # an optimizer can update every parameter with a few vectorized operations.
+        self._theta = np.empty(self.n_params, dtype=self.dtype)
+        self._params = self._views(self._theta)
+        for view, drawn in zip(
+            self._params,
+            init_params(self.layer_sizes, inits, rng, self.dtype),
+            strict=True,
+        ):
+            view.W[...] = drawn.W
+            view.b[...] = drawn.b
+
+    # -- structure ---------------------------------------------------------------
+    @property
+    def L(self) -> int:
+        """Number of layers with parameters (the input layer is not counted)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """Total number of weights and biases."""
+        s = self.layer_sizes
+        return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
+
+    def _views(self, flat: Array) -> Params:
+        """W[l], b[l] as views of a θ-sized vector in the network's storage order.
+
+        Each layer's block holds W[l] column by column (W[l]ᵀ row by row: the (n[l-1],
+        n[l]) layout of scikit-learn's ``coefs_``), then b[l]. W[l] itself is the
+        transposed view, of shape (n[l], n[l-1]) as in the lecture. Storing Wᵀ makes the
+        products of a training step faster: on mnist-shape's [784, 256, 128, 10] the
+        eight matrix products of a step took 751 µs against 787 µs with W stored row by
+        row, on the wide network 1 % less (benchmarks/RESULTS.md).
+
+        This order is internal: :meth:`get_flat_params`, :meth:`set_flat_params`, model
+        files and checkpoints use W[l] row by row (:meth:`_to_rows`, :meth:`_from_rows`).
+        """
+        xp = _xp.namespace(flat)
+        out, off = [], 0
+        s = self.layer_sizes
+        for l in range(1, len(s)):
+            nW = s[l] * s[l - 1]
+            W = xp.reshape(flat[off : off + nW], (s[l - 1], s[l])).T
+            off += nW
+            b = flat[off : off + s[l]]
+            off += s[l]
+            out.append(DenseParams(W, b))
+        return out
+
+    # -- where the parameters live ----------------------------------------------------
+    @property
+    def xp(self) -> Any:
+        """The array namespace of the parameters: :mod:`numpy` unless :meth:`to` moved them."""
+        return self._xp
+
+    @property
+    def device(self) -> Any:
+        """The device of the parameters (None for NumPy)."""
+        return self._device
+
+    def to(self, xp: Any, device: Any = None) -> Network:
+        """Move the parameters to another array library or device, in place; return self.
+
+        Parameters
+        ----------
+        xp : module, str or array
+            The target namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``
+            (the module or its name), or an array, whose namespace and device are taken.
+        device : optional
+            The device in that library (``"cuda"``, ``"cuda:1"``, ``torch.device(...)``,
+            ...); default: the array's device, else the library's default device.
+
+        Returns
+        -------
+        Network
+            ``self``, now computing in that namespace: every method converts X to it, and
+            :func:`mlplab.fit` trains there without copying back to the host.
+
+        Notes
+        -----
+        One copy of θ (through the host between libraries). Moving back with
+        ``net.to(numpy)`` restores the NumPy training fast path. Trainer state made for
+        the old place (optimizer moments) moves with the next ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, mlplab
+        >>> net = mlplab.Network([2, 3, 1], seed=0)
+        >>> net.to("numpy") is net
+        True
+        """
+        target, dev = _xp.resolve(xp, device)
+        if target is self._xp and dev == self._device:
+            return self
+        if target is not np:
+            _xp.check_views_write_through(target, dev)
+        theta = _xp.convert(self._theta, target, dev, self.dtype)
+        self._theta, self._params = theta, self._views(theta)
+        self._xp, self._device = target, _xp.device_of(theta)
+        return self
+
+    # -- parameters ---------------------------------------------------------------
+    def _set_array(self, l: int, which: str, value: Any) -> None:
+        if not -self.L <= l < self.L:
+            raise IndexError(f"layer index {l} out of range for L={self.L} layers")
+        target = getattr(self._params[l], which)
+        name = f"{'W' if which == 'W' else 'b'}[{l % self.L + 1}]"
+        arr = _xp.to_numpy(value) if _xp.is_foreign(value) else np.asarray(value)
+        if arr.shape != tuple(target.shape):
+            raise ValueError(f"{name} must have shape {tuple(target.shape)}, got {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if self._xp is not np:
+            arr = _xp.convert(arr, self._xp, self._device, self.dtype)
+        target[...] = arr
+
+    @property
+    def params(self) -> list[DenseParams]:
+        """``[(W[1], b[1]), ..., (W[L], b[L])]``; assign a list of the same shapes to replace."""
+        return list(self._params)
+
+    @params.setter
+    def params(self, new: Sequence[tuple[Any, Any]]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"params needs {self.L} (W, b) pairs, got {len(new)}")
+        for l, pair in enumerate(new):
+            W, b = pair
+            self._set_array(l, "W", W)
+            self._set_array(l, "b", b)
+
+    @property
+    def weights(self) -> list[Array]:
+        """``[W[1], ..., W[L]]``, W[l] of shape (n[l], n[l-1]); assignable per item or whole."""
+        return _LayerList((p.W for p in self._params), lambda l, v: self._set_array(l, "W", v))
+
+    @weights.setter
+    def weights(self, new: Sequence[Any]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"weights needs {self.L} arrays, got {len(new)}")
+        for l, W in enumerate(new):
+            self._set_array(l, "W", W)
+
+    @property
+    def biases(self) -> list[Array]:
+        """``[b[1], ..., b[L]]``, b[l] of shape (n[l],); assignable per item or whole."""
+        return _LayerList((p.b for p in self._params), lambda l, v: self._set_array(l, "b", v))
+
+    @biases.setter
+    def biases(self, new: Sequence[Any]) -> None:
+        new = list(new)
+        if len(new) != self.L:
+            raise ValueError(f"biases needs {self.L} arrays, got {len(new)}")
+        for l, b in enumerate(new):
+            self._set_array(l, "b", b)
+
+    def _to_rows(self, flat: Array) -> Array:
+        """A θ-sized vector in storage order (:meth:`_views`) → a new one with W[l] by rows."""
+        xp = _xp.namespace(flat)
+        concat = getattr(xp, "concat", None) or xp.concatenate
+        parts = []
+        for p in self._views(flat):
+            parts += [xp.reshape(p.W, (-1,)), p.b]  # reshape reads W row by row
+        return concat(parts)
+
+    def _from_rows(self, rows: Array, out: Array | None = None) -> Array:
+        """Inverse of :meth:`_to_rows`: ``rows`` (W[l] by rows) written in storage order."""
+        xp = _xp.namespace(rows)
+        if out is None:
+            out = xp.empty_like(rows)
+        s, off = self.layer_sizes, 0
+        for l, p in enumerate(self._views(out), start=1):
+            nW = s[l] * s[l - 1]
+            p.W[...] = xp.reshape(rows[off : off + nW], (s[l], s[l - 1]))
+            p.b[...] = rows[off + nW : off + nW + s[l]]
+            off += nW + s[l]
+        return out
+
+    def get_flat_params(self) -> Array:
+        """A copy of θ, all parameters as one vector (W[1], b[1], ..., W[L], b[L]).
+
+        Each W[l] row by row (C order), then b[l]. An array of the network's namespace,
+        on its device.
+        """
+        return self._to_rows(self._theta)
+
+    def set_flat_params(self, theta: Any) -> None:
+        """Replace every parameter from one vector laid out as :meth:`get_flat_params`."""
+        xp, shape = self._xp, tuple(self._theta.shape)
+        if xp is not np and _xp.is_foreign(theta) and _xp.namespace(theta) is xp:
+            # Same library: checked and copied on the device (one read of "all finite").
+            if tuple(theta.shape) != shape:
+                raise ValueError(f"theta must have shape {shape}, got {tuple(theta.shape)}")
+            if not bool(xp.all(xp.isfinite(theta))):
+                raise ValueError("theta contains NaN or infinite values")
+            self._from_rows(_xp.convert(theta, xp, self._device, self.dtype), out=self._theta)
+            return
+        arr = _xp.to_numpy(theta) if _xp.is_foreign(theta) else np.asarray(theta)
+        if arr.shape != shape:
+            raise ValueError(f"theta must have shape {shape}, got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError("theta contains NaN or infinite values")
+        if xp is not np:
+            arr = _xp.convert(arr, xp, self._device, self.dtype)
+        self._from_rows(arr, out=self._theta)
+
+    # -- data in -------------------------------------------------------------------
+    def _prepare_X(self, X: Any, extremes: list | None = None) -> Array:
+        """X checked and converted for this network (standardized if it has a Standardizer).
+
+        If ``extremes`` is a list and X is used as given, X's (min, max) are appended to it
+        (the finiteness check computes them; the trainer's scale check reuses them).
+        """
+        xp = self._xp
+        if xp is np and not _xp.is_foreign(X):
+            as_is = (
+                type(X) is np.ndarray
+                and X.ndim == 2
+                and X.dtype == self.dtype
+                and X.flags.c_contiguous
+                and X.shape[0] > 0
+                and X.shape[1] == self.layer_sizes[0]
+            )
+            if as_is:
+                # Finite min and max mean every entry is finite (NaN and ±inf propagate).
+                lo, hi = finite_extremes(X)
+                as_is = math.isfinite(lo) and math.isfinite(hi)
+                if as_is and extremes is not None and self.standardizer is None:
+                    extremes.append((lo, hi))
+            # If X is already what check_X would return, use it as is, read-only (nothing
+            # in mlplab writes into X): copying 60000×784 floats costs more than an epoch's
+            # gathers (benchmarks/RESULTS.md, mnist-shape).
+            Xc = X if as_is else check_X(X, self.dtype, self.layer_sizes[0])
+            if self.standardizer is not None:
+                Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
+            return Xc
+        # Checked (and copied) where the network computes: on the device for its arrays.
+        Xc = _xp.check_X_in(X, xp, self._device, self.dtype, self.layer_sizes[0])
+        if self.standardizer is not None:
+            mean, scale = self._standardizer_arrays()
+            Xc = _xp.astype((Xc - mean) / scale, _xp.dtype_in(xp, self.dtype))
+        return Xc
+
+    def _standardizer_arrays(self) -> tuple[Array, Array]:
+        """The Standardizer's μ and σ (float64) in the network's namespace, copied once."""
+        std = self.standardizer
+        key = (id(std.mean_), id(std.scale_), self._xp, str(self._device))
+        cached = getattr(self, "_std_arrays", None)
+        if cached is None or cached[0] != key:
+            mean = _xp.convert(std.mean_, self._xp, self._device, np.dtype(np.float64))
+            scale = _xp.convert(std.scale_, self._xp, self._device, np.dtype(np.float64))
+            cached = self._std_arrays = (key, mean, scale)
+        return cached[1], cached[2]
+
+    def _prepare_y(self, y: Any, n_samples: int) -> Array:
+        # Targets are checked on the host (labels, one-hot rows, value sets), once per
+        # call: a device y is read back for the check and its result copied over.
+        y_host = _xp.to_numpy(y) if _xp.is_foreign(y) else y
+        Y = check_y(y_host, self.head.name, self.layer_sizes[-1], n_samples, self.dtype)
+        return Y if self._xp is np else _xp.convert(Y, self._xp, self._device)
+
+    # -- computations ----------------------------------------------------------------
+    def logits(self, X: Any) -> Array:
+        """z[L] for every row of X, shape (n_samples, n[L])."""
+        Z_L, _ = forward(self._params, self._prepare_X(X), self.hidden)
+        return Z_L
+
+    def forward(self, X: Any) -> Array:
+        """a[L] = link(z[L]) for every row of X, shape (n_samples, n[L])."""
+        return self.head.link(self.logits(X))
+
+    def forward_cache(self, X: Any) -> list[Cache]:
+        """Every layer's (a[l-1], z[l], a[l]) for X: what backprop and diagnostics use."""
+        _, caches = forward(self._params, self._prepare_X(X), self.hidden)
+        return caches
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities a[L], shape (n_samples, n[L]).
+
+        For the binary head column k is P(y_k = 1); with one output that is P(y = 1).
+        """
+        if self.head.name == "regression":
+            raise AttributeError("predict_proba needs a classification head, not regression")
+        return self.forward(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions: 0/1 (binary), class index (multiclass) or values (regression).
+
+        Single-output heads return shape (n_samples,); several outputs (n_samples, n[L]).
+        """
+        xp = self._xp
+        Z_L = self.logits(X)
+        if self.head.name == "multiclass":
+            return xp.argmax(Z_L, axis=1)
+        # binary: σ(z) > 0.5 ⇔ z > 0
+        out = _xp.astype(Z_L > 0, xp.int64) if self.head.name == "binary" else Z_L
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def loss(self, X: Any, y: Any) -> float:
+        """The cost J = (1/n) Σ L(i) (plus the L2 penalty if l2 > 0)."""
+        J, _ = self.loss_and_grads(X, y)
+        return J
+
+    def loss_and_grads(self, X: Any, y: Any) -> tuple[float, list[DenseParams]]:
+        """J and ``[(dW[1], db[1]), ..., (dW[L], db[L])]`` with the parameters' shapes.
+
+        J is a float; the gradients are arrays of the network's namespace.
+        """
+        Xc = self._prepare_X(X)
+        Y = self._prepare_y(y, Xc.shape[0])
+        J, grads = loss_and_grads(self._params, Xc, Y, self.hidden, self.head, self.l2)
+        return float(J), grads
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy for classification heads, R² for regression."""
+        Xc = self._prepare_X(X)
+        Y = self._prepare_y(y, Xc.shape[0])
+        Z_L, _ = forward(self._params, Xc, self.hidden)
+        xp = self._xp
+        if self.head.name == "multiclass":
+            return _xp.mean_true(xp.argmax(Z_L, axis=1) == xp.argmax(Y, axis=1))
+        if self.head.name == "binary":
+            return _xp.mean_true((Z_L > 0) == (Y > 0.5))
+        ss_res = xp.sum((Y - Z_L) ** 2, axis=0)
+        ss_tot = xp.sum((Y - xp.mean(Y, axis=0)) ** 2, axis=0)
+        r2 = 1 - ss_res / xp.where(ss_tot == 0, 1.0, ss_tot)
+        return float(xp.mean(r2))
+
+    # -- misc -------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickle (and deepcopy) θ itself, with W[l] by rows as in every file mlplab writes
+        # (and as pickles made before θ stored W[l]ᵀ): the namespace (a module), the
+        # device, the views W[l], b[l] and cached copies are derived from it on load.
+        state = self.__dict__.copy()
+        for key in ("_xp", "_device", "_params", "_std_arrays"):
+            state.pop(key, None)
+        state["_theta"] = self._to_rows(self._theta)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._theta = self._from_rows(self._theta)
+        self._xp = _xp.namespace(self._theta)
+        self._device = _xp.device_of(self._theta)
+        self._params = self._views(self._theta)
+
+    def copy(self) -> Network:
+        """An independent copy (parameters copied, not shared)."""
+        import copy as _copy
+
+        new = _copy.copy(self)
+        new._theta = _xp.copy(self._theta)
+        new._params = new._views(new._theta)
+        new.standardizer = _copy.deepcopy(self.standardizer)
+        return new
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Network:
+        """A Network with the architecture :meth:`config` describes (weights all zero)."""
+        net = cls(
+            cfg["layer_sizes"],
+            hidden=cfg["hidden"],
+            output=cfg["output"],
+            init="zeros",
+            dtype=cfg["dtype"],
+            l2=cfg.get("l2", 0.0),
+        )
+        net.init = list(cfg.get("init", net.init))
+        return net
+
+    def config(self) -> dict[str, Any]:
+        """Architecture as plain data (what a model file stores besides the arrays)."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "hidden": [g.name for g in self.hidden],
+            "output": self.head.name,
+            "init": list(self.init),
+            "dtype": self.dtype.name,
+            "l2": self.l2,
+        }
+
+    def summary(self) -> str:
+        """A short table: one line per layer with W's shape and parameter count."""
+        lines = [f"Network: L={self.L}, output head '{self.head.name}', dtype {self.dtype.name}"]
+        for l in range(1, self.L + 1):
+            g = self.hidden[l - 1].name if l < self.L else f"{self.head.name} head"
+            n, m = self.layer_sizes[l], self.layer_sizes[l - 1]
+            lines.append(
+                f"  layer {l}: W[{l}] ({n}, {m}), b[{l}] ({n},)  g={g:<14} "
+                f"init={self.init[l - 1]:<10} params={n * m + n}"
+            )
+        lines.append(f"  total parameters: {self.n_params}")
+        if self._xp is not np:
+            lines.append(f"  arrays: {_xp.describe(self._xp, self._device)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        hidden = sorted({g.name for g in self.hidden})
+        h = hidden[0] if len(hidden) == 1 else [g.name for g in self.hidden]
+        where = "" if self._xp is np else f", arrays={_xp.describe(self._xp, self._device)!r}"
+        return (
+            f"Network({self.layer_sizes}, hidden={h!r}, output={self.head.name!r}, "
+            f"dtype={self.dtype.name!r}{where})"
+        )

@@ -1,0 +1,1 @@
+"""One training loop: state, batches, steps, callbacks, checkpoints, MPI strategy."""

@@ -1,0 +1,226 @@
+"""Callbacks: hooks into the training loop (a subset of Keras'), with ``logs`` dicts.
+
+Order of a run: ``on_train_begin`` → for each epoch ``on_epoch_begin`` → for each
+mini-batch ``on_batch_end`` → ``on_epoch_end`` → ``on_train_end``. A callback can stop
+training by setting ``self.trainer.stop_training = True``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+
+if TYPE_CHECKING:
+    from mlplab.train.loop import Trainer
+
+
+class Callback:
+    """Base class: every hook is a no-op; ``self.trainer`` is set before training."""
+
+    trainer: Trainer
+
+    def set_trainer(self, trainer: Trainer) -> None:
+        """Called once before ``on_train_begin``."""
+        self.trainer = trainer
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Before each epoch (epochs count from 0)."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """After each parameter update; ``logs`` has ``loss`` and ``size``.
+
+        When training with another array library than NumPy (PyTorch, CuPy, ...),
+        ``loss`` is a 0-D array on the device: ``float(logs["loss"])`` makes the host
+        wait for that step, so keep such reads out of every-batch code if you can.
+        """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        """After the last epoch (also after an early stop or Ctrl-C)."""
+
+
+class History(Callback):
+    """Per-epoch values of every log key: ``history.history["loss"][epoch]``.
+
+    ``loss`` is the mean cost of the epoch's mini-batches, each computed just before its
+    update and weighted by the batch size (for batch gradient descent: J before the
+    epoch's update). ``accuracy`` is measured the same way for classification heads;
+    ``val_loss``/``val_accuracy`` on the validation data after the epoch.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        A log key; falls back to ``loss`` when there is no validation data.
+    patience : int, default=10
+        Epochs without improvement before stopping (scikit-learn's n_iter_no_change).
+    min_delta : float, default=1e-4
+        The smallest change that counts as an improvement (scikit-learn's tol).
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; auto: larger for accuracies.
+    restore_best : bool, default=False
+        Put back the parameters of the best epoch when training ends.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        mode: str = "auto",
+        restore_best: bool = False,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be auto, min or max, got {mode!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.mode = mode
+        self.restore_best = restore_best
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.best = math.inf
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_theta: np.ndarray | None = None
+        self._key: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._key is None:
+            key = self.monitor
+            if key not in logs and key.startswith("val_") and key[4:] in logs:
+                key = key[4:]  # no validation data: monitor the training value
+            if key not in logs:
+                raise ValueError(
+                    f"EarlyStopping monitors {self.monitor!r}, but the logs only have "
+                    f"{sorted(logs)}"
+                )
+            self._key = key
+        sign = -1.0 if self.mode == "max" or (self.mode == "auto" and "acc" in self._key) else 1.0
+        value = sign * float(logs[self._key])
+        if value < self.best - self.min_delta:
+            self.best, self.wait, self.best_epoch = value, 0, epoch
+            if self.restore_best:
+                self._best_theta = self.trainer.net.get_flat_params()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped_epoch = epoch
+                self.trainer.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.restore_best and self._best_theta is not None:
+            self.trainer.net.set_flat_params(self._best_theta)
+
+
+class GradientNormLogger(Callback):
+    """Log the per-layer gradient norms ‖dW[l]‖_F (and ‖db[l]‖), averaged over each epoch.
+
+    Adds ``grad_norm/W1``, ..., ``grad_norm/WL`` (and ``grad_norm/b1``...) to the epoch
+    logs, so ``History`` keeps them: vanishing gradients show up as ‖dW[1]‖ ≪ ‖dW[L]‖,
+    exploding ones as the reverse, epoch by epoch. On a GPU the sums stay on the device
+    and are read once per epoch.
+    """
+
+    def __init__(self, biases: bool = False) -> None:
+        self.biases = biases
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        L = self.trainer.net.L
+        self._sum: list[Any] = [0.0] * L  # floats, or 0-D arrays on the device
+        self._sum_b: list[Any] = [0.0] * L
+        self._count = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        for l, g in enumerate(self.trainer.grads):
+            self._sum[l] += _xp.loss_value(_xp.norm(g.W))
+            if self.biases:
+                self._sum_b[l] += _xp.loss_value(_xp.norm(g.b))
+        self._count += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        n = max(self._count, 1)
+        for l in range(len(self._sum)):
+            logs[f"grad_norm/W{l + 1}"] = float(self._sum[l]) / n
+            if self.biases:
+                logs[f"grad_norm/b{l + 1}"] = float(self._sum_b[l]) / n
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, **hooks: Any) -> None:
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name) or not name.startswith("on_"):
+                raise ValueError(f"unknown callback hook {name!r}")
+            setattr(self, name, fn)
+
+
+class ActivationLogger(Callback):
+    """Log the distribution of every hidden layer's activations a[l] after each epoch.
+
+    On a fixed sample of the training inputs (at most ``max_rows`` rows), adds to the
+    epoch logs ``act/a{l}/p05``, ``p25``, ``p50``, ``p75``, ``p95`` (percentiles of a[l])
+    and ``act/a{l}/saturated`` (fraction of units with g'(z) < 0.01: sigmoid/tanh
+    saturation, dead ReLUs), l = 1..L−1. ``History`` keeps them, so the percentile bands
+    across epochs show activations collapsing or saturating as training goes on.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n[0])
+        Inputs as given to ``fit`` (the network's Standardizer is applied).
+    max_rows : int, default=256
+        Rows sampled once (with a fixed seed) and reused every epoch.
+    """
+
+    PERCENTILES = (5, 25, 50, 75, 95)
+
+    def __init__(self, X: Any, max_rows: int = 256) -> None:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+        if X.shape[0] > max_rows:
+            rows = np.random.default_rng(0).choice(X.shape[0], max_rows, replace=False)
+            X = X[np.sort(rows)]
+        self.X = X
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        net = self.trainer.net
+        for l, cache in enumerate(net.forward_cache(self.X)[:-1], start=1):
+            for q, v in zip(
+                self.PERCENTILES, np.percentile(cache.A, self.PERCENTILES), strict=True
+            ):
+                logs[f"act/a{l}/p{q:02d}"] = float(v)
+            d = net.hidden[l - 1].derivative(cache.Z, cache.A)
+            logs[f"act/a{l}/saturated"] = float((np.abs(d) < 0.01).mean())
