@@ -15,6 +15,7 @@ The cost is J = (1/n) Σ L(i); the update W[l] ← W[l] − α ∂J/∂W[l].
 [0, 1, 1, 1]
 """
 
+from mlplab._version import __version__
 from mlplab.core import activations, heads, initializers, optimizers
 from mlplab.core.data import Standardizer, load_dataset
 from mlplab.core.diagnostics import gradcheck
@@ -23,14 +24,15 @@ from mlplab.persist.modelfile import ModelFileError, load, save
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
 from mlplab.train.loop import DivergenceError, Trainer, fit
 
-from mlplab._version import __version__
-
 _LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
 _OLD_PATHS = frozenset(
-    "activations callbacks checkpoint csvdata data diagnostics distributed estimators heads "
-    "initializers io layers network optimizers progress training".split()
-)
+    (
+        "activations", "callbacks", "checkpoint", "csvdata", "data", "diagnostics",
+        "distributed", "estimators", "heads", "initializers", "io", "layers", "network",
+        "optimizers", "progress", "training",
+    )
+)  # fmt: skip
 
 
 def __getattr__(name: str):
