@@ -217,11 +217,41 @@ def plot_decision_boundary(
     Two classes: P(class 1) as a color gradient with the 0.5 contour. More: each
     region in its class color, lighter where the network is less sure.
     """
-    import matplotlib as mpl
+    _check_two_inputs(model)
+    X, lo, hi = _boundary_area(X, bounds)
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
+    P = _proba(model, np.c_[gx.ravel(), gy.ravel()])
+    ax = _axes(ax, figsize=(5.5, 5))
+    if P.shape[1] == 2:
+        point_colors = _draw_probability(ax, gx, gy, P[:, 1])
+    else:
+        point_colors = _draw_regions(ax, P, gx.shape, lo, hi)
+    if X is not None:
+        _draw_points(ax, X, y, classes, point_colors)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(title)
+    return ax
 
+
+def _check_two_inputs(model: Any) -> None:
+    """A decision boundary is drawn in the plane: the model must take n[0] = 2 inputs."""
     n_in = getattr(getattr(model, "network_", model), "layer_sizes", [2])[0]
     if n_in != 2:
         raise ValueError(f"a decision boundary needs 2 input features, the model has n[0]={n_in}")
+
+
+def _boundary_area(
+    X: Any, bounds: tuple[float, float, float, float] | None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """X as floats (or None) and the plotted area's corners ``lo``, ``hi``.
+
+    The area is X's range padded by 10 %, else ``bounds``; one of them is required.
+    """
     if X is not None:
         X = np.asarray(X, dtype=float)
         pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-9)
@@ -230,59 +260,67 @@ def plot_decision_boundary(
         lo, hi = np.array(bounds[::2], dtype=float), np.array(bounds[1::2], dtype=float)
     else:
         raise ValueError("give X or bounds=(x_min, x_max, y_min, y_max)")
-    gx, gy = np.meshgrid(
-        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    return X, lo, hi
+
+
+def _draw_probability(ax: Any, gx: np.ndarray, gy: np.ndarray, P1: np.ndarray) -> Any:
+    """Two classes: P(class 1) as a color gradient with the 0.5 contour; the point colors."""
+    import matplotlib as mpl
+
+    cs = ax.contourf(
+        gx,
+        gy,
+        P1.reshape(gx.shape),
+        levels=np.linspace(0, 1, 21),
+        cmap="RdBu_r",
+        alpha=0.75,
     )
-    P = _proba(model, np.c_[gx.ravel(), gy.ravel()])
+    ax.contour(gx, gy, P1.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1.2)
+    ax.figure.colorbar(cs, ax=ax, label="P(class 1)")
+    return mpl.colormaps["RdBu_r"]([0.05, 0.95])
+
+
+def _draw_regions(
+    ax: Any, P: np.ndarray, shape: tuple[int, ...], lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """K > 2 classes: each region in its class color, lighter where the network is unsure.
+
+    Returns the class colors (for the points).
+    """
+    import matplotlib as mpl
+
     K = P.shape[1]
-    ax = _axes(ax, figsize=(5.5, 5))
-    if K == 2:
-        cs = ax.contourf(
-            gx,
-            gy,
-            P[:, 1].reshape(gx.shape),
-            levels=np.linspace(0, 1, 21),
-            cmap="RdBu_r",
-            alpha=0.75,
+    base = np.array([mpl.colors.to_rgb(f"C{k % 10}") for k in range(K)])
+    k = P.argmax(axis=1)
+    conf = (P.max(axis=1) - 1 / K) / (1 - 1 / K)  # 0 at chance, 1 when sure
+    rgb = 1 - (1 - base[k]) * (0.25 + 0.5 * conf[:, None])  # lighter where unsure
+    ax.imshow(
+        rgb.reshape(*shape, 3),
+        origin="lower",
+        aspect="auto",
+        extent=(lo[0], hi[0], lo[1], hi[1]),
+        interpolation="nearest",
+    )
+    return base
+
+
+def _draw_points(ax: Any, X: np.ndarray, y: Any, classes: Any, point_colors: Any) -> None:
+    """The points X on top: black without y, else one color and legend entry per class."""
+    if y is None:
+        ax.scatter(X[:, 0], X[:, 1], s=14, c="k", alpha=0.6)
+        return
+    y = np.asarray(y).astype(int)
+    for c in np.unique(y):
+        name = classes[c] if classes is not None else c
+        ax.scatter(
+            *X[y == c].T,
+            s=16,
+            color=point_colors[c % len(point_colors)],
+            edgecolors="k",
+            linewidths=0.4,
+            label=str(name),
         )
-        ax.contour(gx, gy, P[:, 1].reshape(gx.shape), levels=[0.5], colors="k", linewidths=1.2)
-        ax.figure.colorbar(cs, ax=ax, label="P(class 1)")
-        point_colors = mpl.colormaps["RdBu_r"]([0.05, 0.95])
-    else:
-        base = np.array([mpl.colors.to_rgb(f"C{k % 10}") for k in range(K)])
-        k = P.argmax(axis=1)
-        conf = (P.max(axis=1) - 1 / K) / (1 - 1 / K)  # 0 at chance, 1 when sure
-        rgb = 1 - (1 - base[k]) * (0.25 + 0.5 * conf[:, None])  # lighter where unsure
-        ax.imshow(
-            rgb.reshape(*gx.shape, 3),
-            origin="lower",
-            aspect="auto",
-            extent=(lo[0], hi[0], lo[1], hi[1]),
-            interpolation="nearest",
-        )
-        point_colors = base
-    if X is not None:
-        if y is None:
-            ax.scatter(X[:, 0], X[:, 1], s=14, c="k", alpha=0.6)
-        else:
-            y = np.asarray(y).astype(int)
-            for c in np.unique(y):
-                name = classes[c] if classes is not None else c
-                ax.scatter(
-                    *X[y == c].T,
-                    s=16,
-                    color=point_colors[c % len(point_colors)],
-                    edgecolors="k",
-                    linewidths=0.4,
-                    label=str(name),
-                )
-            ax.legend(fontsize="small", loc="best")
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.set_title(title)
-    return ax
+    ax.legend(fontsize="small", loc="best")
 
 
 def plot_confusion_matrix(

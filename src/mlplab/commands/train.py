@@ -16,9 +16,19 @@ HELP = "train a network (default: breast-cancer data, [30, 16, 8, 1] ReLU networ
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from mlplab.core import activations, initializers, optimizers
-
+    """The ``train`` subcommand; its options in --help order, one group per helper."""
     p = sub.add_parser("train", help=HELP, description=HELP)
+    _add_data_options(p)
+    _add_network_options(p)
+    _add_optimizer_options(p)
+    _add_preprocessing_options(p)
+    _add_output_options(p)
+    _add_reliability_options(p)
+    return p
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    """--dataset, or --data FILE.csv with --target and --task."""
     p.add_argument(
         "--dataset",
         default="breast_cancer",
@@ -33,6 +43,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         help="with --data: default inferred from the target column",
     )
+
+
+def _add_network_options(p: argparse.ArgumentParser) -> None:
+    """--layers, --activation, --init."""
+    from mlplab.core import activations, initializers
+
     p.add_argument(
         "--layers",
         default="16,8",
@@ -50,6 +66,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         choices=sorted(initializers.INITIALIZERS),
         help="weight initializer (default: he for relu, xavier otherwise)",
     )
+
+
+def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
+    """--optimizer, --lr, --beta, --batch-size, --epochs, --seed, --l2."""
+    from mlplab.core import optimizers
+
     p.add_argument(
         "--optimizer",
         default="adam",
@@ -77,6 +99,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ (default 0)")
+
+
+def _add_preprocessing_options(p: argparse.ArgumentParser) -> None:
+    """--test-size, --no-normalize, --dtype."""
     p.add_argument(
         "--test-size",
         type=float,
@@ -89,6 +115,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="do not standardize the inputs (on by default)",
     )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """--out, --json, --quiet, --distributed."""
     p.add_argument(
         "--out",
         type=Path,
@@ -107,8 +137,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="data-parallel over MPI ranks: run as 'mpiexec -n K mlplab train --distributed' "
         "(needs mlplab[mpi]); rank 0 prints and writes --out",
     )
-    _add_reliability_options(p)
-    return p
 
 
 def _add_reliability_options(p: argparse.ArgumentParser) -> None:

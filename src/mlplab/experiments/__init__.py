@@ -108,29 +108,14 @@ def run(
         name → ExperimentResult.
     """
     chosen = check_names(names)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 600:
-        raise ValueError(f"dpi must be an integer between 20 and 600, got {dpi!r}")
-    out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise NotADirectoryError(f"--out {out_dir} exists and is not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
+    _check_run_options(seed, dpi)
+    out_dir = _output_folder(out)
     elapsed = timer()
     results: dict[str, ExperimentResult] = {}
     for i, name in enumerate(chosen, 1):
-        t = timer()
-        result = EXPERIMENTS[name](quick=quick, seed=seed)
-        if out_dir is not None:
-            result.save(out_dir, dpi=dpi)
-        results[name] = result
-        if log is not None:
-            held = sum(c.holds for c in result.claims)
-            log(
-                f"[{i}/{len(chosen)}] {name}: {held} of {len(result.claims)} claims hold "
-                f"({t():.1f} s)"
-            )
+        results[name] = _run_one(
+            name, f"[{i}/{len(chosen)}]", out_dir, quick=quick, seed=seed, dpi=dpi, log=log
+        )
     if out_dir is not None:
         from mlplab.experiments._report import write_report
 
@@ -144,6 +129,45 @@ def run(
             seconds=elapsed(),
         )
     return results
+
+
+def _check_run_options(seed: int, dpi: int) -> None:
+    """``seed`` an integer >= 0, ``dpi`` an integer in [20, 600] (bools refused)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 600:
+        raise ValueError(f"dpi must be an integer between 20 and 600, got {dpi!r}")
+
+
+def _output_folder(out: str | Path | None) -> Path | None:
+    """``out`` as a Path, created if missing (None: nothing is written)."""
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise NotADirectoryError(f"--out {out_dir} exists and is not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def _run_one(
+    name: str,
+    counter: str,
+    out_dir: Path | None,
+    *,
+    quick: bool,
+    seed: int,
+    dpi: int,
+    log: Callable[[str], None] | None,
+) -> ExperimentResult:
+    """Run one experiment, save its files into ``out_dir`` and log one line of progress."""
+    t = timer()
+    result = EXPERIMENTS[name](quick=quick, seed=seed)
+    if out_dir is not None:
+        result.save(out_dir, dpi=dpi)
+    if log is not None:
+        held = sum(c.holds for c in result.claims)
+        log(f"{counter} {name}: {held} of {len(result.claims)} claims hold ({t():.1f} s)")
+    return result
 
 
 __all__ = [
