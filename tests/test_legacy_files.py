@@ -30,8 +30,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlplab
-from mlplab.persist.modelfile import load_trainer
-from mlplab.train.checkpoint import read_checkpoint
+from mlplab.checkpoint import read_checkpoint
+from mlplab.io import load_trainer
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy"
 sys.path.insert(0, str(LEGACY))

@@ -21,8 +21,8 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from mlplab.playground import app as _app
 from mlplab.playground import engine
+from mlplab.playground import store as _store
 from mlplab.playground.engine import RequestError
 
 
@@ -37,13 +37,13 @@ async def read_json(request: Request, allowed: set[str]) -> dict[str, Any]:
     if length is not None:
         if not length.isdigit():
             raise RequestError("malformed Content-Length header", status=400)
-        if int(length) > _app.MAX_BODY_BYTES:
-            raise RequestError(f"request body larger than {_app.MAX_BODY_BYTES} bytes", 413)
+        if int(length) > _store.MAX_BODY_BYTES:
+            raise RequestError(f"request body larger than {_store.MAX_BODY_BYTES} bytes", 413)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > _app.MAX_BODY_BYTES:
-            raise RequestError(f"request body larger than {_app.MAX_BODY_BYTES} bytes", 413)
+        if len(body) > _store.MAX_BODY_BYTES:
+            raise RequestError(f"request body larger than {_store.MAX_BODY_BYTES} bytes", 413)
     if not body.strip():
         return {}
     try:
@@ -74,7 +74,7 @@ async def locked(session: engine.Session, fn: Any) -> Any:
     """Run ``fn()`` in the thread pool while holding the session's lock."""
 
     def work() -> Any:
-        if not session.lock.acquire(timeout=_app.LOCK_WAIT_SECONDS):
+        if not session.lock.acquire(timeout=_store.LOCK_WAIT_SECONDS):
             raise RequestError("this session is busy with another request", status=409)
         try:
             return fn()
@@ -87,14 +87,14 @@ async def locked(session: engine.Session, fn: Any) -> Any:
 class PlaygroundApi:
     """The request handlers of one app, over its data folder and its session store."""
 
-    def __init__(self, folder: Path | None, store: _app.SessionStore) -> None:
+    def __init__(self, folder: Path | None, store: _store.SessionStore) -> None:
         self.folder = folder
         self.store = store
 
     # -- pages -------------------------------------------------------------------
     async def index(self, request: Request) -> Response:
         """GET /: the page."""
-        return FileResponse(_app.STATIC / "index.html", media_type="text/html; charset=utf-8")
+        return FileResponse(_store.STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     async def options(self, request: Request) -> Response:
         """GET /api/options: choices, limits, presets and the data folder's CSV files."""
@@ -251,7 +251,7 @@ def routes(api: PlaygroundApi) -> list[Route | Mount]:
         Route(sid + "/save", api.save, methods=["POST"]),
         Route(sid + "/export/model", api.export_model),
         Route(sid + "/export/python", api.export_python),
-        Mount("/static", app=StaticFiles(directory=_app.STATIC), name="static"),
+        Mount("/static", app=StaticFiles(directory=_store.STATIC), name="static"),
     ]
 
 
@@ -275,7 +275,7 @@ async def on_value_error(request: Request, exc: Exception) -> Response:
 
 async def on_server_error(request: Request, exc: Exception) -> Response:
     """Anything else: logged with its traceback; the client gets one line."""
-    _app.log.exception("playground request failed", exc_info=exc)
+    _store.log.exception("playground request failed", exc_info=exc)
     return error(f"internal error ({type(exc).__name__}); see the server log", 500)
 
 
