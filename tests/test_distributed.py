@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab.train.mpi import DistributedTrainer, _Batch, shard_range
+from mlplab.train.batches import Batch, EpochPlan
+from mlplab.train.mpi import shard_range
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -100,46 +101,28 @@ def test_shard_range_rejects_more_ranks_than_rows():
         shard_range(10, 4, 4)
 
 
-class _FakeComm:
-    """Enough of a communicator to build a trainer and call its batch hook (no MPI)."""
-
-    def __init__(self, rank: int, size: int) -> None:
-        self.rank, self.size = rank, size
-
-    def Get_rank(self) -> int:
-        return self.rank
-
-    def Get_size(self) -> int:
-        return self.size
-
-    def Allreduce(self, *args: Any, **kwargs: Any) -> None:
-        raise AssertionError("not used")
-
-    Bcast = Abort = Allreduce
-
-
 @pytest.mark.parametrize(("n", "size", "batch"), [(45, 4, 8), (31, 3, 3), (10, 2, 10), (9, 4, 2)])
 def test_ranks_rows_of_each_batch_add_up_to_the_single_process_batches(n, size, batch):
-    net = mlplab.Network([2, 1], seed=0)
-    single = mlplab.Trainer(net, seed=11)
-    expected = single._epoch_batches(n, batch if batch < n else None)
+    B = batch if batch < n else None
+    single = EpochPlan(n, B)
+    order = single.draw(np.random.default_rng(11))
+    expected = single.split(order)
     per_rank = []
     for rank in range(size):
-        tr = DistributedTrainer(net, seed=11, comm=_FakeComm(rank, size))
-        tr.n_global = n
-        tr.rows = shard_range(n, rank, size)
-        tr._global_batch = batch if batch < n else None
-        per_rank.append(tr._epoch_batches(tr.rows[1] - tr.rows[0], None))
-        assert tr._n_total == n  # epoch averages over all ranks' rows
-    for b, idx in enumerate(expected):
+        plan = EpochPlan(n, B, rows=shard_range(n, rank, size))
+        assert plan.draw(np.random.default_rng(11)) is None or np.array_equal(
+            plan.draw(np.random.default_rng(11)), order
+        )  # every rank draws the single process's permutation
+        per_rank.append(plan.split(order))
+    for b, batch_b in enumerate(expected):
         parts = [per_rank[r][b] for r in range(size)]
-        assert all(isinstance(p, _Batch) for p in parts)
-        if idx is None:  # batch gradient descent: every rank uses all of its rows
+        assert all(isinstance(p, Batch) for p in parts)
+        if batch_b.rows is None:  # batch gradient descent: every rank uses all of its rows
             assert all(p.rows is None and p.size == n for p in parts)
             continue
-        assert all(p.size == len(idx) for p in parts)
+        assert all(p.size == len(batch_b.rows) == batch_b.size for p in parts)
         rows = np.concatenate([p.rows + shard_range(n, r, size)[0] for r, p in enumerate(parts)])
-        assert sorted(rows.tolist()) == sorted(idx.tolist())
+        assert sorted(rows.tolist()) == sorted(batch_b.rows.tolist())
 
 
 def test_import_mlplab_does_not_import_mpi4py():

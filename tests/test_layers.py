@@ -40,18 +40,16 @@ KNOWN: set[str] = {
     "core.optimizers -> fast._blas",
     "persist.modelfile -> sklearn.estimators",
     "train.checkpoint -> persist.modelfile",
-    "train.mpi -> recipes",
 }
 KNOWN_CYCLES: list[list[str]] = [
     [
         "persist.modelfile",
-        "recipes",
         "sklearn.estimators",
-        "train.callbacks",
         "train.checkpoint",
+        "train.checks",
         "train.loop",
         "train.mpi",
-        "train.progress",
+        "train.run",
     ]
 ]
 

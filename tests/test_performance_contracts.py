@@ -23,6 +23,7 @@ from mlplab.core import activations as _act
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
+from mlplab.train.step import add_l2
 
 OPTIMIZERS = {
     "sgd": lambda: _opt.sgd(0.05),
@@ -82,14 +83,17 @@ def test_workspace_matches_loss_and_grads(rng, hidden, output, n_out, l2):
     Xc, Y = net._prepare_X(X), net._prepare_y(y, 12)
     J_ref, g_ref = _net.loss_and_grads(net._params, Xc, Y, net.hidden, net.head, net.l2)
     trainer = mlplab.Trainer(net, _opt.sgd(0.1))
-    J, flat = trainer._loss_and_grads(Xc, Y)
+    J, m, _ = trainer.gradient(Xc, Y, None, None)  # the fast path (mlplab.fast)
+    if net.l2:
+        J = add_l2(net, trainer.grads, J, m)
     np.testing.assert_allclose(J, J_ref, rtol=1e-12)
     for (gW, gb), (rW, rb) in zip(trainer.grads, g_ref, strict=True):
         np.testing.assert_allclose(gW, rW, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(gb, rb, rtol=1e-10, atol=1e-14)
-    assert flat is trainer._grad_flat
+    assert all(np.shares_memory(g.W, trainer._grad_flat) for g in trainer.grads)
     # The logits the trainer keeps for its accuracy are z[L] of this batch.
-    np.testing.assert_allclose(trainer._last_Z, _net.forward(net._params, Xc, net.hidden)[0])
+    Z_L = _net.forward(net._params, Xc, net.hidden)[0]
+    np.testing.assert_allclose(trainer.gradient.last_Z, Z_L)
 
 
 def test_workspace_is_reused_and_holds_the_batch(rng):
@@ -97,11 +101,11 @@ def test_workspace_is_reused_and_holds_the_batch(rng):
     X, y = _data(rng, 10, 4, "binary", 1)
     trainer = mlplab.Trainer(net, _opt.sgd(0.1))
     trainer.fit(X, y, epochs=2, batch_size=4)  # batches of 4, 4 and 2 rows
-    assert sorted(trainer._workspaces) == [2, 4]
-    ws = trainer._workspaces[4]
+    assert sorted(trainer.gradient.workspaces) == [2, 4]
+    ws = trainer.gradient.workspaces[4]
     Z_before = ws.Z[0]
     trainer.fit(X, y, epochs=1, batch_size=4)
-    assert trainer._workspaces[4] is ws
+    assert trainer.gradient.workspaces[4] is ws
     assert ws.Z[0] is Z_before  # no new buffers
     Xc, Y = net._prepare_X(X), net._prepare_y(y, 10)
     idx = np.array([9, 0, 3, 3])
@@ -515,8 +519,8 @@ def _spy_training(dtype, hidden, output, n_out, opt):
     net._params = net._views(net._theta)
     trainer = mlplab.Trainer(net, opt)
     trainer._grad_flat = trainer._grad_flat.view(_Spy)
-    trainer.grads = net._views(trainer._grad_flat)
-    trainer._workspaces = {}
+    trainer.grads[:] = net._views(trainer._grad_flat)  # the lists the step writes into
+    trainer.gradient.workspaces.clear()
     for n_b in (8, 6):  # 30 rows: three batches of 8, one of 6
         ws = _net.Workspace(net, n_b)
         for name, value in vars(ws).items():
@@ -524,10 +528,10 @@ def _spy_training(dtype, hidden, output, n_out, opt):
                 setattr(ws, name, value.view(_Spy))
             elif isinstance(value, list) and value and isinstance(value[0], np.ndarray):
                 setattr(ws, name, [v.view(_Spy) for v in value])
-        trainer._workspaces[n_b] = ws
+        trainer.gradient.workspaces[n_b] = ws
     _Spy.log = []
     trainer.fit(X, y, epochs=2, batch_size=8)
-    assert isinstance(trainer._last_Z, _Spy)  # the spy really was inside the loop
+    assert isinstance(trainer.gradient.last_Z, _Spy)  # the spy really was inside the loop
     assert all(isinstance(leaf, _Spy) for leaf in trainer.opt_state[1:])
     return list(_Spy.log), trainer
 
@@ -607,7 +611,8 @@ def test_training_steps_allocate_nothing_parameter_sized():
 
     def steps():
         for _ in range(5):
-            _, g, _, _ = trainer._batch_step(Xc, Y, None, idx)
+            trainer.gradient(Xc, Y, None, idx)
+            g = trainer._grad_flat
             trainer.opt_state, u, ug = step.propose(g, trainer.opt_state, net._theta)
             assert np.isfinite(ug)
             net._theta[...] += u
@@ -730,15 +735,15 @@ def test_trainer_in_place_steps_keep_the_last_finite_theta_on_divergence(rng):
         on_batch_end=lambda b, logs: seen.append(net.get_flat_params())
     )
     trainer.callbacks.append(record)
-    real = trainer._batch_step
+    real = trainer.gradient
 
     def poisoned(*args):
-        J, g, n_b, correct = real(*args)
+        out = real(*args)
         if trainer.step == 4:
-            g[3] = np.nan
-        return J, g, n_b, correct
+            trainer._grad_flat[3] = np.nan
+        return out
 
-    trainer._batch_step = poisoned
+    trainer.gradient = poisoned
     with pytest.raises(mlplab.DivergenceError):
         trainer.fit(X, y, epochs=1, batch_size=8)
     assert len(seen) == 4

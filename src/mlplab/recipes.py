@@ -14,6 +14,8 @@ from mlplab.core.data import Standardizer, load_dataset, train_test_split
 from mlplab.core.network import Network
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
+from mlplab.train.mpi import shard_range
+from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
     "sgd": 0.1,
@@ -154,44 +156,70 @@ def train_arrays(
     X_test: Any = None,
     y_test: Any = None,
     fit_kwargs: dict[str, Any] | None = None,
-) -> TrainResult:
+    comm: Any = None,
+) -> TrainResult | None:
     """Split (stratified), normalize on the training part, train, and measure.
 
     ``y`` holds class labels 0..K−1 for classification (K = 2: binary head with one
     output; K > 2: multiclass head) or values for regression.
+
+    With ``comm`` (an mpi4py communicator) every rank passes the full arrays, makes the
+    same split, standardizer and network, and trains on its contiguous rows of the
+    training part (:class:`mlplab.train.mpi.MPI`): the model is the one a single process
+    trains, to rounding. ``callbacks`` run on rank 0 only (progress, logging); a stop
+    they request applies to every rank; rank 0 writes the checkpoint of ``fit_kwargs``
+    and the run resumes on any number of ranks. Returns the result on rank 0 and None on
+    the other ranks: only rank 0 prints and writes files.
     """
-    hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepare_run(
-        X,
-        y,
-        task=task,
-        layers=layers,
-        activation=activation,
-        init=init,
-        optimizer=optimizer,
-        lr=lr,
-        beta=beta,
-        seed=seed,
-        test_size=test_size,
-        normalize=normalize,
-        l2=l2,
-        dtype=dtype,
-        X_test=X_test,
-        y_test=y_test,
-    )
+    strategy = _strategy(comm)
+    setup = dict(task=task, layers=layers, activation=activation, init=init)
+    setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
+    setup.update(normalize=normalize, l2=l2, dtype=dtype, X_test=X_test, y_test=y_test)
+    prepared = strategy.agree(lambda: prepare_run(X, y, **setup))  # type: ignore[arg-type]
+    hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepared
+    lo, hi = shard_range(len(X_tr), strategy.rank, strategy.size)
     # Record what `mlplab plot` shows: per-layer gradient norms and activation percentiles.
     recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
-    trainer = Trainer(net, opt, [*recorders, *(callbacks or [])], seed=seed)
+    mine = (callbacks or []) if strategy.is_root else []
+    trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
     if batch_size is not None and batch_size >= len(X_tr):
         batch_size = None
     validation = (X_te, y_te) if len(X_te) else None  # a held-out curve, never used to select
     history = trainer.fit(
-        X_tr,
-        y_tr,
+        X_tr[lo:hi],
+        y_tr[lo:hi],
         epochs=epochs,
         batch_size=batch_size,
         validation_data=validation,
         **(fit_kwargs or {}),
     )
+    if not strategy.is_root:
+        return None
+    metrics = _metrics(task, net, history, X_tr, X_te, y_tr, y_te)
+    options = {
+        "layers": hidden_sizes,
+        "activation": activation,
+        "init": net.init,
+        "optimizer": opt.name,
+        "hyperparams": opt.hyperparams,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
+        "normalize": normalize,
+        "l2": l2,
+        "dtype": dtype,
+        "task": task,
+    }
+    if comm is not None:
+        metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
+        metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step
+    return TrainResult(net, history, metrics, options)
+
+
+def _metrics(
+    task: str, net: Network, history: History, X_tr: Any, X_te: Any, y_tr: Any, y_te: Any
+) -> dict[str, Any]:
+    """Cost, accuracy (with the test confusion matrix) or R², on train and test."""
     metrics: dict[str, Any] = {
         "epochs": len(history.epoch),
         "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
@@ -211,27 +239,30 @@ def train_arrays(
     else:
         metrics["train_r2"] = net.score(X_tr, y_tr)
         metrics["test_r2"] = net.score(X_te, y_te) if len(X_te) else None
-    options = {
-        "layers": hidden_sizes,
-        "activation": activation,
-        "init": net.init,
-        "optimizer": opt.name,
-        "hyperparams": opt.hyperparams,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "seed": seed,
-        "normalize": normalize,
-        "l2": l2,
-        "dtype": dtype,
-        "task": task,
-    }
-    return TrainResult(net, history, metrics, options)
+    return metrics
 
 
-def train_dataset(dataset: str = "breast_cancer", **kwargs: Any) -> TrainResult:
-    """:func:`train_arrays` on a built-in dataset (see :func:`mlplab.data.load_dataset`)."""
-    X, y = load_dataset(dataset, seed=kwargs.get("seed", 0))
-    result = train_arrays(X, y, **kwargs)
+def _strategy(comm: Any) -> Any:
+    """One process, or the MPI ranks of ``comm`` (True: the world)."""
+    if comm is None:
+        return Local()
+    from mlplab.train.mpi import MPI
+
+    return MPI(None if comm is True else comm)
+
+
+def train_dataset(
+    dataset: str = "breast_cancer", comm: Any = None, **kwargs: Any
+) -> TrainResult | None:
+    """:func:`train_arrays` on a built-in dataset (see :func:`mlplab.data.load_dataset`).
+
+    With ``comm`` every MPI rank loads it and keeps its rows: this is what
+    ``mpiexec -n K mlplab train --distributed`` runs (``comm=True``: the world).
+    """
+    X, y = _strategy(comm).agree(lambda: load_dataset(dataset, seed=kwargs.get("seed", 0)))
+    result = train_arrays(X, y, comm=comm, **kwargs)
+    if result is None:
+        return None
     result.options["dataset"] = dataset
     task = kwargs.get("task", "classification")
     result.data_info = {"task": task, "dataset": dataset}

@@ -21,6 +21,7 @@ from mpi4py import MPI
 
 import mlplab
 from mlplab.train.mpi import DistributedError, DistributedTrainer, shard
+from mlplab.train.step import BatchGradient
 
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
@@ -40,7 +41,7 @@ class Fault(mlplab.Callback):
 
 if mode == "cli":
     calls = {"n": 0}
-    original = DistributedTrainer._batch_step
+    original = BatchGradient.__call__
 
     def failing_step(self, *args):
         calls["n"] += 1
@@ -48,7 +49,7 @@ if mode == "cli":
             raise RuntimeError("injected fault on rank 1")
         return original(self, *args)
 
-    DistributedTrainer._batch_step = failing_step
+    BatchGradient.__call__ = failing_step
     from mlplab.cli import main
 
     sys.exit(

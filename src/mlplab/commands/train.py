@@ -189,8 +189,8 @@ def run(args: argparse.Namespace) -> int:
     fit_options = _fit_options(args)
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
-    if getattr(args, "distributed", False):  # one row shard per MPI rank: mlplab.distributed
-        from mlplab.train.mpi import train_dataset  # type: ignore[no-redef]
+    if getattr(args, "distributed", False):  # one row shard per MPI rank (train/mpi.py)
+        fit_options["comm"] = True
     train = _csv_trainer(args) if args.data is not None else train_dataset
     result = _reliably(train, args, keep)(
         args.dataset,
@@ -318,7 +318,7 @@ def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> No
     if keep.trainer is None or folder is None:
         return
     path = io.save(keep.trainer.net, Path(folder) / "model.npz", history=exc.history)
-    kept = "best" if args.restore_best and keep.trainer._best is not None else "last finite"
+    kept = "best" if args.restore_best and keep.trainer.state.best is not None else "last finite"
     exc.args = (f"{exc.args[0]} Saved the {kept} parameters to {path}.",)
 
 
@@ -332,7 +332,7 @@ def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> in
         model = args.out / "model.npz"
     else:
         model = io.save(result.net, Path(folder) / "model.npz", history=result.history)
-    ckpt = trainer._ckpt_path
+    ckpt = trainer.checkpoint_path
     if ckpt is None:
         ckpt = trainer.save_checkpoint(Path(folder) / "checkpoint.npz")
     print(

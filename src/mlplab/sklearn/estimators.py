@@ -49,6 +49,7 @@ from mlplab.core.network import Network
 from mlplab.core.network import forward as _forward
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger
 from mlplab.train.loop import Trainer
+from mlplab.train.step import BatchGradient
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -141,21 +142,18 @@ def _weighted_head(head: Head, cell: _WeightCell) -> Head:
     return Head(head.name, head.link, loss_and_grad, head.loss)
 
 
-class _WeightedTrainer(Trainer):
-    """A Trainer that hands each mini-batch's sample weights to the weighted head.
+class _WeightedGradient(BatchGradient):
+    """The trainer's batch gradient, handing each mini-batch's sample weights to the
+    weighted head first (the same rows of the weights as of X)."""
 
-    It only overrides the step that picks a batch's rows, to pick the same rows of the
-    weights; the loop, optimizer and callbacks are the core's.
-    """
-
-    def __init__(self, *args: Any, sample_weight: np.ndarray, cell: _WeightCell, **kw: Any):
-        super().__init__(*args, **kw)
+    def __init__(self, net: Any, grads: Any, sample_weight: np.ndarray, cell: _WeightCell):
+        super().__init__(net, grads)
         self._sample_weight = sample_weight
         self._cell = cell
 
-    def _batch_step(self, Xc, Y, labels, idx):  # type: ignore[no-untyped-def]
-        self._cell.w = self._sample_weight if idx is None else self._sample_weight[idx]
-        return super()._batch_step(Xc, Y, labels, idx)
+    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> Any:
+        self._cell.w = self._sample_weight if rows is None else self._sample_weight[rows]
+        return super().__call__(X, Y, labels, rows)
 
 
 # ------------------------------------------------------------------ callbacks
@@ -495,15 +493,14 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         base_head = net.head
         if comm is not None:  # sample weights and early stopping were refused in _check_comm
-            from mlplab.train.mpi import DistributedTrainer, global_rows
+            from mlplab.train.mpi import MPI, global_rows
 
             n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
-            trainer: Trainer = DistributedTrainer(net, optimizer, callbacks, self._random, comm)
+            trainer = Trainer(net, optimizer, callbacks, self._random, strategy=MPI(comm))
         elif sw is not None:
             cell = _WeightCell()
-            trainer = _WeightedTrainer(
-                net, optimizer, callbacks, self._random, sample_weight=sw, cell=cell
-            )
+            trainer = Trainer(net, optimizer, callbacks, self._random)
+            trainer.gradient = _WeightedGradient(net, trainer.grads, sw, cell)
             net.head = _weighted_head(base_head, cell)
             # The trainer divides the L2 term by the batch size n_b; scaling λ by n/Σw
             # makes it (α / 2Σw)‖W‖², the penalty of the equivalent repeated data.

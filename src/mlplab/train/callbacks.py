@@ -3,27 +3,34 @@
 Order of a run: ``on_train_begin`` → for each epoch ``on_epoch_begin`` → for each
 mini-batch ``on_batch_end`` → ``on_epoch_end`` → ``on_train_end``. A callback can stop
 training by setting ``self.trainer.stop_training = True``.
+
+A callback with a state that changes during training (History, EarlyStopping,
+GradientNormLogger, and your own) has ``state_dict()`` — a dict of JSON values and
+NumPy arrays — and ``load_state_dict(state)``: checkpoints save and restore it.
+:class:`CallbackList` calls the callbacks of a run as one, History always last.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from mlplab import _array_api as _xp
 
-if TYPE_CHECKING:
-    from mlplab.train.loop import Trainer
-
 
 class Callback:
-    """Base class: every hook is a no-op; ``self.trainer`` is set before training."""
+    """Base class: every hook is a no-op; ``self.trainer`` is set before training.
 
-    trainer: Trainer
+    ``self.trainer`` is the :class:`~mlplab.train.loop.Trainer` running the fit: its
+    ``net``, ``optimizer``, ``step``, ``epoch``, ``grads`` and ``stop_training``.
+    """
 
-    def set_trainer(self, trainer: Trainer) -> None:
+    trainer: Any
+
+    def set_trainer(self, trainer: Any) -> None:
         """Called once before ``on_train_begin``."""
         self.trainer = trainer
 
@@ -69,6 +76,23 @@ class History(Callback):
     def __repr__(self) -> str:
         keys = ", ".join(self.history)
         return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+
+
+def _present(obj: Any, attrs: Sequence[str]) -> dict[str, Any]:
+    """The attributes of ``obj`` named in ``attrs`` that are set (hooks set them)."""
+    return {a: getattr(obj, a) for a in attrs if hasattr(obj, a)}
+
+
+def _load(obj: Any, state: dict[str, Any]) -> None:
+    for attr, value in state.items():
+        setattr(obj, attr, value)
 
 
 class EarlyStopping(Callback):
@@ -143,6 +167,14 @@ class EarlyStopping(Callback):
         if self.restore_best and self._best_theta is not None:
             self.trainer.net.set_flat_params(self._best_theta)
 
+    _STATE = ("best", "wait", "best_epoch", "stopped_epoch", "_key", "_best_theta")
+
+    def state_dict(self) -> dict[str, Any]:
+        return _present(self, self._STATE)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _load(self, state)
+
 
 class GradientNormLogger(Callback):
     """Log the per-layer gradient norms ‖dW[l]‖_F (and ‖db[l]‖), averaged over each epoch.
@@ -175,6 +207,12 @@ class GradientNormLogger(Callback):
             logs[f"grad_norm/W{l + 1}"] = float(self._sum[l]) / n
             if self.biases:
                 logs[f"grad_norm/b{l + 1}"] = float(self._sum_b[l]) / n
+
+    def state_dict(self) -> dict[str, Any]:
+        return _present(self, ("_sum", "_sum_b", "_count"))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _load(self, state)
 
 
 class LambdaCallback(Callback):
@@ -224,3 +262,44 @@ class ActivationLogger(Callback):
                 logs[f"act/a{l}/p{q:02d}"] = float(v)
             d = net.hidden[l - 1].derivative(cache.Z, cache.A)
             logs[f"act/a{l}/saturated"] = float((np.abs(d) < 0.01).mean())
+
+
+class CallbackList:
+    """The callbacks of one run, called as one (Keras's way).
+
+    The user's callbacks come first, then a :class:`~mlplab.train.progress.ProgressBar`
+    when asked for, then the trainer's :class:`History` (last: it sees every log key).
+    ``on_batch_end`` is called only on the callbacks that define it, so a run without
+    such callbacks pays nothing per step.
+    """
+
+    def __init__(self, callbacks: Sequence[Callback], trainer: Any) -> None:
+        self.callbacks = list(callbacks)
+        self.batch_hooks = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
+        for cb in self.callbacks:
+            cb.set_trainer(trainer)
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        for cb in self.batch_hooks:
+            cb.on_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    method = getattr(cb, hook)
+    return getattr(method, "__func__", method) is not getattr(Callback, hook)

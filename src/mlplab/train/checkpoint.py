@@ -49,24 +49,18 @@ import numpy as np
 
 from mlplab._tree import tree_leaves
 from mlplab.persist.modelfile import _jsonable
-from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
+from mlplab.train.state import Position
 
 if TYPE_CHECKING:
     from mlplab.core.network import Network
-    from mlplab.train.loop import Trainer
+
+# A "trainer" below is anything with ``net``, ``optimizer``, ``callbacks`` and ``state``
+# (a :class:`~mlplab.train.state.TrainState`): the Trainer of :mod:`mlplab.train.loop`.
 
 FORMAT = "mlplab-checkpoint"
 VERSION = 1
 DEFAULT_NAME = "checkpoint.npz"
 """File name used inside a checkpoint folder (``fit(checkpoint=DIR)``, ``--checkpoint DIR``)."""
-
-# The attributes that make up the state of the built-in callbacks (set by their
-# on_train_begin / on_epoch_begin and changed at every epoch or batch).
-_CALLBACK_ATTRS: dict[type, tuple[str, ...]] = {
-    History: ("history", "epoch"),
-    EarlyStopping: ("best", "wait", "best_epoch", "stopped_epoch", "_key", "_best_theta"),
-    GradientNormLogger: ("_sum", "_sum_b", "_count"),
-}
 
 
 class CheckpointError(ValueError):
@@ -75,20 +69,6 @@ class CheckpointError(ValueError):
 
 class CheckpointWarning(UserWarning):
     """Resuming had to skip a damaged or missing newest checkpoint."""
-
-
-class Position(NamedTuple):
-    """Where a run stands inside an epoch.
-
-    ``order`` is the epoch's permutation of the rows (None for batch gradient descent),
-    ``batch`` the index of the next mini-batch, ``loss_sum`` Σ J·n_batch and
-    ``correct`` the number of correct predictions over the batches done so far.
-    """
-
-    order: np.ndarray | None
-    batch: int
-    loss_sum: float
-    correct: float
 
 
 class Checkpoint(NamedTuple):
@@ -227,15 +207,10 @@ def _unvalue(spec: dict[str, Any]) -> Any:
     return spec["value"]
 
 
-def _callback_state(cb: Callback) -> dict[str, Any] | None:
+def _callback_state(cb: Any) -> dict[str, Any] | None:
     """The data that makes up a callback's state, or None for a stateless one."""
     if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict"):
         return dict(cb.state_dict())
-    for cls, attrs in _CALLBACK_ATTRS.items():
-        if isinstance(cb, cls):
-            missing = object()
-            state = {a: getattr(cb, a, missing) for a in attrs}
-            return {a: v for a, v in state.items() if v is not missing}
     return None
 
 
@@ -253,10 +228,10 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The trainer's full state as (JSON header, arrays)."""
-    net = trainer.net
-    run = trainer._run
+    net, st = trainer.net, trainer.state
+    run = st.run
     if run is None:
         raise RuntimeError("nothing to checkpoint yet: call fit() first")
     # Every θ-sized vector is written with W[l] by rows (Network._to_rows), as in model
@@ -266,14 +241,14 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {"theta": rows(net._theta)}
 
     opt_spec = []
-    for i, leaf in enumerate(tree_leaves(trainer.opt_state)):
+    for i, leaf in enumerate(tree_leaves(st.opt_state)):
         if isinstance(leaf, np.ndarray):
             arrays[f"opt_{i}"] = rows(leaf) if leaf.shape == net._theta.shape else leaf
             opt_spec.append({"array": f"opt_{i}"})
         else:
             opt_spec.append(_value(leaf))
 
-    pos = trainer._position
+    pos = st.position
     position = None
     if pos is not None:
         if pos.order is not None:
@@ -311,11 +286,11 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             }
         )
 
-    if trainer._epoch_start is not None and pos is not None:
-        arrays["epoch_start_theta"] = rows(trainer._epoch_start)
+    if st.epoch_start is not None and pos is not None:
+        arrays["epoch_start_theta"] = rows(st.epoch_start)
     best = None
-    if trainer._best is not None:
-        value, epoch, best_theta = trainer._best
+    if st.best is not None:
+        value, epoch, best_theta = st.best
         arrays["best_theta"] = rows(best_theta)
         best = {"value": value, "epoch": epoch}
 
@@ -332,12 +307,12 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "mlplab_version": __version__,
         "config": net.config(),
         "optimizer": {"name": opt.name, "hyperparams": _jsonable(opt.hyperparams)},
-        "opt_state": {"type": type(trainer.opt_state).__name__, "leaves": opt_spec},
-        "rng": _jsonable(trainer.rng.bit_generator.state),
-        "epoch": int(trainer.epoch),
-        "step": int(trainer.step),
+        "opt_state": {"type": type(st.opt_state).__name__, "leaves": opt_spec},
+        "rng": _jsonable(st.rng.bit_generator.state),
+        "epoch": int(st.epoch),
+        "step": int(st.step),
         "run": _jsonable(run),
-        "stopped": bool(trainer.stop_training),
+        "stopped": bool(st.stop_training),
         "position": position,
         "callbacks": cb_states,
         "best": best,
@@ -346,7 +321,7 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def save_checkpoint(
-    trainer: Trainer, path: str | os.PathLike[str], *, keep_previous: bool = True
+    trainer: Any, path: str | os.PathLike[str], *, keep_previous: bool = True
 ) -> Path:
     """Write the trainer's state to ``path`` atomically; return the file written.
 
@@ -502,7 +477,7 @@ def _rebuild(template: Any, leaves: Any) -> Any:
     return next(leaves)
 
 
-def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position | None:
+def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | None:
     """Put the state of ``ck`` into ``trainer`` (all but the callbacks); return the position.
 
     ``run`` describes the run being resumed (batch size, number of samples, digest of
@@ -553,23 +528,24 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
             leaves.append(_unvalue(spec))
 
     rng_state = h["rng"]
-    kind = type(trainer.rng.bit_generator).__name__
+    st = trainer.state
+    kind = type(st.rng.bit_generator).__name__
     _check_same(ck, "random generator", rng_state.get("bit_generator"), kind)
 
     # Everything is checked: now change the trainer.
     net._from_rows(theta, out=net._theta)
-    trainer.opt_state = _rebuild(template, iter(leaves))
-    trainer.rng.bit_generator.state = rng_state
-    trainer.epoch = int(h["epoch"])
-    trainer.step = int(h["step"])
-    trainer._run["start_epoch"] = int(saved_run["start_epoch"])
-    trainer.stop_training = bool(h.get("stopped", False))
+    st.opt_state = _rebuild(template, iter(leaves))
+    st.rng.bit_generator.state = rng_state
+    st.epoch = int(h["epoch"])
+    st.step = int(h["step"])
+    run["start_epoch"] = int(saved_run["start_epoch"])
+    st.stop_training = bool(h.get("stopped", False))
     best = h.get("best")
-    trainer._best = None
+    st.best = None
     if best is not None:
-        trainer._best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
+        st.best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
     start = arrays.get("epoch_start_theta")
-    trainer._epoch_start = None if start is None else net._from_rows(start)
+    st.epoch_start = None if start is None else net._from_rows(start)
     pos = h.get("position")
     if pos is None:
         return None
@@ -577,14 +553,14 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
     return Position(order, int(pos["batch"]), float(pos["loss_sum"]), float(pos["correct"]))
 
 
-def restore_callbacks(trainer: Trainer, ck: Checkpoint) -> None:
+def restore_callbacks(callbacks: Any, ck: Checkpoint) -> None:
     """Put the saved callback states back (after ``on_train_begin`` has reset them).
 
     Callbacks are matched by class and order of appearance; a saved state with no
     matching callback in this run is reported with a :class:`CheckpointWarning`.
     """
-    by_class: dict[str, list[Callback]] = {}
-    for cb in trainer.callbacks:
+    by_class: dict[str, list[Any]] = {}
+    for cb in callbacks:
         if _callback_state(cb) is not None:
             by_class.setdefault(type(cb).__name__, []).append(cb)
     for saved in ck.header.get("callbacks", []):
@@ -601,11 +577,4 @@ def restore_callbacks(trainer: Trainer, ck: Checkpoint) -> None:
         state = dict(saved["values"])
         for attr in saved["arrays"]:
             state[attr] = ck.arrays[f"cb{saved['index']}_{attr}"].copy()
-        if hasattr(cb, "load_state_dict"):
-            cb.load_state_dict(state)
-            continue
-        if isinstance(cb, History):
-            state["history"] = {k: [float(x) for x in v] for k, v in state["history"].items()}
-            state["epoch"] = [int(e) for e in state["epoch"]]
-        for attr, v in state.items():
-            setattr(cb, attr, v)
+        cb.load_state_dict(state)

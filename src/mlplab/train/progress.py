@@ -38,7 +38,7 @@ class ProgressBar(Callback):
         if tty:
             from tqdm.auto import tqdm
 
-            total = getattr(self.trainer, "_planned_epochs", None)
+            total = getattr(self.trainer, "planned_epochs", None)
             self._bar = tqdm(
                 total=total,
                 file=self._out,

@@ -1,0 +1,83 @@
+r"""The epoch plan: which rows make up each mini-batch, and which of them are this process's.
+
+Each epoch draws one permutation of the n *global* rows from the run's random stream and
+cuts it into consecutive mini-batches B of ``batch_size`` rows (the last one smaller).
+A single process owns all rows; under MPI, rank k owns the contiguous rows ``lo:hi`` and
+computes only on the rows of each batch that fall there — the same batches as one
+process, as PyTorch's ``DistributedSampler`` does it. Batch gradient descent
+(``batch_size=None``) draws no permutation: each epoch is one batch of all rows, in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mlplab._validation import check_positive
+
+
+class Batch(NamedTuple):
+    """One global mini-batch as this process sees it."""
+
+    rows: np.ndarray | None  # indices into this process's rows; None: all of them
+    size: int  # |B|, the global batch size
+
+
+class EpochPlan:
+    """Mini-batches of ``n_global`` rows of which this process holds ``rows = (lo, hi)``.
+
+    Parameters
+    ----------
+    n_global : int
+        Training rows of all processes together.
+    batch_size : int or None
+        |B|; None for batch gradient descent.
+    rows : (int, int), optional
+        This process's rows of the global order; default all of them.
+    """
+
+    def __init__(
+        self, n_global: int, batch_size: int | None, rows: tuple[int, int] | None = None
+    ) -> None:
+        self.n_global = int(n_global)
+        self.batch_size = batch_size
+        self.rows = (0, self.n_global) if rows is None else (int(rows[0]), int(rows[1]))
+        self.everything = self.rows == (0, self.n_global)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray | None:
+        """This epoch's permutation of the global rows (None for batch GD)."""
+        return None if self.batch_size is None else rng.permutation(self.n_global)
+
+    def split(self, order: np.ndarray | None) -> list[Batch]:
+        """The epoch's batches from its permutation ``order``."""
+        B, n = self.batch_size, self.n_global
+        if order is None or B is None:
+            return [Batch(None, n)]
+        if self.everything:  # one process: the slices are the batches
+            return [Batch(order[s : s + B], min(B, n - s)) for s in range(0, n, B)]
+        lo, hi = self.rows
+        batches = []
+        for s in range(0, n, B):
+            idx = order[s : s + B]
+            mine = idx[(idx >= lo) & (idx < hi)]  # may be empty
+            batches.append(Batch(mine - lo, idx.shape[0]))
+        return batches
+
+
+def resolve_batch_size(batch_size: Any, n: int, where: str = "training samples") -> int | None:
+    """``batch_size`` checked against the n rows: an int < n, or None for batch GD.
+
+    ``"auto"`` is min(32, n); n itself (or None) means batch gradient descent.
+    """
+    if isinstance(batch_size, str) and batch_size == "auto":
+        batch_size = min(32, n)
+    if batch_size is None:
+        return None
+    value = check_positive(batch_size, "batch_size", integer=True)
+    if value > n:
+        raise ValueError(
+            f"batch_size={value} is larger than the {n} {where}; "
+            "use batch_size=None for batch gradient descent"
+        )
+    return None if value == n else value

@@ -1,0 +1,111 @@
+"""The checks of a ``fit`` call, made once before the first step.
+
+Each raises a ValueError or TypeError that names the argument and what is wrong with it;
+under MPI the loop runs them through ``strategy.agree`` so that every rank raises the same
+error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._validation import (
+    SCALE_WARNING,
+    check_input_scale,
+    check_positive,
+    check_two_classes,
+    check_y,
+)
+from mlplab.train import checkpoint as _ckpt
+
+
+def check_fit(
+    net: Any,
+    X: Any,
+    y: Any,
+    epochs: Any,
+    validation_data: Any,
+    checkpoint: Any,
+    every: Any,
+    resume: Any,
+    restore_best: Any,
+    require_two_classes: bool,
+) -> tuple[Any, Any, tuple[Any, Any] | None, int | None, str | None]:
+    """Validate the data and arguments once: (X, Y, validation data, checkpoint_every,
+    the cost restore_best monitors)."""
+    check_positive(epochs, "epochs", integer=True, allow_zero=True)
+    xp = net._xp
+    extremes: list[tuple[float, float]] = []
+    Xc = net._prepare_X(X, extremes)
+    if xp is np:
+        check_input_scale(Xc, net.standardizer is not None, extremes=next(iter(extremes), None))
+    elif float(xp.max(xp.abs(Xc))) > SCALE_WARNING:  # one read; the message on the host
+        check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
+    Y = net._prepare_y(y, Xc.shape[0])
+    if require_two_classes:
+        check_two_classes(Y if xp is np else _xp.to_numpy(Y), net.head.name)
+    val = None if validation_data is None else check_validation(net, validation_data)
+    every = check_checkpoint_args(checkpoint, every, resume)
+    if checkpoint is not None:
+        numpy_only_checkpoints(net)
+    return Xc, Y, val, every, check_restore_best(restore_best, val is not None)
+
+
+def check_validation(net: Any, validation_data: Any) -> tuple[Any, Any]:
+    xp = net._xp
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError("validation_data must be a pair (X_val, y_val)")
+    # Checked under their own names first, so an error says which X it means.
+    Xv = _xp.check_X_in(
+        validation_data[0], xp, net._device, net.dtype, net.layer_sizes[0], name="X_val"
+    )
+    Xv = net._prepare_X(Xv)
+    yv = validation_data[1]
+    yv = _xp.to_numpy(yv) if _xp.is_foreign(yv) else yv
+    Yv = check_y(yv, net.head.name, net.layer_sizes[-1], Xv.shape[0], net.dtype, "y_val")
+    return Xv, (Yv if xp is np else _xp.convert(Yv, xp, net._device))
+
+
+def numpy_only_checkpoints(net: Any) -> None:
+    if net._xp is not np:
+        raise ValueError(
+            "checkpoints are written from NumPy training only; this network computes with "
+            f"{_xp.describe(net._xp, net._device)} (train on NumPy arrays, or net.to('numpy'))"
+        )
+
+
+def check_restore_best(restore_best: Any, validated: bool) -> str | None:
+    """The cost ``restore_best`` monitors ("loss" or "val_loss"), or None."""
+    if isinstance(restore_best, bool):
+        if not restore_best:
+            return None
+        return "val_loss" if validated else "loss"
+    if not isinstance(restore_best, str):
+        raise TypeError(
+            f"restore_best must be True, False, 'loss' or 'val_loss', got {restore_best!r}"
+        )
+    if restore_best not in ("loss", "val_loss"):
+        raise ValueError(
+            f"restore_best must be True, False, 'loss' or 'val_loss', got {restore_best!r}"
+        )
+    if restore_best == "val_loss" and not validated:
+        raise ValueError("restore_best='val_loss' needs validation_data")
+    return restore_best
+
+
+def check_checkpoint_args(checkpoint: Any, every: Any, resume: Any) -> int | None:
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint=PATH (where to resume from)")
+        if every is not None:
+            raise ValueError("checkpoint_every needs checkpoint=PATH (where to write)")
+        return None
+    _ckpt.checkpoint_files(checkpoint)  # type and name checks
+    if every is None:
+        return None
+    return check_positive(every, "checkpoint_every", integer=True)

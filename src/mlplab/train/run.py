@@ -1,0 +1,139 @@
+"""One ``fit`` call's context: what it trains on, its checkpoint writer, Ctrl-C.
+
+:class:`Run` is built once by :meth:`Trainer.fit <mlplab.train.loop.Trainer.fit>` after
+every check, and handed to the epoch and step functions of the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab.core import network as _net
+from mlplab.train import checkpoint as _ckpt
+from mlplab.train.batches import EpochPlan
+from mlplab.train.callbacks import CallbackList
+from mlplab.train.state import Position
+
+
+class StopRequestedError(Exception):
+    """Ctrl-C was pressed: leave the loop after the current step."""
+
+
+class CtrlC:
+    """What :func:`ctrl_c_ends_step` installed and saw."""
+
+    installed = False
+    pressed = False
+
+
+@contextlib.contextmanager
+def ctrl_c_ends_step() -> Iterator[CtrlC]:
+    """While training, make the first Ctrl-C (SIGINT) only set a flag.
+
+    The loop checks the flag after every step, so it stops on a consistent state: the
+    parameters, optimizer state and position all belong to the same step. A second
+    Ctrl-C raises KeyboardInterrupt at once. Only in the main thread, and only if the
+    SIGINT handler is Python's default (a custom handler is left alone).
+    """
+    state = CtrlC()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield state
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if state.pressed:
+            raise KeyboardInterrupt
+        state.pressed = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    state.installed = True
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class Run:
+    """What one ``fit`` call trains on and how: checked data, plan, step, checkpoints."""
+
+    X: Any
+    Y: Any
+    labels: Any  # class indices (multiclass), for the accuracy
+    val: tuple[Any, Any] | None
+    plan: EpochPlan
+    end_epoch: int
+    monitor: str | None  # the cost restore_best watches
+    stepper: Any  # HostStep | DeviceStep
+    callbacks: CallbackList
+    checkpoints: Checkpoints
+    position: Position | None = None  # where a resumed run continues in its epoch
+    first_step: int = 0  # the step count when the loop began
+    ctrl_c: CtrlC = field(default_factory=CtrlC)
+
+    def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
+        """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""
+        n = self.plan.n_global
+        classify = net.head.name in ("binary", "multiclass")
+        # float(): sums kept on the device (other libraries than NumPy) are read here
+        logs: dict[str, Any] = {"loss": float(total) / n}
+        if classify:
+            logs["accuracy"] = float(correct) / n
+            if net._xp is not np and net.head.name == "binary":
+                logs["accuracy"] /= net.layer_sizes[-1]  # the device counted entries
+        if self.val is not None:
+            Xv, Yv = self.val
+            Zv, _ = _net.forward(net._params, Xv, net.hidden)
+            penalty = _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
+            logs["val_loss"] = float(net.head.loss(Zv, Yv) + penalty)
+            if classify:
+                logs["val_accuracy"] = _accuracy(net.head.name, Zv, Yv)
+        return logs
+
+
+class Checkpoints:
+    """Writes the run's checkpoint: every ``every`` steps (else each epoch), at the end
+    and on Ctrl-C; on the root process only (the others hold the same state)."""
+
+    def __init__(self, path: Path | None, every: int | None, root: bool) -> None:
+        self.path, self.every, self.root = path, every, root
+        self.fell_back = False  # resumed from the previous file: overwrite the damaged one
+        self.written: tuple[int, int] | None = None
+
+    def write(self, trainer: Any, position: Position | None) -> None:
+        trainer.state.position = position
+        self.written = (trainer.epoch, trainer.step)
+        if self.path is not None and self.root:
+            _ckpt.save_checkpoint(trainer, self.path, keep_previous=not self.fell_back)
+        self.fell_back = False
+
+    def due(self, step: int) -> bool:
+        """A checkpoint is due after this step (``checkpoint_every``)."""
+        return bool(self.every) and step % self.every == 0  # type: ignore[operator]
+
+    def after_epoch(self, trainer: Any) -> None:
+        if self.path is not None and self.every is None:
+            self.write(trainer, None)
+
+    def at_end(self, trainer: Any) -> None:
+        if self.path is not None and self.written != (trainer.epoch, trainer.step):
+            self.write(trainer, None)
+
+
+def _accuracy(head: str, Z: Any, Y: Any) -> float:
+    xp = _xp.namespace(Z)
+    if head == "multiclass":
+        return _xp.mean_true(xp.argmax(Z, axis=1) == xp.argmax(Y, axis=1))
+    return _xp.mean_true((Z > 0) == (Y > 0.5))

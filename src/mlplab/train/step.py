@@ -1,0 +1,209 @@
+r"""One training step: the batch's cost and gradient, then a checked optimizer step.
+
+The lecture's step, for the rows of one mini-batch::
+
+    Z[L], caches = forward(X_B)                 # z[l] = W[l] a[l-1] + b[l], a[l] = g(z[l])
+    J, dZ[L] = head(Z[L], Y_B)                  # dZ[L] = (a[L] − y) / m
+    dW, db = backward(dZ[L], caches)            # the chain rule, layer L down to 1
+    J += (λ/2|B|) Σ‖W[l]‖²;  dW[l] += (λ/|B|) W[l]   # L2, once per batch
+    θ ← θ + update(dJ/dθ)                        # the optimizer's step, if it is finite
+
+:class:`BatchGradient` computes the first three lines — with NumPy through the
+preallocated buffers of :mod:`mlplab.fast` (the same equations), with other array
+libraries through the lecture functions. The strategy (:mod:`mlplab.train.strategy`)
+then combines processes, :func:`add_l2` adds the penalty, and :class:`HostStep`
+(NumPy: each step checked before θ changes) or :class:`DeviceStep` (other libraries:
+checked on the device, read once per epoch) takes the step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab.core import network as _net
+from mlplab.core.optimizers import CheckedStep, GuardedStep, Optimizer
+
+
+class BatchGradient:
+    """J, dJ/dθ (into ``grads``) and the correct predictions on some rows of the data.
+
+    Parameters
+    ----------
+    net : Network
+    grads : list of DenseParams
+        Views of the flat gradient vector, written in place.
+    """
+
+    def __init__(self, net: Any, grads: list[Any]) -> None:
+        self.net = net
+        self.grads = grads
+        self.workspaces: dict[int, Any] = {}  # fast path: buffers per batch size
+        self.last_Z: Any = None
+
+    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
+        """(J, m, # correct) on rows ``rows`` of X, Y (None: all); the mean over m rows.
+
+        With other libraries than NumPy, J and the count are 0-D arrays on the device.
+        For m = 0 (an MPI rank with no row of this batch) J = 0 and the gradient is 0.
+        """
+        net = self.net
+        if net._xp is not np:
+            return self._on_device(X, Y, labels, rows)
+        if rows is not None:  # one gather into the workspace's batch buffers
+            if rows.shape[0] == 0:
+                for g in self.grads:
+                    g.W[...] = 0
+                    g.b[...] = 0
+                return 0.0, 0, 0.0
+            ws = _net.workspace_for(self.workspaces, net, rows.shape[0])
+            X, Y = ws.gather(X, Y, rows)
+            labels = None if labels is None else labels[rows]
+        ws = _net.workspace_for(self.workspaces, net, X.shape[0])
+        J = ws.loss_and_grads(net._params, X, Y, self.grads)  # forward + backprop
+        Z = self.last_Z = ws.Z[-1]
+        if labels is not None:  # multiclass
+            correct = float(np.count_nonzero(Z.argmax(axis=1) == labels))
+        elif net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
+            correct = np.count_nonzero((Z > 0) == Y) / Z.shape[1]
+        else:
+            correct = 0.0
+        return J, X.shape[0], correct
+
+    def _on_device(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
+        """The lecture's functions in X's library; J and the count stay on the device."""
+        net, xp = self.net, self.net._xp
+        if rows is not None:
+            X, Y = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
+            labels = None if labels is None else xp.take(labels, rows, axis=0)
+        Z_L, caches = _net.forward(net._params, X, net.hidden)
+        J, dZ_L = net.head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / m
+        _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+        self.last_Z = Z_L
+        correct: Any = 0.0
+        if labels is not None:
+            correct = _xp.count_true(xp.argmax(Z_L, axis=1) == labels)
+        elif net.head.name == "binary":
+            correct = _xp.count_true((Z_L > 0) == (Y > 0.5))
+        return J, X.shape[0], correct
+
+
+def add_l2(net: Any, grads: list[Any], J: Any, size: int) -> Any:
+    """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch)."""
+    J += _net.l2_penalty(net._params, net.l2, size)
+    for g, p in zip(grads, net._params, strict=True):
+        g.W[...] += (net.l2 / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+    return J
+
+
+class HostStep:
+    r"""NumPy: each step checked before θ changes.
+
+    W[l] ← W[l] − α·(step), every layer at once: the optimizer's update(g, state, θ),
+    added to θ into a second vector (:meth:`CheckedStep.step_into`), with u·g: NaN or
+    inf as soon as one entry of the gradient or of the update is. So one dot product
+    checks both before θ changes (entry by entry only if it fails: the sum itself can
+    overflow). When the step is provably finite beforehand, it runs in place
+    (:meth:`CheckedStep.step`) and θ stays in its vector.
+    """
+
+    def __init__(self, optimizer: Optimizer, net: Any) -> None:
+        self.net = net
+        self.stepper = CheckedStep(optimizer)
+        self.thetas = AlternatingTheta(net)
+
+    def apply(self, J: float, g: np.ndarray, state: Any) -> Any:
+        """The new optimizer state, θ updated; None (θ unchanged) for a non-finite step."""
+        new_state, new_theta, ug = self.stepper.step(
+            J, g, state, self.net._theta, self.thetas.spare
+        )
+        if not (math.isfinite(J) and math.isfinite(ug)) and _non_finite(J, g, new_theta):
+            return None
+        self.thetas.use(new_theta)
+        return new_state
+
+    def epoch_ok(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        self.thetas.restore()  # θ back in the network's own vector
+
+
+class DeviceStep:
+    """Other array libraries: steps checked on the device, read once per epoch
+    (:class:`~mlplab.core.optimizers.GuardedStep`)."""
+
+    def __init__(self, optimizer: Optimizer, net: Any) -> None:
+        self.net = net
+        self.guard = GuardedStep(optimizer)
+
+    def apply(self, J: Any, g: Any, state: Any) -> Any:
+        return self.guard(J, g, state, self.net._theta)
+
+    def epoch_ok(self) -> bool:
+        return bool(self.guard.ok)
+
+    def finish(self) -> None:
+        pass
+
+
+def _non_finite(J: float, g: np.ndarray, new_theta: np.ndarray) -> bool:
+    """Entry by entry: is J, the gradient or θ + update NaN or inf?
+
+    θ is finite, so θ + update is finite exactly when the update is and the sum does
+    not overflow.
+    """
+    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(new_theta).all())
+
+
+class AlternatingTheta:
+    """θ in two vectors for the NumPy loop: a step writes θ + update into the other one.
+
+    Adding the update in place would change θ before the step is checked; computing the
+    update first and adding it after takes two passes over memory. So each step reads θ
+    from one vector and writes the new θ into the other (:meth:`CheckedStep.step_into`),
+    and :meth:`use` points the network at it once the step is accepted: a refused step
+    leaves θ as it was. In between, the network's parameters are views of whichever
+    vector is current (callbacks, checkpoints and validation see the current θ);
+    :meth:`restore` copies θ back into the network's own vector at the end of the fit,
+    so arrays taken from the network before it stay its parameters.
+    """
+
+    def __init__(self, net: Any) -> None:
+        self.net = net
+        self.home = (net._theta, net._params)
+        self.other: tuple[np.ndarray, list] | None = None
+
+    def spare(self) -> np.ndarray:
+        """The vector that does not hold the current θ."""
+        if self.net._theta is not self.home[0]:
+            return self.home[0]
+        if self.other is None:
+            flat = np.empty_like(self.home[0])
+            self.other = (flat, self.net._views(flat))
+        return self.other[0]
+
+    def use(self, theta: np.ndarray) -> None:
+        pair = self.home if theta is self.home[0] else self.other
+        self.net._theta, self.net._params = pair  # type: ignore[misc]
+
+    def restore(self) -> None:
+        theta = self.net._theta
+        if theta is not self.home[0]:
+            self.home[0][...] = theta
+            self.net._theta, self.net._params = self.home
+
+
+def indices_on(batches: list[Any], xp: Any, device: Any) -> list[Any]:
+    """The epoch's batches with their index arrays copied to the device in one transfer."""
+    if any(b.rows is None for b in batches):
+        return batches
+    flat = xp.asarray(np.concatenate([b.rows for b in batches]), device=device)
+    out, start = [], 0
+    for b in batches:
+        out.append(b._replace(rows=flat[start : start + b.rows.shape[0]]))
+        start += b.rows.shape[0]
+    return out
