@@ -176,6 +176,10 @@ def test_k_ranks_give_the_single_process_weights(k, tmp_path):
         std = mlplab.Standardizer().fit(X)
         np.testing.assert_allclose(res["standardizer/mean"], std.mean_, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(res["standardizer/scale"], std.scale_, rtol=1e-12)
+        # every rank took its steps on the fast path (at least one Workspace each; a rank
+        # whose rows of a batch are fewer than |B| has one per size it met)
+        sizes = res["fast_path/workspace_sizes"]
+        assert sizes.shape == (k,) and (sizes >= 1).all()
 
 
 @needs_mpi

@@ -196,20 +196,9 @@ def train_arrays(
     if not strategy.is_root:
         return None
     metrics = _metrics(task, net, history, X_tr, X_te, y_tr, y_te)
-    options = {
-        "layers": hidden_sizes,
-        "activation": activation,
-        "init": net.init,
-        "optimizer": opt.name,
-        "hyperparams": opt.hyperparams,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "seed": seed,
-        "normalize": normalize,
-        "l2": l2,
-        "dtype": dtype,
-        "task": task,
-    }
+    options = {"layers": hidden_sizes, "activation": activation, "init": net.init}
+    options.update(optimizer=opt.name, hyperparams=opt.hyperparams, batch_size=batch_size)
+    options.update(epochs=epochs, seed=seed, normalize=normalize, l2=l2, dtype=dtype, task=task)
     if comm is not None:
         metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
         metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step

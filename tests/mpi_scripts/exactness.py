@@ -19,6 +19,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from mpi_cases import CASES, make_case
 
 import mlplab
+from mlplab.train.mpi import MPI as MPI_
 from mlplab.train.mpi import fit_standardizer, shard
 
 comm = MPI.COMM_WORLD
@@ -40,6 +41,14 @@ Xk, yk = shard(comm, X, y)
 mlplab.fit(net, Xk, yk, comm=comm, restore_best="loss", **{**kw, "epochs": 4})
 if comm.rank == 0:
     out["restore_best/theta"] = net.get_flat_params()
+# MPI ranks train on the fast path: the trainer's batch gradient fills its Workspaces
+net, X, y, kw = make_case("binary_adam_l2")
+Xk, yk = shard(comm, X, y)
+trainer = mlplab.Trainer(net, kw["optimizer"], seed=kw["seed"], strategy=MPI_(comm))
+trainer.fit(Xk, yk, epochs=1, batch_size=kw["batch_size"])
+sizes = comm.gather(sorted(trainer.gradient.workspaces), root=0)
+if comm.rank == 0:
+    out["fast_path/workspace_sizes"] = np.array([len(s) for s in sizes])
 # the global μ and σ from the shards alone
 net, X, y, kw = make_case(CASES[0])
 std = fit_standardizer(shard(comm, X)[0], comm)

@@ -20,7 +20,7 @@ import numpy as np
 from mpi4py import MPI
 
 import mlplab
-from mlplab.train.mpi import DistributedError, DistributedTrainer, shard
+from mlplab.train.mpi import DistributedError, shard
 from mlplab.train.step import BatchGradient
 
 comm = MPI.COMM_WORLD

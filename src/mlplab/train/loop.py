@@ -11,22 +11,19 @@ Read it top to bottom; it is the lecture's algorithm::
 All parameters live in one flat vector θ (W[l], b[l] are views into it), and so do the
 gradients: the optimizer updates the whole network with a few vectorized operations.
 
-There is one loop. Where the rows of a batch live is the business of a *strategy*
-(:mod:`mlplab.train.strategy`): :class:`~mlplab.train.strategy.Local` for one process,
-:class:`~mlplab.train.mpi.MPI` for data parallelism over MPI ranks (``fit(comm=...)``).
-The step itself is :mod:`mlplab.train.step`; the epoch's batches :mod:`mlplab.train.batches`.
+There is one loop; where a batch's rows live is a *strategy*'s business
+(:mod:`mlplab.train.strategy`: one process; :mod:`mlplab.train.mpi`: MPI ranks, with
+``fit(comm=...)``). The step is :mod:`mlplab.train.step`; the batches :mod:`mlplab.train.batches`.
 
 Around that loop, what a long run needs (see the README's "Guarantees"): a step whose
 cost, gradient or update is not finite is refused (:class:`DivergenceError`); the
 first Ctrl-C ends the run after the current step; checkpoints
 (:mod:`mlplab.train.checkpoint`) let a killed run resume to exactly the same weights.
 
-Training runs where the data are. NumPy arrays (and lists, data frames...) train with
-NumPy, through the fast path (:mod:`mlplab.fast`). PyTorch tensors (CPU or CUDA), CuPy
-arrays or other array API arrays move the network there first (``Network.to``) and
-train with the same lecture functions in that library: the loss, the accuracy and the
-divergence check stay on the device and are read once per epoch. Checkpoints are
-written from NumPy training only (for now).
+Training runs where the data are: NumPy arrays through the fast path (:mod:`mlplab.fast`);
+PyTorch, CuPy or other array API arrays with the lecture functions in that library, after
+``Network.to`` (the loss, accuracy and divergence check stay on the device, read once per
+epoch; checkpoints are written from NumPy training only).
 """
 
 from __future__ import annotations
@@ -46,13 +43,13 @@ from mlplab._validation import (
     as_generator,
 )
 from mlplab.core.network import Network
-from mlplab.core.optimizers import Optimizer
-from mlplab.core.optimizers import adam as _adam
+from mlplab.core.optimizers import Optimizer, adam
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.batches import Batch, EpochPlan, resolve_batch_size
 from mlplab.train.callbacks import Callback, CallbackList, History
 from mlplab.train.checks import check_fit, numpy_only_checkpoints
 from mlplab.train.divergence import DivergenceError, diverged, diverged_on_device
+from mlplab.train.progress import ProgressBar
 from mlplab.train.run import Checkpoints, Run, StopRequestedError, ctrl_c_ends_step
 from mlplab.train.state import Position, TrainState
 from mlplab.train.step import (
@@ -60,6 +57,7 @@ from mlplab.train.step import (
     DeviceStep,
     HostStep,
     add_l2,
+    follow_data,
     indices_on,
 )
 from mlplab.train.strategy import Local
@@ -132,7 +130,7 @@ class Trainer:
     ) -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be an mlplab.Network, got {type(net).__name__}")
-        optimizer = _adam(0.001) if optimizer is None else optimizer
+        optimizer = adam(0.001) if optimizer is None else optimizer
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 "optimizer must be an mlplab optimizer such as mlplab.optimizers.sgd(0.1), "
@@ -147,8 +145,6 @@ class Trainer:
         self.history = History()
         self.callbacks = list(callbacks)
         if verbose and self.strategy.is_root:
-            from mlplab.train.progress import ProgressBar
-
             self.callbacks.append(ProgressBar())
         self.callbacks.append(self.history)  # History last: it sees every key
         self._grad_flat = self.strategy.gradient_buffer(net)
@@ -307,7 +303,7 @@ class Trainer:
     ) -> Run:
         """Check everything once, agree with the other processes, resume if asked."""
         st = self.strategy
-        self._follow_data(X)  # NumPy, or the library and device of X
+        follow_data(self, X)  # NumPy, or the library and device of X
         args = (epochs, validation_data, checkpoint, every, resume, restore_best)
         checked = st.agree(lambda: check_fit(self.net, X, y, *args, self.require_two_classes))
         X, Y, val, every, monitor = checked
@@ -367,28 +363,6 @@ class Trainer:
         lo = run.plan.rows[0]
         total = self.strategy.sum(_ckpt.row_hash_sum(run.X, run.Y, first_row=lo))
         return _ckpt.data_digest(run.X, run.Y, n_rows=run.plan.n_global, row_sum=total)
-
-    def _follow_data(self, X: Any) -> None:
-        """Train where X is: move the network to X's library and device if X is a
-        PyTorch/CuPy/... array, then this trainer's arrays to wherever the network is."""
-        net = self.net
-        if _xp.is_foreign(X):
-            if not isinstance(self.strategy, Local) or self.strategy.size != 1:
-                raise TypeError(
-                    "MPI training runs on NumPy arrays only, got a "
-                    f"{type(X).__module__}.{type(X).__name__}"
-                )
-            net.to(X)
-        theta, g = net._theta, self._grad_flat
-        if not (
-            type(g) is type(theta)
-            and g.shape == theta.shape
-            and _xp.device_of(g) == _xp.device_of(theta)
-        ):
-            self._grad_flat = _xp.namespace(theta).zeros_like(theta)
-            self.grads[:] = net._views(self._grad_flat)
-        if self.opt_state is not None:
-            self.opt_state = _xp.tree_convert(self.opt_state, net._xp, net._device)
 
     # -- after each epoch -------------------------------------------------------------
     def _track_best(self, epoch: int, logs: dict[str, Any], monitor: str) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from mlplab import _array_api as _xp
 from mlplab.core import network as _net
 from mlplab.core.optimizers import CheckedStep, GuardedStep, Optimizer
+from mlplab.train.strategy import Local
 
 
 class BatchGradient:
@@ -195,6 +196,32 @@ class AlternatingTheta:
         if theta is not self.home[0]:
             self.home[0][...] = theta
             self.net._theta, self.net._params = self.home
+
+
+def follow_data(trainer: Any, X: Any) -> None:
+    """Train where X is: move the network to X's library and device if X is a
+    PyTorch/CuPy/... array, then this trainer's arrays to wherever the network is."""
+    net = trainer.net
+    if _xp.is_foreign(X):
+        if type(trainer.strategy) is not Local:  # MPI sums NumPy buffers
+            raise TypeError(
+                "MPI training runs on NumPy arrays only, got a "
+                f"{type(X).__module__}.{type(X).__name__}"
+            )
+        net.to(X)
+    theta, g = net._theta, trainer._grad_flat
+    if not (
+        type(g) is type(theta)
+        and g.shape == theta.shape
+        and _xp.device_of(g) == _xp.device_of(theta)
+    ):
+        trainer._grad_flat = _xp.namespace(theta).zeros_like(theta)
+        trainer.grads[:] = net._views(trainer._grad_flat)
+    if trainer.opt_state is not None:
+        trainer.opt_state = _xp.tree_convert(trainer.opt_state, net._xp, net._device)
+
+
+# -- after each epoch -------------------------------------------------------------
 
 
 def indices_on(batches: list[Any], xp: Any, device: Any) -> list[Any]:
