@@ -20,6 +20,8 @@ from mlplab.core import activations as _act
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
+from mlplab.fast import kernels as _kernels
+from mlplab.fast import workspace as _ws
 
 
 @dataclass
@@ -155,12 +157,12 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
     # ReLU forward and backward together: the pure functions; np.maximum then the
     # derivative written into the dead z buffer (a > 0); and the kernels of
-    # activations.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
+    # fast.kernels.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
     for nb, n1 in [(32, 16), (128, 256), (256, 1024)]:
         Z0 = rng.standard_normal((nb, n1), dtype=f32)
         dA0 = rng.standard_normal((nb, n1), dtype=f32)
         Z, A, dA = Z0.copy(), np.empty_like(Z0), dA0.copy()
-        relu = _act.inplace_kernels(_act.relu)
+        relu = _kernels.inplace_kernels(_act.relu)
 
         def maximum_greater(Z=Z, A=A, dA=dA):
             np.maximum(Z, 0, out=A)
@@ -331,7 +333,7 @@ def run_all(quick: bool = False) -> list[Comparison]:
         X = rng.standard_normal((nb, sizes[0]), dtype=f32)
         y = rng.integers(0, 2 if output == "binary" else sizes[-1], nb)
         Y = net._prepare_y(y, nb)
-        ws = _net.Workspace(net, nb)
+        ws = _ws.Workspace(net, nb)
         grads = net._views(np.empty_like(net._theta))
         out.append(
             compare(

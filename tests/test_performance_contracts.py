@@ -1,8 +1,8 @@
 """Contracts of the training fast path: same results as the lecture code, float32 end to
 end, bounded memory, a light ``import mlplab``.
 
-The fast path (``network.Workspace``, ``optimizers.CheckedStep``, the in-place kernels of
-the activations) must compute what the lecture-shaped functions compute; these tests pin
+The fast path (``fast.workspace.Workspace``, ``optimizers.CheckedStep``, the in-place
+kernels of ``fast.kernels``) must compute what the lecture-shaped functions compute; these tests pin
 that down, then check what the speed must not cost.
 """
 
@@ -23,6 +23,8 @@ from mlplab.core import activations as _act
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
+from mlplab.fast import kernels as _kernels
+from mlplab.fast import workspace as _ws
 
 OPTIMIZERS = {
     "sgd": lambda: _opt.sgd(0.05),
@@ -450,7 +452,7 @@ def test_epoch_accuracy_counts_correct_predictions(rng, output):
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_inplace_kernels_match_the_activation(rng, hidden, shape):
     g = _act.get(hidden)
-    k = _act.inplace_kernels(g)
+    k = _kernels.inplace_kernels(g)
     Z = rng.standard_normal(shape).astype(np.float32)
     Z[0, 0] = 0.0  # the kink: the notes put z = 0 on the zero side
     Z[1, 1] = np.nan  # NaN stays NaN (a diverged step must show)
@@ -466,7 +468,7 @@ def test_inplace_kernels_match_the_activation(rng, hidden, shape):
 
 def test_user_activation_named_relu_runs_its_own_code(rng):
     double = _act.Activation("relu", lambda Z: 2 * Z, lambda Z, A: np.full_like(Z, 2.0))
-    k = _act.inplace_kernels(double)
+    k = _kernels.inplace_kernels(double)
     Z = rng.standard_normal((3, 2))
     np.testing.assert_array_equal(k.forward_into(Z, np.empty_like(Z)), 2 * Z)
     np.testing.assert_array_equal(k.backward_into(np.ones_like(Z), Z, 2 * Z), 2.0)
@@ -518,7 +520,7 @@ def _spy_training(dtype, hidden, output, n_out, opt):
     trainer.grads = net._views(trainer._grad_flat)
     trainer._workspaces = {}
     for n_b in (8, 6):  # 30 rows: three batches of 8, one of 6
-        ws = _net.Workspace(net, n_b)
+        ws = _ws.Workspace(net, n_b)
         for name, value in vars(ws).items():
             if isinstance(value, np.ndarray):
                 setattr(ws, name, value.view(_Spy))

@@ -10,7 +10,7 @@ The functional core (``forward``, ``backward``, ``loss_and_grads``) computes in 
 namespace of the arrays it is given — NumPy, PyTorch (CPU or CUDA), CuPy, or any array
 API library (:mod:`mlplab._array_api`) — and a ``Network`` keeps its parameters in one
 namespace, NumPy unless :meth:`Network.to` (or :func:`mlplab.fit` with such arrays) moved
-them. ``Workspace``, the training fast path, is NumPy's.
+them. The trainer's NumPy fast path is :mod:`mlplab.fast.workspace`.
 """
 
 from __future__ import annotations
@@ -162,113 +162,6 @@ def loss_and_grads(
             for g, p in zip(grads, params, strict=True)
         ]
     return J, grads
-
-
-# ----------------------------------------------------------------- training fast path
-
-
-class Workspace:
-    r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
-
-    :func:`forward`, :func:`backward` and :func:`loss_and_grads` above are the lecture,
-    and the code to read first: every call allocates new arrays for each z[l], a[l] and
-    gradient. Training repeats that computation on batches of one shape thousands of
-    times, so the :class:`~mlplab.Trainer` runs it through this class instead: the same
-    equations, line for line, but
-
-    * the mini-batch is gathered with one ``np.take`` into a buffer (no other copy);
-    * every z[l], a[l], dZ[l] is written into an array allocated here (``out=``);
-    * dW[l], db[l] go straight into the caller's gradient arrays (views of the trainer's
-      flat dJ/dθ), db[l] = 1ᵀ dZ[l] as one BLAS call;
-    * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
-      ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
-    * activations run in-place kernels of the same formulas
-      (:func:`mlplab.activations.inplace_kernels`). The head is the pure one: an in-place
-      version measured no faster.
-
-    Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
-    :func:`loss_and_grads` to float rounding (tests/test_performance_contracts.py).
-
-    Parameters
-    ----------
-    net : Network
-        Supplies the layer sizes, activations, head and dtype (not the parameters: those
-        are passed to each call, so θ may change between steps).
-    n_samples : int
-        The batch size these buffers hold.
-
-    Notes
-    -----
-    The buffers are overwritten by the next call: ``Z[-1]`` (the logits z[L]) and the
-    gradients are valid until then. One workspace must not be shared between threads.
-    """
-
-    def __init__(self, net: Network, n_samples: int) -> None:
-        s, dt = net.layer_sizes, net.dtype
-        L = len(s) - 1
-        self.net = net
-        self.n_samples = n_samples
-        self.kernels = [_act.inplace_kernels(g) for g in net.hidden]
-        self.head = net.head
-        self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
-        self.Yb = np.empty((n_samples, s[L]), dtype=dt)
-        self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
-        self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
-        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
-        self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
-        self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
-
-    def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
-        """Rows ``idx`` of X and Y, copied into this workspace's batch buffers."""
-        # mode="clip" skips the bounds check that would make np.take buffer its output;
-        # idx comes from a permutation of range(n_samples), so it is always in range.
-        X.take(idx, axis=0, out=self.Xb, mode="clip")
-        Y.take(idx, axis=0, out=self.Yb, mode="clip")
-        return self.Xb, self.Yb
-
-    def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
-        """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
-
-        The same computation as :func:`loss_and_grads` without the L2 term (the trainer
-        adds it), with X of exactly ``n_samples`` rows.
-        """
-        L = len(params)
-        A_used = self._A_used
-        A = A_used[0] = X  # a[0] = x
-        for l in range(L):  # forward
-            W, b = params[l]
-            Z = self.Z[l]
-            A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
-            Z += b
-            # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
-            A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
-            A_used[l + 1] = A
-        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
-        for l in range(L - 1, -1, -1):  # backward
-            gW, gb = grads[l]
-            A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
-            self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
-            if l > 0:  # da[0] = dx is not needed: skip that product
-                dA, W = self.dZ[l - 1], params[l].W
-                if W.shape[0] == 1:  # one unit: the product is an outer product, and
-                    np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
-                else:
-                    dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
-                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
-                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
-        return J
-
-
-def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> Workspace:
-    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use.
-
-    A training run meets at most two batch sizes (full batches and the last, smaller
-    one), so the cache holds at most two workspaces per trainer.
-    """
-    ws = cache.get(n_samples)
-    if ws is None or ws.net is not net:
-        ws = cache[n_samples] = Workspace(net, n_samples)
-    return ws
 
 
 # ----------------------------------------------------------------- object shell

@@ -55,6 +55,7 @@ from mlplab.core.optimizers import CheckedStep as _CheckedStep
 from mlplab.core.optimizers import GuardedStep as _GuardedStep
 from mlplab.core.optimizers import Optimizer
 from mlplab.core.optimizers import adam as _adam
+from mlplab.fast import workspace as _ws
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.callbacks import Callback, History
 
@@ -237,7 +238,7 @@ class Trainer:
         """
         net = self.net
         if net._xp is np:
-            ws = _net.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
+            ws = _ws.workspace_for(self.__dict__.setdefault("_workspaces", {}), net, Xb.shape[0])
             J = ws.loss_and_grads(net._params, Xb, Yb, self.grads)  # forward + backprop
             self._last_Z = ws.Z[-1]
         else:  # other libraries: the lecture's functions, gradients copied into the buffer
@@ -284,7 +285,7 @@ class Trainer:
             Xb, Yb = Xc, Y
         elif xp is np:  # one gather into the workspace's batch buffers, no other copy
             cache = self.__dict__.setdefault("_workspaces", {})
-            Xb, Yb = _net.workspace_for(cache, self.net, idx.shape[0]).gather(Xc, Y, idx)
+            Xb, Yb = _ws.workspace_for(cache, self.net, idx.shape[0]).gather(Xc, Y, idx)
         else:
             Xb, Yb = xp.take(Xc, idx, axis=0), xp.take(Y, idx, axis=0)
         J, g = self._loss_and_grads(Xb, Yb)
