@@ -1,21 +1,26 @@
 r"""The training fast path of backprop on NumPy: the same equations, into buffers.
 
-:mod:`mlplab.core.network` is the lecture: every call allocates new arrays for each
+:mod:`mlplab.core.backprop` is the lecture: every call allocates new arrays for each
 z[l], a[l] and gradient. Training repeats that computation on batches of one shape
 thousands of times, so the trainer runs it through :class:`Workspace`, whose buffers are
 allocated once per batch size (:func:`workspace_for`), and writes dW[l], db[l] straight
 into its flat gradient vector. :func:`backward_into` is the lecture's backward for the
-callers that have the caches of :func:`~mlplab.core.network.forward` (other array
+callers that have the caches of :func:`~mlplab.core.backprop.forward` (other array
 libraries, the MPI loop) and a flat gradient vector to fill.
 
-Notation as in :mod:`mlplab.core.network`; ``params[l]`` is the lecture's layer l + 1.
+Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer l + 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from mlplab import _array_api as _xp
 from mlplab._typing import Array, Grads, Params
+from mlplab.core.activations import Activation
+from mlplab.core.layers import Cache
 from mlplab.core.network import Network
 from mlplab.fast import kernels as _kernels
 
@@ -23,8 +28,8 @@ from mlplab.fast import kernels as _kernels
 class Workspace:
     r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
 
-    :func:`~mlplab.core.network.forward`, :func:`~mlplab.core.network.backward` and
-    :func:`~mlplab.core.network.loss_and_grads` are the lecture, and the code to read
+    :func:`~mlplab.core.backprop.forward`, :func:`~mlplab.core.backprop.backward` and
+    :func:`~mlplab.core.backprop.loss_and_grads` are the lecture, and the code to read
     first: every call allocates new arrays for each z[l], a[l] and gradient. Training
     repeats that computation on batches of one shape thousands of times, so the
     :class:`~mlplab.Trainer` runs it through this class instead: the same equations,
@@ -41,7 +46,7 @@ class Workspace:
       version measured no faster.
 
     Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
-    :func:`~mlplab.core.network.loss_and_grads` to float rounding
+    :func:`~mlplab.core.backprop.loss_and_grads` to float rounding
     (tests/test_performance_contracts.py).
 
     Parameters
@@ -87,7 +92,7 @@ class Workspace:
     def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
         """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
 
-        The same computation as :func:`~mlplab.core.network.loss_and_grads` without the
+        The same computation as :func:`~mlplab.core.backprop.loss_and_grads` without the
         L2 term (the trainer adds it).
 
         Parameters
@@ -142,3 +147,47 @@ def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> 
     if ws is None or ws.net is not net:
         ws = cache[n_samples] = Workspace(net, n_samples)
     return ws
+
+
+def backward_into(
+    dZ_L: Array, params: Params, caches: Sequence[Cache], hidden: Sequence[Activation], out: Grads
+) -> Grads:
+    r""":func:`~mlplab.core.backprop.backward`, with dW[l], db[l] written into ``out``.
+
+    The same equations and products, layer L down to 1:
+
+    .. math::
+        dW^{[l]} = dZ^{[l]\top} A^{[l-1]}, \quad db^{[l]} = \textstyle\sum_i dZ^{[l]}_i,
+        \quad dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
+
+    Parameters
+    ----------
+    dZ_L : array of shape (n_samples, n[L])
+    params : list of L DenseParams
+    caches : list of L Cache
+        What :func:`~mlplab.core.backprop.forward` returned.
+    hidden : list of L − 1 Activations
+    out : list of L DenseParams
+        Arrays of the parameters' shapes to write dW[l], db[l] into: views of the
+        trainer's flat gradient vector (``Network._views``). NumPy writes the products
+        there directly; other libraries (no ``out=`` in the array API) compute them and
+        copy them in.
+
+    Returns
+    -------
+    out : list of L DenseParams
+    """
+    on_numpy = _xp.namespace(dZ_L) is np
+    dZ = dZ_L
+    for l in reversed(range(len(params))):
+        A_prev, (dW, db) = caches[l].A_prev, out[l]
+        if on_numpy:
+            np.matmul(A_prev.T, dZ, out=dW.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
+            np.sum(dZ, axis=0, out=db)  # db[l] = Σ_i dZ[l]
+        else:
+            dW[...] = dZ.T @ A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
+            db[...] = _xp.sum(dZ, axis=0)  # db[l] = Σ_i dZ[l]
+        if l > 0:  # da[0] = dx is not needed: skip that product
+            prev = caches[l - 1]
+            dZ = (dZ @ params[l].W) * hidden[l - 1].derivative(prev.Z, prev.A)  # dZ[l-1]
+    return out

@@ -244,7 +244,7 @@ class Trainer:
         else:  # other libraries: the lecture's functions, gradients copied into the buffer
             Z_L, caches = _net.forward(net._params, Xb, net.hidden)
             J, dZ_L = net.head.loss_and_grad(Z_L, Yb)  # dZ[L] = (a[L] − y) / n_batch
-            _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+            _ws.backward_into(dZ_L, net._params, caches, net.hidden, self.grads)
             self._last_Z = Z_L
         if net.l2:
             n_b = Xb.shape[0]

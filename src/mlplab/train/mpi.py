@@ -53,6 +53,7 @@ from mlplab._validation import check_positive
 from mlplab.core import network as _net
 from mlplab.core.network import Network
 from mlplab.core.optimizers import Optimizer
+from mlplab.fast import workspace as _ws
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.callbacks import Callback, History
 from mlplab.train.checkpoint import CheckpointWarning
@@ -360,7 +361,7 @@ class DistributedTrainer(Trainer):
             Z_L, caches = _net.forward(net._params, Xb, net.hidden)
             J_mean, dZ_L = net.head.loss_and_grad(Z_L, Yb)  # dZ[L] = (a[L] − y) / m
             dZ_L *= m  # → (a[L] − y): the backprop below gives Σ_i dL(i)/dθ
-            _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+            _ws.backward_into(dZ_L, net._params, caches, net.hidden, self.grads)
             buf[-2] = J_mean * m  # Σ_i L(i) over this rank's rows
             if labels is not None:  # multiclass
                 lb = labels if rows is None else labels[rows]
