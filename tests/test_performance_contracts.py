@@ -1,7 +1,7 @@
 """Contracts of the training fast path: same results as the lecture code, float32 end to
 end, bounded memory, a light ``import mlplab``.
 
-The fast path (``fast.workspace.Workspace``, ``optimizers.CheckedStep``, the in-place
+The fast path (``fast.workspace.Workspace``, ``fast.step.CheckedStep``, the in-place
 kernels of ``fast.kernels``) must compute what the lecture-shaped functions compute; these tests pin
 that down, then check what the speed must not cost.
 """
@@ -24,6 +24,7 @@ from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
 from mlplab.fast import kernels as _kernels
+from mlplab.fast import step as _step
 from mlplab.fast import workspace as _ws
 
 OPTIMIZERS = {
@@ -120,7 +121,7 @@ def test_inplace_step_is_bit_identical_to_pure_update(rng, name, dtype):
     theta_fast = theta_pure.copy()
     s_pure = opt.init(theta_pure)
     s_fast = opt.init(theta_fast)
-    step = _opt.inplace_step(opt)
+    step = _step.inplace_step(opt)
     for _ in range(5):
         g = rng.standard_normal(50).astype(dtype)
         updates, s_pure = opt.update(g, s_pure, theta_pure)
@@ -143,7 +144,7 @@ def test_checked_step_is_bit_identical_to_pure_update(rng, name, dtype, chunk):
     s_pure = opt.init(theta)
     s_fast = start = opt.init(theta)
     start_copy = [np.copy(a) for a in start[1:]]
-    step = _opt.CheckedStep(opt, chunk=chunk)
+    step = _step.CheckedStep(opt, chunk=chunk)
     seen = set()
     for _ in range(5):
         g = rng.standard_normal(50).astype(dtype)
@@ -174,7 +175,7 @@ def test_checked_step_in_place_is_bit_identical_and_refuses_exactly(rng, name, c
     spare = np.empty_like(theta)
     theta_pure, s_pure = theta.copy(), opt.init(theta)
     state = start = opt.init(theta)
-    step = _opt.CheckedStep(opt, chunk=chunk)
+    step = _step.CheckedStep(opt, chunk=chunk)
     step.in_place_min = 0  # 50 parameters: in place too (by default from 2**14 on)
     g = np.empty(50, np.float32)
     in_place = 0
@@ -209,7 +210,7 @@ def test_checked_step_huge_learning_rate_is_refused_before_it_applies(rng):
     opt = _opt.momentum(lr=1e38, beta=0.5)
     theta = np.zeros(8, np.float32)
     spare = np.empty_like(theta)
-    step = _opt.CheckedStep(opt)
+    step = _step.CheckedStep(opt)
     step.in_place_min = 0
     g = np.full(8, 1e-3, np.float32)
     state, new_theta, check = step.step(0.1, g, opt.init(theta), theta, lambda: spare)
@@ -226,7 +227,7 @@ def test_checked_step_huge_learning_rate_is_refused_before_it_applies(rng):
 def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     opt = _opt.adam(1e-3)
     theta = np.zeros(10, np.float32)
-    step = _opt.CheckedStep(opt, chunk=4)
+    step = _step.CheckedStep(opt, chunk=4)
     state = opt.init(theta)
     g = np.ones(10, np.float32)
     g[9] = np.nan
@@ -234,12 +235,12 @@ def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     assert not np.isfinite(ug)
     # A user's optimizer, or a tree: the pure update, checked the same way.
     custom = _opt.Optimizer(lambda p: None, lambda g, s, p: (-g, s), "mine")
-    _, u, ug = _opt.CheckedStep(custom).propose(np.full(3, 2.0), None, np.ones(3))
+    _, u, ug = _step.CheckedStep(custom).propose(np.full(3, 2.0), None, np.ones(3))
     np.testing.assert_array_equal(u, -2.0)
     assert ug == -12.0
     # State arrays of another dtype (float64 v for float32 θ): the pure update too.
     state64 = _opt.MomentumState(0, np.zeros(10))
-    new, u, _ = _opt.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
+    new, u, _ = _step.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
     assert new.v.dtype == np.float64
 
 
@@ -294,7 +295,7 @@ def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
     n = 20_011  # above BLAS_MIN: the trainer's default choice, nothing forced
     opt = OPTIMIZERS[name]()
     theta0 = rng.standard_normal(n).astype(dtype)
-    in_place, into = _opt.CheckedStep(opt), _opt.CheckedStep(opt)
+    in_place, into = _step.CheckedStep(opt), _step.CheckedStep(opt)
     into.in_place_min = 1 << 40  # always step_into
     runs = {}
     for label, step in (("in place", in_place), ("into", into)):
@@ -338,11 +339,11 @@ def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
 def test_blas_is_off_below_blas_min_and_without_numpy_blas(rng, monkeypatch):
     """Short vectors and a NumPy without the routines: the ufunc kernels, bit-identical."""
     opt = _opt.momentum(0.1, 0.9)
-    for n, enabled in [(_opt.BLAS_MIN - 1, True), (_opt.BLAS_MIN + 5, False)]:
+    for n, enabled in [(_step.BLAS_MIN - 1, True), (_step.BLAS_MIN + 5, False)]:
         monkeypatch.setattr(_blas, "_enabled", enabled)
         theta = rng.standard_normal(n).astype(np.float32)
         g = rng.standard_normal(n).astype(np.float32)
-        step = _opt.CheckedStep(opt)
+        step = _step.CheckedStep(opt)
         spare = np.empty_like(theta)
         state, new, _ = step.step(0.5, g, opt.init(theta), theta, lambda s=spare: s)
         assert step._k is None
@@ -354,7 +355,7 @@ def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):
     opt = _opt.momentum(0.1, 0.9)
     params = [_net.DenseParams(np.ones((2, 3)), np.zeros(2))]
     grads = [_net.DenseParams(np.full((2, 3), 0.5), np.ones(2))]
-    step = _opt.inplace_step(opt)
+    step = _step.inplace_step(opt)
     state = step(grads, opt.init(params), params)  # a tree: the pure update, added in place
     np.testing.assert_allclose(params[0].W, 1 - 0.1 * 0.1 * 0.5)
     assert state.count == 1
@@ -369,7 +370,7 @@ def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):
 
     custom = _opt.Optimizer(lambda p: None, lambda g, s, p: (-g, s), "mine")
     theta = np.ones(3)
-    _opt.inplace_step(custom)(np.ones(3), None, theta)
+    _step.inplace_step(custom)(np.ones(3), None, theta)
     np.testing.assert_array_equal(theta, 0.0)
 
 
@@ -604,7 +605,7 @@ def test_training_steps_allocate_nothing_parameter_sized():
     trainer = mlplab.Trainer(net, _opt.adam(1e-3))
     trainer.fit(X, y, epochs=1, batch_size=16)  # builds workspaces, state, scratch
     Xc, Y = net._prepare_X(X), net._prepare_y(y, 64)
-    step = _opt.CheckedStep(trainer.optimizer)  # the trainer's step
+    step = _step.CheckedStep(trainer.optimizer)  # the trainer's step
     idx = np.arange(16)
 
     def steps():

@@ -51,11 +51,11 @@ from mlplab._validation import (  # noqa: F401  (InputScaleWarning: re-exported)
 )
 from mlplab.core import network as _net
 from mlplab.core.network import Network
-from mlplab.core.optimizers import CheckedStep as _CheckedStep
-from mlplab.core.optimizers import GuardedStep as _GuardedStep
 from mlplab.core.optimizers import Optimizer
 from mlplab.core.optimizers import adam as _adam
 from mlplab.fast import workspace as _ws
+from mlplab.fast.guarded import GuardedStep as _GuardedStep
+from mlplab.fast.step import CheckedStep as _CheckedStep
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.callbacks import Callback, History
 
