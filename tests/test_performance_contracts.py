@@ -8,6 +8,8 @@ that down, then check what the speed must not cost.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import subprocess
@@ -17,9 +19,13 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import mlplab
 from mlplab.core import activations as _act
+from mlplab.core import backprop as _bp
+from mlplab.core import layers as _layers
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
@@ -473,6 +479,144 @@ def test_user_activation_named_relu_runs_its_own_code(rng):
     Z = rng.standard_normal((3, 2))
     np.testing.assert_array_equal(k.forward_into(Z, np.empty_like(Z)), 2 * Z)
     np.testing.assert_array_equal(k.backward_into(np.ones_like(Z), Z, 2 * Z), 2.0)
+
+
+# ------------------------------------------- lecture backprop: a loop over dense_backward
+MIXED = ["relu", "tanh", "sigmoid", "leaky_relu", "identity"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    acts=st.lists(st.sampled_from(MIXED), min_size=4, max_size=4),
+    output=st.sampled_from(["binary", "multiclass", "regression"]),
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_backward_with_mixed_activations_matches_differences_and_the_fast_path(
+    sizes, acts, output, n, seed
+):
+    """Different activations per layer: backward agrees with two-sided differences, and the
+    fast path (Workspace, backward_into) agrees with backward."""
+    if output == "multiclass":
+        sizes[-1] = max(sizes[-1], 2)
+    hidden = acts[: len(sizes) - 2]
+    rng = np.random.default_rng(seed)
+    net = mlplab.Network(sizes, hidden=hidden, output=output, seed=seed, dtype="float64")
+    net.biases = [rng.normal(size=b.shape) * 0.5 for b in net.biases]
+    X, y = _data(rng, n, sizes[0], output, sizes[-1])
+    Xc, Y = net._prepare_X(X), net._prepare_y(y, n)
+    Z_L, caches = _bp.forward(net._params, Xc, net.hidden)
+    # away from the kinks of ReLU and leaky ReLU, where g' jumps
+    assume(all(np.all(np.abs(c.Z) > 1e-4) for c in caches[:-1]))
+    assert mlplab.gradcheck(net, X, y) < 1e-7
+    J, dZ_L = net.head.loss_and_grad(Z_L, Y)
+    grads = _bp.backward(dZ_L, net._params, caches, net.hidden)
+    flat = np.zeros_like(net._theta)
+    into = _ws.backward_into(dZ_L, net._params, caches, net.hidden, net._views(flat))
+    ws_grads = net._views(np.zeros_like(net._theta))
+    J_ws = _ws.Workspace(net, n).loss_and_grads(net._params, Xc, Y, ws_grads)
+    assert J_ws == pytest.approx(J, rel=1e-12)
+    for (dW, db), (iW, ib), (wW, wb), p in zip(grads, into, ws_grads, net._params, strict=True):
+        assert dW.shape == p.W.shape and db.shape == p.b.shape
+        np.testing.assert_array_equal(iW, dW)  # the same products, written into place
+        np.testing.assert_array_equal(ib, db)
+        np.testing.assert_allclose(wW, dW, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(wb, db, rtol=1e-10, atol=1e-14)
+
+
+def test_backward_is_a_loop_over_dense_backward(rng, monkeypatch):
+    """One dense_backward per layer, L down to 1; no dA[0] product for the first layer."""
+    net = mlplab.Network([3, 5, 4, 2], hidden=["tanh", "relu"], output="multiclass", seed=0)
+    X, y = _data(rng, 6, 3, "multiclass", 2)
+    calls = []
+    real = _layers.dense_backward
+
+    def spy(dZ, params, cache, *, need_dA_prev=True):
+        calls.append((params.W.shape, need_dA_prev))
+        return real(dZ, params, cache, need_dA_prev=need_dA_prev)
+
+    monkeypatch.setattr(_bp, "dense_backward", spy)
+    _, grads = net.loss_and_grads(X, y)
+    assert calls == [((2, 4), True), ((4, 5), True), ((5, 3), False)]
+    assert [g.W.shape for g in grads] == [(5, 3), (4, 5), (2, 4)]
+
+
+def test_backward_lays_dW_out_like_W_and_needs_no_out_buffers(rng):
+    """dW[l] has W[l]'s shape and memory layout (a Network stores W[l]ᵀ): the pure update
+    W − α dW then runs on one layout. init_params draws W[l] in that layout too."""
+    net = mlplab.Network([4, 6, 3], output="multiclass", seed=0)
+    X, y = _data(rng, 5, 4, "multiclass", 3)
+    _, grads = net.loss_and_grads(X, y)
+    for (dW, _), (W, _) in zip(grads, net.params, strict=True):
+        assert dW.shape == W.shape and dW.flags.f_contiguous and W.flags.f_contiguous
+    inits = [mlplab.initializers.get("he")] * 2
+    params = _bp.init_params([4, 6, 3], inits, np.random.default_rng(0))
+    for p, shape in zip(params, [(6, 4), (3, 6)], strict=True):
+        assert p.W.flags.f_contiguous and p.W.shape == shape
+    assert "out" not in inspect.signature(_bp.backward).parameters
+    assert "out" not in inspect.signature(_act.stable_sigmoid).parameters
+
+
+# ------------------------------------------------- optimizer kernels: built-ins recognised
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fast_kernels_are_found_for_every_built_in_optimizer(rng, name):
+    opt = OPTIMIZERS[name]()
+    k = _kernels.for_optimizer(opt)
+    assert k is not None
+    blas_form = name in ("sgd", "momentum", "nesterov")
+    assert k.lr_bound == (opt.hyperparams["lr"] if blas_form else None)
+    assert (k.blas is not None) == blas_form
+    assert opt.update.__dict__ == {}  # nothing is hung on update
+    assert _kernels.for_optimizer(_opt.get(name, **opt.hyperparams)) is not None
+    # The kernels use the hyperparameters update binds, not the (editable) display dict.
+    relabelled = opt._replace(name="mine", hyperparams={"lr": 123.0})
+    theta = rng.standard_normal(40)
+    g = rng.standard_normal(40)
+    state = relabelled.init(theta)
+    u_pure, s_pure = relabelled.update(g, state, theta)
+    s_fast, u_fast, _ = _step.CheckedStep(relabelled).propose(g, state, theta)
+    np.testing.assert_array_equal(u_fast, u_pure)
+    for a, b in zip(s_fast[1:], s_pure[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fast_kernels_are_not_used_for_a_user_optimizer(rng):
+    """A user's Optimizer(init, update) runs its own update, even named and shaped like a
+    built-in: recognition is by the bound function, never by name."""
+
+    def init(params):
+        return _opt.MomentumState(0, np.zeros_like(params))
+
+    def update(grads, state, params=None):  # "momentum" that steps twice as far
+        v = 0.9 * state.v + 0.1 * grads
+        return -0.2 * v, _opt.MomentumState(state.count + 1, v)
+
+    fake = _opt.Optimizer(init, update, "momentum", {"lr": 0.1, "beta": 0.9})
+    assert _kernels.for_optimizer(fake) is None
+    wrapped = _opt.Optimizer(init, functools.partial(update), "momentum")
+    assert _kernels.for_optimizer(wrapped) is None
+    step = _step.CheckedStep(fake)
+    assert step._propose is None
+    theta, g = np.zeros(8), np.ones(8)
+    _, u, _ = step.propose(g, fake.init(theta), theta)
+    np.testing.assert_allclose(u, -0.02)  # the user's update, not the built-in's -0.01
+
+
+def test_kernels_are_looked_up_once_per_step_object(rng, monkeypatch):
+    calls = []
+    real = _kernels.for_optimizer
+    monkeypatch.setattr(_kernels, "for_optimizer", lambda opt: calls.append(1) or real(opt))
+    opt = _opt.adam(1e-3)
+    theta = rng.standard_normal(30)
+    step = _step.CheckedStep(opt)
+    inplace = _step.inplace_step(opt)
+    state, state2 = opt.init(theta), opt.init(theta.copy())
+    for _ in range(5):
+        g = rng.standard_normal(30)
+        state, _, _ = step.propose(g, state, theta)
+        state2 = inplace(g, state2, theta.copy())
+    assert len(calls) == 2
 
 
 # ------------------------------------------------------------------ float32 end to end
