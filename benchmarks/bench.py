@@ -451,8 +451,8 @@ def report(
         add("")
         add(
             "The first variant is what the lecture-shaped code does, the last what the "
-            "Trainer's fast path does (`mlplab.network.Workspace`, "
-            "`mlplab.optimizers.CheckedStep`, the in-place kernels of activations and heads)."
+            "Trainer's fast path does (`mlplab.fast.workspace.Workspace`, "
+            "`mlplab.fast.step.CheckedStep`, the in-place kernels of `mlplab.fast.kernels`)."
         )
         add("")
         add("| operation | shape | variants (µs) | speed-up |")

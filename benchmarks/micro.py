@@ -20,6 +20,9 @@ from mlplab.core import activations as _act
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
+from mlplab.fast import kernels as _kernels
+from mlplab.fast import step as _step
+from mlplab.fast import workspace as _ws
 
 
 @dataclass
@@ -155,12 +158,12 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
     # ReLU forward and backward together: the pure functions; np.maximum then the
     # derivative written into the dead z buffer (a > 0); and the kernels of
-    # activations.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
+    # fast.kernels.inplace_kernels: the mask 1[z > 0] kept from forward, a = z ⊙ mask.
     for nb, n1 in [(32, 16), (128, 256), (256, 1024)]:
         Z0 = rng.standard_normal((nb, n1), dtype=f32)
         dA0 = rng.standard_normal((nb, n1), dtype=f32)
         Z, A, dA = Z0.copy(), np.empty_like(Z0), dA0.copy()
-        relu = _act.inplace_kernels(_act.relu)
+        relu = _kernels.inplace_kernels(_act.relu)
 
         def maximum_greater(Z=Z, A=A, dA=dA):
             np.maximum(Z, 0, out=A)
@@ -224,9 +227,9 @@ def run_all(quick: bool = False) -> list[Comparison]:
     # The trainer's checked optimizer step over θ: the pure update, checked (u·g) and then
     # added; the same in place (propose into buffers, check, add: two passes over θ); and
     # CheckedStep.step_into, which writes θ + u into a second vector in one pass, whole or
-    # in slices of 2**16 and 2**18 elements (optimizers.CHUNK); CheckedStep.step in place.
-    # From optimizers.BLAS_MIN parameters on, step_into and step run momentum as BLAS
-    # axpby/axpy calls (mlplab._blas): shown against the ufunc kernels (blas_min raised).
+    # in slices of 2**16 and 2**18 elements (fast.step.CHUNK); CheckedStep.step in place.
+    # From fast.step.BLAS_MIN parameters on, step_into and step run momentum as BLAS
+    # axpby/axpy calls (mlplab.fast._blas): shown against the ufunc kernels (blas_min raised).
     for n_params in [641, 235_146, 2_100_225]:
         opt = _opt.momentum(lr=0.1, beta=0.9)
         g = rng.standard_normal(n_params, dtype=f32) * f32(1e-3)
@@ -244,7 +247,7 @@ def run_all(quick: bool = False) -> list[Comparison]:
             return step
 
         def propose(g=g, th=theta, o=out_theta, opt=opt):
-            s, st = _opt.CheckedStep(opt), [opt.init(th)]
+            s, st = _step.CheckedStep(opt), [opt.init(th)]
 
             def step():
                 st[0], u, ug = s.propose(g, st[0], th)
@@ -253,8 +256,8 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
             return step
 
-        def stepper(chunk=_opt.CHUNK, blas=True, opt=opt):
-            s = _opt.CheckedStep(opt, chunk=chunk)
+        def stepper(chunk=_step.CHUNK, blas=True, opt=opt):
+            s = _step.CheckedStep(opt, chunk=chunk)
             if not blas:
                 s.blas_min = 1 << 62
             return s
@@ -276,15 +279,15 @@ def run_all(quick: bool = False) -> list[Comparison]:
 
             return step
 
-        blas = n_params >= _opt.BLAS_MIN and _blas.level1(f32) is not None
+        blas = n_params >= _step.BLAS_MIN and _blas.level1(f32) is not None
         variants = {"pure update, u·g, θ + u": pure(), "propose, u·g, θ + u": propose()}
         variants[f"step_into, slices of {n_params}"] = into(n_params, blas=False)
         if n_params > 1 << 16:
             variants["step_into, slices of 2**16"] = into(1 << 16, blas=False)
-        variants["step_into, slices of 2**18 (CHUNK)"] = into(_opt.CHUNK, blas=False)
+        variants["step_into, slices of 2**18 (CHUNK)"] = into(_step.CHUNK, blas=False)
         variants["step: in place, proven finite by g·g"] = in_place(blas=False)
         if blas:
-            variants["step_into, BLAS axpby + axpy"] = into(_opt.CHUNK)
+            variants["step_into, BLAS axpby + axpy"] = into(_step.CHUNK)
             variants["step: in place, BLAS axpby + axpy"] = in_place()
         out.append(
             compare(
@@ -331,7 +334,7 @@ def run_all(quick: bool = False) -> list[Comparison]:
         X = rng.standard_normal((nb, sizes[0]), dtype=f32)
         y = rng.integers(0, 2 if output == "binary" else sizes[-1], nb)
         Y = net._prepare_y(y, nb)
-        ws = _net.Workspace(net, nb)
+        ws = _ws.Workspace(net, nb)
         grads = net._views(np.empty_like(net._theta))
         out.append(
             compare(

@@ -9,6 +9,7 @@ import pytest
 import mlplab
 from mlplab import EarlyStopping, GradientNormLogger, Network, Trainer, fit
 from mlplab.core import optimizers
+from mlplab.fast import step as fast_step
 from mlplab.train.callbacks import Callback
 from mlplab.train.checkpoint import (
     CheckpointError,
@@ -92,8 +93,8 @@ def test_crash_and_resume_gives_exactly_the_uninterrupted_run(
     data, tmp_path, opt, batch_size, crash, every, kernels, monkeypatch
 ):
     if kernels == "blas":  # the long-vector step (BLAS, in place) on this small network
-        monkeypatch.setattr(optimizers, "BLAS_MIN", 0)
-        monkeypatch.setattr(optimizers, "IN_PLACE_MIN", 0)
+        monkeypatch.setattr(fast_step, "BLAS_MIN", 0)
+        monkeypatch.setattr(fast_step, "IN_PLACE_MIN", 0)
     ref_theta, ref_hist = _train(data, opt, batch_size)
     path = tmp_path / "run.npz"
     with pytest.raises(CrashError):

@@ -37,7 +37,6 @@ INTERFACE_EXCEPTIONS: set[tuple[str, str]] = set()
 # Imports that break the rule today and are being removed by the redesign: the test fails
 # when one is added, and when one listed here is gone (so that the list stays true).
 KNOWN: set[str] = {
-    "core.optimizers -> fast._blas",
     "persist.modelfile -> sklearn.estimators",
     "train.checkpoint -> persist.modelfile",
 }

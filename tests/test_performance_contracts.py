@@ -1,13 +1,15 @@
 """Contracts of the training fast path: same results as the lecture code, float32 end to
 end, bounded memory, a light ``import mlplab``.
 
-The fast path (``network.Workspace``, ``optimizers.CheckedStep``, the in-place kernels of
-the activations) must compute what the lecture-shaped functions compute; these tests pin
+The fast path (``fast.workspace.Workspace``, ``fast.step.CheckedStep``, the in-place
+kernels of ``fast.kernels``) must compute what the lecture-shaped functions compute; these tests pin
 that down, then check what the speed must not cost.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import subprocess
@@ -17,12 +19,19 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import mlplab
 from mlplab.core import activations as _act
+from mlplab.core import backprop as _bp
+from mlplab.core import layers as _layers
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
 from mlplab.fast import _blas
+from mlplab.fast import kernels as _kernels
+from mlplab.fast import step as _step
+from mlplab.fast import workspace as _ws
 from mlplab.train.step import add_l2
 
 OPTIMIZERS = {
@@ -122,7 +131,7 @@ def test_inplace_step_is_bit_identical_to_pure_update(rng, name, dtype):
     theta_fast = theta_pure.copy()
     s_pure = opt.init(theta_pure)
     s_fast = opt.init(theta_fast)
-    step = _opt.inplace_step(opt)
+    step = _step.inplace_step(opt)
     for _ in range(5):
         g = rng.standard_normal(50).astype(dtype)
         updates, s_pure = opt.update(g, s_pure, theta_pure)
@@ -145,7 +154,7 @@ def test_checked_step_is_bit_identical_to_pure_update(rng, name, dtype, chunk):
     s_pure = opt.init(theta)
     s_fast = start = opt.init(theta)
     start_copy = [np.copy(a) for a in start[1:]]
-    step = _opt.CheckedStep(opt, chunk=chunk)
+    step = _step.CheckedStep(opt, chunk=chunk)
     seen = set()
     for _ in range(5):
         g = rng.standard_normal(50).astype(dtype)
@@ -176,7 +185,7 @@ def test_checked_step_in_place_is_bit_identical_and_refuses_exactly(rng, name, c
     spare = np.empty_like(theta)
     theta_pure, s_pure = theta.copy(), opt.init(theta)
     state = start = opt.init(theta)
-    step = _opt.CheckedStep(opt, chunk=chunk)
+    step = _step.CheckedStep(opt, chunk=chunk)
     step.in_place_min = 0  # 50 parameters: in place too (by default from 2**14 on)
     g = np.empty(50, np.float32)
     in_place = 0
@@ -211,7 +220,7 @@ def test_checked_step_huge_learning_rate_is_refused_before_it_applies(rng):
     opt = _opt.momentum(lr=1e38, beta=0.5)
     theta = np.zeros(8, np.float32)
     spare = np.empty_like(theta)
-    step = _opt.CheckedStep(opt)
+    step = _step.CheckedStep(opt)
     step.in_place_min = 0
     g = np.full(8, 1e-3, np.float32)
     state, new_theta, check = step.step(0.1, g, opt.init(theta), theta, lambda: spare)
@@ -228,7 +237,7 @@ def test_checked_step_huge_learning_rate_is_refused_before_it_applies(rng):
 def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     opt = _opt.adam(1e-3)
     theta = np.zeros(10, np.float32)
-    step = _opt.CheckedStep(opt, chunk=4)
+    step = _step.CheckedStep(opt, chunk=4)
     state = opt.init(theta)
     g = np.ones(10, np.float32)
     g[9] = np.nan
@@ -236,12 +245,12 @@ def test_checked_step_flags_non_finite_steps_and_falls_back(rng):
     assert not np.isfinite(ug)
     # A user's optimizer, or a tree: the pure update, checked the same way.
     custom = _opt.Optimizer(lambda p: None, lambda g, s, p: (-g, s), "mine")
-    _, u, ug = _opt.CheckedStep(custom).propose(np.full(3, 2.0), None, np.ones(3))
+    _, u, ug = _step.CheckedStep(custom).propose(np.full(3, 2.0), None, np.ones(3))
     np.testing.assert_array_equal(u, -2.0)
     assert ug == -12.0
     # State arrays of another dtype (float64 v for float32 θ): the pure update too.
     state64 = _opt.MomentumState(0, np.zeros(10))
-    new, u, _ = _opt.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
+    new, u, _ = _step.CheckedStep(_opt.momentum()).propose(np.ones(10, np.float32), state64, theta)
     assert new.v.dtype == np.float64
 
 
@@ -296,7 +305,7 @@ def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
     n = 20_011  # above BLAS_MIN: the trainer's default choice, nothing forced
     opt = OPTIMIZERS[name]()
     theta0 = rng.standard_normal(n).astype(dtype)
-    in_place, into = _opt.CheckedStep(opt), _opt.CheckedStep(opt)
+    in_place, into = _step.CheckedStep(opt), _step.CheckedStep(opt)
     into.in_place_min = 1 << 40  # always step_into
     runs = {}
     for label, step in (("in place", in_place), ("into", into)):
@@ -340,11 +349,11 @@ def test_blas_step_in_place_and_into_a_copy_agree_bit_for_bit(rng, name, dtype):
 def test_blas_is_off_below_blas_min_and_without_numpy_blas(rng, monkeypatch):
     """Short vectors and a NumPy without the routines: the ufunc kernels, bit-identical."""
     opt = _opt.momentum(0.1, 0.9)
-    for n, enabled in [(_opt.BLAS_MIN - 1, True), (_opt.BLAS_MIN + 5, False)]:
+    for n, enabled in [(_step.BLAS_MIN - 1, True), (_step.BLAS_MIN + 5, False)]:
         monkeypatch.setattr(_blas, "_enabled", enabled)
         theta = rng.standard_normal(n).astype(np.float32)
         g = rng.standard_normal(n).astype(np.float32)
-        step = _opt.CheckedStep(opt)
+        step = _step.CheckedStep(opt)
         spare = np.empty_like(theta)
         state, new, _ = step.step(0.5, g, opt.init(theta), theta, lambda s=spare: s)
         assert step._k is None
@@ -356,7 +365,7 @@ def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):
     opt = _opt.momentum(0.1, 0.9)
     params = [_net.DenseParams(np.ones((2, 3)), np.zeros(2))]
     grads = [_net.DenseParams(np.full((2, 3), 0.5), np.ones(2))]
-    step = _opt.inplace_step(opt)
+    step = _step.inplace_step(opt)
     state = step(grads, opt.init(params), params)  # a tree: the pure update, added in place
     np.testing.assert_allclose(params[0].W, 1 - 0.1 * 0.1 * 0.5)
     assert state.count == 1
@@ -371,7 +380,7 @@ def test_inplace_step_falls_back_for_trees_and_foreign_state(rng):
 
     custom = _opt.Optimizer(lambda p: None, lambda g, s, p: (-g, s), "mine")
     theta = np.ones(3)
-    _opt.inplace_step(custom)(np.ones(3), None, theta)
+    _step.inplace_step(custom)(np.ones(3), None, theta)
     np.testing.assert_array_equal(theta, 0.0)
 
 
@@ -454,7 +463,7 @@ def test_epoch_accuracy_counts_correct_predictions(rng, output):
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_inplace_kernels_match_the_activation(rng, hidden, shape):
     g = _act.get(hidden)
-    k = _act.inplace_kernels(g)
+    k = _kernels.inplace_kernels(g)
     Z = rng.standard_normal(shape).astype(np.float32)
     Z[0, 0] = 0.0  # the kink: the notes put z = 0 on the zero side
     Z[1, 1] = np.nan  # NaN stays NaN (a diverged step must show)
@@ -470,10 +479,148 @@ def test_inplace_kernels_match_the_activation(rng, hidden, shape):
 
 def test_user_activation_named_relu_runs_its_own_code(rng):
     double = _act.Activation("relu", lambda Z: 2 * Z, lambda Z, A: np.full_like(Z, 2.0))
-    k = _act.inplace_kernels(double)
+    k = _kernels.inplace_kernels(double)
     Z = rng.standard_normal((3, 2))
     np.testing.assert_array_equal(k.forward_into(Z, np.empty_like(Z)), 2 * Z)
     np.testing.assert_array_equal(k.backward_into(np.ones_like(Z), Z, 2 * Z), 2.0)
+
+
+# ------------------------------------------- lecture backprop: a loop over dense_backward
+MIXED = ["relu", "tanh", "sigmoid", "leaky_relu", "identity"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    acts=st.lists(st.sampled_from(MIXED), min_size=4, max_size=4),
+    output=st.sampled_from(["binary", "multiclass", "regression"]),
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_backward_with_mixed_activations_matches_differences_and_the_fast_path(
+    sizes, acts, output, n, seed
+):
+    """Different activations per layer: backward agrees with two-sided differences, and the
+    fast path (Workspace, backward_into) agrees with backward."""
+    if output == "multiclass":
+        sizes[-1] = max(sizes[-1], 2)
+    hidden = acts[: len(sizes) - 2]
+    rng = np.random.default_rng(seed)
+    net = mlplab.Network(sizes, hidden=hidden, output=output, seed=seed, dtype="float64")
+    net.biases = [rng.normal(size=b.shape) * 0.5 for b in net.biases]
+    X, y = _data(rng, n, sizes[0], output, sizes[-1])
+    Xc, Y = net._prepare_X(X), net._prepare_y(y, n)
+    Z_L, caches = _bp.forward(net._params, Xc, net.hidden)
+    # away from the kinks of ReLU and leaky ReLU, where g' jumps
+    assume(all(np.all(np.abs(c.Z) > 1e-4) for c in caches[:-1]))
+    assert mlplab.gradcheck(net, X, y) < 1e-7
+    J, dZ_L = net.head.loss_and_grad(Z_L, Y)
+    grads = _bp.backward(dZ_L, net._params, caches, net.hidden)
+    flat = np.zeros_like(net._theta)
+    into = _ws.backward_into(dZ_L, net._params, caches, net.hidden, net._views(flat))
+    ws_grads = net._views(np.zeros_like(net._theta))
+    J_ws = _ws.Workspace(net, n).loss_and_grads(net._params, Xc, Y, ws_grads)
+    assert J_ws == pytest.approx(J, rel=1e-12)
+    for (dW, db), (iW, ib), (wW, wb), p in zip(grads, into, ws_grads, net._params, strict=True):
+        assert dW.shape == p.W.shape and db.shape == p.b.shape
+        np.testing.assert_array_equal(iW, dW)  # the same products, written into place
+        np.testing.assert_array_equal(ib, db)
+        np.testing.assert_allclose(wW, dW, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(wb, db, rtol=1e-10, atol=1e-14)
+
+
+def test_backward_is_a_loop_over_dense_backward(rng, monkeypatch):
+    """One dense_backward per layer, L down to 1; no dA[0] product for the first layer."""
+    net = mlplab.Network([3, 5, 4, 2], hidden=["tanh", "relu"], output="multiclass", seed=0)
+    X, y = _data(rng, 6, 3, "multiclass", 2)
+    calls = []
+    real = _layers.dense_backward
+
+    def spy(dZ, params, cache, *, need_dA_prev=True):
+        calls.append((params.W.shape, need_dA_prev))
+        return real(dZ, params, cache, need_dA_prev=need_dA_prev)
+
+    monkeypatch.setattr(_bp, "dense_backward", spy)
+    _, grads = net.loss_and_grads(X, y)
+    assert calls == [((2, 4), True), ((4, 5), True), ((5, 3), False)]
+    assert [g.W.shape for g in grads] == [(5, 3), (4, 5), (2, 4)]
+
+
+def test_backward_lays_dW_out_like_W_and_needs_no_out_buffers(rng):
+    """dW[l] has W[l]'s shape and memory layout (a Network stores W[l]ᵀ): the pure update
+    W − α dW then runs on one layout. init_params draws W[l] in that layout too."""
+    net = mlplab.Network([4, 6, 3], output="multiclass", seed=0)
+    X, y = _data(rng, 5, 4, "multiclass", 3)
+    _, grads = net.loss_and_grads(X, y)
+    for (dW, _), (W, _) in zip(grads, net.params, strict=True):
+        assert dW.shape == W.shape and dW.flags.f_contiguous and W.flags.f_contiguous
+    inits = [mlplab.initializers.get("he")] * 2
+    params = _bp.init_params([4, 6, 3], inits, np.random.default_rng(0))
+    for p, shape in zip(params, [(6, 4), (3, 6)], strict=True):
+        assert p.W.flags.f_contiguous and p.W.shape == shape
+    assert "out" not in inspect.signature(_bp.backward).parameters
+    assert "out" not in inspect.signature(_act.stable_sigmoid).parameters
+
+
+# ------------------------------------------------- optimizer kernels: built-ins recognised
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fast_kernels_are_found_for_every_built_in_optimizer(rng, name):
+    opt = OPTIMIZERS[name]()
+    k = _kernels.for_optimizer(opt)
+    assert k is not None
+    blas_form = name in ("sgd", "momentum", "nesterov")
+    assert k.lr_bound == (opt.hyperparams["lr"] if blas_form else None)
+    assert (k.blas is not None) == blas_form
+    assert opt.update.__dict__ == {}  # nothing is hung on update
+    assert _kernels.for_optimizer(_opt.get(name, **opt.hyperparams)) is not None
+    # The kernels use the hyperparameters update binds, not the (editable) display dict.
+    relabelled = opt._replace(name="mine", hyperparams={"lr": 123.0})
+    theta = rng.standard_normal(40)
+    g = rng.standard_normal(40)
+    state = relabelled.init(theta)
+    u_pure, s_pure = relabelled.update(g, state, theta)
+    s_fast, u_fast, _ = _step.CheckedStep(relabelled).propose(g, state, theta)
+    np.testing.assert_array_equal(u_fast, u_pure)
+    for a, b in zip(s_fast[1:], s_pure[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fast_kernels_are_not_used_for_a_user_optimizer(rng):
+    """A user's Optimizer(init, update) runs its own update, even named and shaped like a
+    built-in: recognition is by the bound function, never by name."""
+
+    def init(params):
+        return _opt.MomentumState(0, np.zeros_like(params))
+
+    def update(grads, state, params=None):  # "momentum" that steps twice as far
+        v = 0.9 * state.v + 0.1 * grads
+        return -0.2 * v, _opt.MomentumState(state.count + 1, v)
+
+    fake = _opt.Optimizer(init, update, "momentum", {"lr": 0.1, "beta": 0.9})
+    assert _kernels.for_optimizer(fake) is None
+    wrapped = _opt.Optimizer(init, functools.partial(update), "momentum")
+    assert _kernels.for_optimizer(wrapped) is None
+    step = _step.CheckedStep(fake)
+    assert step._propose is None
+    theta, g = np.zeros(8), np.ones(8)
+    _, u, _ = step.propose(g, fake.init(theta), theta)
+    np.testing.assert_allclose(u, -0.02)  # the user's update, not the built-in's -0.01
+
+
+def test_kernels_are_looked_up_once_per_step_object(rng, monkeypatch):
+    calls = []
+    real = _kernels.for_optimizer
+    monkeypatch.setattr(_kernels, "for_optimizer", lambda opt: calls.append(1) or real(opt))
+    opt = _opt.adam(1e-3)
+    theta = rng.standard_normal(30)
+    step = _step.CheckedStep(opt)
+    inplace = _step.inplace_step(opt)
+    state, state2 = opt.init(theta), opt.init(theta.copy())
+    for _ in range(5):
+        g = rng.standard_normal(30)
+        state, _, _ = step.propose(g, state, theta)
+        state2 = inplace(g, state2, theta.copy())
+    assert len(calls) == 2
 
 
 # ------------------------------------------------------------------ float32 end to end
@@ -522,7 +669,7 @@ def _spy_training(dtype, hidden, output, n_out, opt):
     trainer.grads[:] = net._views(trainer._grad_flat)  # the lists the step writes into
     trainer.gradient.workspaces.clear()
     for n_b in (8, 6):  # 30 rows: three batches of 8, one of 6
-        ws = _net.Workspace(net, n_b)
+        ws = _ws.Workspace(net, n_b)
         for name, value in vars(ws).items():
             if isinstance(value, np.ndarray):
                 setattr(ws, name, value.view(_Spy))
@@ -606,7 +753,7 @@ def test_training_steps_allocate_nothing_parameter_sized():
     trainer = mlplab.Trainer(net, _opt.adam(1e-3))
     trainer.fit(X, y, epochs=1, batch_size=16)  # builds workspaces, state, scratch
     Xc, Y = net._prepare_X(X), net._prepare_y(y, 64)
-    step = _opt.CheckedStep(trainer.optimizer)  # the trainer's step
+    step = _step.CheckedStep(trainer.optimizer)  # the trainer's step
     idx = np.arange(16)
 
     def steps():

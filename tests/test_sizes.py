@@ -19,10 +19,10 @@ MAX_FUNCTION_LINES = 60
 def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Lines from ``def`` to the end, less the docstring's."""
     lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
-    body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        if isinstance(body[0].value.value, str):
-            lines -= body[0].end_lineno - body[0].lineno + 1  # type: ignore[operator]
+    first = node.body[0] if node.body else None
+    value = first.value if isinstance(first, ast.Expr) else None
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):  # a docstring
+        lines -= first.end_lineno - first.lineno + 1  # type: ignore[union-attr,operator]
     return lines
 
 

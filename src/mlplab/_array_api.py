@@ -4,7 +4,7 @@ mlplab's functional core is written against an array namespace ``xp``: the modul
 functions operate on the arrays at hand (``xp.sum``, ``xp.exp``, ``xp.matmul``, ...). For
 NumPy arrays — and for anything that is not an array of another library: lists, pandas
 frames, scalars — ``xp`` is :mod:`numpy` itself, so the NumPy code paths are exactly the
-NumPy code they always were (and the training fast path, ``network.Workspace``, stays
+NumPy code they always were (and the training fast path, ``fast.workspace.Workspace``, stays
 NumPy-only). For the arrays of other libraries ``xp`` is their array API namespace from
 `array-api-compat <https://data-apis.org/array-api-compat/>`_ (imported on first use
 only): ``torch.Tensor`` (CPU or CUDA), ``cupy.ndarray``, ``array_api_strict`` arrays.

@@ -10,6 +10,8 @@ where ``A = g(Z)`` is passed too so that sigmoid and tanh can reuse it:
 * identity :math:`z`, derivative 1 (the lecture's vanishing/exploding example)
 
 Softmax is not here: it is not element-wise and lives inside the multiclass head.
+The trainer's NumPy fast path runs the same formulas in place, into buffers:
+:mod:`mlplab.fast.kernels` (tests/test_performance_contracts.py compares the two).
 
 Every function computes in the namespace of its input (``xp``, see
 :mod:`mlplab._array_api`): NumPy arrays with NumPy, PyTorch tensors with PyTorch, and so
@@ -39,18 +41,25 @@ class Activation(NamedTuple):
     derivative: Callable[[Array, Array], Array]
 
 
-def stable_sigmoid(Z: Array, out: Array | None = None) -> Array:
+def stable_sigmoid(Z: Array) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z.
 
     The bare ``1/(1+np.exp(-z))`` overflows for z ≪ 0 (e^{1000} = inf); scipy's
     ``expit`` evaluates the same function in one ufunc, accurate in both tails.
-    ``out``, if given, receives the result (the training fast path's buffers).
-    Arrays of other libraries (no expit there) use the two-branch form of
-    :func:`mlplab._array_api.sigmoid`.
+    Arrays of other libraries (no expit there) use their own sigmoid or the two-branch
+    form of :func:`mlplab._array_api.sigmoid`.
+
+    Parameters
+    ----------
+    Z : array of any shape
+
+    Returns
+    -------
+    array of Z's shape, dtype and namespace
     """
-    if type(Z) is np.ndarray:  # NumPy (the training fast path): scipy's expit directly
-        return _xp._expit()(Z, out=out)
-    return _xp.sigmoid(Z, out=out)
+    if type(Z) is np.ndarray:  # NumPy: scipy's expit directly
+        return _xp._expit()(Z)
+    return _xp.sigmoid(Z)
 
 
 def _sigmoid(Z: Array) -> Array:
@@ -124,105 +133,6 @@ def leaky_relu(slope: float = 0.01) -> Activation:
     derivative.__doc__ = f"leaky_relu'(z) = 1 if z > 0 else {slope}."
     name = "leaky_relu" if slope == 0.01 else f"leaky_relu({slope!r})"
     return Activation(name, forward, derivative)
-
-
-# ------------------------------------------------------------------ fast path
-# The functions above are what a reader meets: each returns a new array. The training
-# fast path (``mlplab.network.Workspace``) calls the same maths through the in-place
-# kernels below, which write into buffers allocated once per batch shape. Each kernel
-# computes exactly the same values as its pure twin (tests/test_performance_contracts.py
-# compares them); an Activation without a kernel (a user's own, leaky_relu) falls back
-# to ``forward``/``derivative``, so the fast path never changes what is computed.
-
-
-def _relu_into(Z: Array, out: Array) -> Array:
-    # a = max(z, 0) as z ⊙ 1[z > 0]: the mask goes into ``out`` and stays there for
-    # backprop (it is g'(z)), a overwrites z in place. np.maximum is slow for float32
-    # here; with the comparison, the multiply, and a backprop of one multiply, forward +
-    # backward took 18 µs against 29 on 128×256 (benchmarks/RESULTS.md). Same values as
-    # max(z, 0) for finite z and NaN (a negative z gives −0.0), but z = −inf (which only
-    # an overflowed product makes) gives NaN, which the trainer reports as divergence.
-    np.greater(Z, 0, out=out)
-    np.multiply(Z, out, out=Z)
-    return Z
-
-
-def _relu_backward_into(dA: Array, Z: Array, out: Array) -> Array:
-    dA *= out  # g'(z) = 1[z > 0], kept by _relu_into
-    return dA
-
-
-def _sigmoid_into(Z: Array, out: Array) -> Array:
-    return stable_sigmoid(Z, out=out)
-
-
-def _sigmoid_backward_into(dA: Array, Z: Array, A: Array) -> Array:
-    np.subtract(1.0, A, out=Z)  # 1 − a, written over the dead z buffer
-    Z *= A  # σ'(z) = a(1 − a)
-    dA *= Z
-    return dA
-
-
-def _tanh_into(Z: Array, out: Array) -> Array:
-    return np.tanh(Z, out=out)
-
-
-def _tanh_backward_into(dA: Array, Z: Array, A: Array) -> Array:
-    np.multiply(A, A, out=Z)
-    np.subtract(1.0, Z, out=Z)  # tanh'(z) = 1 − a²
-    dA *= Z
-    return dA
-
-
-def _identity_into(Z: Array, out: Array) -> Array:
-    return Z  # a = z: no copy
-
-
-def _identity_backward_into(dA: Array, Z: Array, A: Array) -> Array:
-    return dA  # g' = 1
-
-
-class InPlaceKernels(NamedTuple):
-    """In-place twins of an Activation, used by the training fast path.
-
-    ``forward_into(Z, out)`` returns a = g(z), written into ``out`` or over Z (ReLU, the
-    identity). ``backward_into(dA, Z, out)``, given the same two buffers after a was
-    used, multiplies dA by g'(z) in place and returns it; it may overwrite Z. Whatever
-    of Z and ``out`` forward_into did not return is its own (ReLU keeps g'(z) there).
-    """
-
-    forward_into: Callable[[Array, Array], Array]
-    backward_into: Callable[[Array, Array, Array], Array]
-
-
-# (forward, derivative) of each built-in activation -> its in-place kernels.
-_KERNELS: dict[tuple[Callable, Callable], InPlaceKernels] = {
-    (_relu, _relu_derivative): InPlaceKernels(_relu_into, _relu_backward_into),
-    (_sigmoid, _sigmoid_derivative): InPlaceKernels(_sigmoid_into, _sigmoid_backward_into),
-    (_tanh, _tanh_derivative): InPlaceKernels(_tanh_into, _tanh_backward_into),
-    (_identity, _identity_derivative): InPlaceKernels(_identity_into, _identity_backward_into),
-}
-
-
-def inplace_kernels(g: Activation) -> InPlaceKernels:
-    """The in-place kernels of ``g``: the built-in ones, or a generic pair that calls g.
-
-    Looked up by g's functions, not its name, so that a user's Activation that happens
-    to be called "relu" still runs its own code.
-    """
-    kernels = _KERNELS.get((g.forward, g.derivative))
-    if kernels is not None:
-        return kernels
-
-    def forward_into(Z: Array, out: Array) -> Array:
-        out[...] = g.forward(Z)
-        return out
-
-    def backward_into(dA: Array, Z: Array, A: Array) -> Array:
-        dA *= g.derivative(Z, A)
-        return dA
-
-    return InPlaceKernels(forward_into, backward_into)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -1,4 +1,4 @@
-r"""L-layer fully connected networks: the functional core and the ``Network`` shell.
+r"""An L-layer fully connected network: its parameters θ, and the methods that use them.
 
 Notation (the lecture's, see ``docs/notation.md``): layers l = 1..L, n[l] units in layer
 l, n[0] input features; W[l] has shape (n[l], n[l-1]) and b[l] shape (n[l],); rows of X
@@ -6,11 +6,12 @@ are samples, so for a batch ``Z = A_prev @ W.T + b`` is z[l] = W[l] a[l-1] + b[l
 every row at once. The last layer outputs the logits z[L]; the head applies its link
 (σ, softmax or identity) and owns the loss.
 
-The functional core (``forward``, ``backward``, ``loss_and_grads``) computes in the
-namespace of the arrays it is given — NumPy, PyTorch (CPU or CUDA), CuPy, or any array
-API library (:mod:`mlplab._array_api`) — and a ``Network`` keeps its parameters in one
-namespace, NumPy unless :meth:`Network.to` (or :func:`mlplab.fit` with such arrays) moved
-them. ``Workspace``, the training fast path, is NumPy's.
+The computations are the functions of :mod:`mlplab.core.backprop` (``forward``,
+``backward``, ``loss_and_grads``, also importable from here). They compute in the
+namespace of the arrays they are given — NumPy, PyTorch (CPU or CUDA), CuPy, or any
+array API library (:mod:`mlplab._array_api`) — and a ``Network`` keeps its parameters in
+one namespace, NumPy unless :meth:`Network.to` (or :func:`mlplab.fit` with such arrays)
+moved them. The trainer's NumPy fast path is :mod:`mlplab.fast.workspace`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mlplab import _array_api as _xp
-from mlplab._typing import Array, DenseParams, Grads, Params
+from mlplab._typing import Array, DenseParams, Params
 from mlplab._validation import (
     as_generator,
     check_dtype,
@@ -36,242 +37,15 @@ from mlplab.core import activations as _act
 from mlplab.core import heads as _heads
 from mlplab.core import initializers as _init
 from mlplab.core.activations import Activation
+from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-exported)
+    backward,
+    forward,
+    init_params,
+    l2_penalty,
+    loss_and_grads,
+)
 from mlplab.core.heads import Head
-from mlplab.core.layers import Cache, dense_forward
-
-# ----------------------------------------------------------------- functional core
-
-
-def init_params(
-    layer_sizes: Sequence[int],
-    inits: Sequence[Callable],
-    rng: np.random.Generator,
-    dtype: Any = np.float32,
-) -> Params:
-    """Draw W[l] with ``inits[l-1]`` (shape (n[l], n[l-1])) and set b[l] = 0, l = 1..L."""
-    params = []
-    for l in range(1, len(layer_sizes)):
-        shape = (layer_sizes[l], layer_sizes[l - 1])
-        W = np.asarray(inits[l - 1](rng, shape, dtype), dtype=dtype)
-        params.append(DenseParams(W, np.zeros(layer_sizes[l], dtype=dtype)))
-    return params
-
-
-def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Array, list[Cache]]:
-    """Forward propagation through all L layers.
-
-    Parameters
-    ----------
-    params : list of DenseParams
-    X : ndarray of shape (n_samples, n[0])
-    hidden : list of L − 1 Activations
-        g[1], ..., g[L-1]; the last layer is linear (the head applies its link).
-
-    Returns
-    -------
-    Z_L : ndarray of shape (n_samples, n[L])
-        The logits z[L].
-    caches : list of L Cache
-    """
-    caches = []
-    A = X  # a[0] = x
-    for l, p in enumerate(params):
-        g = hidden[l] if l < len(hidden) else _act.identity
-        A, cache = dense_forward(p, A, g)
-        caches.append(cache)
-    return A, caches
-
-
-def backward(
-    dZ_L: Array,
-    params: Params,
-    caches: Sequence[Cache],
-    hidden: Sequence[Activation],
-    out: Grads | None = None,
-) -> Grads:
-    r"""Backpropagation: the chain rule from dJ/dz[L] back to every dW[l], db[l].
-
-    .. math::
-        dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
-
-    the lecture's :math:`W^{[3]T} * a^{[2]}(1-a^{[2]}) (a^{[3]} - y)` for every layer.
-
-    ``out``, if given, is a list of preallocated (dW, db) arrays to write into (the
-    trainer's flat gradient buffer); the result is then ``out`` itself.
-    """
-    xp = _xp.namespace(dZ_L)
-    L = len(params)
-    grads: list[DenseParams | None] = [None] * L
-    dZ = dZ_L
-    for l in range(L - 1, -1, -1):
-        cache = caches[l]
-        if out is None:
-            W = params[l].W
-            if xp is np and W.flags.f_contiguous and not W.flags.c_contiguous:
-                # W[l] is a Network's (stored as W[l]ᵀ, see Network._views): dW[l] laid
-                # out alike, so that the optimizer's W − α dW runs on matching layouts.
-                dW = (cache.A_prev.T @ dZ).T  # dW[l] = dZ[l]ᵀ A[l-1]
-            else:
-                dW = dZ.T @ cache.A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
-            grads[l] = DenseParams(dW, _xp.sum(dZ, axis=0))
-        else:
-            if xp is np:
-                np.matmul(cache.A_prev.T, dZ, out=out[l].W.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
-                np.sum(dZ, axis=0, out=out[l].b)  # db[l] = Σ_i dZ[l]
-            else:  # the array API has no out=: the same products, copied into place
-                out[l].W[...] = dZ.T @ cache.A_prev
-                out[l].b[...] = _xp.sum(dZ, axis=0)
-            grads[l] = out[l]
-        if l > 0:  # da[0] = dx is not needed: skip that matmul
-            prev = caches[l - 1]
-            dA_prev = dZ @ params[l].W  # dA[l-1] = dZ[l] W[l]
-            dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # ⊙ g'(z[l-1])
-    return grads  # type: ignore[return-value]
-
-
-def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
-    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized).
-
-    A float for NumPy parameters, a 0-D array on their device otherwise (like J).
-    """
-    total = sum(_xp.loss_value(_xp.sum(p.W * p.W)) for p in params)
-    return _xp.loss_value(lam / (2 * n_samples) * total)
-
-
-def loss_and_grads(
-    params: Params,
-    X: Array,
-    Y: Array,
-    hidden: Sequence[Activation],
-    head: Head,
-    l2: float = 0.0,
-) -> tuple[float, Grads]:
-    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop.
-
-    Computed in the namespace of X and the parameters; J is a float for NumPy and a 0-D
-    array otherwise (``float(J)`` reads it).
-    """
-    Z_L, caches = forward(params, X, hidden)
-    J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
-    grads = backward(dZ_L, params, caches, hidden)
-    if l2:
-        n_samples = X.shape[0]
-        J += l2_penalty(params, l2, n_samples)
-        grads = [
-            DenseParams(g.W + (l2 / n_samples) * p.W, g.b)
-            for g, p in zip(grads, params, strict=True)
-        ]
-    return J, grads
-
-
-# ----------------------------------------------------------------- training fast path
-
-
-class Workspace:
-    r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
-
-    :func:`forward`, :func:`backward` and :func:`loss_and_grads` above are the lecture,
-    and the code to read first: every call allocates new arrays for each z[l], a[l] and
-    gradient. Training repeats that computation on batches of one shape thousands of
-    times, so the :class:`~mlplab.Trainer` runs it through this class instead: the same
-    equations, line for line, but
-
-    * the mini-batch is gathered with one ``np.take`` into a buffer (no other copy);
-    * every z[l], a[l], dZ[l] is written into an array allocated here (``out=``);
-    * dW[l], db[l] go straight into the caller's gradient arrays (views of the trainer's
-      flat dJ/dθ), db[l] = 1ᵀ dZ[l] as one BLAS call;
-    * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
-      ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
-    * activations run in-place kernels of the same formulas
-      (:func:`mlplab.activations.inplace_kernels`). The head is the pure one: an in-place
-      version measured no faster.
-
-    Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
-    :func:`loss_and_grads` to float rounding (tests/test_performance_contracts.py).
-
-    Parameters
-    ----------
-    net : Network
-        Supplies the layer sizes, activations, head and dtype (not the parameters: those
-        are passed to each call, so θ may change between steps).
-    n_samples : int
-        The batch size these buffers hold.
-
-    Notes
-    -----
-    The buffers are overwritten by the next call: ``Z[-1]`` (the logits z[L]) and the
-    gradients are valid until then. One workspace must not be shared between threads.
-    """
-
-    def __init__(self, net: Network, n_samples: int) -> None:
-        s, dt = net.layer_sizes, net.dtype
-        L = len(s) - 1
-        self.net = net
-        self.n_samples = n_samples
-        self.kernels = [_act.inplace_kernels(g) for g in net.hidden]
-        self.head = net.head
-        self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
-        self.Yb = np.empty((n_samples, s[L]), dtype=dt)
-        self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
-        self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
-        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
-        self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
-        self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
-
-    def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
-        """Rows ``idx`` of X and Y, copied into this workspace's batch buffers."""
-        # mode="clip" skips the bounds check that would make np.take buffer its output;
-        # idx comes from a permutation of range(n_samples), so it is always in range.
-        X.take(idx, axis=0, out=self.Xb, mode="clip")
-        Y.take(idx, axis=0, out=self.Yb, mode="clip")
-        return self.Xb, self.Yb
-
-    def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
-        """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
-
-        The same computation as :func:`loss_and_grads` without the L2 term (the trainer
-        adds it), with X of exactly ``n_samples`` rows.
-        """
-        L = len(params)
-        A_used = self._A_used
-        A = A_used[0] = X  # a[0] = x
-        for l in range(L):  # forward
-            W, b = params[l]
-            Z = self.Z[l]
-            A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
-            Z += b
-            # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
-            A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
-            A_used[l + 1] = A
-        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
-        for l in range(L - 1, -1, -1):  # backward
-            gW, gb = grads[l]
-            A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
-            self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
-            if l > 0:  # da[0] = dx is not needed: skip that product
-                dA, W = self.dZ[l - 1], params[l].W
-                if W.shape[0] == 1:  # one unit: the product is an outer product, and
-                    np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
-                else:
-                    dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
-                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
-                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
-        return J
-
-
-def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> Workspace:
-    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use.
-
-    A training run meets at most two batch sizes (full batches and the last, smaller
-    one), so the cache holds at most two workspaces per trainer.
-    """
-    ws = cache.get(n_samples)
-    if ws is None or ws.net is not net:
-        ws = cache[n_samples] = Workspace(net, n_samples)
-    return ws
-
-
-# ----------------------------------------------------------------- object shell
+from mlplab.core.layers import Cache
 
 
 class _LayerList(list):

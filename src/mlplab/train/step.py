@@ -25,7 +25,10 @@ import numpy as np
 
 from mlplab import _array_api as _xp
 from mlplab.core import network as _net
-from mlplab.core.optimizers import CheckedStep, GuardedStep, Optimizer
+from mlplab.core.optimizers import Optimizer
+from mlplab.fast import workspace as _ws
+from mlplab.fast.guarded import GuardedStep
+from mlplab.fast.step import AlternatingTheta, CheckedStep, non_finite
 from mlplab.train.strategy import Local
 
 
@@ -60,10 +63,10 @@ class BatchGradient:
                     g.W[...] = 0
                     g.b[...] = 0
                 return 0.0, 0, 0.0
-            ws = _net.workspace_for(self.workspaces, net, rows.shape[0])
+            ws = _ws.workspace_for(self.workspaces, net, rows.shape[0])
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
-        ws = _net.workspace_for(self.workspaces, net, X.shape[0])
+        ws = _ws.workspace_for(self.workspaces, net, X.shape[0])
         J = ws.loss_and_grads(net._params, X, Y, self.grads)  # forward + backprop
         Z = self.last_Z = ws.Z[-1]
         if labels is not None:  # multiclass
@@ -82,7 +85,7 @@ class BatchGradient:
             labels = None if labels is None else xp.take(labels, rows, axis=0)
         Z_L, caches = _net.forward(net._params, X, net.hidden)
         J, dZ_L = net.head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / m
-        _net.backward(dZ_L, net._params, caches, net.hidden, out=self.grads)
+        _ws.backward_into(dZ_L, net._params, caches, net.hidden, self.grads)
         self.last_Z = Z_L
         correct: Any = 0.0
         if labels is not None:
@@ -121,7 +124,7 @@ class HostStep:
         new_state, new_theta, ug = self.stepper.step(
             J, g, state, self.net._theta, self.thetas.spare
         )
-        if not (math.isfinite(J) and math.isfinite(ug)) and _non_finite(J, g, new_theta):
+        if not (math.isfinite(J) and math.isfinite(ug)) and non_finite(J, g, new_theta):
             return None
         self.thetas.use(new_theta)
         return new_state
@@ -135,7 +138,7 @@ class HostStep:
 
 class DeviceStep:
     """Other array libraries: steps checked on the device, read once per epoch
-    (:class:`~mlplab.core.optimizers.GuardedStep`)."""
+    (:class:`~mlplab.fast.guarded.GuardedStep`)."""
 
     def __init__(self, optimizer: Optimizer, net: Any) -> None:
         self.net = net
@@ -149,53 +152,6 @@ class DeviceStep:
 
     def finish(self) -> None:
         pass
-
-
-def _non_finite(J: float, g: np.ndarray, new_theta: np.ndarray) -> bool:
-    """Entry by entry: is J, the gradient or θ + update NaN or inf?
-
-    θ is finite, so θ + update is finite exactly when the update is and the sum does
-    not overflow.
-    """
-    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(new_theta).all())
-
-
-class AlternatingTheta:
-    """θ in two vectors for the NumPy loop: a step writes θ + update into the other one.
-
-    Adding the update in place would change θ before the step is checked; computing the
-    update first and adding it after takes two passes over memory. So each step reads θ
-    from one vector and writes the new θ into the other (:meth:`CheckedStep.step_into`),
-    and :meth:`use` points the network at it once the step is accepted: a refused step
-    leaves θ as it was. In between, the network's parameters are views of whichever
-    vector is current (callbacks, checkpoints and validation see the current θ);
-    :meth:`restore` copies θ back into the network's own vector at the end of the fit,
-    so arrays taken from the network before it stay its parameters.
-    """
-
-    def __init__(self, net: Any) -> None:
-        self.net = net
-        self.home = (net._theta, net._params)
-        self.other: tuple[np.ndarray, list] | None = None
-
-    def spare(self) -> np.ndarray:
-        """The vector that does not hold the current θ."""
-        if self.net._theta is not self.home[0]:
-            return self.home[0]
-        if self.other is None:
-            flat = np.empty_like(self.home[0])
-            self.other = (flat, self.net._views(flat))
-        return self.other[0]
-
-    def use(self, theta: np.ndarray) -> None:
-        pair = self.home if theta is self.home[0] else self.other
-        self.net._theta, self.net._params = pair  # type: ignore[misc]
-
-    def restore(self) -> None:
-        theta = self.net._theta
-        if theta is not self.home[0]:
-            self.home[0][...] = theta
-            self.net._theta, self.net._params = self.home
 
 
 def follow_data(trainer: Any, X: Any) -> None:

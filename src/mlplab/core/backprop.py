@@ -1,0 +1,173 @@
+r"""Backpropagation for an L-layer network, as functions of the parameters (the lecture).
+
+Notation (the lecture's, see ``docs/notation.md``): layers l = 1..L, n[l] units in layer
+l, n[0] input features; W[l] has shape (n[l], n[l-1]) and b[l] shape (n[l],). Rows of X
+are samples, so for a batch ``Z = A_prev @ W.T + b`` is z[l] = W[l] a[l-1] + b[l] for
+every row at once. The last layer outputs the logits z[L]; the head applies its link
+(σ, softmax or identity) and owns the loss J. Python lists count from 0: ``params[l]``
+holds the lecture's W[l+1], b[l+1].
+
+Every function computes in the namespace of the arrays it is given: NumPy, PyTorch (CPU
+or CUDA), CuPy, or any array API library (:mod:`mlplab._array_api`). Each call returns
+new arrays. The trainer's NumPy fast path computes the same equations into buffers
+allocated once (:mod:`mlplab.fast.workspace`; tests/test_performance_contracts.py
+compares the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._typing import Array, DenseParams, Grads, Params
+from mlplab.core import activations as _act
+from mlplab.core.activations import Activation
+from mlplab.core.heads import Head
+from mlplab.core.layers import Cache, dense_backward, dense_forward
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    inits: Sequence[Callable],
+    rng: np.random.Generator,
+    dtype: Any = np.float32,
+) -> Params:
+    """Draw W[l] with ``inits[l-1]`` and set b[l] = 0, for l = 1..L.
+
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[n0, n1, ..., nL]``.
+    inits : list of L callables
+        ``inits[l-1](rng, shape, dtype)`` draws W[l] of shape (n[l], n[l-1]).
+    rng : numpy.random.Generator
+    dtype : NumPy dtype, default=float32
+
+    Returns
+    -------
+    params : list of L DenseParams
+        W[l] of shape (n[l], n[l-1]), laid out column by column as a Network stores it
+        (so that :func:`backward`'s dW[l] has W[l]'s layout), and b[l] = 0 of shape (n[l],).
+    """
+    params = []
+    for l in range(1, len(layer_sizes)):
+        shape = (layer_sizes[l], layer_sizes[l - 1])
+        W = np.asarray(inits[l - 1](rng, shape, dtype), dtype=dtype, order="F")
+        params.append(DenseParams(W, np.zeros(layer_sizes[l], dtype=dtype)))
+    return params
+
+
+def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Array, list[Cache]]:
+    """Forward propagation through all L layers: a loop over :func:`dense_forward`.
+
+    Parameters
+    ----------
+    params : list of L DenseParams
+    X : ndarray of shape (n_samples, n[0])
+    hidden : list of L − 1 Activations
+        g[1], ..., g[L-1]; the last layer is linear (the head applies its link).
+
+    Returns
+    -------
+    Z_L : ndarray of shape (n_samples, n[L])
+        The logits z[L].
+    caches : list of L Cache
+        (a[l-1], z[l], a[l]) of every layer, for :func:`backward`.
+    """
+    caches = []
+    A = X  # a[0] = x
+    for l, p in enumerate(params):
+        g = hidden[l] if l < len(hidden) else _act.identity
+        A, cache = dense_forward(p, A, g)  # z[l] = W[l] a[l-1] + b[l], a[l] = g(z[l])
+        caches.append(cache)
+    return A, caches
+
+
+def backward(
+    dZ_L: Array, params: Params, caches: Sequence[Cache], hidden: Sequence[Activation]
+) -> Grads:
+    r"""Backpropagation: the chain rule from dJ/dz[L] back to every dW[l], db[l].
+
+    A loop over :func:`~mlplab.core.layers.dense_backward`, from layer L down to 1:
+
+    .. math::
+        dW^{[l]} = dZ^{[l]\top} A^{[l-1]}, \quad db^{[l]} = \textstyle\sum_i dZ^{[l]}_i,
+        \quad dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
+
+    the lecture's :math:`W^{[3]T} * a^{[2]}(1-a^{[2]}) (a^{[3]} - y)` for every layer.
+
+    Parameters
+    ----------
+    dZ_L : ndarray of shape (n_samples, n[L])
+        dJ/dz[L] from the head (already divided by n_samples).
+    params : list of L DenseParams
+    caches : list of L Cache
+        What :func:`forward` returned.
+    hidden : list of L − 1 Activations
+
+    Returns
+    -------
+    grads : list of L DenseParams
+        dW[l] of shape (n[l], n[l-1]) and db[l] of shape (n[l],), new arrays.
+    """
+    L = len(params)
+    grads: list[DenseParams] = [None] * L  # type: ignore[list-item]
+    dZ = dZ_L
+    for l in reversed(range(L)):  # da[0] = dx is not needed: no dA for the first layer
+        dA_prev, grads[l] = dense_backward(dZ, params[l], caches[l], need_dA_prev=l > 0)
+        if l > 0:
+            prev = caches[l - 1]
+            dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # dA[l-1] ⊙ g'(z[l-1])
+    return grads
+
+
+def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
+    r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized).
+
+    A float for NumPy parameters, a 0-D array on their device otherwise (like J).
+    """
+    total = sum(_xp.loss_value(_xp.sum(p.W * p.W)) for p in params)
+    return _xp.loss_value(lam / (2 * n_samples) * total)
+
+
+def loss_and_grads(
+    params: Params,
+    X: Array,
+    Y: Array,
+    hidden: Sequence[Activation],
+    head: Head,
+    l2: float = 0.0,
+) -> tuple[float, Grads]:
+    """J = (1/n) Σ L(i) (+ L2) and its gradient for every W[l], b[l], by backprop.
+
+    Parameters
+    ----------
+    params : list of L DenseParams
+    X : ndarray of shape (n_samples, n[0])
+    Y : ndarray of shape (n_samples, n[L])
+        Targets as the head expects them (one-hot rows for multiclass).
+    hidden : list of L − 1 Activations
+    head : Head
+    l2 : float, default=0.0
+        λ of the penalty (λ / 2n) Σ‖W[l]‖², whose gradient (λ/n) W[l] is added to dW[l].
+
+    Returns
+    -------
+    J : float
+        A float for NumPy and a 0-D array otherwise (``float(J)`` reads it).
+    grads : list of L DenseParams
+    """
+    Z_L, caches = forward(params, X, hidden)
+    J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
+    grads = backward(dZ_L, params, caches, hidden)
+    if l2:
+        n_samples = X.shape[0]
+        J += l2_penalty(params, l2, n_samples)
+        grads = [
+            DenseParams(g.W + (l2 / n_samples) * p.W, g.b)  # dW[l] += (λ/n) W[l]
+            for g, p in zip(grads, params, strict=True)
+        ]
+    return J, grads

@@ -1,0 +1,193 @@
+r"""The training fast path of backprop on NumPy: the same equations, into buffers.
+
+:mod:`mlplab.core.backprop` is the lecture: every call allocates new arrays for each
+z[l], a[l] and gradient. Training repeats that computation on batches of one shape
+thousands of times, so the trainer runs it through :class:`Workspace`, whose buffers are
+allocated once per batch size (:func:`workspace_for`), and writes dW[l], db[l] straight
+into its flat gradient vector. :func:`backward_into` is the lecture's backward for the
+callers that have the caches of :func:`~mlplab.core.backprop.forward` (other array
+libraries, the MPI loop) and a flat gradient vector to fill.
+
+Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer l + 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._typing import Array, Grads, Params
+from mlplab.core.activations import Activation
+from mlplab.core.layers import Cache
+from mlplab.core.network import Network
+from mlplab.fast import kernels as _kernels
+
+
+class Workspace:
+    r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
+
+    :func:`~mlplab.core.backprop.forward`, :func:`~mlplab.core.backprop.backward` and
+    :func:`~mlplab.core.backprop.loss_and_grads` are the lecture, and the code to read
+    first: every call allocates new arrays for each z[l], a[l] and gradient. Training
+    repeats that computation on batches of one shape thousands of times, so the
+    :class:`~mlplab.Trainer` runs it through this class instead: the same equations,
+    line for line, but
+
+    * the mini-batch is gathered with one ``np.take`` into a buffer (no other copy);
+    * every z[l], a[l], dZ[l] is written into an array allocated here (``out=``);
+    * dW[l], db[l] go straight into the caller's gradient arrays (views of the trainer's
+      flat dJ/dθ), db[l] = 1ᵀ dZ[l] as one BLAS call;
+    * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
+      ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
+    * activations run in-place kernels of the same formulas
+      (:func:`mlplab.fast.kernels.inplace_kernels`). The head is the pure one: an in-place
+      version measured no faster.
+
+    Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
+    :func:`~mlplab.core.backprop.loss_and_grads` to float rounding
+    (tests/test_performance_contracts.py).
+
+    Parameters
+    ----------
+    net : Network
+        Supplies the layer sizes, activations, head and dtype (not the parameters: those
+        are passed to each call, so θ may change between steps).
+    n_samples : int
+        The batch size these buffers hold.
+
+    Notes
+    -----
+    The buffers are overwritten by the next call: ``Z[-1]`` (the logits z[L]) and the
+    gradients are valid until then. One workspace must not be shared between threads.
+    """
+
+    def __init__(self, net: Network, n_samples: int) -> None:
+        s, dt = net.layer_sizes, net.dtype
+        L = len(s) - 1
+        self.net = net
+        self.n_samples = n_samples
+        self.kernels = [_kernels.inplace_kernels(g) for g in net.hidden]
+        self.head = net.head
+        self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
+        self.Yb = np.empty((n_samples, s[L]), dtype=dt)
+        self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
+        self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
+        self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
+        self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
+        self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
+
+    def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
+        """Rows ``idx`` of X (n, n[0]) and Y (n, n[L]), copied into the batch buffers.
+
+        Returns the buffers, of shapes (n_samples, n[0]) and (n_samples, n[L]).
+        """
+        # mode="clip" skips the bounds check that would make np.take buffer its output;
+        # idx comes from a permutation of range(n_samples), so it is always in range.
+        X.take(idx, axis=0, out=self.Xb, mode="clip")
+        Y.take(idx, axis=0, out=self.Yb, mode="clip")
+        return self.Xb, self.Yb
+
+    def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
+        """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
+
+        The same computation as :func:`~mlplab.core.backprop.loss_and_grads` without the
+        L2 term (the trainer adds it).
+
+        Parameters
+        ----------
+        params : list of L DenseParams
+            W[l] of shape (n[l], n[l-1]) and b[l] of shape (n[l],).
+        X : ndarray of shape (n_samples, n[0])
+            Exactly ``n_samples`` rows (e.g. :meth:`gather`'s buffer).
+        Y : ndarray of shape (n_samples, n[L])
+        grads : list of L DenseParams
+            Arrays of the parameters' shapes to write dW[l], db[l] into (views of the
+            trainer's flat dJ/dθ).
+
+        Returns
+        -------
+        J : float
+        """
+        L = len(params)
+        A_used = self._A_used
+        A = A_used[0] = X  # a[0] = x
+        for l in range(L):  # forward
+            W, b = params[l]
+            Z = self.Z[l]
+            A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
+            Z += b
+            # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
+            A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
+            A_used[l + 1] = A
+        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
+        for l in range(L - 1, -1, -1):  # backward
+            gW, gb = grads[l]
+            A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
+            self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
+            if l > 0:  # da[0] = dx is not needed: skip that product
+                dA, W = self.dZ[l - 1], params[l].W
+                if W.shape[0] == 1:  # one unit: the product is an outer product, and
+                    np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
+                else:
+                    dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
+                # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
+                dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
+        return J
+
+
+def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> Workspace:
+    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use.
+
+    A training run meets at most two batch sizes (full batches and the last, smaller
+    one), so the cache holds at most two workspaces per trainer.
+    """
+    ws = cache.get(n_samples)
+    if ws is None or ws.net is not net:
+        ws = cache[n_samples] = Workspace(net, n_samples)
+    return ws
+
+
+def backward_into(
+    dZ_L: Array, params: Params, caches: Sequence[Cache], hidden: Sequence[Activation], out: Grads
+) -> Grads:
+    r""":func:`~mlplab.core.backprop.backward`, with dW[l], db[l] written into ``out``.
+
+    The same equations and products, layer L down to 1:
+
+    .. math::
+        dW^{[l]} = dZ^{[l]\top} A^{[l-1]}, \quad db^{[l]} = \textstyle\sum_i dZ^{[l]}_i,
+        \quad dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
+
+    Parameters
+    ----------
+    dZ_L : array of shape (n_samples, n[L])
+    params : list of L DenseParams
+    caches : list of L Cache
+        What :func:`~mlplab.core.backprop.forward` returned.
+    hidden : list of L − 1 Activations
+    out : list of L DenseParams
+        Arrays of the parameters' shapes to write dW[l], db[l] into: views of the
+        trainer's flat gradient vector (``Network._views``). NumPy writes the products
+        there directly; other libraries (no ``out=`` in the array API) compute them and
+        copy them in.
+
+    Returns
+    -------
+    out : list of L DenseParams
+    """
+    on_numpy = _xp.namespace(dZ_L) is np
+    dZ = dZ_L
+    for l in reversed(range(len(params))):
+        A_prev, (dW, db) = caches[l].A_prev, out[l]
+        if on_numpy:
+            np.matmul(A_prev.T, dZ, out=dW.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
+            np.sum(dZ, axis=0, out=db)  # db[l] = Σ_i dZ[l]
+        else:
+            dW[...] = dZ.T @ A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
+            db[...] = _xp.sum(dZ, axis=0)  # db[l] = Σ_i dZ[l]
+        if l > 0:  # da[0] = dx is not needed: skip that product
+            prev = caches[l - 1]
+            dZ = (dZ @ params[l].W) * hidden[l - 1].derivative(prev.Z, prev.A)  # dZ[l-1]
+    return out
