@@ -39,14 +39,11 @@ INTERFACE_EXCEPTIONS: set[tuple[str, str]] = set()
 KNOWN: set[str] = {
     "core.optimizers -> fast._blas",
     "persist.modelfile -> sklearn.estimators",
-    "train.checkpoint -> persist.modelfile",
     "train.mpi -> recipes",
 }
 KNOWN_CYCLES: list[list[str]] = [
     [
-        "persist.modelfile",
         "recipes",
-        "sklearn.estimators",
         "train.callbacks",
         "train.checkpoint",
         "train.loop",

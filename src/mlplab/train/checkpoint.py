@@ -8,14 +8,16 @@ callbacks. Resuming from it and training to the end gives *exactly* the paramete
 run that was never interrupted: the same mini-batches meet the same optimizer state in
 the same order.
 
-Like a model file (:mod:`mlplab.io`) a checkpoint is data, never code: one ``.npz``
-archive read with ``allow_pickle=False``. Layout (format version 1)::
+Like a model file (:mod:`mlplab.persist.modelfile`) a checkpoint is data, never code: one
+``.npz`` archive (:mod:`mlplab._archive`), read by the same bounded reader, which refuses
+object arrays, pickles, oversized headers, too many members and members not named below.
+Layout (format version 1)::
 
     header      uint8   JSON: {"format": "mlplab-checkpoint", "version": 1,
                                "config", "optimizer", "opt_state", "rng", "epoch",
                                "step", "run", "position", "callbacks", "best", ...}
     theta       θ, the flat parameter vector (W[1], b[1], ..., W[L], b[L])
-    opt_<i>     the arrays of the optimizer state, in tree order
+    opt_<i>     the arrays of the optimizer state, in tree order (``_archive.state_to_file``)
     order       the current epoch's permutation of the rows (mid-epoch only)
     best_theta  θ of the best epoch so far (``restore_best=True`` only)
     epoch_start_theta  θ at the start of the current epoch (``restore_best``, mid-epoch)
@@ -36,19 +38,19 @@ dict of JSON values and NumPy arrays) and ``load_state_dict(state)``.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
-import json
 import os
+import re
 import warnings
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from mlplab._tree import tree_leaves
-from mlplab.persist.modelfile import _jsonable
+from mlplab import _archive
+from mlplab._archive import jsonable as _jsonable
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
 
 if TYPE_CHECKING:
@@ -59,6 +61,11 @@ FORMAT = "mlplab-checkpoint"
 VERSION = 1
 DEFAULT_NAME = "checkpoint.npz"
 """File name used inside a checkpoint folder (``fit(checkpoint=DIR)``, ``--checkpoint DIR``)."""
+# The members a checkpoint may hold (see the layout above); the reader refuses any other.
+_MEMBERS = re.compile(
+    r"header|checksum|theta|order|best_theta|epoch_start_theta|standardizer_mean"
+    r"|standardizer_scale|opt_[0-9]{1,6}|cb[0-9]{1,6}_\w{1,200}"
+)
 
 # The attributes that make up the state of the built-in callbacks (set by their
 # on_train_begin / on_epoch_begin and changed at every epoch or batch).
@@ -111,18 +118,12 @@ class Checkpoint(NamedTuple):
 
     def network(self) -> Network:
         """A Network with the checkpoint's architecture, parameters and Standardizer."""
-        from mlplab.core.data import Standardizer
         from mlplab.core.network import Network
 
         cfg = self.header["config"]
-        net = Network.from_config(cfg)
-        net.set_flat_params(self.arrays["theta"])
-        if "standardizer_mean" in self.arrays:
-            std = Standardizer()
-            std.mean_ = self.arrays["standardizer_mean"].astype(np.float64)
-            std.scale_ = self.arrays["standardizer_scale"].astype(np.float64)
-            net.standardizer = std
-        return net
+        moments = _archive.standardizer_moments(self.arrays, cfg["layer_sizes"][0])
+        theta = self.arrays["theta"]
+        return Network.from_state_dict({"config": cfg, "theta": theta, "standardizer": moments})
 
 
 # ------------------------------------------------------------------------ paths
@@ -212,19 +213,9 @@ def data_digest(
     return f"rows-v1:{n}:X{x_shape}{X.dtype.str}:Y{y_shape}{Y.dtype.str}:{total:016x}"
 
 
-def _value(v: Any) -> Any:
-    """A scalar as JSON, keeping NumPy scalar types (float32 stays float32 on reload)."""
-    if isinstance(v, np.generic):
-        return {"value": v.item(), "dtype": v.dtype.str}
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return {"value": v}
-    raise TypeError(f"cannot checkpoint a value of type {type(v).__name__}")
-
-
-def _unvalue(spec: dict[str, Any]) -> Any:
-    if "dtype" in spec:
-        return np.dtype(spec["dtype"]).type(spec["value"])
-    return spec["value"]
+def _theta_sized(net: Network, f: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """``f`` on θ-sized vectors (storage order ⇄ W[l] by rows), other arrays as they are."""
+    return lambda a: f(a) if a.shape == net._theta.shape else a
 
 
 def _callback_state(cb: Callback) -> dict[str, Any] | None:
@@ -239,20 +230,6 @@ def _callback_state(cb: Callback) -> dict[str, Any] | None:
     return None
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the renames durable; not every platform can open a folder (Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The trainer's full state as (JSON header, arrays)."""
     net = trainer.net
@@ -265,13 +242,8 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows = net._to_rows
     arrays: dict[str, np.ndarray] = {"theta": rows(net._theta)}
 
-    opt_spec = []
-    for i, leaf in enumerate(tree_leaves(trainer.opt_state)):
-        if isinstance(leaf, np.ndarray):
-            arrays[f"opt_{i}"] = rows(leaf) if leaf.shape == net._theta.shape else leaf
-            opt_spec.append({"array": f"opt_{i}"})
-        else:
-            opt_spec.append(_value(leaf))
+    opt_state, opt_arrays = _archive.state_to_file(trainer.opt_state, _theta_sized(net, rows))
+    arrays.update(opt_arrays)
 
     pos = trainer._position
     position = None
@@ -319,9 +291,7 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays["best_theta"] = rows(best_theta)
         best = {"value": value, "epoch": epoch}
 
-    if net.standardizer is not None:
-        arrays["standardizer_mean"] = np.asarray(net.standardizer.mean_, dtype=np.float64)
-        arrays["standardizer_scale"] = np.asarray(net.standardizer.scale_, dtype=np.float64)
+    arrays.update(_archive.standardizer_arrays(net.standardizer))
 
     from mlplab._version import __version__
 
@@ -332,7 +302,7 @@ def _state(trainer: Trainer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "mlplab_version": __version__,
         "config": net.config(),
         "optimizer": {"name": opt.name, "hyperparams": _jsonable(opt.hyperparams)},
-        "opt_state": {"type": type(trainer.opt_state).__name__, "leaves": opt_spec},
+        "opt_state": opt_state,
         "rng": _jsonable(trainer.rng.bit_generator.state),
         "epoch": int(trainer.epoch),
         "step": int(trainer.step),
@@ -355,29 +325,16 @@ def save_checkpoint(
     """
     newest, previous = checkpoint_files(path)
     header, arrays = _state(trainer)
-    raw = json.dumps(header).encode("utf-8")
+    raw = _archive.dump_header(header, "the checkpoint header")
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    checksum = _digest(raw, arrays)
-    newest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = newest.with_name(newest.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                header=np.frombuffer(raw, dtype=np.uint8),
-                checksum=np.frombuffer(checksum.encode("ascii"), dtype=np.uint8),
-                **arrays,
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_previous and newest.exists():
-            os.replace(newest, previous)
-        os.replace(tmp, newest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(newest.parent)
+    checksum = np.frombuffer(_digest(raw.tobytes(), arrays).encode("ascii"), dtype=np.uint8)
+    members = {"header": raw, "checksum": checksum, **arrays}
+    _archive.atomic_write(
+        newest,
+        lambda f: _archive.write_members(f, members, _MEMBERS),
+        previous=previous if keep_previous else None,
+        temp_name=newest.name + ".tmp",  # fixed: a killed write's leftover is overwritten
+    )
     return newest
 
 
@@ -404,42 +361,39 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if not path.exists():
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    fail = functools.partial(_fail, path)
     try:
-        # Open the file ourselves: np.load leaks its handle when the archive is bad.
-        with open(path, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":
-                raise _fail(path, "not an .npz archive (damaged or another kind of file)")
-            f.seek(0)
-            npz = np.load(f, allow_pickle=False)
-            with npz:
-                names = set(npz.files)
-                for needed in ("header", "checksum", "theta"):
-                    if needed not in names:
-                        raise _fail(path, f"no {needed!r} array")
-                arrays = {k: npz[k] for k in names}
+        raw, stored, arrays = _read_members(path, fail)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise _fail(path, f"{type(exc).__name__}: {exc}") from None
-    raw = arrays.pop("header")
-    stored = arrays.pop("checksum")
-    if raw.dtype != np.uint8 or raw.ndim != 1 or stored.dtype != np.uint8:
-        raise _fail(path, "malformed header")
-    if _digest(raw.tobytes(), arrays) != stored.tobytes().decode("ascii", "replace"):
-        raise _fail(path, "checksum mismatch (the file is damaged)")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _fail(path, f"header is not JSON: {exc}") from None
+    except _archive.READ_ERRORS as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+    if _digest(raw, arrays) != stored.decode("ascii", "replace"):
+        raise fail("checksum mismatch (the file is damaged)")
+    header = _archive.parse_header(raw, fail)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise _fail(path, "wrong format marker")
+        raise fail("wrong format marker")
     if header.get("version") != VERSION:
-        raise _fail(
-            path,
+        raise fail(
             f"format version {header.get('version')!r} is not supported "
-            f"(this mlplab reads version {VERSION})",
+            f"(this mlplab reads version {VERSION})"
         )
     return Checkpoint(path, header, arrays)
+
+
+def _read_members(path: Path, fail: Any) -> tuple[bytes, bytes, dict[str, np.ndarray]]:
+    """(header bytes, checksum bytes, the other arrays) through the bounded reader.
+
+    No size limit but the file's own: its members must not declare more (stored, not
+    compressed, as every checkpoint is written).
+    """
+    required = ("header", "checksum", "theta")
+    with _archive.open_archive(
+        path, fail, max_bytes=None, names=_MEMBERS, required=required
+    ) as archive:
+        raw, stored = archive.raw("header"), archive.raw("checksum")
+        names = sorted(archive.names - {"header", "checksum"})
+        return raw, stored, {name: archive.array(name) for name in names}
 
 
 def load_latest(path: str | os.PathLike[str]) -> Checkpoint | None:
@@ -491,17 +445,6 @@ def _check_same(ck: Checkpoint, what: str, saved: Any, now: Any) -> None:
         )
 
 
-def _rebuild(template: Any, leaves: Any) -> Any:
-    """``template``'s structure (NamedTuple, list, tuple, dict) filled with ``leaves``."""
-    if isinstance(template, tuple) and hasattr(template, "_fields"):
-        return type(template)(*(_rebuild(t, leaves) for t in template))
-    if isinstance(template, (list, tuple)):
-        return type(template)(_rebuild(t, leaves) for t in template)
-    if isinstance(template, dict):
-        return {k: _rebuild(template[k], leaves) for k in template}
-    return next(leaves)
-
-
 def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position | None:
     """Put the state of ``ck`` into ``trainer`` (all but the callbacks); return the position.
 
@@ -536,21 +479,12 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
         raise _fail(ck.path, "theta is not finite")
 
     template = opt.init(net._theta)
-    t_leaves = tree_leaves(template)
-    specs = h["opt_state"]["leaves"]
     _check_same(ck, "optimizer state", h["opt_state"]["type"], type(template).__name__)
-    if len(specs) != len(t_leaves):
-        raise _fail(ck.path, "optimizer state does not match the optimizer")
-    leaves = []
-    for spec, t in zip(specs, t_leaves, strict=True):
-        if "array" in spec:
-            a = arrays.get(spec["array"])
-            if a is None or not isinstance(t, np.ndarray) or a.shape != t.shape:
-                raise _fail(ck.path, "optimizer state does not match the optimizer")
-            a = a.astype(t.dtype, copy=True)
-            leaves.append(net._from_rows(a) if t.shape == net._theta.shape else a)
-        else:
-            leaves.append(_unvalue(spec))
+    try:
+        from_rows = _theta_sized(net, net._from_rows)
+        opt_state = _archive.state_from_file(h["opt_state"], arrays, template, from_rows)
+    except (ValueError, TypeError) as exc:
+        raise _fail(ck.path, str(exc)) from None
 
     rng_state = h["rng"]
     kind = type(trainer.rng.bit_generator).__name__
@@ -558,7 +492,7 @@ def restore(trainer: Trainer, ck: Checkpoint, run: dict[str, Any]) -> Position |
 
     # Everything is checked: now change the trainer.
     net._from_rows(theta, out=net._theta)
-    trainer.opt_state = _rebuild(template, iter(leaves))
+    trainer.opt_state = opt_state
     trainer.rng.bit_generator.state = rng_state
     trainer.epoch = int(h["epoch"])
     trainer.step = int(h["step"])
