@@ -33,12 +33,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("commands", "cli", "__main__")),
 ]
 # Interfaces do not import each other, except here (importer, imported):
-INTERFACE_EXCEPTIONS: set[tuple[str, str]] = set()
+INTERFACE_EXCEPTIONS: set[tuple[str, str]] = {("saving", "sklearn")}  # estimator files
 # Imports that break the rule today and are being removed by the redesign: the test fails
 # when one is added, and when one listed here is gone (so that the list stays true).
 KNOWN: set[str] = {
     "core.optimizers -> fast._blas",
-    "persist.modelfile -> sklearn.estimators",
     "train.mpi -> recipes",
 }
 KNOWN_CYCLES: list[list[str]] = [
