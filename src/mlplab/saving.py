@@ -87,28 +87,15 @@ def save(
     >>> bool((mlplab.load(path).forward(X) == net.forward(X)).all())
     True
     """
+    options = {"history": history, "metadata": metadata, "data_info": data_info}
+    options["include_optimizer"] = include_optimizer
     if not _is_estimator(obj):
-        return modelfile.save(
-            obj,
-            path,
-            history=history,
-            metadata=metadata,
-            data_info=data_info,
-            trainer=trainer,
-            include_optimizer=include_optimizer,
-        )
+        return modelfile.save(obj, path, trainer=trainer, **options)
     if trainer is not None:
         raise ValueError("trainer= must be the Trainer of the network being saved")
     from mlplab.sklearn import modelfile as estimator_file
 
-    return estimator_file.save(
-        obj,
-        path,
-        history=history,
-        metadata=metadata,
-        data_info=data_info,
-        include_optimizer=include_optimizer,
-    )
+    return estimator_file.save(obj, path, **options)
 
 
 def load_with_header(
