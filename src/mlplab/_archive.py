@@ -12,7 +12,8 @@ numeric arrays. Nothing in it can name code to run, and nothing is ever unpickle
   flags and *declared* uncompressed sizes of the members are checked before anything is
   decompressed (zip bombs); each member's ``.npy`` header is parsed and checked (object
   and structured dtypes refused, dtype and shape as expected) before exactly its bytes
-  are read. Every problem raises the caller's error (``fail(message)``).
+  are read. A problem found raises the caller's error (``fail(message)``); what the zip
+  and ``.npy`` parsers raise on damaged bytes is in READ_ERRORS, for the caller to wrap.
 - What both formats store the same way: JSON values (:func:`jsonable`), class labels,
   scalars, an optimizer state (:func:`state_to_file`) and a Standardizer's μ and σ.
 
