@@ -20,9 +20,10 @@ from mlplab.core import activations, heads, initializers, optimizers
 from mlplab.core.data import Standardizer, load_dataset
 from mlplab.core.diagnostics import gradcheck
 from mlplab.core.network import Network
-from mlplab.persist.modelfile import ModelFileError, load, save
+from mlplab.persist.modelfile import ModelFileError
+from mlplab.saving import load, load_with_header, save
+from mlplab.train.api import DivergenceError, Trainer, fit
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
-from mlplab.train.loop import DivergenceError, Trainer, fit
 
 _LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
@@ -66,6 +67,7 @@ __all__ = [
     "initializers",
     "load",
     "load_dataset",
+    "load_with_header",
     "optimizers",
     "save",
 ]

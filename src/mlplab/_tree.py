@@ -3,7 +3,7 @@ NamedTuples and dicts of them (a 20-line stand-in for jax's pytrees)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -25,3 +25,19 @@ def tree_leaves(tree: Any) -> list[Any]:
     if isinstance(tree, dict):
         return [leaf for k in tree for leaf in tree_leaves(tree[k])]
     return [tree]
+
+
+def tree_unflatten(template: Any, leaves: Iterable[Any]) -> Any:
+    """``template``'s structure filled with ``leaves`` in order (inverse of tree_leaves)."""
+    it = iter(leaves)
+
+    def fill(t: Any) -> Any:
+        if isinstance(t, tuple) and hasattr(t, "_fields"):
+            return type(t)(*(fill(x) for x in t))
+        if isinstance(t, (list, tuple)):
+            return type(t)(fill(x) for x in t)
+        if isinstance(t, dict):
+            return {k: fill(t[k]) for k in t}
+        return next(it)
+
+    return fill(template)

@@ -23,9 +23,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 def print_json(obj: Any) -> None:
     """One line of JSON on stdout (NumPy values converted)."""
-    from mlplab.persist.modelfile import _jsonable
+    from mlplab._archive import jsonable
 
-    print(json.dumps(_jsonable(obj)))
+    print(json.dumps(jsonable(obj)))
 
 
 def note(args: argparse.Namespace, message: str) -> None:
@@ -47,7 +47,8 @@ class Model:
     """A loaded model file: its network, meaning of inputs/outputs, and predictions."""
 
     def __init__(self, path: Path) -> None:
-        from mlplab.persist.modelfile import _labels_from_json, load_with_header
+        from mlplab._archive import labels_from_json
+        from mlplab.saving import load_with_header
 
         obj, header = load_with_header(path)
         self.path, self.header = path, header
@@ -62,7 +63,7 @@ class Model:
         if self.estimator is not None and hasattr(self.estimator, "classes_"):
             self.classes = self.estimator.classes_
         elif info.get("classes") is not None:
-            self.classes = _labels_from_json(info["classes"])
+            self.classes = labels_from_json(info["classes"])
         elif head == "binary" and self.net.layer_sizes[-1] == 1:
             self.classes = np.array([0, 1])
         elif head == "multiclass":

@@ -70,6 +70,22 @@ class Standardizer:
         Xa = check_X(X, np.dtype(np.float64), self.n_features_in_, "X", "the Standardizer has")
         return Xa * self.scale_ + self.mean_
 
+    @classmethod
+    def from_moments(cls, mean: Any, scale: Any) -> Standardizer:
+        """A fitted Standardizer with these μ and σ (as stored in files and pickles).
+
+        Checked: two 1-D arrays of the same length, finite, σ > 0 (ValueError).
+        """
+        mean = np.array(mean, dtype=np.float64)
+        scale = np.array(scale, dtype=np.float64)
+        if mean.ndim != 1 or scale.shape != mean.shape:
+            raise ValueError("the standardizer's mean and scale must be 1-D, of the same length")
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+            raise ValueError("the standardizer arrays are not finite and positive")
+        std = cls()
+        std.mean_, std.scale_ = mean, scale
+        return std
+
     def __repr__(self) -> str:
         fitted = "unfitted" if self.mean_ is None else f"n_features={self.n_features_in_}"
         return f"Standardizer({fitted})"

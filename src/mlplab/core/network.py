@@ -560,3 +560,27 @@ class Network:
             f"Network({self.layer_sizes}, hidden={h!r}, output={self.head.name!r}, "
             f"dtype={self.dtype.name!r}{where})"
         )
+
+    # -- as plain data (pickled estimators) -----------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The network as plain data: its config, a NumPy copy of θ (W[l] by rows) and the
+        Standardizer's (μ, σ) or None. No functions: :meth:`from_state_dict` rebuilds it."""
+        std, moments = self.standardizer, None
+        if std is not None:
+            moments = (np.array(std.mean_, np.float64), np.array(std.scale_, np.float64))
+        theta = _xp.to_numpy(self.get_flat_params())
+        return {"config": self.config(), "theta": theta, "standardizer": moments}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Network:
+        """Inverse of :meth:`state_dict` (θ and the Standardizer are checked)."""
+        from mlplab.core.data import Standardizer
+
+        net = cls.from_config(state["config"])
+        net.set_flat_params(np.asarray(state["theta"]))
+        if state.get("standardizer") is not None:
+            std = Standardizer.from_moments(*state["standardizer"])
+            if std.mean_.shape != (net.layer_sizes[0],):
+                raise ValueError("the standardizer does not match n[0]")
+            net.standardizer = std
+        return net

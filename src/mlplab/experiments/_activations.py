@@ -19,7 +19,7 @@ from mlplab.experiments._common import (
     plain_log_ticks,
     timer,
 )
-from mlplab.train.loop import fit
+from mlplab.train.api import fit
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 SATURATED = 0.01

@@ -20,7 +20,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
-from mlplab.train.loop import fit
+from mlplab.train.api import fit
 
 INITS = {
     "zeros": "zeros",

@@ -19,7 +19,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
-from mlplab.train.loop import fit
+from mlplab.train.api import fit
 
 FEATURES = ("worst radius", "worst texture", "worst smoothness", "worst concave points")
 """Four breast-cancer features on which the classes overlap (see the setup text)."""

@@ -21,7 +21,7 @@ from mlplab.experiments._common import (
     subsample,
     timer,
 )
-from mlplab.train.loop import DivergenceError, fit
+from mlplab.train.api import DivergenceError, fit
 
 SCALE = 1000.0
 """The second moons feature is multiplied by this."""

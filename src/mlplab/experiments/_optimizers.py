@@ -22,7 +22,7 @@ from mlplab.experiments._common import (
     plain_log_ticks,
     timer,
 )
-from mlplab.train.loop import DivergenceError, fit
+from mlplab.train.api import DivergenceError, fit
 
 
 def _methods(lr: float, beta: float) -> dict[str, tuple[Callable[[], Any], int | None]]:

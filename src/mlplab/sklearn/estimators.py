@@ -583,22 +583,18 @@ class _BaseMLP(BaseEstimator):
 
     # -- pickling: the network travels as data (config + θ), never as functions ----------
     def __getstate__(self) -> dict[str, Any]:
-        from mlplab.persist import modelfile as io
-
         state = super().__getstate__()
         net = state.get("network_")
         if isinstance(net, Network):
             state = dict(state)
-            state["network_"] = io.network_to_state(net)
+            state["network_"] = net.state_dict()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from mlplab.persist import modelfile as io
-
         net = state.get("network_")
         if isinstance(net, dict):
             state = dict(state)
-            state["network_"] = io.network_from_state(net)
+            state["network_"] = Network.from_state_dict(net)
         super().__setstate__(state)
 
     def _logits(self, X: Any) -> np.ndarray:

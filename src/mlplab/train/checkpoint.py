@@ -8,14 +8,16 @@ callbacks. Resuming from it and training to the end gives *exactly* the paramete
 run that was never interrupted: the same mini-batches meet the same optimizer state in
 the same order.
 
-Like a model file (:mod:`mlplab.io`) a checkpoint is data, never code: one ``.npz``
-archive read with ``allow_pickle=False``. Layout (format version 1)::
+Like a model file (:mod:`mlplab.persist.modelfile`) a checkpoint is data, never code: one
+``.npz`` archive (:mod:`mlplab._archive`), read by the same bounded reader, which refuses
+object arrays, pickles, oversized headers, too many members and members not named below.
+Layout (format version 1)::
 
     header      uint8   JSON: {"format": "mlplab-checkpoint", "version": 1,
                                "config", "optimizer", "opt_state", "rng", "epoch",
                                "step", "run", "position", "callbacks", "best", ...}
     theta       θ, the flat parameter vector (W[1], b[1], ..., W[L], b[L])
-    opt_<i>     the arrays of the optimizer state, in tree order
+    opt_<i>     the arrays of the optimizer state, in tree order (``_archive.state_to_file``)
     order       the current epoch's permutation of the rows (mid-epoch only)
     best_theta  θ of the best epoch so far (``restore_best=True`` only)
     epoch_start_theta  θ at the start of the current epoch (``restore_best``, mid-epoch)
@@ -36,31 +38,37 @@ dict of JSON values and NumPy arrays) and ``load_state_dict(state)``.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
-import json
 import os
+import re
 import warnings
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from mlplab._tree import tree_leaves
-from mlplab.persist.modelfile import _jsonable
-from mlplab.train.state import Position
+from mlplab import _archive
+from mlplab._archive import jsonable as _jsonable
+from mlplab.train.digest import data_digest, row_hash_sum  # noqa: F401  (re-exported)
+from mlplab.train.state import Position, TrainState
 
 if TYPE_CHECKING:
     from mlplab.core.network import Network
 
 # A "trainer" below is anything with ``net``, ``optimizer``, ``callbacks`` and ``state``
-# (a :class:`~mlplab.train.state.TrainState`): the Trainer of :mod:`mlplab.train.loop`.
+# (a TrainState): the Trainer of mlplab.train.loop, never imported here.
 
 FORMAT = "mlplab-checkpoint"
 VERSION = 1
 DEFAULT_NAME = "checkpoint.npz"
 """File name used inside a checkpoint folder (``fit(checkpoint=DIR)``, ``--checkpoint DIR``)."""
+# The members a checkpoint may hold (see the layout above); the reader refuses any other.
+_MEMBERS = re.compile(
+    r"header|checksum|theta|order|best_theta|epoch_start_theta|standardizer_mean"
+    r"|standardizer_scale|opt_[0-9]{1,6}|cb[0-9]{1,6}_\w{1,200}"
+)
 
 
 class CheckpointError(ValueError):
@@ -91,18 +99,12 @@ class Checkpoint(NamedTuple):
 
     def network(self) -> Network:
         """A Network with the checkpoint's architecture, parameters and Standardizer."""
-        from mlplab.core.data import Standardizer
         from mlplab.core.network import Network
 
         cfg = self.header["config"]
-        net = Network.from_config(cfg)
-        net.set_flat_params(self.arrays["theta"])
-        if "standardizer_mean" in self.arrays:
-            std = Standardizer()
-            std.mean_ = self.arrays["standardizer_mean"].astype(np.float64)
-            std.scale_ = self.arrays["standardizer_scale"].astype(np.float64)
-            net.standardizer = std
-        return net
+        moments = _archive.standardizer_moments(self.arrays, cfg["layer_sizes"][0])
+        theta = self.arrays["theta"]
+        return Network.from_state_dict({"config": cfg, "theta": theta, "standardizer": moments})
 
 
 # ------------------------------------------------------------------------ paths
@@ -137,74 +139,9 @@ def _digest(header: bytes, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, in place on a uint64 array (arithmetic modulo 2**64)."""
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return z
-
-
-def _row_bytes(a: np.ndarray, m: int) -> np.ndarray:
-    return np.ascontiguousarray(a).reshape(m, -1).view(np.uint8).reshape(m, -1)
-
-
-def row_hash_sum(X: np.ndarray, Y: np.ndarray, first_row: int = 0) -> int:
-    r"""Σ_i h(i, x_i, y_i) mod 2⁶⁴ over the rows of (X, Y), the first being global row
-    ``first_row``.
-
-    h mixes the row's bytes (word by word, keyed by position) with its global index i,
-    so the sum sees every value and the order of the rows, while a data set split into
-    contiguous shards gives partial sums that add up (mod 2⁶⁴) to the whole set's:
-    :func:`data_digest` does not depend on how many MPI ranks hold the data.
-    """
-    total = 0
-    n = X.shape[0]
-    chunk = 1 << 15  # bounded temporaries: a few MB per chunk whatever n is
-    for s in range(0, n, chunk):
-        m = min(chunk, n - s)
-        parts = [_row_bytes(X[s : s + m], m), _row_bytes(Y[s : s + m], m)]
-        width = sum(p.shape[1] for p in parts)
-        parts.append(np.zeros((m, -width % 8), dtype=np.uint8))
-        words = np.concatenate(parts, axis=1).view(np.uint64)  # (m, ⌈bytes/8⌉)
-        keys = _mix64(np.arange(words.shape[1], dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-        h = _mix64(words ^ keys).sum(axis=1, dtype=np.uint64)
-        index = np.arange(first_row + s, first_row + s + m, dtype=np.uint64)
-        h ^= _mix64(index + np.uint64(0x632BE59BD9B4E019))
-        total = (total + int(_mix64(h).sum(dtype=np.uint64))) % (1 << 64)
-    return total
-
-
-def data_digest(
-    X: np.ndarray, Y: np.ndarray, n_rows: int | None = None, row_sum: int | None = None
-) -> str:
-    """Digest of the (prepared) training data, so a resume can check it is the same.
-
-    The rows' shape and dtype and :func:`row_hash_sum`; a distributed run passes the
-    global ``n_rows`` and ``row_sum`` (its ranks' partial sums added up), which makes
-    the digest the one a single process computes from the whole data.
-    """
-    n = X.shape[0] if n_rows is None else int(n_rows)
-    total = row_hash_sum(X, Y) if row_sum is None else int(row_sum) % (1 << 64)
-    x_shape, y_shape = list(X.shape[1:]), list(Y.shape[1:])
-    return f"rows-v1:{n}:X{x_shape}{X.dtype.str}:Y{y_shape}{Y.dtype.str}:{total:016x}"
-
-
-def _value(v: Any) -> Any:
-    """A scalar as JSON, keeping NumPy scalar types (float32 stays float32 on reload)."""
-    if isinstance(v, np.generic):
-        return {"value": v.item(), "dtype": v.dtype.str}
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return {"value": v}
-    raise TypeError(f"cannot checkpoint a value of type {type(v).__name__}")
-
-
-def _unvalue(spec: dict[str, Any]) -> Any:
-    if "dtype" in spec:
-        return np.dtype(spec["dtype"]).type(spec["value"])
-    return spec["value"]
+def _theta_sized(net: Network, f: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """``f`` on θ-sized vectors (storage order ⇄ W[l] by rows), other arrays as they are."""
+    return lambda a: f(a) if a.shape == net._theta.shape else a
 
 
 def _callback_state(cb: Any) -> dict[str, Any] | None:
@@ -214,55 +151,70 @@ def _callback_state(cb: Any) -> dict[str, Any] | None:
     return None
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the renames durable; not every platform can open a folder (Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The trainer's full state as (JSON header, arrays)."""
-    net, st = trainer.net, trainer.state
-    run = st.run
-    if run is None:
+    net, st, opt = trainer.net, trainer.state, trainer.optimizer
+    if st.run is None:
         raise RuntimeError("nothing to checkpoint yet: call fit() first")
     # Every θ-sized vector is written with W[l] by rows (Network._to_rows), as in model
     # files and in checkpoints from before the network stored W[l]ᵀ: a permutation, so
     # resuming is still exact.
     rows = net._to_rows
     arrays: dict[str, np.ndarray] = {"theta": rows(net._theta)}
+    opt_state, opt_arrays = _archive.state_to_file(st.opt_state, _theta_sized(net, rows))
+    arrays.update(opt_arrays)
+    position = _position_to_file(st, rows, arrays)
+    cb_states = _callbacks_to_file(trainer.callbacks, arrays)
+    best = None
+    if st.best is not None:
+        value, epoch, best_theta = st.best
+        arrays["best_theta"] = rows(best_theta)
+        best = {"value": value, "epoch": epoch}
+    arrays.update(_archive.standardizer_arrays(net.standardizer))
 
-    opt_spec = []
-    for i, leaf in enumerate(tree_leaves(st.opt_state)):
-        if isinstance(leaf, np.ndarray):
-            arrays[f"opt_{i}"] = rows(leaf) if leaf.shape == net._theta.shape else leaf
-            opt_spec.append({"array": f"opt_{i}"})
-        else:
-            opt_spec.append(_value(leaf))
+    from mlplab._version import __version__
 
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "mlplab_version": __version__,
+        "config": net.config(),
+        "optimizer": {"name": opt.name, "hyperparams": _jsonable(opt.hyperparams)},
+        "opt_state": opt_state,
+        "rng": _jsonable(st.rng.bit_generator.state),
+        "epoch": int(st.epoch),
+        "step": int(st.step),
+        "run": _jsonable(st.run),
+        "stopped": bool(st.stop_training),
+        "position": position,
+        "callbacks": cb_states,
+        "best": best,
+    }
+    return header, arrays
+
+
+def _position_to_file(st: TrainState, rows: Any, arrays: dict[str, Any]) -> dict | None:
+    """Where the run stands inside its epoch (None at an epoch's end); its arrays too."""
     pos = st.position
-    position = None
-    if pos is not None:
-        if pos.order is not None:
-            arrays["order"] = pos.order
-        position = {
-            "batch": int(pos.batch),
-            "loss_sum": float(pos.loss_sum),
-            "correct": float(pos.correct),
-            "has_order": pos.order is not None,
-        }
+    if pos is None:
+        return None
+    if pos.order is not None:
+        arrays["order"] = pos.order
+    if st.epoch_start is not None:
+        arrays["epoch_start_theta"] = rows(st.epoch_start)
+    return {
+        "batch": int(pos.batch),
+        "loss_sum": float(pos.loss_sum),
+        "correct": float(pos.correct),
+        "has_order": pos.order is not None,
+    }
 
+
+def _callbacks_to_file(callbacks: Any, arrays: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stateful callbacks' ``state_dict()``s: JSON values, arrays as ``cb<k>_<attr>``."""
     cb_states = []
     seen: dict[str, int] = {}
-    for k, cb in enumerate(trainer.callbacks):
+    for k, cb in enumerate(callbacks):
         state = _callback_state(cb)
         if state is None:
             continue
@@ -285,39 +237,7 @@ def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 "arrays": array_names,
             }
         )
-
-    if st.epoch_start is not None and pos is not None:
-        arrays["epoch_start_theta"] = rows(st.epoch_start)
-    best = None
-    if st.best is not None:
-        value, epoch, best_theta = st.best
-        arrays["best_theta"] = rows(best_theta)
-        best = {"value": value, "epoch": epoch}
-
-    if net.standardizer is not None:
-        arrays["standardizer_mean"] = np.asarray(net.standardizer.mean_, dtype=np.float64)
-        arrays["standardizer_scale"] = np.asarray(net.standardizer.scale_, dtype=np.float64)
-
-    from mlplab._version import __version__
-
-    opt = trainer.optimizer
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "mlplab_version": __version__,
-        "config": net.config(),
-        "optimizer": {"name": opt.name, "hyperparams": _jsonable(opt.hyperparams)},
-        "opt_state": {"type": type(st.opt_state).__name__, "leaves": opt_spec},
-        "rng": _jsonable(st.rng.bit_generator.state),
-        "epoch": int(st.epoch),
-        "step": int(st.step),
-        "run": _jsonable(run),
-        "stopped": bool(st.stop_training),
-        "position": position,
-        "callbacks": cb_states,
-        "best": best,
-    }
-    return header, arrays
+    return cb_states
 
 
 def save_checkpoint(
@@ -330,29 +250,16 @@ def save_checkpoint(
     """
     newest, previous = checkpoint_files(path)
     header, arrays = _state(trainer)
-    raw = json.dumps(header).encode("utf-8")
+    raw = _archive.dump_header(header, "the checkpoint header")
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    checksum = _digest(raw, arrays)
-    newest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = newest.with_name(newest.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                header=np.frombuffer(raw, dtype=np.uint8),
-                checksum=np.frombuffer(checksum.encode("ascii"), dtype=np.uint8),
-                **arrays,
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_previous and newest.exists():
-            os.replace(newest, previous)
-        os.replace(tmp, newest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(newest.parent)
+    checksum = np.frombuffer(_digest(raw.tobytes(), arrays).encode("ascii"), dtype=np.uint8)
+    members = {"header": raw, "checksum": checksum, **arrays}
+    _archive.atomic_write(
+        newest,
+        lambda f: _archive.write_members(f, members, _MEMBERS),
+        previous=previous if keep_previous else None,
+        temp_name=newest.name + ".tmp",  # fixed: a killed write's leftover is overwritten
+    )
     return newest
 
 
@@ -379,42 +286,39 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if not path.exists():
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    fail = functools.partial(_fail, path)
     try:
-        # Open the file ourselves: np.load leaks its handle when the archive is bad.
-        with open(path, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":
-                raise _fail(path, "not an .npz archive (damaged or another kind of file)")
-            f.seek(0)
-            npz = np.load(f, allow_pickle=False)
-            with npz:
-                names = set(npz.files)
-                for needed in ("header", "checksum", "theta"):
-                    if needed not in names:
-                        raise _fail(path, f"no {needed!r} array")
-                arrays = {k: npz[k] for k in names}
+        raw, stored, arrays = _read_members(path, fail)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise _fail(path, f"{type(exc).__name__}: {exc}") from None
-    raw = arrays.pop("header")
-    stored = arrays.pop("checksum")
-    if raw.dtype != np.uint8 or raw.ndim != 1 or stored.dtype != np.uint8:
-        raise _fail(path, "malformed header")
-    if _digest(raw.tobytes(), arrays) != stored.tobytes().decode("ascii", "replace"):
-        raise _fail(path, "checksum mismatch (the file is damaged)")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _fail(path, f"header is not JSON: {exc}") from None
+    except _archive.READ_ERRORS as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+    if _digest(raw, arrays) != stored.decode("ascii", "replace"):
+        raise fail("checksum mismatch (the file is damaged)")
+    header = _archive.parse_header(raw, fail)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise _fail(path, "wrong format marker")
+        raise fail("wrong format marker")
     if header.get("version") != VERSION:
-        raise _fail(
-            path,
+        raise fail(
             f"format version {header.get('version')!r} is not supported "
-            f"(this mlplab reads version {VERSION})",
+            f"(this mlplab reads version {VERSION})"
         )
     return Checkpoint(path, header, arrays)
+
+
+def _read_members(path: Path, fail: Any) -> tuple[bytes, bytes, dict[str, np.ndarray]]:
+    """(header bytes, checksum bytes, the other arrays) through the bounded reader.
+
+    No size limit but the file's own: its members must not declare more (stored, not
+    compressed, as every checkpoint is written).
+    """
+    required = ("header", "checksum", "theta")
+    with _archive.open_archive(
+        path, fail, max_bytes=None, names=_MEMBERS, required=required
+    ) as archive:
+        raw, stored = archive.raw("header"), archive.raw("checksum")
+        names = sorted(archive.names - {"header", "checksum"})
+        return raw, stored, {name: archive.array(name) for name in names}
 
 
 def load_latest(path: str | os.PathLike[str]) -> Checkpoint | None:
@@ -466,30 +370,58 @@ def _check_same(ck: Checkpoint, what: str, saved: Any, now: Any) -> None:
         )
 
 
-def _rebuild(template: Any, leaves: Any) -> Any:
-    """``template``'s structure (NamedTuple, list, tuple, dict) filled with ``leaves``."""
-    if isinstance(template, tuple) and hasattr(template, "_fields"):
-        return type(template)(*(_rebuild(t, leaves) for t in template))
-    if isinstance(template, (list, tuple)):
-        return type(template)(_rebuild(t, leaves) for t in template)
-    if isinstance(template, dict):
-        return {k: _rebuild(template[k], leaves) for k in template}
-    return next(leaves)
-
-
 def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | None:
     """Put the state of ``ck`` into ``trainer`` (all but the callbacks); return the position.
 
     ``run`` describes the run being resumed (batch size, number of samples, digest of
     the data); it must match the checkpoint's. Raises :class:`CheckpointError` naming
-    the first difference.
+    the first difference; nothing is changed before everything is checked.
     """
     h, arrays = ck.header, ck.arrays
-    net = trainer.net
+    net, st = trainer.net, trainer.state
+    _check_same_run(ck, trainer, run)
+    theta = arrays["theta"]
+    if theta.shape != net._theta.shape or theta.dtype != net._theta.dtype:
+        raise _fail(ck.path, f"theta has shape {theta.shape} and dtype {theta.dtype}")
+    if not np.isfinite(theta).all():
+        raise _fail(ck.path, "theta is not finite")
+    template = trainer.optimizer.init(net._theta)
+    _check_same(ck, "optimizer state", h["opt_state"]["type"], type(template).__name__)
+    try:
+        from_rows = _theta_sized(net, net._from_rows)
+        opt_state = _archive.state_from_file(h["opt_state"], arrays, template, from_rows)
+    except (ValueError, TypeError) as exc:
+        raise _fail(ck.path, str(exc)) from None
+    rng_state = h["rng"]
+    kind = type(st.rng.bit_generator).__name__
+    _check_same(ck, "random generator", rng_state.get("bit_generator"), kind)
+
+    # Everything is checked: now change the trainer.
+    net._from_rows(theta, out=net._theta)
+    st.opt_state = opt_state
+    st.rng.bit_generator.state = rng_state
+    st.epoch, st.step = int(h["epoch"]), int(h["step"])
+    run["start_epoch"] = int(h["run"]["start_epoch"])
+    st.stop_training = bool(h.get("stopped", False))
+    best = h.get("best")
+    st.best = None
+    if best is not None:
+        st.best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
+    start = arrays.get("epoch_start_theta")
+    st.epoch_start = None if start is None else net._from_rows(start)
+    pos = h.get("position")
+    if pos is None:
+        return None
+    order = arrays["order"].astype(np.intp) if pos["has_order"] else None
+    return Position(order, int(pos["batch"]), float(pos["loss_sum"]), float(pos["correct"]))
+
+
+def _check_same_run(ck: Checkpoint, trainer: Any, run: dict[str, Any]) -> None:
+    """The checkpoint belongs to this network, optimizer, batch size and data."""
+    h, net, opt = ck.header, trainer.net, trainer.optimizer
     cfg_now = {k: v for k, v in net.config().items() if k != "init"}
     cfg_saved = {k: v for k, v in h["config"].items() if k != "init"}
     _check_same(ck, "network", cfg_saved, cfg_now)
-    opt = trainer.optimizer
     _check_same(ck, "optimizer", h["optimizer"]["name"], opt.name)
     _check_same(ck, "optimizer setting", h["optimizer"]["hyperparams"], _jsonable(opt.hyperparams))
     saved_run = h["run"]
@@ -503,54 +435,6 @@ def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | Non
                 "start a new run without resume"
             )
         _check_same(ck, "training data (X, y)", saved_run["data"], run["data"])
-
-    theta = arrays["theta"]
-    if theta.shape != net._theta.shape or theta.dtype != net._theta.dtype:
-        raise _fail(ck.path, f"theta has shape {theta.shape} and dtype {theta.dtype}")
-    if not np.isfinite(theta).all():
-        raise _fail(ck.path, "theta is not finite")
-
-    template = opt.init(net._theta)
-    t_leaves = tree_leaves(template)
-    specs = h["opt_state"]["leaves"]
-    _check_same(ck, "optimizer state", h["opt_state"]["type"], type(template).__name__)
-    if len(specs) != len(t_leaves):
-        raise _fail(ck.path, "optimizer state does not match the optimizer")
-    leaves = []
-    for spec, t in zip(specs, t_leaves, strict=True):
-        if "array" in spec:
-            a = arrays.get(spec["array"])
-            if a is None or not isinstance(t, np.ndarray) or a.shape != t.shape:
-                raise _fail(ck.path, "optimizer state does not match the optimizer")
-            a = a.astype(t.dtype, copy=True)
-            leaves.append(net._from_rows(a) if t.shape == net._theta.shape else a)
-        else:
-            leaves.append(_unvalue(spec))
-
-    rng_state = h["rng"]
-    st = trainer.state
-    kind = type(st.rng.bit_generator).__name__
-    _check_same(ck, "random generator", rng_state.get("bit_generator"), kind)
-
-    # Everything is checked: now change the trainer.
-    net._from_rows(theta, out=net._theta)
-    st.opt_state = _rebuild(template, iter(leaves))
-    st.rng.bit_generator.state = rng_state
-    st.epoch = int(h["epoch"])
-    st.step = int(h["step"])
-    run["start_epoch"] = int(saved_run["start_epoch"])
-    st.stop_training = bool(h.get("stopped", False))
-    best = h.get("best")
-    st.best = None
-    if best is not None:
-        st.best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
-    start = arrays.get("epoch_start_theta")
-    st.epoch_start = None if start is None else net._from_rows(start)
-    pos = h.get("position")
-    if pos is None:
-        return None
-    order = arrays["order"].astype(np.intp) if pos["has_order"] else None
-    return Position(order, int(pos["batch"]), float(pos["loss_sum"]), float(pos["correct"]))
 
 
 def restore_callbacks(callbacks: Any, ck: Checkpoint) -> None:
@@ -573,8 +457,7 @@ def restore_callbacks(callbacks: Any, ck: Checkpoint) -> None:
                 stacklevel=3,
             )
             continue
-        cb = matches[saved["occurrence"]]
         state = dict(saved["values"])
         for attr in saved["arrays"]:
             state[attr] = ck.arrays[f"cb{saved['index']}_{attr}"].copy()
-        cb.load_state_dict(state)
+        matches[saved["occurrence"]].load_state_dict(state)
