@@ -16,8 +16,7 @@ moved them. The trainer's NumPy fast path is :mod:`mlplab.fast.workspace`.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,13 +28,13 @@ from mlplab._validation import (
     check_dtype,
     check_layer_sizes,
     check_positive,
-    check_X,
     check_y,
-    finite_extremes,
 )
 from mlplab.core import activations as _act
 from mlplab.core import heads as _heads
 from mlplab.core import initializers as _init
+from mlplab.core import inputs as _inputs
+from mlplab.core import params as _theta
 from mlplab.core.activations import Activation
 from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-exported)
     backward,
@@ -46,20 +45,6 @@ from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-expo
 )
 from mlplab.core.heads import Head
 from mlplab.core.layers import Cache
-
-
-class _LayerList(list):
-    """A list of per-layer arrays whose item assignment writes into the network."""
-
-    def __init__(self, items: Iterable[Array], setter: Callable[[int, Any], None]):
-        super().__init__(items)
-        self._setter = setter
-
-    def __setitem__(self, l, value):  # type: ignore[override]
-        if isinstance(l, slice):
-            raise TypeError("assign one layer at a time, e.g. net.weights[0] = W1")
-        self._setter(l, value)
-        super().__setitem__(l, value)
 
 
 class Network:
@@ -178,29 +163,8 @@ class Network:
         return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
 
     def _views(self, flat: Array) -> Params:
-        """W[l], b[l] as views of a θ-sized vector in the network's storage order.
-
-        Each layer's block holds W[l] column by column (W[l]ᵀ row by row: the (n[l-1],
-        n[l]) layout of scikit-learn's ``coefs_``), then b[l]. W[l] itself is the
-        transposed view, of shape (n[l], n[l-1]) as in the lecture. Storing Wᵀ makes the
-        products of a training step faster: on mnist-shape's [784, 256, 128, 10] the
-        eight matrix products of a step took 751 µs against 787 µs with W stored row by
-        row, on the wide network 1 % less (benchmarks/RESULTS.md).
-
-        This order is internal: :meth:`get_flat_params`, :meth:`set_flat_params`, model
-        files and checkpoints use W[l] row by row (:meth:`_to_rows`, :meth:`_from_rows`).
-        """
-        xp = _xp.namespace(flat)
-        out, off = [], 0
-        s = self.layer_sizes
-        for l in range(1, len(s)):
-            nW = s[l] * s[l - 1]
-            W = xp.reshape(flat[off : off + nW], (s[l - 1], s[l])).T
-            off += nW
-            b = flat[off : off + s[l]]
-            off += s[l]
-            out.append(DenseParams(W, b))
-        return out
+        """W[l], b[l] as views of a θ-sized vector in storage order (:func:`params.views`)."""
+        return _theta.views(flat, self.layer_sizes)
 
     # -- where the parameters live ----------------------------------------------------
     @property
@@ -289,7 +253,9 @@ class Network:
     @property
     def weights(self) -> list[Array]:
         """``[W[1], ..., W[L]]``, W[l] of shape (n[l], n[l-1]); assignable per item or whole."""
-        return _LayerList((p.W for p in self._params), lambda l, v: self._set_array(l, "W", v))
+        return _theta.LayerList(
+            (p.W for p in self._params), lambda l, v: self._set_array(l, "W", v)
+        )
 
     @weights.setter
     def weights(self, new: Sequence[Any]) -> None:
@@ -302,7 +268,9 @@ class Network:
     @property
     def biases(self) -> list[Array]:
         """``[b[1], ..., b[L]]``, b[l] of shape (n[l],); assignable per item or whole."""
-        return _LayerList((p.b for p in self._params), lambda l, v: self._set_array(l, "b", v))
+        return _theta.LayerList(
+            (p.b for p in self._params), lambda l, v: self._set_array(l, "b", v)
+        )
 
     @biases.setter
     def biases(self, new: Sequence[Any]) -> None:
@@ -313,26 +281,12 @@ class Network:
             self._set_array(l, "b", b)
 
     def _to_rows(self, flat: Array) -> Array:
-        """A θ-sized vector in storage order (:meth:`_views`) → a new one with W[l] by rows."""
-        xp = _xp.namespace(flat)
-        concat = getattr(xp, "concat", None) or xp.concatenate
-        parts = []
-        for p in self._views(flat):
-            parts += [xp.reshape(p.W, (-1,)), p.b]  # reshape reads W row by row
-        return concat(parts)
+        """A θ-sized vector in storage order → a new one with W[l] by rows."""
+        return _theta.to_rows(flat, self.layer_sizes)
 
     def _from_rows(self, rows: Array, out: Array | None = None) -> Array:
         """Inverse of :meth:`_to_rows`: ``rows`` (W[l] by rows) written in storage order."""
-        xp = _xp.namespace(rows)
-        if out is None:
-            out = xp.empty_like(rows)
-        s, off = self.layer_sizes, 0
-        for l, p in enumerate(self._views(out), start=1):
-            nW = s[l] * s[l - 1]
-            p.W[...] = xp.reshape(rows[off : off + nW], (s[l], s[l - 1]))
-            p.b[...] = rows[off + nW : off + nW + s[l]]
-            off += nW + s[l]
-        return out
+        return _theta.from_rows(rows, self.layer_sizes, out)
 
     def get_flat_params(self) -> Array:
         """A copy of θ, all parameters as one vector (W[1], b[1], ..., W[L], b[L]).
@@ -364,51 +318,8 @@ class Network:
 
     # -- data in -------------------------------------------------------------------
     def _prepare_X(self, X: Any, extremes: list | None = None) -> Array:
-        """X checked and converted for this network (standardized if it has a Standardizer).
-
-        If ``extremes`` is a list and X is used as given, X's (min, max) are appended to it
-        (the finiteness check computes them; the trainer's scale check reuses them).
-        """
-        xp = self._xp
-        if xp is np and not _xp.is_foreign(X):
-            as_is = (
-                type(X) is np.ndarray
-                and X.ndim == 2
-                and X.dtype == self.dtype
-                and X.flags.c_contiguous
-                and X.shape[0] > 0
-                and X.shape[1] == self.layer_sizes[0]
-            )
-            if as_is:
-                # Finite min and max mean every entry is finite (NaN and ±inf propagate).
-                lo, hi = finite_extremes(X)
-                as_is = math.isfinite(lo) and math.isfinite(hi)
-                if as_is and extremes is not None and self.standardizer is None:
-                    extremes.append((lo, hi))
-            # If X is already what check_X would return, use it as is, read-only (nothing
-            # in mlplab writes into X): copying 60000×784 floats costs more than an epoch's
-            # gathers (benchmarks/RESULTS.md, mnist-shape).
-            Xc = X if as_is else check_X(X, self.dtype, self.layer_sizes[0])
-            if self.standardizer is not None:
-                Xc = self.standardizer.transform(Xc).astype(self.dtype, copy=False)
-            return Xc
-        # Checked (and copied) where the network computes: on the device for its arrays.
-        Xc = _xp.check_X_in(X, xp, self._device, self.dtype, self.layer_sizes[0])
-        if self.standardizer is not None:
-            mean, scale = self._standardizer_arrays()
-            Xc = _xp.astype((Xc - mean) / scale, _xp.dtype_in(xp, self.dtype))
-        return Xc
-
-    def _standardizer_arrays(self) -> tuple[Array, Array]:
-        """The Standardizer's μ and σ (float64) in the network's namespace, copied once."""
-        std = self.standardizer
-        key = (id(std.mean_), id(std.scale_), self._xp, str(self._device))
-        cached = getattr(self, "_std_arrays", None)
-        if cached is None or cached[0] != key:
-            mean = _xp.convert(std.mean_, self._xp, self._device, np.dtype(np.float64))
-            scale = _xp.convert(std.scale_, self._xp, self._device, np.dtype(np.float64))
-            cached = self._std_arrays = (key, mean, scale)
-        return cached[1], cached[2]
+        """X checked and converted for this network (:func:`mlplab.core.inputs.prepare_X`)."""
+        return _inputs.prepare_X(self, X, extremes)
 
     def _prepare_y(self, y: Any, n_samples: int) -> Array:
         # Targets are checked on the host (labels, one-hot rows, value sets), once per
