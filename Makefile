@@ -48,6 +48,27 @@ bench: $(VENV)/.installed-bench  ## full suite (~13 min), writes benchmarks/RESU
 bench-quick: $(VENV)/.installed-bench  ## small data, few rounds (~30 s), prints the report
 	MLPLAB_BENCH_CMD="make bench-quick" $(BENCH) --quick
 
+# Before/after the package redesign: the tree at BEFORE (checked out into a temporary git
+# worktree, removed afterwards, also on failure or Ctrl-C) against this one, in one
+# interleaved run of the workloads above and of benchmarks/distributed.py (MPI ranks 1 and
+# 2: the mpi extra). Each run is its own process with its tree's src/ first on sys.path.
+# COMPARE_ARGS adds options (e.g. --rounds 12, --quick, --workloads wide); see
+# benchmarks/compare.py. Full run: about 30 min on 2 cores; run it on a quiet machine.
+BEFORE ?= 1413e4d
+COMPARE_ARGS ?=
+COMPARE := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/compare.py
+
+.PHONY: bench-compare
+bench-compare: $(VENV)/.installed-bench $(VENV)/.installed-dev  ## writes benchmarks/RESULTS-redesign.md
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/mlplab-before.XXXXXX") || exit 1; \
+	trap 'git worktree remove --force "$$tmp" 2>/dev/null || rm -rf "$$tmp"' EXIT; \
+	trap 'exit 130' INT TERM HUP; \
+	echo "before: $(BEFORE) in the temporary worktree $$tmp"; \
+	git worktree add --quiet --detach "$$tmp" $(BEFORE) && \
+	MLPLAB_BENCH_CMD="make bench-compare BEFORE=$(BEFORE)$(if $(COMPARE_ARGS), COMPARE_ARGS='$(COMPARE_ARGS)')" \
+	  $(COMPARE) --before "$$tmp" --after . --distributed $(COMPARE_ARGS) \
+	  --out benchmarks/RESULTS-redesign.md
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info
 

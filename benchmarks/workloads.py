@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+# The old documented paths: they exist in 1413e4d and are kept as aliases by the layered
+# package, so benchmarks/compare.py can run this file against the trees before and after.
 import mlplab
-from mlplab.core import network as _net
-from mlplab.core import optimizers as _opt
+from mlplab import network as _net
+from mlplab import optimizers as _opt
 
 MOMENTUM = 0.9
 
