@@ -23,9 +23,9 @@ Conventions, and where they differ from ``sklearn.neural_network``:
   tools expect (``network_.predict`` itself stays in float32).
 
 Sample weights give the weighted cost J = Σ_i w_i L(i) / Σ_i w_i per mini-batch, so
-integer weights are equivalent to repeating rows (a weight of 0 removes a row). The
-weighting is done here, not in the core: the head's dJ/dz[L] = (a[L] − y)/n is rescaled
-row by row to w_i (a[L] − y)_i / Σw.
+integer weights are equivalent to repeating rows (a weight of 0 removes a row); they go
+to ``Trainer.fit(sample_weight=...)`` and from there to the head
+(:func:`mlplab.core.heads.weighted_loss_and_grad`: dZ[L] = w_i (a[L] − y)_i / Σw).
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from mlplab._typing import DenseParams
 from mlplab.core import optimizers as _opt
 from mlplab.core.data import Standardizer
-from mlplab.core.heads import Head
+from mlplab.core.heads import per_sample_loss
 from mlplab.core.network import Network
 from mlplab.core.network import forward as _forward
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger
+from mlplab.train.checks import check_sample_weight as _check_weights
 from mlplab.train.loop import Trainer
-from mlplab.train.step import BatchGradient
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -68,51 +68,6 @@ SOLVERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 _OUT_ACTIVATION = {"binary": "logistic", "multiclass": "softmax", "regression": "identity"}
 
 
-# ------------------------------------------------------------------ weighted cost
-def per_sample_loss(head_name: str, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    r"""The loss L(i) of every row, computed from the logits like the heads do.
-
-    Parameters
-    ----------
-    head_name : {"binary", "multiclass", "regression"}
-    Z : ndarray of shape (n_samples, n[L])
-        Logits z[L].
-    Y : ndarray of shape (n_samples, n[L])
-        Targets (0/1, one-hot rows, or values).
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-        L(i); their mean is the head's J.
-    """
-    if head_name == "binary":  # log(1 + e^z) − yz, summed over the independent outputs
-        return (np.logaddexp(0, Z) - Y * Z).sum(axis=1)
-    if head_name == "multiclass":  # log Σ_k e^{z_k} − Σ_k y_k z_k, max-shifted
-        Zs = Z - Z.max(axis=1, keepdims=True)
-        return -(Y * (Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True)))).sum(axis=1)
-    R = Z - Y
-    return 0.5 * (R * R).sum(axis=1)
-
-
-def weighted_loss_and_grad(
-    head: Head, Z: np.ndarray, Y: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
-    r"""The weighted cost J = Σ_i w_i L(i) / Σ_i w_i and its gradient dJ/dz[L].
-
-    The head's own gradient is (a − y)/n; multiplying row i by n·w_i/Σw gives
-    w_i (a − y)_i / Σw, the gradient of the weighted cost. With Σw = 0 (every row
-    weighted 0) the cost and the gradient are 0.
-    """
-    J, dZ = head.loss_and_grad(Z, Y)
-    total = float(w.sum())
-    if total <= 0:
-        dZ[...] = 0
-        return 0.0, dZ
-    dZ *= (w * (Z.shape[0] / total)).astype(dZ.dtype, copy=False)[:, None]
-    J = float(w @ per_sample_loss(head.name, Z, Y)) / total
-    return J, dZ
-
-
 def _reject_ragged(X: Any, name: str = "X") -> None:
     """A nested list whose rows differ in length gets our message, not NumPy's."""
     if isinstance(X, (list, tuple)):
@@ -124,36 +79,6 @@ def _reject_ragged(X: Any, name: str = "X") -> None:
                 f"{name} is ragged: its rows have different lengths {lengths}; every row "
                 "must have the same number of features"
             ) from None
-
-
-class _WeightCell:
-    """The current mini-batch's sample weights, shared by the trainer and the head."""
-
-    w: np.ndarray | None = None
-
-
-def _weighted_head(head: Head, cell: _WeightCell) -> Head:
-    def loss_and_grad(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-        w = cell.w
-        if w is None or w.shape[0] != Z.shape[0]:
-            raise RuntimeError("sample weights out of step with the mini-batch")
-        return weighted_loss_and_grad(head, Z, Y, w)
-
-    return Head(head.name, head.link, loss_and_grad, head.loss)
-
-
-class _WeightedGradient(BatchGradient):
-    """The trainer's batch gradient, handing each mini-batch's sample weights to the
-    weighted head first (the same rows of the weights as of X)."""
-
-    def __init__(self, net: Any, grads: Any, sample_weight: np.ndarray, cell: _WeightCell):
-        super().__init__(net, grads)
-        self._sample_weight = sample_weight
-        self._cell = cell
-
-    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> Any:
-        self._cell.w = self._sample_weight if rows is None else self._sample_weight[rows]
-        return super().__call__(X, Y, labels, rows)
 
 
 # ------------------------------------------------------------------ callbacks
@@ -173,29 +98,19 @@ class _ValidationScore(Callback):
 
 # ------------------------------------------------------------------ helpers
 def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """Sample weights as a float64 vector (None when absent or all equal)."""
+    """Sample weights as a float64 vector (None when absent or all equal).
+
+    A number is that weight for every row. The checks (1-D, one per sample, finite,
+    >= 0, Σw > 0) are the trainer's (:func:`mlplab.train.checks.check_sample_weight`).
+    """
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
-        sw = np.full(n_samples, float(sample_weight))
-    else:
-        try:
-            sw = np.asarray(sample_weight, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("sample_weight must be an array of numbers") from None
-    if sw.ndim != 1 or sw.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight must have shape ({n_samples},) like X's samples, got {sw.shape}"
-        )
-    if not np.isfinite(sw).all():
-        raise ValueError("sample_weight contains NaN or infinite values")
-    if (sw < 0).any():
-        raise ValueError("sample_weight must be >= 0 (negative weights are not allowed)")
-    if sw.sum() <= 0:
-        raise ValueError("sample_weight is all zero: at least one sample needs a positive weight")
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sw, _ = _check_weights(sample_weight, n_samples)
     if np.all(sw == sw[0]):
         return None  # equal weights are the unweighted cost exactly
-    return sw.copy()
+    return sw
 
 
 def _weighted_standardizer(X: np.ndarray, sw: np.ndarray | None) -> Standardizer:
@@ -459,81 +374,26 @@ class _BaseMLP(BaseEstimator):
         incremental: bool,
         comm: Any = None,
     ) -> None:
-        """Run the core Trainer on already-encoded targets Y (what ``check_y`` accepts).
+        """Run the Trainer on already-encoded targets Y (what ``check_y`` accepts).
 
-        With ``comm``, X and Y are this MPI rank's shard and a DistributedTrainer sums
-        the gradients of the global mini-batches over all ranks (``mlplab.distributed``).
+        ``sw`` (sample weights, or None) goes to ``Trainer.fit(sample_weight=...)``: each
+        mini-batch's cost is J = Σ w_i L(i) / Σ w_i and the L2 term that of the data with
+        row i repeated w_i times. With ``comm``, X and Y are this MPI rank's shard and the
+        MPI strategy sums the gradients of the global mini-batches over all ranks.
         """
         net = self.network_
         net.l2 = float(self.alpha)
         val_cb = None
         if self.early_stopping and not incremental:
             X, Y, y_raw, sw, val_cb = self._split_validation(X, Y, y_raw, sw)
-        callbacks: list[Callback] = [GradientNormLogger()]
-        if val_cb is not None:
-            callbacks += [
-                val_cb,
-                EarlyStopping(
-                    "val_score",
-                    patience=self.n_iter_no_change,
-                    min_delta=float(self.tol),
-                    mode="max",
-                    restore_best=True,
-                ),
-            ]
-        elif not incremental:
-            callbacks.append(
-                EarlyStopping("loss", patience=self.n_iter_no_change, min_delta=float(self.tol))
-            )
-        if self.verbose and (comm is None or comm.Get_rank() == 0):
-            from mlplab.train.progress import ProgressBar
-
-            callbacks.append(ProgressBar())
-        optimizer = self._optimizer()
-        n = X.shape[0]
-        base_head = net.head
-        if comm is not None:  # sample weights and early stopping were refused in _check_comm
-            from mlplab.train.mpi import MPI, global_rows
-
-            n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
-            trainer = Trainer(net, optimizer, callbacks, self._random, strategy=MPI(comm))
-        elif sw is not None:
-            cell = _WeightCell()
-            trainer = Trainer(net, optimizer, callbacks, self._random)
-            trainer.gradient = _WeightedGradient(net, trainer.grads, sw, cell)
-            net.head = _weighted_head(base_head, cell)
-            # The trainer divides the L2 term by the batch size n_b; scaling λ by n/Σw
-            # makes it (α / 2Σw)‖W‖², the penalty of the equivalent repeated data.
-            net.l2 = float(self.alpha) * n / float(sw.sum())
-        else:
-            trainer = Trainer(net, optimizer, callbacks, self._random)
-        if self._opt_state is not None and self._opt_solver == self.solver:
-            trainer.opt_state = self._opt_state  # continue (warm start, partial_fit)
-        trainer.step = self._step
-        trainer.epoch = self.n_iter_
+        trainer, n = self._trainer(X.shape[0], self._callbacks(val_cb, incremental), comm)
         try:
-            history = trainer.fit(X, Y, epochs=epochs, batch_size=self._batch(n))
+            history = trainer.fit(X, Y, epochs=epochs, batch_size=self._batch(n), sample_weight=sw)
         finally:
-            net.head = base_head
-            net.l2 = float(self.alpha)
-            self._opt_state, self._opt_solver, self._step = (
-                trainer.opt_state,
-                self.solver,
-                trainer.step,
-            )
+            self._opt_state, self._opt_solver = trainer.opt_state, self.solver
+            self._step = trainer.step
         done = len(history.epoch)
-        self.n_iter_ += done
-        self.t_ += done * n
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(values)
-        self.loss_curve_ = list(self.history_.get("loss", []))
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
-        if val_cb is not None:
-            self.validation_scores_ = list(self.history_.get("val_score", []))
-            self.best_validation_score_ = max(self.validation_scores_, default=None)
-            self.best_loss_ = None
-        elif self.loss_curve_:
-            self.best_loss_ = float(min(self.loss_curve_))
+        self._record(history, done * n, val_cb is not None)
         if not incremental and done == epochs and not trainer.stop_training:
             warnings.warn(
                 f"{type(self).__name__}: stochastic optimizer reached max_iter={self.max_iter} "
@@ -541,6 +401,64 @@ class _BaseMLP(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,  # the user's fit() call
             )
+
+    def _callbacks(self, val_cb: _ValidationScore | None, incremental: bool) -> list[Callback]:
+        """Gradient norms, and the stopping rule: on the validation score with
+        ``early_stopping``, else on the training cost (not for ``partial_fit``)."""
+        callbacks: list[Callback] = [GradientNormLogger()]
+        if val_cb is not None:
+            stop = EarlyStopping(
+                "val_score",
+                patience=self.n_iter_no_change,
+                min_delta=float(self.tol),
+                mode="max",
+                restore_best=True,
+            )
+            callbacks += [val_cb, stop]
+        elif not incremental:
+            callbacks.append(
+                EarlyStopping("loss", patience=self.n_iter_no_change, min_delta=float(self.tol))
+            )
+        return callbacks
+
+    def _trainer(self, n: int, callbacks: list[Callback], comm: Any) -> tuple[Trainer, int]:
+        """A Trainer that continues the estimator's run (optimizer state, step, epoch),
+        and the number of training rows over all MPI ranks."""
+        strategy = None
+        if comm is not None:  # sample weights and early stopping were refused in _check_comm
+            from mlplab.train.mpi import MPI, global_rows
+
+            n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
+            strategy = MPI(comm)
+        optimizer = self._optimizer()
+        trainer = Trainer(
+            self.network_,
+            optimizer,
+            callbacks,
+            self._random,
+            strategy=strategy,
+            verbose=bool(self.verbose),
+        )
+        if self._opt_state is not None and self._opt_solver == self.solver:
+            trainer.opt_state = self._opt_state  # continue (warm start, partial_fit)
+        trainer.step = self._step
+        trainer.epoch = self.n_iter_
+        return trainer, n
+
+    def _record(self, history: Any, samples: int, validated: bool) -> None:
+        """The scikit-learn attributes after a fit: n_iter_, t_, loss_curve_, ..."""
+        self.n_iter_ += len(history.epoch)
+        self.t_ += samples
+        for key, values in history.history.items():
+            self.history_.setdefault(key, []).extend(values)
+        self.loss_curve_ = list(self.history_.get("loss", []))
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
+        if validated:
+            self.validation_scores_ = list(self.history_.get("val_score", []))
+            self.best_validation_score_ = max(self.validation_scores_, default=None)
+            self.best_loss_ = None
+        elif self.loss_curve_:
+            self.best_loss_ = float(min(self.loss_curve_))
 
     def _split_validation(self, X, Y, y_raw, sw):  # type: ignore[no-untyped-def]
         from sklearn.model_selection import train_test_split
