@@ -166,6 +166,18 @@ def test_coefs_match_sklearn_forward_pass(blobs):
 
 
 # ---------------------------------------------------------------- sample weights
+def test_estimators_module_keeps_its_names():
+    import mlplab.estimators as old_path
+    from mlplab.core import heads
+    from mlplab.sklearn import classifier, estimators, regressor
+
+    assert old_path is estimators
+    assert estimators.MLPClassifier is classifier.MLPClassifier is mlplab.MLPClassifier
+    assert estimators.MLPRegressor is regressor.MLPRegressor is mlplab.MLPRegressor
+    assert estimators.weighted_loss_and_grad is heads.weighted_loss_and_grad
+    assert estimators.per_sample_loss is heads.per_sample_loss
+
+
 @pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
 def test_integer_weights_equal_repeated_rows_with_minibatch_free_training(Est, blobs):
     X, y = blobs
