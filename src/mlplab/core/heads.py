@@ -14,7 +14,8 @@ without ever taking log(0) or overflowing e^z:
   outputs, so that the loss and the gradient agree for several outputs too
   (scikit-learn issue #8349 is what happens when they don't).
 
-J = (1/n) Σ_i L(i) in every case.
+J = (1/n) Σ_i L(i) in every case; with sample weights w ≥ 0,
+:func:`weighted_loss_and_grad` gives J = Σ_i w_i L(i) / Σ_i w_i and dZ[L] = w_i (a − y)_i / Σw.
 
 Every head computes in the namespace of Z (NumPy, PyTorch, CuPy, ...; see
 :mod:`mlplab._array_api`). With NumPy the cost J is a Python float; with other libraries
@@ -25,7 +26,7 @@ reads it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -130,6 +131,78 @@ HEADS: dict[str, Head] = {
     "multiclass": multiclass,
     "regression": regression,
 }
+
+
+# ------------------------------------------------------------ per sample, weighted
+def per_sample_loss(head_name: str, Z: Array, Y: Array) -> Array:
+    r"""The loss L(i) of every row, from the logits as the heads compute it.
+
+    * ``binary``: L(i) = Σ_k [log(1 + e^{z_k}) − y_k z_k] (one term per 0/1 output);
+    * ``multiclass``: L(i) = −Σ_k y_k log softmax(z)_k (max-shifted);
+    * ``regression``: L(i) = ½ Σ_k (z_k − y_k)².
+
+    Parameters
+    ----------
+    head_name : {"binary", "multiclass", "regression"}
+    Z : array of shape (n_samples, n[L])
+        Logits z[L].
+    Y : array of shape (n_samples, n[L])
+        Targets (0/1, one-hot rows, or values).
+
+    Returns
+    -------
+    array of shape (n_samples,)
+        L(i); their mean is the head's J.
+    """
+    xp = _xp.namespace(Z)
+    if head_name == "binary":  # log(1 + e^z) − yz, summed over the independent outputs
+        zero = 0 if xp is np else _xp.scalar(0, Z)
+        return _xp.sum(xp.logaddexp(zero, Z) - Y * Z, axis=1)
+    if head_name == "multiclass":  # log Σ_k e^{z_k} − Σ_k y_k z_k
+        return -_xp.sum(Y * _log_softmax(Z), axis=1)
+    R = Z - Y
+    return 0.5 * _xp.sum(R * R, axis=1)
+
+
+def weighted_loss_and_grad(head: Head, Z: Array, Y: Array, w: Array) -> tuple[Any, Array]:
+    r"""The weighted cost and its gradient at the output, for sample weights w ≥ 0:
+
+    .. math::
+        J = \frac{\sum_i w_i \mathcal L(i)}{\sum_i w_i}, \qquad
+        \frac{\partial J}{\partial z^{[L]}_i} = \frac{w_i\,(a^{[L]} - y)_i}{\sum_j w_j}
+
+    Integer weights give exactly the cost of the data with row i repeated w_i times
+    (w_i = 0 drops the row). The head's own gradient is (a − y)/n; multiplying row i
+    by n·w_i/Σw gives the weighted one. With Σw = 0 (every row weighted 0) J = 0 and
+    dZ[L] = 0.
+
+    Parameters
+    ----------
+    head : Head
+    Z, Y : arrays of shape (n_samples, n[L])
+        Logits and targets, as for ``head.loss_and_grad``.
+    w : array of shape (n_samples,)
+        The rows' weights (NumPy: float64; other libraries: Z's namespace and device).
+
+    Returns
+    -------
+    J : float for NumPy, a 0-D array on Z's device otherwise (never read there)
+    dZ : array of shape (n_samples, n[L])
+    """
+    J, dZ = head.loss_and_grad(Z, Y)
+    xp = _xp.namespace(Z)
+    if xp is not np:  # no read from the device: Σw = 0 is handled by where
+        total = _xp.sum(w)
+        safe = xp.where(total > 0, total, xp.ones_like(total))  # w = 0 there anyway
+        dZ *= xp.reshape(_xp.astype(w * (Z.shape[0] / safe), dZ.dtype), (-1, 1))
+        return _xp.sum(w * per_sample_loss(head.name, Z, Y)) / safe, dZ
+    total = float(w.sum())
+    if total <= 0:
+        dZ[...] = 0
+        return 0.0, dZ
+    dZ *= (w * (Z.shape[0] / total)).astype(dZ.dtype, copy=False)[:, None]
+    J = float(w @ per_sample_loss(head.name, Z, Y)) / total
+    return J, dZ
 
 
 def get(head: str | Head) -> Head:

@@ -19,6 +19,7 @@ import numpy as np
 
 from mlplab import _array_api as _xp
 from mlplab._typing import Array, Grads, Params
+from mlplab.core import heads as _heads
 from mlplab.core.activations import Activation
 from mlplab.core.layers import Cache
 from mlplab.core.network import Network
@@ -89,7 +90,9 @@ class Workspace:
         Y.take(idx, axis=0, out=self.Yb, mode="clip")
         return self.Xb, self.Yb
 
-    def loss_and_grads(self, params: Params, X: Array, Y: Array, grads: Grads) -> float:
+    def loss_and_grads(
+        self, params: Params, X: Array, Y: Array, grads: Grads, w: Array | None = None
+    ) -> float:
         """J on the batch (X, Y); dJ/dW[l], dJ/db[l] written into ``grads``.
 
         The same computation as :func:`~mlplab.core.backprop.loss_and_grads` without the
@@ -105,6 +108,9 @@ class Workspace:
         grads : list of L DenseParams
             Arrays of the parameters' shapes to write dW[l], db[l] into (views of the
             trainer's flat dJ/dθ).
+        w : ndarray of shape (n_samples,), optional
+            Sample weights (float64): J = Σ w_i L(i) / Σ w_i and dZ[L] = w_i (a − y)_i / Σw
+            (:func:`~mlplab.core.heads.weighted_loss_and_grad`).
 
         Returns
         -------
@@ -121,7 +127,10 @@ class Workspace:
             # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
             A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
             A_used[l + 1] = A
-        J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
+        if w is None:
+            J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
+        else:
+            J, dZ = _heads.weighted_loss_and_grad(self.head, A, Y, w)  # w_i (a − y)_i / Σw
         for l in range(L - 1, -1, -1):  # backward
             gW, gb = grads[l]
             A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ

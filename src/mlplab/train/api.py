@@ -35,6 +35,7 @@ def fit(
     checkpoint_every: int | None = None,
     resume: bool = False,
     restore_best: bool | str = False,
+    sample_weight: Any = None,
 ) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return its History.
 
@@ -86,6 +87,16 @@ def fit(
         rank's contiguous shard of the training rows, ``batch_size`` the global batch;
         every rank ends with the same parameters. Only rank 0 shows progress and writes
         ``checkpoint``; ``resume`` restores it on every rank, whatever their number.
+    sample_weight : array-like of shape (n_samples,), optional
+        One weight w_i >= 0 per row (finite, Σw > 0): each batch's cost becomes
+        J = Σ_i w_i L(i) / Σ_i w_i with dZ[L] = w_i (a − y)_i / Σw
+        (:func:`mlplab.core.heads.weighted_loss_and_grad`), and λ is scaled by n/Σw
+        (n rows, Σw over the training set) so that the L2 term is the repeated data's.
+        Integer weights train exactly like the data with row i repeated w_i times for
+        batch GD (``batch_size=None``), and a weight of 0 like dropping the row;
+        mini-batches differ (the repeated data has more rows to shuffle). The logged
+        ``loss`` is the batches' weighted costs averaged by batch size; ``val_loss`` is
+        unweighted. Not with ``comm``.
 
     Returns
     -------
@@ -130,4 +141,5 @@ def fit(
         checkpoint_every=checkpoint_every,
         resume=resume,
         restore_best=restore_best,
+        sample_weight=sample_weight,
     )

@@ -14,6 +14,8 @@ import numpy as np
 from mlplab import _array_api as _xp
 from mlplab._validation import (
     SCALE_WARNING,
+    as_float_array,
+    check_finite,
     check_input_scale,
     check_positive,
     check_two_classes,
@@ -54,6 +56,51 @@ def check_fit(
     return Xc, Y, val, every, check_restore_best(restore_best, val is not None)
 
 
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, net: Any = None, distributed: bool = False
+) -> tuple[Any, float | None]:
+    """Sample weights, checked once: (w, Σw), or (None, None) without them.
+
+    w is one finite weight >= 0 per row of X with Σw > 0: a float64 copy, moved to the
+    namespace, dtype and device of ``net`` when it computes elsewhere than in NumPy.
+    Refused under MPI (``distributed``): the weighted mean over a batch split across
+    ranks would need each rank's Σw.
+    """
+    if sample_weight is None:
+        return None, None
+    if distributed:
+        raise ValueError(
+            "sample_weight is not supported with MPI data-parallel training (comm= or "
+            "strategy=MPI(...)); train in one process, or repeat rows instead of weighting"
+        )
+    w = as_float_array(
+        _xp.to_numpy(sample_weight) if _xp.is_foreign(sample_weight) else sample_weight,
+        "sample_weight",
+        np.dtype(np.float64),
+    )
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per row of X, "
+            f"got shape {w.shape}"
+        )
+    check_finite(w, "sample_weight")
+    negative = np.flatnonzero(w < 0)
+    if negative.size:
+        raise ValueError(
+            "sample_weight must be >= 0 (negative weights are not allowed), got "
+            f"{float(w[negative[0]])!r} at row {int(negative[0])}"
+        )
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
+    if not total > 0:
+        raise ValueError("sample_weight is all zero: at least one sample needs a positive weight")
+    if not np.isfinite(total):
+        raise ValueError("sample_weight sums to infinity; rescale the weights")
+    if net is not None and net._xp is not np:
+        w = _xp.convert(w, net._xp, net._device, net.dtype)
+    return w, total
+
+
 def check_validation(net: Any, validation_data: Any) -> tuple[Any, Any]:
     xp = net._xp
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -70,7 +117,7 @@ def check_validation(net: Any, validation_data: Any) -> tuple[Any, Any]:
 
 
 def numpy_only_checkpoints(net: Any) -> None:
-    if net._xp is not np:
+    if net is not None and net._xp is not np:
         raise ValueError(
             "checkpoints are written from NumPy training only; this network computes with "
             f"{_xp.describe(net._xp, net._device)} (train on NumPy arrays, or net.to('numpy'))"

@@ -47,7 +47,7 @@ from mlplab.core.optimizers import Optimizer, adam
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.batches import Batch, EpochPlan, resolve_batch_size
 from mlplab.train.callbacks import Callback, CallbackList, History
-from mlplab.train.checks import check_fit, numpy_only_checkpoints
+from mlplab.train.checks import check_fit, check_sample_weight, numpy_only_checkpoints
 from mlplab.train.divergence import DivergenceError, diverged, diverged_on_device
 from mlplab.train.progress import ProgressBar
 from mlplab.train.run import Checkpoints, Run, StopRequestedError, ctrl_c_ends_step
@@ -59,6 +59,7 @@ from mlplab.train.step import (
     add_l2,
     follow_data,
     indices_on,
+    l2_lambda,
 )
 from mlplab.train.strategy import Local
 
@@ -150,6 +151,7 @@ class Trainer:
         self._grad_flat = self.strategy.gradient_buffer(net)
         self.grads = net._views(self._grad_flat)
         self.gradient = BatchGradient(net, self.grads)
+        self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
@@ -168,17 +170,20 @@ class Trainer:
         checkpoint_every: int | None = None,
         resume: bool = False,
         restore_best: bool | str = False,
+        sample_weight: Any = None,
     ) -> History:
         """Train ``self.net`` in place for ``epochs`` epochs; returns the History.
 
         ``batch_size="auto"`` is min(32, n_samples); see :func:`fit` for the other
-        arguments. With ``resume=True``, ``epochs`` counts from the start of the run
-        that wrote the checkpoint, so the same call finishes the same run. Under MPI
-        (``strategy=MPI(comm)``) X, y are this rank's rows and ``batch_size`` is the
-        global |B|; every check fails on every rank or on none.
+        arguments. ``sample_weight`` (one weight >= 0 per row) makes every batch's cost
+        J = Σ w_i L(i) / Σ w_i and the L2 term that of the data with row i repeated w_i
+        times (one process only). With ``resume=True``, ``epochs`` counts from the start
+        of the run that wrote the checkpoint, so the same call finishes the same run.
+        Under MPI (``strategy=MPI(comm)``) X, y are this rank's rows and ``batch_size``
+        is the global |B|; every check fails on every rank or on none.
         """
         args = (epochs, batch_size, validation_data, checkpoint, checkpoint_every, resume)
-        run = self._begin(X, y, *args, restore_best)
+        run = self._begin(X, y, *args, restore_best, sample_weight)
         with self.strategy.guard():
             self._train(run)
         if self.interrupted:
@@ -275,10 +280,12 @@ class Trainer:
 
     def _step(self, run: Run, batch: Batch, b: int, n_batches: int) -> tuple[Any, Any]:
         """Gradient of batch b over every process, L2, the checked step: (J, # correct)."""
-        J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows)
+        w, w_total = self._weights  # sample weights of all rows, or None
+        J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows, w)
         J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
-            J = add_l2(self.net, self.grads, J, batch.size)
+            lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
+            J = add_l2(self.net, self.grads, J, batch.size, lam)
         new_state = run.stepper.apply(J, self._grad_flat, self.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)
@@ -300,14 +307,22 @@ class Trainer:
         every: Any,
         resume: Any,
         restore_best: Any,
+        sample_weight: Any = None,
     ) -> Run:
         """Check everything once, agree with the other processes, resume if asked."""
         st = self.strategy
         follow_data(self, X)  # NumPy, or the library and device of X
         args = (epochs, validation_data, checkpoint, every, resume, restore_best)
-        checked = st.agree(lambda: check_fit(self.net, X, y, *args, self.require_two_classes))
-        X, Y, val, every, monitor = checked
+
+        def checks() -> tuple[Any, ...]:
+            out = check_fit(self.net, X, y, *args, self.require_two_classes)
+            distributed = st.size > 1 or type(st) is not Local
+            weights = check_sample_weight(sample_weight, out[0].shape[0], self.net, distributed)
+            return *out, *weights
+
+        X, Y, val, every, monitor, w, w_total = st.agree(checks)
         n_global, rows = st.share(X.shape[0])
+        self._weights = (w, w_total)
         where = "training samples" if st.size == 1 else "training samples of all ranks"
         B = st.agree(lambda: resolve_batch_size(batch_size, n_global, where))
         settings = {"epochs": epochs, "batch_size": batch_size, "resume": resume}
@@ -360,9 +375,11 @@ class Trainer:
 
     def _data_digest(self, run: Run) -> str:
         """A digest of all processes' training rows, the same for any number of them."""
-        lo = run.plan.rows[0]
-        total = self.strategy.sum(_ckpt.row_hash_sum(run.X, run.Y, first_row=lo))
-        return _ckpt.data_digest(run.X, run.Y, n_rows=run.plan.n_global, row_sum=total)
+        lo, Y, w = run.plan.rows[0], run.Y, self._weights[0]
+        if w is not None:  # the weights are part of the data: hashed as one more column
+            Y = np.column_stack([Y, w])
+        total = self.strategy.sum(_ckpt.row_hash_sum(run.X, Y, first_row=lo))
+        return _ckpt.data_digest(run.X, Y, n_rows=run.plan.n_global, row_sum=total)
 
     # -- after each epoch -------------------------------------------------------------
     def _track_best(self, epoch: int, logs: dict[str, Any], monitor: str) -> None:

@@ -8,6 +8,11 @@ The lecture's step, for the rows of one mini-batch::
     J += (λ/2|B|) Σ‖W[l]‖²;  dW[l] += (λ/|B|) W[l]   # L2, once per batch
     θ ← θ + update(dJ/dθ)                        # the optimizer's step, if it is finite
 
+With sample weights w (``fit(..., sample_weight=w)``) the head is the weighted one,
+J_B = Σ_{i∈B} w_i L(i) / Σ_{i∈B} w_i and dZ[L] = w_i (a − y)_i / Σ_{i∈B} w_i
+(:func:`~mlplab.core.heads.weighted_loss_and_grad`), and λ becomes λ·n/Σw (n rows and
+Σw over the whole training set): the L2 term of the data with row i repeated w_i times.
+
 :class:`BatchGradient` computes the first three lines — with NumPy through the
 preallocated buffers of :mod:`mlplab.fast` (the same equations), with other array
 libraries through the lecture functions. The strategy (:mod:`mlplab.train.strategy`)
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from mlplab import _array_api as _xp
+from mlplab.core import heads as _heads
 from mlplab.core import network as _net
 from mlplab.core.optimizers import Optimizer
 from mlplab.fast import workspace as _ws
@@ -48,15 +54,18 @@ class BatchGradient:
         self.workspaces: dict[int, Any] = {}  # fast path: buffers per batch size
         self.last_Z: Any = None
 
-    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
-        """(J, m, # correct) on rows ``rows`` of X, Y (None: all); the mean over m rows.
+    def __call__(
+        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None
+    ) -> tuple[Any, int, Any]:
+        """(J, m, # correct) on rows ``rows`` of X, Y (None: all); the mean over m rows,
+        weighted by those rows of the sample weights ``w`` (one per row of X) if given.
 
         With other libraries than NumPy, J and the count are 0-D arrays on the device.
         For m = 0 (an MPI rank with no row of this batch) J = 0 and the gradient is 0.
         """
         net = self.net
         if net._xp is not np:
-            return self._on_device(X, Y, labels, rows)
+            return self._on_device(X, Y, labels, rows, w)
         if rows is not None:  # one gather into the workspace's batch buffers
             if rows.shape[0] == 0:
                 for g in self.grads:
@@ -66,8 +75,10 @@ class BatchGradient:
             ws = _ws.workspace_for(self.workspaces, net, rows.shape[0])
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
+        if w is not None and rows is not None:
+            w = w[rows]
         ws = _ws.workspace_for(self.workspaces, net, X.shape[0])
-        J = ws.loss_and_grads(net._params, X, Y, self.grads)  # forward + backprop
+        J = ws.loss_and_grads(net._params, X, Y, self.grads, w)  # forward + backprop
         Z = self.last_Z = ws.Z[-1]
         if labels is not None:  # multiclass
             correct = float(np.count_nonzero(Z.argmax(axis=1) == labels))
@@ -77,14 +88,18 @@ class BatchGradient:
             correct = 0.0
         return J, X.shape[0], correct
 
-    def _on_device(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
+    def _on_device(self, X: Any, Y: Any, labels: Any, rows: Any, w: Any) -> tuple[Any, int, Any]:
         """The lecture's functions in X's library; J and the count stay on the device."""
         net, xp = self.net, self.net._xp
         if rows is not None:
             X, Y = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
             labels = None if labels is None else xp.take(labels, rows, axis=0)
+            w = None if w is None else xp.take(w, rows, axis=0)
         Z_L, caches = _net.forward(net._params, X, net.hidden)
-        J, dZ_L = net.head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / m
+        if w is None:
+            J, dZ_L = net.head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / m
+        else:
+            J, dZ_L = _heads.weighted_loss_and_grad(net.head, Z_L, Y, w)  # w_i (a − y)_i / Σw
         _ws.backward_into(dZ_L, net._params, caches, net.hidden, self.grads)
         self.last_Z = Z_L
         correct: Any = 0.0
@@ -95,12 +110,26 @@ class BatchGradient:
         return J, X.shape[0], correct
 
 
-def add_l2(net: Any, grads: list[Any], J: Any, size: int) -> Any:
-    """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch)."""
-    J += _net.l2_penalty(net._params, net.l2, size)
+def add_l2(net: Any, grads: list[Any], J: Any, size: int, lam: float | None = None) -> Any:
+    """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch).
+
+    λ is ``lam``, by default the network's ``l2`` (:func:`l2_lambda` gives the one for
+    sample weights).
+    """
+    lam = net.l2 if lam is None else lam
+    J += _net.l2_penalty(net._params, lam, size)
     for g, p in zip(grads, net._params, strict=True):
-        g.W[...] += (net.l2 / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+        g.W[...] += (lam / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
     return J
+
+
+def l2_lambda(net: Any, n_rows: int, weight_total: float | None) -> float:
+    """λ of the L2 term: the network's λ, or λ·n/Σw with sample weights of total
+    ``weight_total`` on ``n_rows`` rows, so that the penalty (λ·n/Σw)/2n = λ/2Σw is that
+    of the data with row i repeated w_i times."""
+    if weight_total is None:
+        return net.l2
+    return net.l2 * n_rows / weight_total
 
 
 class HostStep:
