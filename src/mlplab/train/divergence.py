@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlplab.core.optimizers import Optimizer
-from mlplab.train.step import add_l2
+from mlplab.train.step import add_l2, l2_lambda
 
 
 class DivergenceError(FloatingPointError):
@@ -114,7 +114,9 @@ def diverged_on_device(
     if hasattr(state, "_replace") and isinstance(getattr(state, "count", None), int):
         # The built-in states count every update() call; the skipped ones did not happen.
         trainer.opt_state = state._replace(count=state.count - (len(batches) - b))
-    J, _, _ = trainer.gradient(run.X, run.Y, run.labels, batches[b].rows)
+    w, w_total = trainer._weights  # the same batch, weights and λ as the step that failed
+    J, _, _ = trainer.gradient(run.X, run.Y, run.labels, batches[b].rows, w)
     if trainer.net.l2:
-        J = add_l2(trainer.net, trainer.grads, J, batches[b].size)
+        lam = l2_lambda(trainer.net, run.plan.n_global, w_total)
+        J = add_l2(trainer.net, trainer.grads, J, batches[b].size, lam)
     return diverged(trainer, run, float(J), b, len(batches))
