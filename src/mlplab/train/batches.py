@@ -55,7 +55,8 @@ class EpochPlan:
         if order is None or B is None:
             return [Batch(None, n)]
         if self.everything:  # one process: the slices are the batches
-            return [Batch(order[s : s + B], min(B, n - s)) for s in range(0, n, B)]
+            cuts = range(0, n, B)
+            return [Batch(order[s : s + B], B if s + B <= n else n - s) for s in cuts]
         lo, hi = self.rows
         batches = []
         for s in range(0, n, B):

@@ -251,11 +251,13 @@ class Trainer:
         if on_device:
             batches = indices_on(batches, self.net._xp, self.net._device)  # one copy
             correct, epoch_start_step = 0, self.step  # an integer count on the device
+        step, every, ctrl_c = self._step, run.checkpoints.every, run.ctrl_c  # hot loop
         for b in range(first, len(batches)):
-            J, correct_b = self._step(run, batches[b], b, len(batches))
-            total += J * batches[b].size
+            batch = batches[b]
+            J, correct_b = step(run, batch, b, len(batches))
+            total += J * batch.size
             correct += correct_b
-            if run.checkpoints.due(self.step) or run.ctrl_c.pressed:
+            if (every and st.step % every == 0) or ctrl_c.pressed:
                 position = Position(order, b + 1, total, correct)
                 if run.ctrl_c.pressed:
                     st.position = position
@@ -268,29 +270,33 @@ class Trainer:
         return logs
 
     def _end_epoch(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
-        self.epoch += 1
+        st = self.state
+        st.epoch += 1
         run.callbacks.on_epoch_end(epoch, logs)
-        self.stop_training = self.strategy.any(self.stop_training)  # one stops them all
-        self.state.position = None
+        if run.combine:  # a stop asked for on one process stops them all
+            st.stop_training = self.strategy.any(st.stop_training)
+        st.position = None
         if run.monitor is not None:
             self._track_best(epoch, logs, run.monitor)
-        run.checkpoints.after_epoch(self)
+        if run.checkpoints.path is not None:
+            run.checkpoints.after_epoch(self)
         if run.ctrl_c.pressed:
             raise StopRequestedError
 
     def _step(self, run: Run, batch: Batch, b: int, n_batches: int) -> tuple[Any, Any]:
         """Gradient of batch b over every process, L2, the checked step: (J, # correct)."""
-        w, w_total = self._weights  # sample weights of all rows, or None
+        st, (w, w_total) = self.state, self._weights  # sample weights of all rows, or None
         J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows, w)
-        J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
+        if run.combine:  # other processes hold other rows of the batch
+            J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
             lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
             J = add_l2(self.net, self.grads, J, batch.size, lam)
-        new_state = run.stepper.apply(J, self._grad_flat, self.opt_state)
+        new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)
-        self.opt_state = new_state
-        self.step += 1
+        st.opt_state = new_state
+        st.step += 1
         if run.callbacks.batch_hooks:
             run.callbacks.on_batch_end(b, {"loss": J, "size": batch.size})
         return J, correct
@@ -337,6 +343,7 @@ class Trainer:
         plan = EpochPlan(n_global, B, rows)
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
+        run.combine = type(st) is not Local  # Local: reduce is the identity, skipped
         resumed = st.agree(lambda: self._begin_run(run, epochs, checkpoint, resume))
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
         run.first_step = self.step

@@ -81,6 +81,7 @@ class Run:
     checkpoints: Checkpoints
     position: Position | None = None  # where a resumed run continues in its epoch
     first_step: int = 0  # the step count when the loop began
+    combine: bool = False  # the strategy combines processes (strategy.reduce each step)
     ctrl_c: CtrlC = field(default_factory=CtrlC)
 
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
@@ -118,10 +119,6 @@ class Checkpoints:
         if self.path is not None and self.root:
             _ckpt.save_checkpoint(trainer, self.path, keep_previous=not self.fell_back)
         self.fell_back = False
-
-    def due(self, step: int) -> bool:
-        """A checkpoint is due after this step (``checkpoint_every``)."""
-        return bool(self.every) and step % self.every == 0  # type: ignore[operator]
 
     def after_epoch(self, trainer: Any) -> None:
         if self.path is not None and self.every is None:

@@ -75,9 +75,9 @@ class BatchGradient:
             ws = _ws.workspace_for(self.workspaces, net, rows.shape[0])
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
-        if w is not None and rows is not None:
-            w = w[rows]
-        ws = _ws.workspace_for(self.workspaces, net, X.shape[0])
+            w = None if w is None else w[rows]
+        else:
+            ws = _ws.workspace_for(self.workspaces, net, X.shape[0])
         J = ws.loss_and_grads(net._params, X, Y, self.grads, w)  # forward + backprop
         Z = self.last_Z = ws.Z[-1]
         if labels is not None:  # multiclass
