@@ -96,10 +96,9 @@ def _labels_of(text: np.ndarray) -> np.ndarray:
 
 
 def _target(
-    frame: Frame, t: int, task: str | None, keep: np.ndarray
+    frame: Frame, t: int, text: np.ndarray, task: str | None, keep: np.ndarray
 ) -> tuple[np.ndarray, str, np.ndarray | None]:
-    """(y, task, classes) of the kept rows of target column ``t``."""
-    text = _category_text(frame, t)
+    """(y, task, classes) of the kept rows of target column ``t`` (``text``: its cells)."""
     if task is None:
         task = infer_task(sorted(set(text[keep].tolist())))
     if task == "regression":
@@ -137,7 +136,8 @@ def training_data(
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
     R = plan.codes(frame, allow_missing=plan.missing != "error")
-    present = _category_text(frame, t) != ""
+    text = _category_text(frame, t)
+    present = text != ""
     if plan.missing != "drop" and not present.all():
         hint = " (rows without a target can only be dropped: --missing drop)"
         raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
@@ -145,7 +145,7 @@ def training_data(
     if not keep.any():
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     inferred = task is None
-    y, task, classes = _target(frame, t, task, keep)
+    y, task, classes = _target(frame, t, text, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
     data.plan, data.codes, data.n_dropped = plan, R[keep], int((~keep).sum())
     return data

@@ -68,14 +68,18 @@ def no_column(path: Path | str, name: str, columns: list[str], what: str = "colu
     like one column holding several names (a separator other than the one used)."""
     shown = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
     msg = f"{path}, line 1: no {what} {name!r} in the header; columns: {shown}"
-    if len(columns) == 1:
-        found = [s for s in SEPARATORS if s in columns[0]]
-        if found:
-            msg += (
-                f" (the header looks like one column holding several names separated by "
-                f"{found[0]!r}: pass --sep {found[0]!r})"
-            )
-    return CSVError(msg)
+    return CSVError(msg + one_column_hint(columns))
+
+
+def one_column_hint(columns: list[str]) -> str:
+    """ " (the header looks like one column ...: pass --sep ';')" when it does, else ""."""
+    found = [s for s in SEPARATORS if len(columns) == 1 and s in columns[0]]
+    if not found:
+        return ""
+    return (
+        f" (the header looks like one column holding several names separated by "
+        f"{found[0]!r}: pass --sep {found[0]!r})"
+    )
 
 
 def check_file(path: str | os.PathLike[str]) -> Path:
@@ -134,6 +138,7 @@ def iter_records(path: str | os.PathLike[str], sep: str = ",") -> Iterator[tuple
                         raise CSVError(
                             f"{path}, line {reader.line_num}: {len(cells)} cells, but the "
                             f"header (line {header_line}) has {len(header)} columns"
+                            + one_column_hint(header)
                         )
                     yield reader.line_num, cells
             except csv.Error as exc:

@@ -40,6 +40,9 @@ MISSING = ("error", "drop", "mean", "median")
 UNKNOWN = ("error", "zero")
 MAX_CATEGORIES = 1000
 """A text column with more distinct values is refused as a feature (an id or free text)."""
+ID_LIKE_ROWS = 20
+"""An undeclared text column whose values all differ, over more rows than this, is
+refused as a feature: it is an id or free text (``--id-column`` or ``--drop`` it)."""
 PLAN_VERSION = 1
 
 
@@ -218,12 +221,15 @@ class TablePlan:
         kind = "category" if declared else _kind_of(frame, k)
         if kind == "number":
             return Column(name)
-        cats = sorted(set(_category_text(frame, k).tolist()) - {""})
-        if len(cats) > MAX_CATEGORIES:
+        text = _category_text(frame, k)
+        cats = sorted(set(text.tolist()) - {""})
+        n = int((text != "").sum())
+        # A text column with a different value in every row is an id or free text.
+        if len(cats) > MAX_CATEGORIES or (not declared and len(cats) == n > ID_LIKE_ROWS):
             raise CSVError(
-                f"{frame.where(None, k)}: {len(cats)} distinct texts, too many to be "
-                f"categories (at most {MAX_CATEGORIES}); drop the column (--drop {name}) "
-                f"or name it as the id column (--id-column {name})"
+                f"{frame.where(None, k)}: {len(cats)} distinct texts in {n} rows, not "
+                f"categories; leave the column out (--drop {name}) or name it as the id "
+                f"column (--id-column {name})"
             )
         return Column(name, "category", cats)
 
