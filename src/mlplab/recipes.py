@@ -330,16 +330,9 @@ def train_csv(
     result.options.update(
         dataset=str(path), data=str(path), target=target, task_inferred=data.task_inferred
     )
-    result.data_info = {
-        "task": data.task,
-        "target": target,
-        "feature_names": data.plan.output_names,
-        "source": str(path),
-        "preprocessing": data.plan.to_json(),
-    }
+    result.data_info = {**data.plan.data_info(data.task, data.classes), "source": str(path)}
     if data.n_dropped:
         result.metrics["n_dropped_rows"] = data.n_dropped
     if data.classes is not None:
-        result.data_info["classes"] = data.classes
         result.metrics["classes"] = data.classes.tolist()
     return result

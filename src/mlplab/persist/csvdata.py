@@ -36,6 +36,7 @@ from mlplab.persist.csvfast import Frame, read_frame
 from mlplab.persist.tableplan import (
     TablePlan,
     _category_text,
+    _number_text,
     _parse,
     empty_error,
     number_error,
@@ -87,32 +88,64 @@ class TrainingData:
         return self.plan.expand(self.codes if rows is None else self.codes[rows])
 
 
-def _labels_of(text: np.ndarray) -> np.ndarray:
-    """Class labels: int64 when every label is an integer, else the stripped text."""
-    uniq = {u: _parse(u) for u in set(text.tolist())}
-    if all(v is not None and np.isfinite(v) and v == round(v) for v in uniq.values()):
-        return np.array([uniq[t] for t in text.tolist()]).astype(np.int64)
-    return text.astype(str)
+def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y): the sorted labels (int64 when every label is an integer, else str) and
+    each row's index into them."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(text)
+    values = [_parse(u) for u in uniq]
+    if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
+        labels = np.array(values).astype(np.int64)
+    else:
+        labels = np.asarray(uniq).astype(str)
+    classes = np.unique(labels)  # "1" and "1.0" are one class: map each text to its class
+    return classes, np.searchsorted(classes, labels)[codes].astype(np.int64)
+
+
+def _number_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y) of a column of numbers: int64 classes when all are integers."""
+    if np.all(y == np.round(y)):
+        classes, idx = np.unique(y, return_inverse=True)
+        return classes.astype(np.int64), idx.astype(np.int64)
+    return _classes(np.array([_number_text(v) for v in y.tolist()], dtype=object))
 
 
 def _target(
-    frame: Frame, t: int, text: np.ndarray, task: str | None, keep: np.ndarray
+    frame: Frame, t: int, text: np.ndarray | None, task: str | None, keep: np.ndarray
 ) -> tuple[np.ndarray, str, np.ndarray | None]:
-    """(y, task, classes) of the kept rows of target column ``t`` (``text``: its cells)."""
+    """(y, task, classes) of the kept rows of target column ``t`` (``text``: its cells, or
+    None for a column of numbers)."""
+    values = frame.data[t]
     if task is None:
-        task = infer_task(sorted(set(text[keep].tolist())))
+        if text is None:
+            task = _infer_numbers(values[keep])  # type: ignore[index]
+        else:
+            task = infer_task(sorted(set(text[keep].tolist())))
     if task == "regression":
         y, bad = numbers(frame, t)
         if bad is not None:
             raise number_error(frame, bad, t)
         return y[keep], task, None
-    classes, y = np.unique(_labels_of(text[keep]), return_inverse=True)
+    if text is None:
+        classes, y = _number_classes(values[keep])  # type: ignore[index]
+    else:
+        classes, y = _classes(text[keep])
     if classes.shape[0] < 2:
         raise CSVError(
             f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
             "classification needs at least two"
         )
     return y, task, classes
+
+
+def _infer_numbers(y: np.ndarray) -> str:
+    """:func:`infer_task` for a column of numbers."""
+    if not np.isfinite(y).all():
+        return "regression"
+    if np.all(y == np.round(y)) and np.unique(y).size <= MAX_CLASSES_FOR_INTEGERS:
+        return "classification"
+    return "regression"
 
 
 def training_data(
@@ -131,13 +164,18 @@ def training_data(
     """
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be classification or regression, got {task!r}")
-    text = [target, plan_options.get("id_column"), *plan_options.get("categorical", ())]
+    # The target is not read as text: numbers stay numbers (fast); text labels are text.
+    text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
     frame = path if isinstance(path, Frame) else read_frame(path, sep, text=[n for n in text if n])
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
-    R = plan.codes(frame, allow_missing=plan.missing != "error")
-    text = _category_text(frame, t)
-    present = text != ""
+    R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
+    values = frame.data[t]
+    if values is not None and values.dtype == np.float64:  # numbers: no text needed
+        text, present = None, ~np.isnan(values)
+    else:
+        text = _category_text(frame, t)
+        present = text != ""
     if plan.missing != "drop" and not present.all():
         hint = " (rows without a target can only be dropped: --missing drop)"
         raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
@@ -147,7 +185,8 @@ def training_data(
     inferred = task is None
     y, task, classes = _target(frame, t, text, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
-    data.plan, data.codes, data.n_dropped = plan, R[keep], int((~keep).sum())
+    data.plan, data.codes = plan, (R if keep.all() else R[keep])
+    data.n_dropped = int((~keep).sum())
     return data
 
 

@@ -267,6 +267,9 @@ def _read_range(
     # No usecols: with it pandas drops the extra cells of a long row without a word.
     options.update(dtype={k: str for k in text}, index_col=False)
     options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
+    # low_memory=False: each chunk is typed whole (no DtypeWarning for a column typed
+    # differently within a chunk); the chunks are small already.
+    options.update(low_memory=False)
     rows = max(1024, CHUNK_CELLS // len(hdr.columns))
     try:
         with stream, pd.read_csv(stream, engine="c", chunksize=rows, **options) as chunks:

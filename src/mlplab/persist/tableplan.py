@@ -62,12 +62,20 @@ class Column:
         return [f"{self.name}={c}" for c in self.categories or []]
 
 
+def _text_of(v: Any) -> str:
+    if isinstance(v, str):
+        return v.strip()
+    return "" if v is None or v != v else repr(float(v))  # v != v: NaN, an empty cell
+
+
 def _strings(values: np.ndarray) -> np.ndarray:
     """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
-    return np.array(
-        ["" if v is None else v.strip() if isinstance(v, str) else repr(float(v)) for v in values],
-        dtype=object,
-    )
+    import pandas as pd
+
+    # Each distinct value is converted once (pandas hashes them in C): text columns repeat.
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([_text_of(u) for u in uniq] + [""], dtype=object)
+    return table[codes]
 
 
 def _parse(text: str) -> float | None:
@@ -114,9 +122,15 @@ def empty_error(frame: Frame, row: int, col: int, hint: str = "") -> CSVError:
 def _category_text(frame: Frame, col: int) -> np.ndarray:
     values = frame.data[col]
     assert values is not None
-    if values.dtype == np.float64:
-        return np.array(["" if math.isnan(v) else repr(v) for v in values.tolist()], dtype=object)
+    if values.dtype == np.float64:  # integers as a CSV file writes them: 10, not 10.0
+        return np.array([_number_text(v) for v in values.tolist()], dtype=object)
     return _strings(values)
+
+
+def _number_text(v: float) -> str:
+    if math.isnan(v):
+        return ""
+    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
 
 
 def _kind_of(frame: Frame, col: int) -> str:
@@ -234,30 +248,41 @@ class TablePlan:
         return Column(name, "category", cats)
 
     # ------------------------------------------------------------------ encoding
-    def codes(self, frame: Frame, *, allow_missing: bool | None = None) -> np.ndarray:
+    def codes(
+        self, frame: Frame, *, allow_missing: bool | None = None, release: bool = False
+    ) -> np.ndarray:
         """The plan's columns of ``frame`` as a float64 matrix (n_rows, n_features): numbers,
         and the index of the category for categories; NaN for an empty cell, −1 for an
         unknown category (allowed with ``unknown="zero"``). A cell that is not a finite
         number, an unknown category (``unknown="error"``) and, unless ``allow_missing``
         (default: the plan fills them), an empty cell raise a CSVError naming the first
-        such cell of the table."""
+        such cell of the table. ``release``: drop the plan's columns from ``frame`` once
+        encoded (memory)."""
         if allow_missing is None:
             allow_missing = self.missing in ("mean", "median")
-        R = np.empty((frame.n_rows, len(self.columns)))
+        cols: list[np.ndarray] = []
         problems: list[tuple[int, int, Any]] = []  # (row, column position, error maker)
-        for j, c in enumerate(self.columns):
+        for c in self.columns:
             k = frame.index(c.name, "model's feature")
             if c.kind == "number":
-                R[:, j], bad = numbers(frame, k)
+                x, bad = numbers(frame, k)
                 if bad is not None:
                     problems.append((bad, k, number_error))
             else:
-                R[:, j] = self._category_codes(frame, k, c, problems)
-            if not allow_missing and np.isnan(R[:, j]).any():
-                problems.append((int(np.flatnonzero(np.isnan(R[:, j]))[0]), k, self._empty))
+                x = self._category_codes(frame, k, c, problems)
+            if not allow_missing and np.isnan(x).any():
+                problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, self._empty))
+            cols.append(x)
         if problems:
             row, k, make = min(problems, key=lambda p: (p[0], p[1]))
             raise make(frame, row, k)
+        R = np.empty((frame.n_rows, len(cols)))
+        for lo in range(0, frame.n_rows, 8192):  # by blocks of rows: R's block stays in cache
+            for j, x in enumerate(cols):
+                R[lo : lo + 8192, j] = x[lo : lo + 8192]
+        if release:
+            for c in self.columns:
+                frame.data[frame.index(c.name)] = None  # the caller is done with them
         return R
 
     def _category_codes(
@@ -309,21 +334,33 @@ class TablePlan:
         return self
 
     def expand(self, R: np.ndarray) -> np.ndarray:
-        """Codes → the network's inputs: fill values in empty cells, categories one-hot."""
+        """Codes → the network's inputs (C order): fill values in empty cells, categories
+        one-hot. For a plan of numbers with nothing to fill this is ``R`` itself."""
+        fills = np.array(
+            [
+                np.nan
+                if c.fill is None
+                else c.fill
+                if c.kind == "number"
+                else float((c.categories or []).index(str(c.fill)))
+                for c in self.columns
+            ]
+        )
+        if not np.isnan(fills).all() and np.isnan(R).any():
+            R = np.where(np.isnan(R), fills, R)
+        if all(c.kind == "number" for c in self.columns):
+            return np.ascontiguousarray(R, dtype=np.float64)
         X = np.zeros((R.shape[0], len(self.output_names)))
         o = 0
         for j, c in enumerate(self.columns):
-            x = R[:, j]
             if c.kind == "number":
-                X[:, o] = np.where(np.isnan(x), np.nan if c.fill is None else c.fill, x)
+                X[:, o] = R[:, j]
                 o += 1
                 continue
-            K = len(c.categories or [])
-            if c.fill is not None:
-                x = np.where(np.isnan(x), float((c.categories or []).index(str(c.fill))), x)
+            x = R[:, j]
             ok = np.flatnonzero(x >= 0)
             X[ok, o + x[ok].astype(np.int64)] = 1.0
-            o += K
+            o += len(c.categories or [])
         return X
 
     def transform(self, data: Any) -> np.ndarray:
@@ -340,6 +377,16 @@ class TablePlan:
         return plan.fit_fill(plan.codes(frame, allow_missing=plan.missing != "error"))
 
     # ------------------------------------------------------------------ as data
+    def data_info(self, task: str, classes: Any = None) -> dict[str, Any]:
+        """What :func:`mlplab.save` takes as ``data_info`` so that a model file (of a
+        Network or an estimator) carries this plan: ``mlplab predict``, ``evaluate`` and
+        ``info`` then read CSV files through it."""
+        info: dict[str, Any] = {"task": task, "target": self.target}
+        info.update(feature_names=self.output_names, preprocessing=self.to_json())
+        if classes is not None:
+            info["classes"] = classes
+        return info
+
     def to_json(self) -> dict[str, Any]:
         """The plan as plain JSON (what the model file stores)."""
         cols = []
