@@ -350,7 +350,7 @@ def test_fast_reader_agrees_with_the_exact_reader(tmp_path, monkeypatch):
     )
     path = tmp_path / "q.csv"
     df.to_csv(path, index=False, lineterminator="\r\n")
-    monkeypatch.setattr(csvfast, "SPLIT_BYTES", 1000)  # several ranges, several threads
+    monkeypatch.setattr(csvfast, "_workers", lambda size: 3)  # three ranges, three threads
     monkeypatch.setattr(csvfast, "CHUNK_CELLS", 999)
     frame = read_frame(path)
     exact = read_table(path)

@@ -71,12 +71,22 @@ def describe(model: Model) -> dict[str, Any]:
     }
     if est is not None:
         out["estimator_params"] = est["params"]
-    plan = (header.get("data") or {}).get("preprocessing")
-    out["preprocessing"] = plan
-    if net.standardizer is not None:  # the last step of the preprocessing, per network input
+    out.update(_preprocessing(model))
+    return out
+
+
+def _preprocessing(model: Model) -> dict[str, Any]:
+    """The stored plan and the standardizer's moments (its last step, per network input);
+    nothing for a model without a plan (files written before plans: as they were)."""
+    plan = (model.header.get("data") or {}).get("preprocessing")
+    if plan is None:
+        return {}
+    out: dict[str, Any] = {"preprocessing": plan, "standardizer": None}
+    std = model.net.standardizer
+    if std is not None:
         out["standardizer"] = {
-            "mean": to_numpy(net.standardizer.mean_).astype(np.float64).ravel().tolist(),
-            "scale": to_numpy(net.standardizer.scale_).astype(np.float64).ravel().tolist(),
+            "mean": to_numpy(std.mean_).astype(np.float64).ravel().tolist(),
+            "scale": to_numpy(std.scale_).astype(np.float64).ravel().tolist(),
         }
     return out
 
@@ -128,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if info["classes"] is not None:
         line += f", classes {info['classes']}"
     print(line)
-    if info["preprocessing"] and not args.quiet:
+    if info.get("preprocessing") and not args.quiet:
         _print_preprocessing(info["preprocessing"], info["normalized_inputs"])
     elif info["feature_names"] and not args.quiet:
         print(f"features ({len(info['feature_names'])}): {', '.join(info['feature_names'])}")
