@@ -19,7 +19,8 @@ exact reader refuses such a row), the exact reader decides and names the problem
 errors are those of the exact reader.
 
 Large files (``SPLIT_BYTES`` and more) are cut at record boundaries (a newline outside
-quotes) into one range per worker thread; pandas' parser releases the GIL while it
+quotes: cut after a newline, and cut again if the quotes read before it are odd) into one
+range per worker thread; pandas' parser releases the GIL while it
 tokenizes and converts numbers. Each range is read in chunks of about ``CHUNK_CELLS``
 cells, so memory stays near the size of the arrays produced (benchmarks/csv_read.py).
 """
@@ -202,6 +203,8 @@ class _Range(io.RawIOBase):
         self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._f.seek(start)
         self._left = end - start
+        self.quotes = 0
+        """The number of ``"`` read so far (to check that a cut was a record boundary)."""
 
     def readable(self) -> bool:
         return True
@@ -210,13 +213,30 @@ class _Range(io.RawIOBase):
         n = min(len(b), self._left)
         if n <= 0:
             return 0
-        got = self._f.readinto(memoryview(b)[:n]) or 0
+        view = memoryview(b)[:n]
+        got = self._f.readinto(view) or 0
         self._left -= got
+        self.quotes += view[:got].tobytes().count(b'"')
         return got
 
     def close(self) -> None:
         self._f.close()
         super().close()
+
+
+def newline_cuts(path: Path, start: int, k: int) -> list[int]:
+    """``start``, up to k−1 offsets just after the first newline past each k-th of the
+    file, and the file size: record boundaries unless a cut falls inside a quoted field
+    (:func:`_fast` checks the quotes it read before each cut, and cuts again with
+    :func:`cut_points` when one did)."""
+    size = os.path.getsize(path)
+    cuts = [start]
+    with open(path, "rb") as f:
+        for j in range(1, k):
+            f.seek(max(start + (size - start) * j // k, cuts[-1]))
+            f.readline()
+            cuts.append(f.tell())
+    return [*sorted({c for c in cuts if c < size}), size]
 
 
 def cut_points(path: Path, start: int, k: int, block: int = 8 * 2**20) -> list[int]:
@@ -255,14 +275,17 @@ def _piece(values: Any) -> np.ndarray:
 
 def _read_range(
     path: Path, start: int, end: int, hdr: Header, keep: list[int], text: Collection[int]
-) -> dict[int, list[np.ndarray]]:
+) -> tuple[dict[int, list[np.ndarray]], int, Exception | None]:
+    """The pieces of the kept columns in bytes start..end, the number of quotes there, and
+    the error pandas raised (None): the caller decides, knowing whether the cuts held."""
     import pandas as pd
 
     pieces: dict[int, list[np.ndarray]] = {k: [] for k in keep}
     pieces[-1] = []  # a short row leaves the last column empty: one flag per chunk
     if end <= start:
-        return pieces
-    stream = io.BufferedReader(_Range(path, start, end), 2**20)
+        return pieces, 0, None
+    raw = _Range(path, start, end)
+    stream = io.BufferedReader(raw, 2**20)
     options = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
     # No usecols: with it pandas drops the extra cells of a long row without a word.
     options.update(dtype={k: str for k in text}, index_col=False)
@@ -279,7 +302,9 @@ def _read_range(
                 pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
     except pd.errors.EmptyDataError:
         pass
-    return pieces
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        return pieces, raw.quotes, exc
+    return pieces, raw.quotes, None
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
@@ -299,17 +324,29 @@ def _fast(
     path: Path, hdr: Header, keep: list[int], text: set[int]
 ) -> tuple[list[np.ndarray | None], bool]:
     """The kept columns, and whether the last column has an empty cell."""
-    cuts = cut_points(path, hdr.start, _workers(os.path.getsize(path) - hdr.start))
-    ranges = list(itertools.pairwise(cuts))
-    if len(ranges) == 1:
-        parts = [_read_range(path, *ranges[0], hdr, keep, text)]
-    else:
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            parts = list(pool.map(lambda r: _read_range(path, *r, hdr, keep, text), ranges))
+    workers = _workers(os.path.getsize(path) - hdr.start)
+    results = _read_ranges(path, newline_cuts(path, hdr.start, workers), hdr, keep, text)
+    if any(q % 2 for q in itertools.accumulate(r[1] for r in results[:-1])):
+        # a cut fell inside a quoted field: cut where the quotes say, and read again
+        results = _read_ranges(path, cut_points(path, hdr.start, workers), hdr, keep, text)
+    for _, _, error in results:
+        if error is not None:
+            raise error
+    parts = [r[0] for r in results]
     data: list[np.ndarray | None] = [None] * len(hdr.columns)
     for k in keep:
         data[k] = _join([p for part in parts for p in part.pop(k)])
     return data, any(bool(p[0]) for part in parts for p in part[-1])
+
+
+def _read_ranges(
+    path: Path, cuts: list[int], hdr: Header, keep: list[int], text: set[int]
+) -> list[tuple[dict[int, list[np.ndarray]], int, Exception | None]]:
+    ranges = list(itertools.pairwise(cuts))
+    if len(ranges) == 1:
+        return [_read_range(path, *ranges[0], hdr, keep, text)]
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        return list(pool.map(lambda r: _read_range(path, *r, hdr, keep, text), ranges))
 
 
 def _exact(path: Path, sep: str, keep: list[int], text: set[int]) -> Frame:
