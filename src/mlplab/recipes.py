@@ -215,20 +215,44 @@ def _metrics(
         "n_train": len(X_tr),
         "n_test": len(X_te),
     }
-    if task == "classification":
-        metrics["train_accuracy"] = net.score(X_tr, y_tr)
-        metrics["test_accuracy"] = net.score(X_te, y_te) if len(X_te) else None
-        if len(X_te):
-            from sklearn.metrics import confusion_matrix
+    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
+        if task == "classification":
+            metrics[f"{part}_accuracy"] = net.score(X, y) if len(X) else None
+            metrics[f"{part}_log_loss"] = _log_loss(net, X, y) if len(X) else None
+        else:
+            metrics.update(_regression_metrics(net, X, y, part))
+    if task == "classification" and len(X_te):
+        from sklearn.metrics import confusion_matrix
 
-            pred = net.predict(X_te)
-            metrics["test_confusion_matrix"] = confusion_matrix(
-                y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
-            ).tolist()
-    else:
-        metrics["train_r2"] = net.score(X_tr, y_tr)
-        metrics["test_r2"] = net.score(X_te, y_te) if len(X_te) else None
+        pred = net.predict(X_te)
+        metrics["test_confusion_matrix"] = confusion_matrix(
+            y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
+        ).tolist()
     return metrics
+
+
+def _log_loss(net: Network, X: Any, y: Any) -> float | None:
+    """−(1/n) Σ log P(true class), P clipped away from 0 (as ``mlplab evaluate``)."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        return None  # multi-label targets: the cost J is their log-loss
+    P = np.asarray(net.predict_proba(X), dtype=np.float64)
+    if P.shape[1] == 1:
+        P = np.hstack([1 - P, P])
+    return float(-np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], 1e-15, 1.0)).mean())
+
+
+def _regression_metrics(net: Network, X: Any, y: Any, part: str) -> dict[str, float | None]:
+    """R², MSE and MAE of ``part`` (averaged over outputs); None for an empty part."""
+    if not len(X):
+        return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
+    Y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    err = np.asarray(net.predict(X), dtype=np.float64).reshape(len(X), -1) - Y
+    return {
+        f"{part}_r2": float(net.score(X, y)),
+        f"{part}_mse": float(np.mean(err**2)),
+        f"{part}_mae": float(np.mean(np.abs(err))),
+    }
 
 
 def _strategy(comm: Any) -> Any:
@@ -260,29 +284,55 @@ def train_dataset(
     return result
 
 
-def train_csv(path: Any, target: str | None, task: str | None = None, **kwargs: Any) -> TrainResult:
+CSV_OPTIONS = ("features", "drop", "id_column", "categorical", "missing", "unknown")
+"""The column options of :func:`train_csv` (those of :meth:`TablePlan.choose`)."""
+
+
+def train_csv(
+    path: Any,
+    target: str | None,
+    task: str | None = None,
+    *,
+    sep: str | None = None,
+    columns: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> TrainResult | None:
     """:func:`train_arrays` on a CSV file with a header row and a ``target`` column.
 
-    Every other column is a numeric feature. String class labels are encoded as
-    indices into their sorted list, which is kept in ``result.data_info["classes"]``
-    (and so in the model file); the task is inferred from the target when not given.
+    ``columns`` holds the options of :meth:`mlplab.persist.tableplan.TablePlan.choose`
+    (``features``, ``drop``, ``id_column``, ``categorical``, ``missing``, ``unknown``):
+    by default every other column is a feature, text columns are one-hot encoded and an
+    empty cell is an error. The rows are split as :func:`train_arrays` splits them
+    (same seed, stratified); fill values for empty cells are fitted on the training
+    rows only. String class labels are encoded as indices into their sorted list, kept
+    in ``result.data_info["classes"]``; the plan is ``data_info["preprocessing"]``
+    (both go into the model file). The task is inferred from the target when not given.
     """
-    from mlplab.persist.csvdata import read_training_csv
+    from mlplab.persist.csvdata import training_data
 
     if not target:
         raise ValueError("--data needs --target COLUMN (the column to predict)")
-    data = read_training_csv(path, target, task)
-    result = train_arrays(data.X, data.y, task=data.task, **kwargs)
+    data = training_data(path, target, task, sep=sep, **(columns or {}))
+    assert data.plan is not None
+    idx = np.arange(len(data.y))
+    i_tr, i_te, y_tr, y_te = train_test_split(
+        idx,
+        data.y,
+        test_size=kwargs.get("test_size", 0.25),
+        seed=kwargs.get("seed", 0),
+        stratify=data.task == "classification",
+    )
+    data.plan.fit_fill(data.codes[i_tr])  # type: ignore[index]
+    X_tr, X_te = data.features(i_tr), data.features(i_te)
+    result = train_arrays(X_tr, y_tr, task=data.task, X_test=X_te, y_test=y_te, **kwargs)
+    if result is None:
+        return None
     result.options.update(
         dataset=str(path), data=str(path), target=target, task_inferred=data.task_inferred
     )
-    result.data_info = {
-        "task": data.task,
-        "target": target,
-        "feature_names": data.feature_names,
-        "source": str(path),
-    }
+    result.data_info = {**data.plan.data_info(data.task, data.classes), "source": str(path)}
+    if data.n_dropped:
+        result.metrics["n_dropped_rows"] = data.n_dropped
     if data.classes is not None:
-        result.data_info["classes"] = data.classes
         result.metrics["classes"] = data.classes.tolist()
     return result

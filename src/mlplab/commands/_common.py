@@ -21,6 +21,23 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but the results")
 
 
+def add_sep_option(p: argparse.ArgumentParser) -> None:
+    """``--sep``: the CSV separator (detected when not given)."""
+    p.add_argument(
+        "--sep",
+        default=None,
+        type=_sep,
+        help="the CSV file's separator (default: detected among , ; tab |; write tab as '\\t')",
+    )
+
+
+def _sep(text: str) -> str:
+    text = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character, got {text!r}")
+    return text
+
+
 def print_json(obj: Any) -> None:
     """One line of JSON on stdout (NumPy values converted)."""
     from mlplab._archive import jsonable
@@ -101,8 +118,91 @@ class Model:
             out = self.net.predict(X).astype(np.float64)
         return out.reshape(len(X), -1)
 
-    def read_csv(self, path: Path, target: str | None = None) -> tuple[Any, np.ndarray]:
-        """The model's feature columns from a CSV file (see csvdata.read_features)."""
-        from mlplab.persist.csvdata import read_features
+    @property
+    def plan(self) -> Any:
+        """The model's preprocessing (a TablePlan): stored, or every named feature a number;
+        None for a model that names no features (every column but the target is one)."""
+        from mlplab.persist.tableplan import TablePlan
 
-        return read_features(path, self.feature_names, self.n_features, target or self.target)
+        info = self.header.get("data") or {}
+        if info.get("preprocessing") is not None:
+            return TablePlan.from_json(info["preprocessing"])
+        if self.feature_names:
+            return TablePlan.numeric(self.feature_names, self.target)
+        return None
+
+    def read_csv(self, path: Path, target: str | None = None, sep: str | None = None) -> Inputs:
+        """The model's inputs from a CSV file: its plan applied to the file's columns,
+        matched by name (any order); columns the model does not use are reported in
+        ``Inputs.extra``."""
+        from mlplab.persist.csvdata import CSVError, TablePlan, read_frame
+
+        plan, target = self.plan, target or self.target
+        text = [*(plan.text_columns if plan else []), *([target] if target else [])]
+        keep = None if plan is None else {*plan.features, *text}
+        frame = read_frame(path, sep, keep=keep, text=text)
+        if plan is None:
+            names = [c for c in frame.columns if c not in (target, "")]
+            if len(names) != self.n_features:
+                raise CSVError(
+                    f"{frame.path}, line 1: {len(names)} feature columns, but the model "
+                    f"expects n[0]={self.n_features}"
+                )
+            plan = TablePlan.numeric(names)
+        for name in plan.features:
+            if name not in frame.columns:
+                raise CSVError(
+                    f"{frame.path}, line 1: the model's feature {name!r} is missing "
+                    f"(the model was trained on: {', '.join(plan.features)})"
+                )
+        used = {*plan.features, target, plan.id_column, ""}
+        extra = [c for c in frame.columns if c not in used]
+        ids = None
+        if plan.id_column and plan.id_column in frame.columns:
+            ids = frame.column(plan.id_column)
+        return Inputs(frame, plan.transform(frame), extra, plan.id_column, ids)
+
+
+class Inputs:
+    """What :meth:`Model.read_csv` read: the table, the network's inputs X, the columns
+    the model does not use, and the id column's name and cells (None when absent)."""
+
+    def __init__(self, frame: Any, X: np.ndarray, extra: list[str], id_name: Any, ids: Any):
+        self.frame, self.X, self.extra, self.id_name, self.ids = frame, X, extra, id_name, ids
+
+    def notes(self, args: argparse.Namespace) -> None:
+        """Say once which columns are ignored, and when the id column is absent."""
+        if self.extra:
+            shown = ", ".join(repr(c) for c in self.extra[:10]) + (
+                " ..." if len(self.extra) > 10 else ""
+            )
+            note(
+                args,
+                f"mlplab: note: ignoring {len(self.extra)} column(s) the model does "
+                f"not use: {shown}",
+            )
+        if self.id_name and self.ids is None:
+            note(
+                args,
+                f"mlplab: note: no id column {self.id_name!r} in the file: predictions without ids",
+            )
+
+
+def format_values(values: np.ndarray, dtype: Any) -> list[str]:
+    """Predicted values as text at the precision of the network's dtype: the shortest
+    decimal that reads back as the same float32 (``187.9143``, not ``187.914306640625``),
+    or 12 significant digits for float64."""
+    if np.dtype(dtype) == np.float32:
+        return [str(v) for v in np.asarray(values, dtype=np.float32).ravel()]
+    return [f"{v:.12g}" for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def print_confusion(classes: list[Any], matrix: list[list[int]], title: str) -> None:
+    """A confusion matrix with the class names as row and column labels."""
+    names = [str(c) for c in classes]
+    w = max(len(s) for s in [*names, "true \\ pred"]) + 1
+    cw = max(max(len(s) for s in names), 5) + 1
+    print(f"{title} (rows: true class, columns: predicted):")
+    print("true \\ pred".ljust(w) + "".join(s.rjust(cw) for s in names))
+    for name, row in zip(names, matrix, strict=True):
+        print(name.ljust(w) + "".join(str(v).rjust(cw) for v in row))

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mlplab.commands._common import Model, add_output_options, print_json
+from mlplab.commands._common import (
+    Model,
+    add_output_options,
+    add_sep_option,
+    note,
+    print_confusion,
+    print_json,
+)
 
 HELP = "measure a saved model on a labelled CSV file (accuracy, log-loss, confusion; R², MSE)"
 
@@ -20,25 +27,33 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         help="the target column (default: the one the model was trained on)",
     )
+    add_sep_option(p)
     add_output_options(p)
     return p
 
 
-def evaluate(model: Model, data: Path, target: str | None) -> dict[str, Any]:
+def evaluate(
+    model: Model, data: Path, target: str | None, sep: str | None = None, args: Any = None
+) -> dict[str, Any]:
     """The metrics as a dict (what ``--json`` prints)."""
     import numpy as np
     from sklearn import metrics
 
-    from mlplab.persist.csvdata import match_labels, numeric
+    from mlplab.persist.csvdata import frame_labels, target_values
 
     target = target or model.target
     if not target:
         raise ValueError("this model does not name its target column: pass --target COLUMN")
-    table, X = model.read_csv(data, target)
-    t = table.index(target)
-    out: dict[str, Any] = {"n_samples": len(table.rows), "target": target, "task": model.task}
+    inputs = model.read_csv(data, target, sep)
+    if args is not None:
+        inputs.notes(args)
+    frame, X = inputs.frame, inputs.X
+    frame.index(target)
+    out: dict[str, Any] = {"n_samples": frame.n_rows, "target": target, "task": model.task}
+    source = (model.header.get("data") or {}).get("source")
+    out["training_file"] = bool(source) and Path(source).resolve() == Path(data).resolve()
     if model.task == "regression":
-        y = numeric(table, [t])[:, 0]
+        y = target_values(frame, target)
         pred = model.predict_values(X)
         if pred.shape[1] != 1:
             raise ValueError("evaluate handles single-output regression models only")
@@ -48,7 +63,7 @@ def evaluate(model: Model, data: Path, target: str | None) -> dict[str, Any]:
         return out
     if model.multilabel:
         raise ValueError("evaluate handles single-label classifiers only")
-    y = match_labels(table, t, model.classes)
+    y = frame_labels(frame, target, model.classes)
     P = model.proba(X)
     pred = P.argmax(axis=1)
     K = len(model.classes)
@@ -61,7 +76,13 @@ def evaluate(model: Model, data: Path, target: str | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = evaluate(Model(args.model), args.data, args.target)
+    out = evaluate(Model(args.model), args.data, args.target, args.sep, args)
+    if out["training_file"]:
+        note(
+            args,
+            f"mlplab: note: {args.data} is the file this model was trained on: these metrics "
+            "include its training rows (measure on a held-out file)",
+        )
     if args.json:
         print_json(out)
         return 0
@@ -71,11 +92,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"accuracy: {out['accuracy']:.4f}\nlog-loss: {out['log_loss']:.4f}")
     if not args.quiet:
-        names = [str(c) for c in out["classes"]]
-        w = max(len(s) for s in [*names, "true \\ pred"]) + 1
-        cw = max(max(len(s) for s in names), 5) + 1
-        print("confusion matrix (rows: true class, columns: predicted):")
-        print("true \\ pred".ljust(w) + "".join(s.rjust(cw) for s in names))
-        for name, row in zip(names, out["confusion_matrix"], strict=True):
-            print(name.ljust(w) + "".join(str(v).rjust(cw) for v in row))
+        print_confusion(out["classes"], out["confusion_matrix"], "confusion matrix")
     return 0

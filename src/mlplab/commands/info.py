@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from mlplab._array_api import to_numpy
 from mlplab.commands._common import Model, add_output_options, print_json
 
 HELP = "describe a model file: architecture, parameters, activations, optimizer, training"
@@ -68,7 +71,45 @@ def describe(model: Model) -> dict[str, Any]:
     }
     if est is not None:
         out["estimator_params"] = est["params"]
+    out.update(_preprocessing(model))
     return out
+
+
+def _preprocessing(model: Model) -> dict[str, Any]:
+    """The stored plan and the standardizer's moments (its last step, per network input);
+    nothing for a model without a plan (files written before plans: as they were)."""
+    plan = (model.header.get("data") or {}).get("preprocessing")
+    if plan is None:
+        return {}
+    out: dict[str, Any] = {"preprocessing": plan, "standardizer": None}
+    std = model.net.standardizer
+    if std is not None:
+        out["standardizer"] = {
+            "mean": to_numpy(std.mean_).astype(np.float64).ravel().tolist(),
+            "scale": to_numpy(std.scale_).astype(np.float64).ravel().tolist(),
+        }
+    return out
+
+
+def _print_preprocessing(plan: dict[str, Any], standardized: bool) -> None:
+    """The stored preprocessing: one line per feature column."""
+    extra = [f"empty cells: {plan['missing']}"]
+    extra.append(f"unknown categories: {plan['unknown_categories']}")
+    if plan.get("id_column"):
+        extra.append(f"id column {plan['id_column']!r}")
+    if plan.get("ignored"):
+        extra.append(f"not used: {', '.join(plan['ignored'])}")
+    print("preprocessing (" + "; ".join(extra) + "):")
+    for c in plan["columns"]:
+        fill = f", fill {c['fill']!r}" if c.get("fill") is not None else ""
+        if c["kind"] == "number":
+            print(f"  {c['name']}: number{fill}")
+        else:
+            cats = ", ".join(map(repr, c["categories"][:12]))
+            cats += " ..." if len(c["categories"]) > 12 else ""
+            print(f"  {c['name']}: category, one-hot over {len(c['categories'])} ({cats}){fill}")
+    if standardized:
+        print("  then each network input standardized (mean and scale stored)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
     if info["classes"] is not None:
         line += f", classes {info['classes']}"
     print(line)
-    if info["feature_names"] and not args.quiet:
+    if info.get("preprocessing") and not args.quiet:
+        _print_preprocessing(info["preprocessing"], info["normalized_inputs"])
+    elif info["feature_names"] and not args.quiet:
         print(f"features ({len(info['feature_names'])}): {', '.join(info['feature_names'])}")
     if info["epochs"]:
         print(f"trained {info['epochs']} epochs, final cost J = {info['final_loss']:.6g}")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mlplab.commands._common import Model, add_output_options, note, print_json
+from mlplab.commands._common import Model, add_output_options, add_sep_option, note, print_json
 
 HELP = "plot a saved model: loss, boundary, gradients, activations or confusion"
 KINDS = ("loss", "boundary", "gradients", "activations", "confusion")
@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--data", type=Path, default=None, help="CSV file for boundary/activations/confusion"
     )
     p.add_argument("--target", default=None, help="target column of --data")
+    add_sep_option(p)
     add_output_options(p)
     return p
 
@@ -62,11 +63,12 @@ def _read_data(args: argparse.Namespace, model: Model) -> tuple[Any, Any]:
     X = y = None
     if args.data is not None:
         target = args.target or model.target
-        table, X = model.read_csv(args.data, target)
-        if target is not None and target in table.columns and model.task == "classification":
-            from mlplab.persist.csvdata import match_labels
+        inputs = model.read_csv(args.data, target, args.sep)
+        frame, X = inputs.frame, inputs.X
+        if target is not None and target in frame.columns and model.task == "classification":
+            from mlplab.persist.csvdata import frame_labels
 
-            y = match_labels(table, table.index(target), model.classes)
+            y = frame_labels(frame, target, model.classes)
     return X, y
 
 

@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlplab.commands._common import Model, add_output_options, note, print_json
+from mlplab.commands._common import (
+    Model,
+    add_output_options,
+    add_sep_option,
+    format_values,
+    note,
+    print_json,
+)
 
 HELP = "predict every row of a CSV file with a saved model"
 
@@ -17,41 +24,55 @@ HELP = "predict every row of a CSV file with a saved model"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help=HELP, description=HELP)
     p.add_argument("model", type=Path, help="model file (.npz) from mlplab train --out or save()")
-    p.add_argument("data", type=Path, help="CSV file with the model's feature columns")
+    p.add_argument(
+        "data",
+        type=Path,
+        help="CSV file with the model's feature columns (other columns are ignored, with a note)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the predictions to this CSV")
     p.add_argument("--proba", action="store_true", help="also give class probabilities")
+    add_sep_option(p)
     add_output_options(p)
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def _predictions(model: Model, X: Any, name: str, proba: bool) -> tuple[list, list, dict]:
+    """(header, rows, JSON result) of the predictions of X."""
     import numpy as np
 
-    model = Model(args.model)
-    _, X = model.read_csv(args.data)
-    name = model.target or "prediction"
-    header: list[str]
     if model.task == "regression":
         values = model.predict_values(X)
         header = [name] if values.shape[1] == 1 else [f"{name}_{k}" for k in range(values.shape[1])]
-        rows = values.tolist()
-        result: dict[str, Any] = {"predictions": values[:, 0] if values.shape[1] == 1 else values}
+        text = np.array(format_values(values, model.net.dtype)).reshape(values.shape)
+        rows = text.tolist()
+        numbers = text.astype(np.float64)
+        return header, rows, {"predictions": numbers[:, 0] if values.shape[1] == 1 else numbers}
+    P = model.proba(X) if proba else None
+    idx = model.predict_indices(X)
+    if model.multilabel:
+        header, rows = [f"{name}_{c}" for c in model.classes], idx.tolist()
     else:
-        if args.proba:
-            P = model.proba(X)
-        idx = model.predict_indices(X)
-        if model.multilabel:
-            header = [f"{name}_{c}" for c in model.classes]
-            rows = idx.tolist()
-        else:
-            header = [name]
-            rows = [[c] for c in model.classes[idx].tolist()]
-        result = {"predictions": [r if model.multilabel else r[0] for r in rows]}
-        if args.proba:
-            header += [f"proba_{c}" for c in model.classes]
-            rows = [r + p for r, p in zip(rows, np.round(P, 6).tolist(), strict=True)]
-            result["probabilities"] = P
-            result["classes"] = model.classes
+        header, rows = [name], [[c] for c in model.classes[idx].tolist()]
+    result: dict[str, Any] = {"predictions": [r if model.multilabel else r[0] for r in rows]}
+    if P is not None:
+        header += [f"proba_{c}" for c in model.classes]
+        rows = [r + p for r, p in zip(rows, np.round(P, 6).tolist(), strict=True)]
+        result["probabilities"] = P
+        result["classes"] = model.classes
+    return header, rows, result
+
+
+def run(args: argparse.Namespace) -> int:
+    model = Model(args.model)
+    inputs = model.read_csv(args.data, sep=args.sep)
+    inputs.notes(args)
+    name = model.target or "prediction"
+    header, rows, result = _predictions(model, inputs.X, name, args.proba)
+    if inputs.ids is not None:  # the id column first, its cells as the file has them
+        header = [inputs.id_name, *header]
+        ids = ["" if v is None else str(v) for v in inputs.ids]
+        rows = [[i, *r] for i, r in zip(ids, rows, strict=True)]
+        result["ids"] = ids
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)

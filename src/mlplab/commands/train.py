@@ -19,6 +19,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``train`` subcommand; its options in --help order, one group per helper."""
     p = sub.add_parser("train", help=HELP, description=HELP)
     _add_data_options(p)
+    _add_column_options(p)
     _add_network_options(p)
     _add_optimizer_options(p)
     _add_preprocessing_options(p)
@@ -43,6 +44,65 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="with --data: default inferred from the target column",
     )
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"must be comma-separated column names, got {text!r}")
+    return names
+
+
+def _add_column_options(p: argparse.ArgumentParser) -> None:
+    """With --data: which columns, how text and empty cells are encoded, the separator."""
+    from mlplab.commands._common import add_sep_option
+
+    g = p.add_argument_group("CSV columns (with --data; stored in the model file)")
+    for flag, what in (
+        ("--features", "only these columns are features, in this order"),
+        ("--drop", "leave these columns out (e.g. notes, leaks of the target)"),
+        ("--categorical", "one-hot encode these columns even if they hold numbers (codes)"),
+    ):
+        g.add_argument(flag, type=_names, action="extend", default=None, metavar="A,B", help=what)
+    g.add_argument(
+        "--id-column",
+        default=None,
+        metavar="NAME",
+        help="a column of row ids: never a feature; predict copies it into its output",
+    )
+    g.add_argument(
+        "--missing",
+        choices=["error", "drop", "mean", "median"],
+        default="error",
+        help="empty cells: an error naming the cell (default), drop the row, or fill with the "
+        "training rows' mean or median (text columns: the most frequent category); the fill "
+        "values are stored and predict/evaluate apply them",
+    )
+    g.add_argument(
+        "--unknown-categories",
+        choices=["error", "zero"],
+        default="error",
+        help="at predict time, a category the training file did not have: an error naming "
+        "the cell (default) or the all-zero one-hot code",
+    )
+    add_sep_option(g)  # type: ignore[arg-type]
+
+
+def _column_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan options of ``--data``; an error when one is given without --data."""
+    given = {
+        "features": args.features,
+        "drop": args.drop or [],
+        "categorical": args.categorical or [],
+        "id_column": args.id_column,
+        "missing": args.missing,
+        "unknown": args.unknown_categories,
+    }
+    used = [k for k, v in given.items() if v and v not in ("error",)] + (["sep"] * bool(args.sep))
+    if args.data is None and used:
+        flag = "--" + used[0].replace("_", "-").replace("unknown", "unknown-categories")
+        raise ValueError(f"{flag} applies to --data FILE.csv only")
+    return given
 
 
 def _add_network_options(p: argparse.ArgumentParser) -> None:
@@ -192,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "distributed", False):  # one row shard per MPI rank (train/mpi.py)
         fit_options["comm"] = True
     train = _csv_trainer(args) if args.data is not None else train_dataset
+    _column_options(args)  # refuse the column options without --data
     result = _reliably(train, args, keep)(
         args.dataset,
         layers=args.layers,
@@ -214,11 +275,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if keep.trainer is not None and keep.trainer.interrupted:
         return _save_interrupted(args, result, keep.trainer)
-    m = result.metrics
     if args.out is not None:
         _write_outputs(args.out, result)
     if args.json:
-        out = dict(m)
+        out = dict(result.metrics)
         out["dataset"] = args.dataset
         out.update(
             {k: result.options[k] for k in ("dataset", "data", "target", "task") if args.data}
@@ -228,14 +288,41 @@ def run(args: argparse.Namespace) -> int:
             out["out"] = str(args.out)
         print(json.dumps(out))
     else:
-        print(result.net.summary())
-        if "train_accuracy" in m:
-            print(f"train accuracy: {m['train_accuracy']:.4f}")
-            print(f"test accuracy:  {m['test_accuracy']:.4f}")
-        print(f"final cost J:   {m['final_cost']:.6f}  ({m['epochs']} epochs)")
-        if args.out is not None:
-            print(f"wrote {args.out}/model.npz, learning_curve.png, metrics.json")
+        _print_results(args, result)
     return 0
+
+
+def _print_results(args: argparse.Namespace, result: Any) -> None:
+    """The summary, the metrics of the task on train and test, the test confusion matrix."""
+    from mlplab.commands._common import print_confusion
+
+    m = result.metrics
+    print(result.net.summary())
+    if "train_accuracy" in m:
+        print(f"train accuracy: {m['train_accuracy']:.4f}")
+        if m.get("test_accuracy") is not None:
+            print(f"test accuracy:  {m['test_accuracy']:.4f}")
+        for part in ("train", "test"):
+            if m.get(f"{part}_log_loss") is not None:
+                print(f"{part} log-loss: ".ljust(16) + f"{m[f'{part}_log_loss']:.4f}")
+    else:
+        for part in ("train", "test"):
+            if m.get(f"{part}_r2") is not None:
+                print(
+                    f"{part} R²: ".ljust(10) + f"{m[f'{part}_r2']:.4f}   MSE: "
+                    f"{m[f'{part}_mse']:.6g}   MAE: {m[f'{part}_mae']:.6g}"
+                )
+    print(f"final cost J:   {m['final_cost']:.6f}  ({m['epochs']} epochs)")
+    if m.get("test_confusion_matrix") is not None and not args.quiet:
+        classes = (result.data_info or {}).get("classes")
+        names = (
+            list(classes) if classes is not None else list(range(len(m["test_confusion_matrix"])))
+        )
+        print_confusion(names, m["test_confusion_matrix"], "test confusion matrix")
+    if m.get("n_dropped_rows"):
+        print(f"dropped {m['n_dropped_rows']} rows with empty cells (--missing drop)")
+    if args.out is not None:
+        print(f"wrote {args.out}/model.npz, learning_curve.png, metrics.json")
 
 
 def _write_outputs(out: Path, result: Any) -> None:
@@ -348,7 +435,11 @@ def _csv_trainer(args: argparse.Namespace) -> Any:
     """``train_dataset``'s signature, reading ``--data FILE.csv --target COLUMN`` instead."""
     from mlplab.recipes import train_csv
 
+    columns = _column_options(args)
+
     def train(_dataset: str, **kwargs: Any) -> Any:
-        return train_csv(args.data, args.target, task=args.task, **kwargs)
+        return train_csv(
+            args.data, args.target, task=args.task, sep=args.sep, columns=columns, **kwargs
+        )
 
     return train

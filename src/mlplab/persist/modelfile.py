@@ -20,7 +20,7 @@ Layout (format version 1)::
               "config": Network.config(),            # architecture, activations, dtype, l2
               "arrays": {"W1": {"dtype": "<f4", "shape": [n1, n0]}, ...},
               "standardizer": bool,
-              "data": {"task", "target", "feature_names", "classes", ...} | null,
+              "data": {"task", "target", "feature_names", "classes", "preprocessing", ...} | null,
               "history": {"loss": [...], ...} | null,
               "training": {"optimizer", "hyperparams", "state", "step", "epoch", "rng"} | null,
               "estimator": {"class", "params", "fitted"} | null,
@@ -443,7 +443,17 @@ def read(
         data = header.get("data")
         if data and data.get("classes") is not None:
             _labels_from_json(data["classes"])
+        if data and data.get("preprocessing") is not None:
+            _check_plan(data["preprocessing"], net.layer_sizes[0])
     return net, header, arrays
+
+
+def _check_plan(plan: Any, n_inputs: int) -> None:
+    """The preprocessing plan (:mod:`mlplab.persist.tableplan`) is valid and makes n[0] inputs."""
+    from mlplab.persist.tableplan import TablePlan
+
+    if len(TablePlan.from_json(plan).output_names) != n_inputs:
+        raise ValueError(f"preprocessing: its columns do not make the n[0]={n_inputs} inputs")
 
 
 def read_header(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> dict:

@@ -1,0 +1,459 @@
+"""Fast CSV reading: pandas' C parser, over byte ranges of the file, in threads.
+
+:func:`read_frame` returns a :class:`Frame`: the header's names and, for each column, one
+NumPy array. pandas parses; everything pandas would guess is decided here instead:
+
+* the separator (``sep=None``: ``,`` ``;`` tab or ``|``, whichever splits the header and
+  the first rows into the same number of fields, see :func:`detect_sep`);
+* the header is read by the exact reader (:mod:`mlplab.persist.csvexact`: quotes, BOM,
+  blank lines, names checked), pandas reads the rows after it;
+* only an empty cell is missing: ``NA``, ``null`` or ``nan`` are text, never missing;
+* a column of numbers is ``float64`` with NaN where a cell is empty; any other column is
+  an ``object`` array of ``str`` (``None`` where a cell is empty; a float where pandas
+  read a number in one part of a column that holds text elsewhere).
+
+Line numbers are not kept: rows are counted from 0. When a problem must be named
+(:meth:`Frame.where`), one pass of the exact reader finds the line. When pandas cannot
+read the file, or when a row might be short (pandas fills missing trailing cells, the
+exact reader refuses such a row), the exact reader decides and names the problem, so the
+errors are those of the exact reader.
+
+Large files (``SPLIT_BYTES`` and more) are cut at record boundaries (a newline outside
+quotes: cut after a newline, and cut again if the quotes read before it are odd) into one
+range per worker thread; pandas' parser releases the GIL while it
+tokenizes and converts numbers. Each range is read in chunks of about ``CHUNK_CELLS``
+cells, so memory stays near the size of the arrays produced (benchmarks/csv_read.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplab.persist.csvexact import (
+    SEPARATORS,
+    CSVError,
+    check_file,
+    check_names,
+    iter_records,
+    locate,
+    no_column,
+)
+
+SPLIT_BYTES = 16 * 2**20
+"""Files from this size on are read by several threads, one byte range each."""
+CHUNK_CELLS = 2**20
+"""pandas reads a range in chunks of about this many cells."""
+MAX_WORKERS = 4
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Header:
+    """Where the data of a CSV file start, and how its fields are separated."""
+
+    columns: list[str]
+    line: int
+    start: int
+    """Byte offset of the first data line (after the header record)."""
+    sep: str
+
+
+@dataclass
+class Frame:
+    """A table read from a CSV file (or a DataFrame): names and one array per column.
+
+    ``data[k]`` is ``None`` for a column that was not asked for (``keep`` of
+    :func:`read_frame`). Rows are numbered from 0; :meth:`where` names their lines.
+    """
+
+    path: Path | str
+    columns: list[str]
+    data: list[np.ndarray | None] = field(repr=False)
+    sep: str = ","
+    header_line: int = 1
+    locator: Callable[[int], str] | None = field(default=None, repr=False)
+    """For a DataFrame: the name of row i in messages (instead of a file line)."""
+    _lines: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        """The number of data rows."""
+        for a in self.data:
+            if a is not None:
+                return len(a)
+        return 0 if self._lines is None else len(self._lines)
+
+    @property
+    def has_index_column(self) -> bool:
+        """Whether the first column is unnamed: the row index pandas writes."""
+        return bool(self.columns) and self.columns[0] == ""
+
+    def index(self, name: str, what: str = "column") -> int:
+        """Position of column ``name``, or a CSVError listing the columns."""
+        if name not in self.columns or name == "":
+            raise no_column(self.path, name, self.columns, what)
+        return self.columns.index(name)
+
+    def column(self, name: str) -> np.ndarray:
+        """The array of column ``name`` (read it with ``keep`` including it)."""
+        values = self.data[self.index(name)]
+        if values is None:  # pragma: no cover - a caller that did not ask for it
+            raise ValueError(f"column {name!r} was not read")
+        return values
+
+    def line(self, row: int) -> int:
+        """The file line of data row ``row`` (one pass of the exact reader, then kept)."""
+        if self._lines is None:
+            self._lines = locate(self.path, self.sep)[0]
+        return int(self._lines[row])
+
+    def check_structure(self) -> None:
+        """Refuse, with the exact reader's message, a row whose cell count is not the
+        header's (pandas fills the missing cells of a short row)."""
+        if self.locator is None and self._lines is None:
+            self._lines = locate(self.path, self.sep)[0]
+
+    def where(self, row: int | None = None, col: int | None = None) -> str:
+        """``"file, line N, column 'name' (column k)"`` for error messages."""
+        out = str(self.path)
+        if row is not None:
+            out += f", {self.locator(row)}" if self.locator else f", line {self.line(row)}"
+        elif col is not None:
+            out += ", line 1" if self.locator is None else ""
+        if col is not None:
+            out += f", column {self.columns[col]!r} (column {col + 1})"
+        return out
+
+    def cell(self, row: int, col: int) -> str:
+        """The text of one cell, as the file has it (for messages)."""
+        if self.locator is not None:
+            value = self.data[col][row]  # type: ignore[index]
+            return "" if value is None else str(value)
+        return locate(self.path, self.sep, row)[1][col]  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------- the header
+def _lines_of(path: Path, limit: int = 64, max_bytes: int = 2**20) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        for k, raw in enumerate(f):
+            yield raw[3:] if k == 0 and raw.startswith(_BOM) else raw
+            max_bytes -= len(raw)
+            if k + 1 >= limit or max_bytes <= 0:
+                return
+
+
+def detect_sep(lines: list[str]) -> str:
+    """The separator among ``, ; tab |`` that gives the header two fields or more and the
+    most rows with the header's number of fields (ties: the earlier one; none: ``,``)."""
+    best, best_score = ",", (0, 0)
+    for sep in SEPARATORS:
+        try:
+            rows = [r for r in csv.reader(lines, delimiter=sep) if r and any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        score = (sum(len(r) == len(rows[0]) for r in rows[1:]), len(rows[0]))
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def read_header(path: Path, sep: str | None = None) -> Header | None:
+    """The header record, its line, the offset of the data and the separator; None for a
+    file the exact reader must read (not UTF-8, bare CR line ends, odd quoting)."""
+    try:
+        if sep is None:
+            sep = detect_sep([raw.decode("utf-8") for raw in _lines_of(path)])
+        consumed = 0
+        with open(path, "rb") as f:
+
+            def lines() -> Iterator[str]:
+                nonlocal consumed
+                for k, raw in enumerate(f):
+                    consumed += len(raw)
+                    yield (raw[3:] if k == 0 and raw.startswith(_BOM) else raw).decode("utf-8")
+
+            reader = csv.reader(lines(), delimiter=sep, strict=True)
+            for cells in reader:
+                if cells and not (len(cells) <= 1 and not cells[0].strip()):
+                    columns = [c.strip() for c in cells]
+                    check_names(path, reader.line_num, columns)
+                    return Header(columns, reader.line_num, consumed, sep)
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------- the ranges
+class _Range(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file, as a file."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._f.seek(start)
+        self._left = end - start
+        self.quotes = 0
+        """The number of ``"`` read so far (to check that a cut was a record boundary)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self._left)
+        if n <= 0:
+            return 0
+        view = memoryview(b)[:n]
+        got = self._f.readinto(view) or 0
+        self._left -= got
+        self.quotes += view[:got].tobytes().count(b'"')
+        return got
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def newline_cuts(path: Path, start: int, k: int) -> list[int]:
+    """``start``, up to k−1 offsets just after the first newline past each k-th of the
+    file, and the file size: record boundaries unless a cut falls inside a quoted field
+    (:func:`_fast` checks the quotes it read before each cut, and cuts again with
+    :func:`cut_points` when one did)."""
+    size = os.path.getsize(path)
+    cuts = [start]
+    with open(path, "rb") as f:
+        for j in range(1, k):
+            f.seek(max(start + (size - start) * j // k, cuts[-1]))
+            f.readline()
+            cuts.append(f.tell())
+    return [*sorted({c for c in cuts if c < size}), size]
+
+
+def cut_points(path: Path, start: int, k: int, block: int = 8 * 2**20) -> list[int]:
+    """``start``, then up to k−1 offsets just after a newline outside quotes (an even
+    number of ``"`` since ``start``), then the file size: record boundaries."""
+    size = os.path.getsize(path)
+    targets = [start + (size - start) * j // k for j in range(1, k)]
+    cuts, quotes, pos = [start], 0, start
+    with open(path, "rb") as f:
+        f.seek(start)
+        while targets and (data := f.read(block)):
+            o = 0
+            while targets:
+                o = max(o, targets[0] - pos)
+                nl = data.find(b"\n", o)
+                if nl < 0:
+                    break
+                if (quotes + data.count(b'"', 0, nl)) % 2 == 0:
+                    cuts.append(pos + nl + 1)
+                    targets.pop(0)
+                o = nl + 1
+            quotes += data.count(b'"')
+            pos += len(data)
+    return sorted(set(cuts)) + ([size] if cuts[-1] != size else [])
+
+
+def _piece(values: Any) -> np.ndarray:
+    """One chunk of one column, as float64 (numbers) or an object array of str."""
+    kind = getattr(values.dtype, "kind", "O")
+    if kind in "iuf":
+        return values.to_numpy(dtype=np.float64)
+    if kind == "b":
+        return np.where(values.to_numpy(dtype=bool), "True", "False").astype(object)
+    return values.to_numpy(dtype=object, na_value=None)
+
+
+def _read_range(
+    path: Path, start: int, end: int, hdr: Header, keep: list[int], text: Collection[int]
+) -> tuple[dict[int, list[np.ndarray]], int, Exception | None]:
+    """The pieces of the kept columns in bytes start..end, the number of quotes there, and
+    the error pandas raised (None): the caller decides, knowing whether the cuts held."""
+    import pandas as pd
+
+    pieces: dict[int, list[np.ndarray]] = {k: [] for k in keep}
+    pieces[-1] = []  # a short row leaves the last column empty: one flag per chunk
+    if end <= start:
+        return pieces, 0, None
+    raw = _Range(path, start, end)
+    stream = io.BufferedReader(raw, 2**20)
+    options = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
+    # No usecols: with it pandas drops the extra cells of a long row without a word.
+    options.update(dtype={k: str for k in text}, index_col=False)
+    options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
+    # low_memory=False: each chunk is typed whole (no DtypeWarning for a column typed
+    # differently within a chunk); the chunks are small already.
+    options.update(low_memory=False)
+    rows = max(1024, CHUNK_CELLS // len(hdr.columns))
+    try:
+        with stream, pd.read_csv(stream, engine="c", chunksize=rows, **options) as chunks:
+            for chunk in chunks:
+                for k in keep:
+                    pieces[k].append(_piece(chunk[k]))
+                pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
+    except pd.errors.EmptyDataError:
+        pass
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        return pieces, raw.quotes, exc
+    return pieces, raw.quotes, None
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    if all(p.dtype == np.float64 for p in parts):
+        return np.concatenate(parts) if parts else np.empty(0)
+    return np.concatenate([p.astype(object) for p in parts])
+
+
+def _workers(size: int) -> int:
+    if size < SPLIT_BYTES:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cpus or 1))
+
+
+def _fast(
+    path: Path, hdr: Header, keep: list[int], text: set[int]
+) -> tuple[list[np.ndarray | None], bool]:
+    """The kept columns, and whether the last column has an empty cell."""
+    workers = _workers(os.path.getsize(path) - hdr.start)
+    results = _read_ranges(path, newline_cuts(path, hdr.start, workers), hdr, keep, text)
+    if any(q % 2 for q in itertools.accumulate(r[1] for r in results[:-1])):
+        # a cut fell inside a quoted field: cut where the quotes say, and read again
+        results = _read_ranges(path, cut_points(path, hdr.start, workers), hdr, keep, text)
+    for _, _, error in results:
+        if error is not None:
+            raise error
+    parts = [r[0] for r in results]
+    data: list[np.ndarray | None] = [None] * len(hdr.columns)
+    for k in keep:
+        data[k] = _join([p for part in parts for p in part.pop(k)])
+    return data, any(bool(p[0]) for part in parts for p in part[-1])
+
+
+def _read_ranges(
+    path: Path, cuts: list[int], hdr: Header, keep: list[int], text: set[int]
+) -> list[tuple[dict[int, list[np.ndarray]], int, Exception | None]]:
+    ranges = list(itertools.pairwise(cuts))
+    if len(ranges) == 1:
+        return [_read_range(path, *ranges[0], hdr, keep, text)]
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        return list(pool.map(lambda r: _read_range(path, *r, hdr, keep, text), ranges))
+
+
+def _exact(path: Path, sep: str, keep: list[int], text: set[int]) -> Frame:
+    """The whole file through the exact reader (slow; for files pandas cannot read)."""
+    records = iter_records(path, sep)
+    header_line, columns = next(records)
+    cells: dict[int, list[Any]] = {k: [] for k in keep}
+    lines = []
+    for line, row in records:
+        lines.append(line)
+        for k in keep:
+            cells[k].append(row[k] if row[k] != "" else None)
+    data: list[np.ndarray | None] = [None] * len(columns)
+    for k in keep:
+        data[k] = _as_numbers(cells[k]) if k not in text else np.array(cells[k], dtype=object)
+    frame = Frame(path, columns, data, sep, header_line)
+    frame._lines = np.asarray(lines, dtype=np.int64)
+    return frame
+
+
+def _as_numbers(cells: list[Any]) -> np.ndarray:
+    """float64 when every cell is empty or a number as pandas reads it, else the text."""
+    out = np.empty(len(cells))
+    for i, c in enumerate(cells):
+        try:
+            out[i] = np.nan if c is None else float(c)
+        except ValueError:
+            return np.array(cells, dtype=object)
+        if c is not None and c.strip().lower().lstrip("+-") in ("nan", "infinity"):
+            return np.array(cells, dtype=object)  # text pandas leaves as text
+    return out
+
+
+def _may_have_short_rows(path: Path, hdr: Header, n: int) -> bool:
+    """Whether the file may hold a row with too few cells, given that its last column has
+    an empty cell: False when there are no quotes and the separators count exactly
+    n·(columns − 1) (pandas refuses long rows, so then no row is short)."""
+    seps = 0
+    with open(path, "rb") as f:
+        f.seek(hdr.start)
+        while block := f.read(8 * 2**20):
+            if b'"' in block:
+                return True
+            seps += block.count(hdr.sep.encode())
+    return seps != n * (len(hdr.columns) - 1)
+
+
+def read_frame(
+    path: str | os.PathLike[str],
+    sep: str | None = None,
+    *,
+    keep: Collection[str] | None = None,
+    text: Collection[str] = (),
+) -> Frame:
+    """Read a CSV file fast into a :class:`Frame` (see the module docstring).
+
+    ``sep``: the separator, or None to detect it. ``keep``: the columns to read (names
+    that are not in the header are ignored here; None: all). ``text``: columns to keep as
+    text even when they hold numbers (ids, categories, labels).
+    """
+    path = check_file(path)
+    if sep is not None and len(sep) != 1:
+        raise ValueError(f"--sep must be one character, got {sep!r}")
+    hdr = read_header(path, sep)
+    if hdr is None:  # let the exact reader name the problem, or read the file
+        names = next(iter_records(path, sep or ","))[1]
+        idx = [k for k, c in enumerate(names) if keep is None or c in keep]
+        frame = _exact(path, sep or ",", idx, {k for k, c in enumerate(names) if c in text})
+        return _checked_rows(frame)
+    idx = [k for k, c in enumerate(hdr.columns) if keep is None or c in keep]
+    text_idx = {k for k, c in enumerate(hdr.columns) if c in text and k in idx}
+    import pandas as pd
+
+    try:
+        data, last_empty = _fast(path, hdr, idx, text_idx)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError):
+        frame = _exact(path, hdr.sep, idx, text_idx)  # raises the exact error, or reads
+        return _checked_rows(frame)
+    frame = Frame(path, hdr.columns, data, hdr.sep, hdr.line)
+    if last_empty and _may_have_short_rows(path, hdr, frame.n_rows):
+        frame.check_structure()
+    return _checked_rows(frame)
+
+
+def _checked_rows(frame: Frame) -> Frame:
+    if frame.n_rows == 0:
+        if frame._lines is None and not any(a is not None for a in frame.data):
+            frame.check_structure()  # no column kept: count the rows
+        if frame.n_rows == 0:
+            raise CSVError(
+                f"{frame.path}: no data rows after the header (line {frame.header_line})"
+            )
+    return frame
+
+
+def from_dataframe(df: Any, name: str = "DataFrame") -> Frame:
+    """A pandas DataFrame as a Frame: numeric columns float64, the others text."""
+    columns = [str(c) for c in df.columns]
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"{name}: column names must be unique, got {columns}")
+    data: list[np.ndarray | None] = []
+    for c in df.columns:
+        s = df[c]
+        if s.dtype.kind in "iufb" and s.dtype.kind != "b":
+            data.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            values = s.to_numpy(dtype=object, na_value=None)
+            data.append(np.array([None if v is None else str(v) for v in values], dtype=object))
+    labels = list(df.index)
+    return Frame(name, columns, data, locator=lambda i: f"row {labels[i]!r}")
