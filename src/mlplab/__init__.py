@@ -16,7 +16,7 @@ The cost is J = (1/n) Σ L(i); the update W[l] ← W[l] − α ∂J/∂W[l].
 """
 
 from mlplab._version import __version__
-from mlplab.core import activations, heads, initializers, optimizers
+from mlplab.core import activations, heads, initializers, optimizers, schedules
 from mlplab.core.data import Standardizer, load_dataset
 from mlplab.core.diagnostics import gradcheck
 from mlplab.core.network import Network
@@ -70,4 +70,5 @@ __all__ = [
     "load_with_header",
     "optimizers",
     "save",
+    "schedules",
 ]

@@ -468,8 +468,9 @@ def load_trainer(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTE
         raise ModelFileError(f"{path}: holds no trainer state (save a Trainer to resume it)")
     with model_file_errors(path):
         hyper = training.get("hyperparams") or {}
+        # numbers, or the JSON of a schedule / a wrapped optimizer (checked when rebuilt)
         if not isinstance(hyper, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in hyper.values()
+            isinstance(v, (int, float, dict)) and not isinstance(v, bool) for v in hyper.values()
         ):
             raise ValueError("optimizer hyperparameters must be numbers")
         opt = optimizers.get(str(training["optimizer"]), **hyper)
