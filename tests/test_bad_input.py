@@ -99,7 +99,7 @@ CASES = [
     ("epochs float", lambda t: fit1(X, epochs=2.5), TypeError, "epochs must be an integer"),
     ("activation name", lambda t: net(hidden="relux"), ValueError, "unknown activation 'relux'; choose one of"),
     ("initializer name", lambda t: net(init="hex"), ValueError, "unknown initializer 'hex'"),
-    ("optimizer name", lambda t: optimizers.get("adamw"), ValueError, "unknown optimizer 'adamw'"),
+    ("optimizer name", lambda t: optimizers.get("adamax"), ValueError, "unknown optimizer 'adamax'"),
     ("optimizer string in fit", lambda t: fit1(X, optimizer="adam"), TypeError, "optimizer must be an mlplab optimizer"),
     ("head name", lambda t: net(output="softmax"), ValueError, "unknown output head 'softmax'"),
     ("dtype", lambda t: net(dtype="int32"), ValueError, "dtype must be 'float32' or 'float64'"),
