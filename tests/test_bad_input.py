@@ -302,7 +302,7 @@ ESTIMATOR_CASES = [
     ("batch_size 0", lambda: clf(batch_size=0).fit(X, Y), ValueError, "batch_size must be"),
     ("momentum 1", lambda: clf(solver="momentum", momentum=1.0).fit(X, Y), ValueError, r"momentum must be a number in \[0, 1\)"),
     ("activation", lambda: clf(activation="relux").fit(X, Y), ValueError, "activation must be one of"),
-    ("solver", lambda: clf(solver="adamw").fit(X, Y), ValueError, "solver must be one of"),
+    ("solver", lambda: clf(solver="adamax").fit(X, Y), ValueError, "solver must be one of"),
     ("initializer", lambda: clf(init="hex").fit(X, Y), ValueError, "unknown initializer 'hex'"),
     ("hidden size 0", lambda: clf(hidden_layer_sizes=(0,)).fit(X, Y), ValueError, "hidden_layer_sizes must hold integers >= 1"),
     ("ragged", lambda: clf().fit([[1, 2, 3, 4], [1, 2]], [0, 1]), ValueError, "ragged|different lengths"),

@@ -29,9 +29,15 @@ def _data(head, n_out, n, n0, rng):
 def _net(sizes, act, head, seed, bn, keep=1.0):
     rng = np.random.default_rng(seed)
     net = mlplab.Network(
-        sizes, hidden=act, output=head, init="xavier", seed=seed, dtype="float64",
-        batch_norm=bn, keep_prob=keep,
-    )  # fmt: skip
+        sizes,
+        hidden=act,
+        output=head,
+        init="xavier",
+        seed=seed,
+        dtype="float64",
+        batch_norm=bn,
+        keep_prob=keep,
+    )
     net.biases = [rng.normal(size=b.shape) * 0.5 for b in net.biases]
     for p in net.norm_params:  # γ, β away from 1, 0 so that both matter
         if p is not None:
@@ -53,8 +59,9 @@ def _agree(g, g_hat):
 
 def _no_kink(net, X, masks=None, training=True):
     norms = opts.inference_norms(net)
-    _, caches = bp.forward(net._params, net._prepare_X(X), net.hidden, norms, masks,
-                           training=training)  # fmt: skip
+    _, caches = bp.forward(
+        net._params, net._prepare_X(X), net.hidden, norms, masks, training=training
+    )
     return all(np.all(np.abs(c.Z) > 1e-4) for c in caches[:-1])
 
 
@@ -102,8 +109,9 @@ def test_batchnorm_gradient_of_the_input(hidden_sizes, n0, n_out, act, head, n_s
     norms = opts.inference_norms(net)
 
     def J(Xv):
-        return bp.loss_and_all_grads(net._params, Xv, Y, net.hidden, net.head, 0.0, norms,
-                                     training=True)[0]  # fmt: skip
+        return bp.loss_and_all_grads(
+            net._params, Xv, Y, net.hidden, net.head, 0.0, norms, training=True
+        )[0]
 
     _, grads = bp.loss_and_all_grads(
         net._params, X, Y, net.hidden, net.head, 0.0, norms, training=True, need_dX=True
@@ -145,8 +153,11 @@ def test_dropout_mask_is_inverted_bernoulli(rng):
 
 def test_batchnorm_backward_written_out_equals_the_compact_form(rng):
     Z = rng.normal(size=(9, 4)) * 3 + 1
-    bn = B.BatchNorm(B.BNParams(rng.uniform(0.5, 2, 4), rng.normal(size=4)),
-                     B.BNStats(np.zeros(4), np.ones(4)), 1e-5)  # fmt: skip
+    bn = B.BatchNorm(
+        B.BNParams(rng.uniform(0.5, 2, 4), rng.normal(size=4)),
+        B.BNStats(np.zeros(4), np.ones(4)),
+        1e-5,
+    )
     _, cache = B.batchnorm_forward(Z, bn, training=True)
     dZt = rng.normal(size=Z.shape)
     dZ, (dg, db) = B.batchnorm_backward(dZt, cache)
@@ -193,12 +204,14 @@ def test_batchnorm_network_equals_torch_batchnorm1d(rng, act):
         X = rng.normal(size=(8 + step, 5)) * 3 - 1
         y = rng.integers(0, 3, size=X.shape[0])
         Y = net._prepare_y(y, X.shape[0])
-        J, grads = bp.loss_and_all_grads(net._params, X, Y, net.hidden, net.head, 0.0, norms,
-                                         training=True, need_dX=True)  # fmt: skip
+        J, grads = bp.loss_and_all_grads(
+            net._params, X, Y, net.hidden, net.head, 0.0, norms, training=True, need_dX=True
+        )
         Z_L, caches = bp.forward(net._params, X, net.hidden, norms, training=True)
         for l, c in enumerate(caches[:-1]):  # the running averages, as the trainer does
-            running[l] = B.update_running(running[l], c.bn.mean, c.bn.var, X.shape[0],
-                                          net.options.bn_momentum)  # fmt: skip
+            running[l] = B.update_running(
+                running[l], c.bn.mean, c.bn.var, X.shape[0], net.options.bn_momentum
+            )
             net.running_stats[l].mean[...], net.running_stats[l].var[...] = running[l]
         model.train()
         Xt = torch.tensor(X, requires_grad=True)
@@ -224,8 +237,9 @@ def test_batchnorm_network_equals_torch_batchnorm1d(rng, act):
         model.zero_grad()
     model.eval()  # inference: the running averages
     X = rng.normal(size=(11, 5))
-    np.testing.assert_allclose(net.logits(X), model(torch.tensor(X)).detach().numpy(),
-                               rtol=1e-9, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        net.logits(X), model(torch.tensor(X)).detach().numpy(), rtol=1e-9, atol=1e-9
+    )
 
 
 def test_batchnorm_options_and_theta_layout():
@@ -262,8 +276,9 @@ def test_prediction_never_drops_and_uses_running_averages(rng):
 
 
 def _trained_looking(seed=0):
-    net = mlplab.Network([4, 6, 5, 3], output="multiclass", batch_norm=[True, True],
-                         keep_prob=[0.8, 0.9], seed=seed)  # fmt: skip
+    net = mlplab.Network(
+        [4, 6, 5, 3], output="multiclass", batch_norm=[True, True], keep_prob=[0.8, 0.9], seed=seed
+    )
     rng = np.random.default_rng(seed)
     net.set_flat_params(rng.normal(size=net.n_params))
     stats = rng.normal(size=net._bn_stats.shape)
@@ -284,8 +299,11 @@ def test_model_files_keep_batchnorm_and_dropout(tmp_path, rng):
     assert back.options == net.options
     np.testing.assert_array_equal(back.logits(X), net.logits(X))
     np.testing.assert_array_equal(back._bn_stats, net._bn_stats)
-    for other in (pickle.loads(pickle.dumps(net)), net.copy(),
-                  mlplab.Network.from_state_dict(net.state_dict())):  # fmt: skip
+    for other in (
+        pickle.loads(pickle.dumps(net)),
+        net.copy(),
+        mlplab.Network.from_state_dict(net.state_dict()),
+    ):
         np.testing.assert_array_equal(other.logits(X), net.logits(X))
     copy = net.copy()
     copy.running_stats[0].mean[...] = 5.0

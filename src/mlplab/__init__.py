@@ -23,7 +23,13 @@ from mlplab.core.network import Network
 from mlplab.persist.modelfile import ModelFileError
 from mlplab.saving import load, load_with_header, save
 from mlplab.train.api import DivergenceError, Trainer, fit
-from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
+from mlplab.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientNormLogger,
+    History,
+    ReduceLROnPlateau,
+)
 
 _LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
@@ -57,6 +63,7 @@ __all__ = [
     "MLPRegressor",
     "ModelFileError",
     "Network",
+    "ReduceLROnPlateau",
     "Standardizer",
     "Trainer",
     "__version__",

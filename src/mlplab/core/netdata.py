@@ -11,6 +11,22 @@ from mlplab import _array_api as _xp
 from mlplab.core import layer_options as _opts
 
 
+def initializers(init: Any, layer_acts: list[str]) -> list[Any]:
+    """The L weight initializers of ``Network(init=...)``: the default for each layer's
+    activation (None), one for all, or one per layer."""
+    from mlplab.core import initializers as _init
+
+    L = len(layer_acts)
+    if init is None:
+        return [_init.default_for(a) for a in layer_acts]
+    if isinstance(init, str) or callable(init):
+        return [_init.get(init)] * L
+    init = list(init)
+    if len(init) != L:
+        raise ValueError(f"init has {len(init)} entries, but the network has L={L} layers")
+    return [_init.get(i) for i in init]
+
+
 def config(net: Any) -> dict[str, Any]:
     """See :meth:`Network.config`: dropout and batch norm only when the network has them."""
     return {
@@ -56,9 +72,9 @@ def getstate(net: Any) -> dict[str, Any]:
 def setstate(net: Any, state: dict[str, Any]) -> None:
     """Inverse of :func:`getstate`; pickles from before dropout and batch norm load as
     networks without them."""
-    L = len(state["layer_sizes"]) - 1
-    state.setdefault("options", _opts.parse(L))
-    state.setdefault("_bn_stats", np.empty(0, dtype=state["_theta"].dtype))
+    if "options" not in state:  # a pickle from before dropout and batch norm
+        state["options"] = _opts.parse(len(state["layer_sizes"]) - 1)
+        state["_bn_stats"] = np.empty(0, dtype=state["_theta"].dtype)
     net.__dict__.update(state)
     net._theta = net._from_rows(net._theta)
     net._xp = _xp.namespace(net._theta)

@@ -32,7 +32,6 @@ from mlplab._validation import (
 )
 from mlplab.core import activations as _act
 from mlplab.core import heads as _heads
-from mlplab.core import initializers as _init
 from mlplab.core import inputs as _inputs
 from mlplab.core import layer_options as _opts
 from mlplab.core import netdata as _data
@@ -141,16 +140,7 @@ class Network:
         self.l2 = check_positive(l2, "l2", allow_zero=True)
         self.options = _opts.parse(L, keep_prob, batch_norm, bn_momentum, bn_eps)
         self.standardizer = standardizer
-        layer_acts = [g.name for g in self.hidden] + [self.head.name]
-        if init is None:
-            inits = [_init.default_for(a) for a in layer_acts]
-        elif isinstance(init, str) or callable(init):
-            inits = [_init.get(init)] * L
-        else:
-            init = list(init)
-            if len(init) != L:
-                raise ValueError(f"init has {len(init)} entries, but the network has L={L} layers")
-            inits = [_init.get(i) for i in init]
+        inits = _data.initializers(init, [g.name for g in self.hidden] + [self.head.name])
         self.init = [getattr(i, "__name__", repr(i)) for i in inits]
         self.seed = seed if isinstance(seed, int) else None
         self._xp: Any = np  # where θ lives (see to()): NumPy until moved

@@ -399,9 +399,11 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "rmsprop": rmsprop,
     "adam": adam,
     "adamw": adamw,
-    "clip_by_global_norm": clip_by_global_norm,
 }
 """Optimizer factories by name (``gd`` is an alias of ``sgd``)."""
+
+WRAPPERS: dict[str, Callable[..., Optimizer]] = {"clip_by_global_norm": clip_by_global_norm}
+"""Wrappers of an optimizer by name: :func:`get` rebuilds them from their saved form."""
 
 
 def get(name: str | Optimizer, **hyperparams: float) -> Optimizer:
@@ -411,9 +413,9 @@ def get(name: str | Optimizer, **hyperparams: float) -> Optimizer:
     if not isinstance(name, str):
         raise TypeError(f"optimizer must be a name or an Optimizer, got {name!r}")
     key = name.strip().lower()
-    if key not in OPTIMIZERS:
+    factory = OPTIMIZERS.get(key) or WRAPPERS.get(key)
+    if factory is None:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    factory = OPTIMIZERS[key]
     try:
         return factory(**hyperparams)
     except TypeError as exc:
