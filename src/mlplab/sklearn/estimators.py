@@ -47,6 +47,7 @@ from mlplab.core.data import Standardizer
 from mlplab.core.heads import Head
 from mlplab.core.network import Network
 from mlplab.core.network import forward as _forward
+from mlplab.sklearn import _lecture2
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger
 from mlplab.train.loop import Trainer
 from mlplab.train.step import BatchGradient
@@ -63,7 +64,7 @@ ACTIVATION_NAMES = {
 }
 """scikit-learn's activation names (and mlplab's) → mlplab activations."""
 
-SOLVERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+SOLVERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 _OUT_ACTIVATION = {"binary": "logistic", "multiclass": "softmax", "regression": "identity"}
 
@@ -252,6 +253,11 @@ class _BaseMLP(BaseEstimator):
         init: str | None = None,
         dtype: str = "float32",
         normalize: bool = True,
+        dropout: float | None = None,
+        batch_norm: bool | None = None,
+        lr_schedule: str | None = None,
+        max_grad_norm: float | None = None,
+        weight_decay: float | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -274,8 +280,21 @@ class _BaseMLP(BaseEstimator):
         self.init = init
         self.dtype = dtype
         self.normalize = normalize
+        self.dropout = dropout  # the next lecture (sklearn/_lecture2.py)
+        self.batch_norm = batch_norm
+        self.lr_schedule = lr_schedule
+        self.max_grad_norm = max_grad_norm
+        self.weight_decay = weight_decay
 
     # -- parameters ------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """scikit-learn's, without the next lecture's options left at None (off)."""
+        return _lecture2.visible(super().get_params(deep))
+
+    def set_params(self, **params: Any) -> Any:
+        """scikit-learn's, accepting the next lecture's options too."""
+        return super().set_params(**_lecture2.take(self, params))
+
     def _hidden_sizes(self) -> list[int]:
         h = self.hidden_layer_sizes
         if _is_int(h):
@@ -339,6 +358,7 @@ class _BaseMLP(BaseEstimator):
             from mlplab.core import initializers
 
             initializers.get(self.init)  # raises a ValueError listing the valid names
+        _lecture2.check(self)
 
     def _optimizer(self) -> _opt.Optimizer:
         lr = float(self.learning_rate_init)
@@ -346,6 +366,8 @@ class _BaseMLP(BaseEstimator):
             return _opt.get(self.solver, lr=lr, beta=float(self.momentum))
         if self.solver == "adam":
             return _opt.adam(lr, float(self.beta_1), float(self.beta_2), float(self.epsilon))
+        if self.solver == "adamw":
+            return _lecture2.adamw(self, lr)
         return _opt.get(self.solver, lr=lr)
 
     def _batch(self, n: int) -> int | None:
@@ -436,6 +458,7 @@ class _BaseMLP(BaseEstimator):
             dtype=self.dtype,
             l2=float(self.alpha),
             standardizer=std,
+            **_lecture2.network_options(self),
         )
         self._random = rng
         self._opt_state = None
@@ -498,6 +521,7 @@ class _BaseMLP(BaseEstimator):
             n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
             trainer = Trainer(net, optimizer, callbacks, self._random, strategy=MPI(comm))
         elif sw is not None:
+            _lecture2.refuse_weights(net)
             cell = _WeightCell()
             trainer = Trainer(net, optimizer, callbacks, self._random)
             trainer.gradient = _WeightedGradient(net, trainer.grads, sw, cell)
@@ -507,6 +531,7 @@ class _BaseMLP(BaseEstimator):
             net.l2 = float(self.alpha) * n / float(sw.sum())
         else:
             trainer = Trainer(net, optimizer, callbacks, self._random)
+        trainer.optimizer = _lecture2.optimizer(self, optimizer, n, self._batch(n), self.max_iter)
         if self._opt_state is not None and self._opt_solver == self.solver:
             trainer.opt_state = self._opt_state  # continue (warm start, partial_fit)
         trainer.step = self._step
@@ -616,7 +641,7 @@ class _BaseMLP(BaseEstimator):
             DenseParams(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
             for W, b in net.params
         ]
-        Z, _ = _forward(params, X, net.hidden)
+        Z, _ = _forward(params, X, net.hidden, _lecture2.norms64(net))
         return Z
 
 
@@ -633,7 +658,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n[1], ..., n[L-1]: units of each hidden layer. ``()`` is logistic regression.
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default="relu"
         g of the hidden layers (``"logistic"`` is the sigmoid σ).
-    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop"}, default="adam"
+    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adamw"}, default="adam"
         The optimizer (see the module notes for how it differs from scikit-learn's).
     alpha : float, default=1e-4
         λ of the L2 penalty (λ / 2n) Σ‖W[l]‖² (biases not penalized).
@@ -669,6 +694,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     normalize : bool, default=True
         Standardize the features with the training set's mean and standard deviation
         (a :class:`~mlplab.data.Standardizer` attached to the network).
+    dropout, batch_norm, lr_schedule, max_grad_norm, weight_decay
+        The next lecture (their defaults change nothing): inverted dropout rate of the
+        hidden units, batch normalization of every hidden layer, a learning-rate
+        schedule counted in epochs (``"cosine"``, ``"step:10:0.5"``, ...), gradient
+        clipping by global norm, and AdamW's λ (``solver="adamw"``); see
+        :mod:`mlplab.sklearn._lecture2`.
 
     Attributes
     ----------
