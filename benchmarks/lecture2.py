@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench
 import workloads
 
 import mlplab
@@ -108,7 +109,9 @@ def run_torch(
 IMPLS = {"mlplab": run_mlplab, "pytorch": run_torch}
 
 
-def measure(quick: bool, rounds: int) -> dict[str, dict[str, list[tuple[float, float]]]]:
+def measure(
+    quick: bool, rounds: int, max_wait: float = 20.0, pause: float = 2.0
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
     wl = _workload(quick)
     warm = workloads.Workload(**{**wl.__dict__, "epochs": 1})
     warm.X, warm.y = wl.X[: 8 * wl.batch_size], wl.y[: 8 * wl.batch_size]
@@ -120,8 +123,10 @@ def measure(quick: bool, rounds: int) -> dict[str, dict[str, list[tuple[float, f
             out[variant][impl] = []
     for r in range(rounds):
         for variant, options in VARIANTS.items():
+            bench.wait_for_quiet(max_wait)  # a shared machine: wait for the others to idle
             order = list(IMPLS) if r % 2 == 0 else list(IMPLS)[::-1]
             for impl in order:
+                time.sleep(pause)  # every run starts from the same idle state (bench.py)
                 out[variant][impl].append(IMPLS[impl](wl, options, seed=r))
     return out
 
@@ -163,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="6000 rows, 1 epoch")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--max-wait", type=float, default=20.0, help="wait for quiet (s)")
+    ap.add_argument("--pause", type=float, default=2.0, help="idle seconds before a run")
     args = ap.parse_args(argv)
-    text = report(measure(args.quick, args.rounds), args.quick, args.rounds)
+    res = measure(args.quick, args.rounds, args.max_wait, args.pause)
+    text = report(res, args.quick, args.rounds)
     print(text)
     if args.out is not None:
         args.out.write_text(text, "utf-8")
