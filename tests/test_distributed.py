@@ -162,6 +162,10 @@ def test_k_ranks_give_the_single_process_weights(k, tmp_path):
             np.testing.assert_allclose(res[f"{name}/loss"], history.history["loss"], rtol=1e-10)
             if "accuracy" in history.history:
                 np.testing.assert_array_equal(res[f"{name}/accuracy"], history.history["accuracy"])
+            if f"{name}/bn_stats" in res:  # batch norm: statistics of the global batch
+                net, X, y, kw = make_case(name)
+                mlplab.fit(net, X, y, **kw)
+                np.testing.assert_allclose(res[f"{name}/bn_stats"], net._bn_stats, rtol=1e-10)
             # the comparison is sharp: another shuffle seed ends far away
             net, X, y, kw = make_case(name)
             if kw["batch_size"] is not None:

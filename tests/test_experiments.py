@@ -1,6 +1,6 @@
 """The lecture's claims, checked on the --quick sizes of ``mlplab experiments``.
 
-One module-scoped run of all seven experiments (with figures and the report) feeds the
+One module-scoped run of all ten experiments (with figures and the report) feeds the
 tests; each test asserts one claim from the measured numbers, and where the notes' claim
 does not hold, asserts what was measured instead and that the report says so.
 """
@@ -284,14 +284,76 @@ def test_optimizers_adam_and_momentum(quick):
         assert np.all(np.diff(run["seconds"]) >= 0)
 
 
+# ---------------------------------------------------------------- 8. dropout
+
+
+def test_dropout_narrows_the_train_test_gap(quick):
+    r = quick[1]["dropout"]
+    none, half = r["runs"]["1"], r["runs"]["0.5"]
+    assert none["train_cost"] < half["train_cost"]  # without dropout it fits the noise
+    assert half["cost_gap"] < none["cost_gap"] / 2
+    assert half["accuracy_gap"] < none["accuracy_gap"]
+    pairs = zip(half["cost_gap_per_seed"], none["cost_gap_per_seed"], strict=True)
+    assert all(g5 < g1 for g5, g1 in pairs)
+    assert claim(r, "gap of the cost").holds
+    assert claim(r, "gap of the accuracy").holds
+    # at these sizes the test accuracy hardly moves: reported as not holding
+    c = claim(r, "raises the test accuracy")
+    assert c.holds == (half["test_accuracy"] >= none["test_accuracy"] + 0.01)
+    assert not c.holds
+
+
+# ---------------------------------------------------------------- 9. batch norm
+
+
+def test_batchnorm_trains_deep_networks_the_plain_ones_cannot(quick):
+    r = quick[1]["batchnorm"]
+    sig = r["runs"]["sigmoid, Xavier, 10 layers"]
+    assert sig["plain"]["final_cost"] > 0.9 * np.log(2)  # stalls at the constant prediction
+    assert sig["batch norm"]["final_cost"] < 0.5 * np.log(2)
+    relu = r["runs"]["ReLU, N(0, 1), 10 layers"]
+    assert relu["plain"]["diverged"] and not relu["batch norm"]["diverged"]
+    assert relu["batch norm"]["final_cost"] < 0.5 * np.log(2)
+    assert claim(r, "sigmoid network stalls").holds
+    assert claim(r, "badly initialized").holds
+
+
+def test_batchnorm_keeps_each_layers_z_steady(quick):
+    r = quick[1]["batchnorm"]
+    assert r["bn_max_drift"] < 1.0
+    he = r["runs"]["ReLU, He, 10 layers"]
+    assert max(he["batch norm"]["drift"]) < max(he["plain"]["drift"]) / 5
+    assert len(he["batch norm"]["z_stats"]) == r["epochs"]
+    assert claim(r, "steady across training").holds
+    assert claim(r, "Where both train").holds
+
+
+# ---------------------------------------------------------------- 10. learning-rate decay
+
+
+def test_decaying_learning_rates_end_lower(quick):
+    r = quick[1]["lr_decay"]
+    const = r["runs"]["constant α"]["final_cost"]
+    for label, run in r["runs"].items():
+        if label != "constant α":
+            assert run["final_cost"] < const, label
+            assert claim(r, f"({label})").holds
+    assert r["runs"]["cosine to 0"]["lr"][-1] < 1e-3 * r["lr"]
+    assert r["runs"]["constant α"]["lr"] == [r["lr"]] * r["epochs"]
+    # at the smaller α₀ some schedule ends above the constant α: reported as not holding
+    small = r["small"]
+    assert any(run["final_cost"] > small["constant α"]["final_cost"] for run in small.values())
+    assert not claim(r, "smaller α₀").holds
+
+
 # ---------------------------------------------------------------- files and report
 
 
 def test_every_experiment_writes_figure_and_tables(quick):
     out, results, lines = quick
     assert list(results) == list(ex.EXPERIMENTS)
-    assert len(lines) == 7
-    assert lines[0].startswith("[1/7] logistic:")
+    assert len(lines) == len(ex.EXPERIMENTS) == 10
+    assert lines[0].startswith("[1/10] logistic:")
     for name, r in results.items():
         w, h = png_size(out / f"{name}.png")
         assert 600 <= w <= 1400, (name, w)

@@ -16,14 +16,20 @@ The cost is J = (1/n) Σ L(i); the update W[l] ← W[l] − α ∂J/∂W[l].
 """
 
 from mlplab._version import __version__
-from mlplab.core import activations, heads, initializers, optimizers
+from mlplab.core import activations, heads, initializers, optimizers, schedules
 from mlplab.core.data import Standardizer, load_dataset
 from mlplab.core.diagnostics import gradcheck
 from mlplab.core.network import Network
 from mlplab.persist.modelfile import ModelFileError
 from mlplab.saving import load, load_with_header, save
 from mlplab.train.api import DivergenceError, Trainer, fit
-from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger, History
+from mlplab.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientNormLogger,
+    History,
+    ReduceLROnPlateau,
+)
 
 _LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
@@ -57,6 +63,7 @@ __all__ = [
     "MLPRegressor",
     "ModelFileError",
     "Network",
+    "ReduceLROnPlateau",
     "Standardizer",
     "Trainer",
     "__version__",
@@ -70,4 +77,5 @@ __all__ = [
     "load_with_header",
     "optimizers",
     "save",
+    "schedules",
 ]

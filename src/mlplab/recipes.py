@@ -24,6 +24,7 @@ DEFAULT_LR = {
     "nesterov": 0.1,
     "rmsprop": 0.001,
     "adam": 0.001,
+    "adamw": 0.001,
 }
 """Learning rate used when none is given, per optimizer."""
 
@@ -38,7 +39,7 @@ def make_optimizer(name: str, lr: float | None = None, beta: float | None = None
         beta = check_unit_interval(beta, "beta")
         if key in ("momentum", "nesterov"):
             kwargs["beta"] = beta
-        elif key == "adam":
+        elif key in ("adam", "adamw"):
             kwargs["b1"] = beta
         elif key == "rmsprop":
             kwargs["rho"] = beta
@@ -97,11 +98,15 @@ def prepare_run(
     dtype: str,
     X_test: Any = None,
     y_test: Any = None,
+    network_options: dict[str, Any] | None = None,
+    schedule: tuple[Any, Any, Any, int] | None = None,
 ) -> tuple[list[int], Any, Any, Any, Any, Network, Any]:
     """The set-up every recipe shares: split (stratified), head from the targets,
     Standardizer fit on the training part, Network and optimizer.
 
-    Returns ``(hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt)``.
+    Returns ``(hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt)``. ``network_options``
+    go to the Network; ``schedule`` is ``(lr_schedule, clip, batch_size, epochs)`` for
+    :func:`schedule_and_clip`.
     """
     hidden_sizes = parse_layers(layers)
     X = np.asarray(X)
@@ -129,8 +134,12 @@ def prepare_run(
         dtype=dtype,
         l2=l2,
         standardizer=std,
+        **(network_options or {}),  # keep_prob, batch_norm (the next lecture)
     )
     opt = make_optimizer(optimizer, lr, beta)
+    if schedule is not None:
+        spec, clip, batch_size, epochs = schedule
+        opt = schedule_and_clip(opt, spec, clip, len(X_tr), batch_size, epochs)
     return hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt
 
 
@@ -157,6 +166,9 @@ def train_arrays(
     y_test: Any = None,
     fit_kwargs: dict[str, Any] | None = None,
     comm: Any = None,
+    network_options: dict[str, Any] | None = None,
+    lr_schedule: str | None = None,
+    clip: float | None = None,
 ) -> TrainResult | None:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -170,11 +182,17 @@ def train_arrays(
     they request applies to every rank; rank 0 writes the checkpoint of ``fit_kwargs``
     and the run resumes on any number of ranks. Returns the result on rank 0 and None on
     the other ranks: only rank 0 prints and writes files.
+
+    The next lecture's options: ``network_options`` (``keep_prob``, ``batch_norm``: the
+    Network's), ``lr_schedule`` (a schedule counted in epochs, as
+    :func:`mlplab.core.schedules.parse` reads it) and ``clip`` (the optimizer wrapped in
+    :func:`~mlplab.core.optimizers.clip_by_global_norm`).
     """
     strategy = _strategy(comm)
     setup = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
     setup.update(normalize=normalize, l2=l2, dtype=dtype, X_test=X_test, y_test=y_test)
+    setup.update(network_options=network_options, schedule=(lr_schedule, clip, batch_size, epochs))
     prepared = strategy.agree(lambda: prepare_run(X, y, **setup))  # type: ignore[arg-type]
     hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepared
     lo, hi = shard_range(len(X_tr), strategy.rank, strategy.size)
@@ -182,8 +200,7 @@ def train_arrays(
     recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
     mine = (callbacks or []) if strategy.is_root else []
     trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
-    if batch_size is not None and batch_size >= len(X_tr):
-        batch_size = None
+    batch_size = None if batch_size is None or batch_size >= len(X_tr) else batch_size
     validation = (X_te, y_te) if len(X_te) else None  # a held-out curve, never used to select
     history = trainer.fit(
         X_tr[lo:hi],
@@ -199,10 +216,27 @@ def train_arrays(
     options = {"layers": hidden_sizes, "activation": activation, "init": net.init}
     options.update(optimizer=opt.name, hyperparams=opt.hyperparams, batch_size=batch_size)
     options.update(epochs=epochs, seed=seed, normalize=normalize, l2=l2, dtype=dtype, task=task)
+    options.update(network_options or {}, lr_schedule=lr_schedule, clip=clip)
     if comm is not None:
         metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
         metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step
     return TrainResult(net, history, metrics, options)
+
+
+def schedule_and_clip(
+    opt: Any, spec: str | None, clip: float | None, n: int, batch_size: int | None, epochs: int
+) -> Any:
+    """``opt`` with α on the schedule ``spec`` (counted in epochs of ⌈n/|B|⌉ steps) and
+    its gradient clipped to global norm ``clip``; unchanged without either."""
+    if spec:
+        from mlplab.core import schedules
+
+        steps = 1 if batch_size is None or batch_size >= n else -(-n // batch_size)
+        lr = schedules.parse(spec, opt.hyperparams["lr"], steps, epochs)
+        opt = _opt.get(opt.name, **{**opt.hyperparams, "lr": lr})
+    if clip is not None:
+        opt = _opt.clip_by_global_norm(opt, clip)
+    return opt
 
 
 def _metrics(

@@ -33,6 +33,8 @@ for name in CASES:
         out[f"{name}/theta"] = thetas[0]
         out[f"{name}/all_ranks"] = np.stack(thetas)
         out[f"{name}/loss"] = np.asarray(hist.history["loss"])
+        if net._bn_stats.size:  # batch norm's running averages of the global batches
+            out[f"{name}/bn_stats"] = net._bn_stats
         if "accuracy" in hist.history:
             out[f"{name}/accuracy"] = np.asarray(hist.history["accuracy"])
 # restore_best="loss" (θ at the start of the epoch with the lowest J) over MPI

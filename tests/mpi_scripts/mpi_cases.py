@@ -9,7 +9,12 @@ import numpy as np
 import mlplab
 from mlplab.core import optimizers as opt
 
-CASES = ("binary_adam_l2", "multiclass_momentum_tiny_batches", "regression_batch_gd")
+CASES = (
+    "binary_adam_l2",
+    "multiclass_momentum_tiny_batches",
+    "regression_batch_gd",
+    "batchnorm_dropout_tiny_batches",
+)
 
 
 def make_case(name: str) -> tuple[mlplab.Network, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -34,6 +39,23 @@ def make_case(name: str) -> tuple[mlplab.Network, np.ndarray, np.ndarray, dict[s
             [3, 5, 2], hidden="sigmoid", output="regression", seed=3, dtype="float64"
         )
         kw = {"optimizer": opt.sgd(0.1), "epochs": 5, "batch_size": None}
+    elif name == "batchnorm_dropout_tiny_batches":
+        # batch statistics over the global batch, dropout masks by global row, cosine α;
+        # batches of 5 rows miss some ranks (shards of 9/8/8/8 with K=4)
+        from mlplab.core import schedules
+
+        X = rng.normal(size=(33, 4)) * 2 + 1
+        y = (X[:, 0] + X[:, 1] * X[:, 2] > 1).astype(int)
+        net = mlplab.Network(
+            [4, 6, 5, 1],
+            hidden="tanh",
+            batch_norm=True,
+            keep_prob=[0.8, 1.0],
+            seed=4,
+            dtype="float64",
+        )
+        lr = schedules.cosine_decay(0.02, 15)
+        kw = {"optimizer": opt.adam(lr), "epochs": 3, "batch_size": 5, "seed": 9}
     else:
         raise KeyError(name)
     return net, X, y, kw

@@ -9,7 +9,10 @@ from typing import Any
 
 HELP = "reproduce the lecture's claims: figures, tables, report.md and report.html"
 
-_NAMES = ("logistic", "backprop", "activations", "depth", "init", "normalize", "optimizers")
+_NAMES = (
+    "logistic", "backprop", "activations", "depth", "init", "normalize", "optimizers",
+    "dropout", "batchnorm", "lr_decay",
+)  # fmt: skip
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -17,7 +20,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "experiments",
         help=HELP,
         description=(
-            f"{HELP}. Runs the named experiments (default: all seven: {', '.join(_NAMES)}), "
+            f"{HELP}. Runs the named experiments (default: all ten: {', '.join(_NAMES)}), "
             "writes <name>.png, <name>.md and <name>.json for each into --out, then "
             "report.md and a self-contained report.html."
         ),
@@ -34,7 +37,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=Path("report"),
         help="folder for the figures, tables and report (default: ./report)",
     )
-    p.add_argument("--quick", action="store_true", help="small sizes: all seven in well under 30 s")
+    p.add_argument("--quick", action="store_true", help="small sizes: all ten in about a minute")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--dpi", type=int, default=90, help="resolution of the PNG figures (default 90)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")

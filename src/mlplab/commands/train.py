@@ -22,6 +22,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     _add_column_options(p)
     _add_network_options(p)
     _add_optimizer_options(p)
+    _add_lecture2_options(p)
     _add_preprocessing_options(p)
     _add_output_options(p)
     _add_reliability_options(p)
@@ -161,6 +162,57 @@ def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ (default 0)")
 
 
+def _add_lecture2_options(p: argparse.ArgumentParser) -> None:
+    """--dropout, --batch-norm, --lr-schedule, --clip (the lecture after the notes)."""
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="drop each hidden unit with probability RATE in training (inverted dropout, "
+        "keep probability p = 1 - RATE; default 0: none)",
+    )
+    p.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="batch-normalize every hidden layer's z (running averages at prediction)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        default=None,
+        metavar="SPEC",
+        help="learning-rate decay, counted in epochs: step:S[:GAMMA], exponential:GAMMA, "
+        "inverse_time:DECAY, cosine[:E], warmup:W[:THEN] (e.g. warmup:5:cosine)",
+    )
+    p.add_argument(
+        "--clip",
+        type=float,
+        default=None,
+        metavar="C",
+        help="clip the gradient to global norm C before each step",
+    )
+
+
+def _lecture2_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe's keyword arguments for --dropout, --batch-norm, --lr-schedule, --clip."""
+    rate = getattr(args, "dropout", 0.0)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"--dropout must lie in [0, 1), got {rate}")
+    if args.clip is not None and not args.clip > 0:
+        raise ValueError(f"--clip must be > 0, got {args.clip}")
+    options: dict[str, Any] = {}
+    if rate:
+        options["keep_prob"] = 1.0 - rate
+    if args.batch_norm:
+        options["batch_norm"] = True
+    out: dict[str, Any] = {"network_options": options} if options else {}
+    if args.lr_schedule:
+        out["lr_schedule"] = args.lr_schedule
+    if args.clip is not None:
+        out["clip"] = args.clip
+    return out
+
+
 def _add_preprocessing_options(p: argparse.ArgumentParser) -> None:
     """--test-size, --no-normalize, --dtype."""
     p.add_argument(
@@ -246,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    fit_options = _fit_options(args)
+    fit_options = {**_fit_options(args), **_lecture2_kwargs(args)}
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank (train/mpi.py)

@@ -17,7 +17,7 @@ compares the two).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,8 +25,10 @@ from mlplab import _array_api as _xp
 from mlplab._typing import Array, DenseParams, Grads, Params
 from mlplab.core import activations as _act
 from mlplab.core.activations import Activation
+from mlplab.core.batchnorm import BatchNorm, BNParams, batchnorm_backward, batchnorm_forward
+from mlplab.core.dropout import dropout_backward, dropout_forward
 from mlplab.core.heads import Head
-from mlplab.core.layers import Cache, dense_backward, dense_forward
+from mlplab.core.layers import Cache, ExtendedCache, dense_backward, dense_forward
 
 
 def init_params(
@@ -60,7 +62,15 @@ def init_params(
     return params
 
 
-def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Array, list[Cache]]:
+def forward(
+    params: Params,
+    X: Array,
+    hidden: Sequence[Activation],
+    norms: Sequence[BatchNorm | None] | None = None,
+    masks: Sequence[Array | None] | None = None,
+    *,
+    training: bool = False,
+) -> tuple[Array, list[Cache]]:
     """Forward propagation through all L layers: a loop over :func:`dense_forward`.
 
     Parameters
@@ -69,21 +79,62 @@ def forward(params: Params, X: Array, hidden: Sequence[Activation]) -> tuple[Arr
     X : ndarray of shape (n_samples, n[0])
     hidden : list of L − 1 Activations
         g[1], ..., g[L-1]; the last layer is linear (the head applies its link).
+    norms : list of L − 1 BatchNorm or None, optional
+        Batch normalization of hidden layer l (None: none), between z[l] and g
+        (:mod:`mlplab.core.batchnorm`).
+    masks : list of L − 1 arrays or None, optional
+        d[l]/p of hidden layer l (:mod:`mlplab.core.dropout`), shape (n_samples, n[l]);
+        None: no dropout. Only for training.
+    training : bool, default=False
+        Batch normalization with the batch's μ_B, σ²_B (True) or the running averages.
 
     Returns
     -------
     Z_L : ndarray of shape (n_samples, n[L])
         The logits z[L].
     caches : list of L Cache
-        (a[l-1], z[l], a[l]) of every layer, for :func:`backward`.
+        (a[l-1], z[l], a[l]) of every layer, for :func:`backward`; an
+        :class:`~mlplab.core.layers.ExtendedCache` for a layer with batch norm or dropout.
     """
-    caches = []
-    A = X  # a[0] = x
-    for l, p in enumerate(params):
-        g = hidden[l] if l < len(hidden) else _act.identity
-        A, cache = dense_forward(p, A, g)  # z[l] = W[l] a[l-1] + b[l], a[l] = g(z[l])
-        caches.append(cache)
-    return A, caches
+    if norms is None and masks is None:  # the lecture's network
+        caches = []
+        A = X  # a[0] = x
+        for l, p in enumerate(params):
+            g = hidden[l] if l < len(hidden) else _act.identity
+            A, cache = dense_forward(p, A, g)  # z[l] = W[l] a[l-1] + b[l], a[l] = g(z[l])
+            caches.append(cache)
+        return A, caches
+    return _forward_extended(params, X, hidden, norms, masks, training)
+
+
+def _forward_extended(params, X, hidden, norms, masks, training):
+    """:func:`forward` with batch normalization and/or dropout on hidden layers."""
+    caches: list[Any] = []
+    A, L = X, len(params)
+    for l, (W, b) in enumerate(params):
+        A_prev = A
+        Z = A_prev @ W.T + b  # z[l] = W[l] a[l-1] + b[l]
+        if l == L - 1:  # the output layer: logits, no batch norm, no dropout
+            caches.append(Cache(A_prev, Z, Z))
+            return Z, caches
+        bn = norms[l] if norms is not None else None
+        mask = masks[l] if masks is not None else None
+        bn_cache = None
+        if bn is not None:
+            Z, bn_cache = batchnorm_forward(Z, bn, training)  # z̃ = γ ⊙ ẑ + β
+        A = hidden[l].forward(Z)  # a[l] = g(z̃[l])
+        caches.append(ExtendedCache(A_prev, Z, A, bn_cache, mask))
+        if mask is not None:
+            A = dropout_forward(A, mask)  # a[l] ⊙ d[l]/p
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Gradients(NamedTuple):
+    """Every gradient backprop computes: dW[l], db[l]; dγ[l], dβ[l]; dJ/dX if asked."""
+
+    dense: Grads
+    norms: list[BNParams | None]
+    dX: Array | None = None  # noqa: N815  (the lecture's name)
 
 
 def backward(
@@ -98,6 +149,8 @@ def backward(
         \quad dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
 
     the lecture's :math:`W^{[3]T} * a^{[2]}(1-a^{[2]}) (a^{[3]} - y)` for every layer.
+    With batch normalization or dropout see :func:`backward_all` (this returns its
+    dW[l], db[l]).
 
     Parameters
     ----------
@@ -113,6 +166,8 @@ def backward(
     grads : list of L DenseParams
         dW[l] of shape (n[l], n[l-1]) and db[l] of shape (n[l],), new arrays.
     """
+    if any(type(c) is ExtendedCache for c in caches):
+        return backward_all(dZ_L, params, caches, hidden).dense
     L = len(params)
     grads: list[DenseParams] = [None] * L  # type: ignore[list-item]
     dZ = dZ_L
@@ -122,6 +177,53 @@ def backward(
             prev = caches[l - 1]
             dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # dA[l-1] ⊙ g'(z[l-1])
     return grads
+
+
+def backward_all(
+    dZ_L: Array,
+    params: Params,
+    caches: Sequence[Any],
+    hidden: Sequence[Activation],
+    *,
+    need_dX: bool = False,
+) -> Gradients:
+    r"""Backpropagation through batch normalization and dropout too.
+
+    Layer l (from L down to 1), given dJ/dz[l]: dW[l], db[l] and da[l-1] =
+    :func:`~mlplab.core.layers.dense_backward`; then for hidden layer l − 1
+
+    .. math::
+        da \leftarrow da \odot d/p \;\text{(dropout)}, \qquad
+        d\tilde z = da \odot g'(\tilde z), \qquad
+        dz, d\gamma, d\beta = \text{BN backward}(d\tilde z)
+
+    (:func:`~mlplab.core.dropout.dropout_backward`,
+    :func:`~mlplab.core.batchnorm.batchnorm_backward`).
+
+    Returns
+    -------
+    Gradients
+        ``dense``: dW[l], db[l]; ``norms``: BNParams(dγ[l], dβ[l]) per hidden layer
+        (None without batch norm); ``dX``: dJ/dx, shape (n_samples, n[0]), if
+        ``need_dX``.
+    """
+    L = len(params)
+    dense: list[DenseParams] = [None] * L  # type: ignore[list-item]
+    norms: list[BNParams | None] = [None] * (L - 1)
+    dZ = dZ_L
+    for l in reversed(range(L)):
+        dA_prev, dense[l] = dense_backward(dZ, params[l], caches[l], need_dA_prev=l > 0 or need_dX)
+        if l == 0:
+            return Gradients(dense, norms, dA_prev)
+        prev = caches[l - 1]
+        mask = getattr(prev, "mask", None)
+        if mask is not None:
+            dA_prev = dropout_backward(dA_prev, mask)  # da[l-1] ⊙ d[l-1]/p
+        dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # dz̃ = da ⊙ g'(z̃)
+        bn = getattr(prev, "bn", None)
+        if bn is not None:
+            dZ, norms[l - 1] = batchnorm_backward(dZ, bn)  # dz through μ_B and σ²_B
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
@@ -164,10 +266,42 @@ def loss_and_grads(
     J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
     grads = backward(dZ_L, params, caches, hidden)
     if l2:
-        n_samples = X.shape[0]
-        J += l2_penalty(params, l2, n_samples)
-        grads = [
-            DenseParams(g.W + (l2 / n_samples) * p.W, g.b)  # dW[l] += (λ/n) W[l]
-            for g, p in zip(grads, params, strict=True)
-        ]
+        J, grads = _add_l2(J, grads, params, l2, X.shape[0])
+    return J, grads
+
+
+def _add_l2(J: Any, grads: Grads, params: Params, l2: float, n_samples: int) -> tuple[Any, Grads]:
+    J = J + l2_penalty(params, l2, n_samples)
+    grads = [
+        DenseParams(g.W + (l2 / n_samples) * p.W, g.b)  # dW[l] += (λ/n) W[l]
+        for g, p in zip(grads, params, strict=True)
+    ]
+    return J, grads
+
+
+def loss_and_all_grads(
+    params: Params,
+    X: Array,
+    Y: Array,
+    hidden: Sequence[Activation],
+    head: Head,
+    l2: float = 0.0,
+    norms: Sequence[BatchNorm | None] | None = None,
+    masks: Sequence[Array | None] | None = None,
+    *,
+    training: bool = True,
+    need_dX: bool = False,
+) -> tuple[float, Gradients]:
+    """:func:`loss_and_grads` for a network with batch normalization and/or dropout.
+
+    ``norms``, ``masks`` and ``training`` as in :func:`forward` (training: the batch's
+    μ_B and σ²_B; the running averages are not updated here); the gradients of γ[l],
+    β[l] (and of X with ``need_dX``) come back too (:class:`Gradients`).
+    """
+    Z_L, caches = forward(params, X, hidden, norms, masks, training=training)
+    J, dZ_L = head.loss_and_grad(Z_L, Y)  # dZ[L] = (a[L] − y) / n
+    grads = backward_all(dZ_L, params, caches, hidden, need_dX=need_dX)
+    if l2:
+        J, dense = _add_l2(J, grads.dense, params, l2, X.shape[0])
+        grads = grads._replace(dense=dense)
     return J, grads

@@ -19,6 +19,7 @@ import numpy as np
 
 from mlplab import _array_api as _xp
 from mlplab._typing import Array
+from mlplab.core import layer_options as _opts
 from mlplab.core import network as _net
 from mlplab.core.network import Network
 
@@ -32,16 +33,33 @@ def _float64_copy(net: Network) -> Network:
         dtype="float64",
         l2=net.l2,
         standardizer=net.standardizer,
+        **_opts.from_config(_opts.config(net.options)),
     )
     net64.to(net._xp, device=net._device)
     net64.set_flat_params(_xp.astype(net.get_flat_params(), _xp.dtype_in(net._xp, net64.dtype)))
+    if net.options.normalized:
+        net64.set_running_stats(net._bn_stats)
     return net64
 
 
-def numerical_gradient(net: Network, X: Any, y: Any, eps: float = 1e-7) -> Array:
+def _loss(net64: Network, Xc: Any, Y: Any, training: bool, masks: Any) -> tuple[Any, Any]:
+    """(J, gradients) of the float64 copy: the lecture's network, or through batch norm
+    (batch statistics if ``training``) and the fixed dropout ``masks``."""
+    if net64.options.plain and masks is None:
+        return _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
+    norms = _opts.inference_norms(net64)
+    args = (net64._params, Xc, Y, net64.hidden, net64.head, net64.l2, norms, masks)
+    J, grads = _net.loss_and_all_grads(*args, training=training)
+    return J, grads
+
+
+def numerical_gradient(
+    net: Network, X: Any, y: Any, eps: float = 1e-7, *, training: bool = False, masks: Any = None
+) -> Array:
     """ĝ, the two-sided difference estimate of dJ/dθ for every parameter (float64).
 
-    Laid out like :meth:`Network.get_flat_params`.
+    Laid out like :meth:`Network.get_flat_params`. ``training`` and ``masks`` as in
+    :func:`gradcheck`.
     """
     net64 = _float64_copy(net)
     Xc = net64._prepare_X(X)
@@ -51,28 +69,42 @@ def numerical_gradient(net: Network, X: Any, y: Any, eps: float = 1e-7) -> Array
     for i in range(theta.shape[0]):
         old = float(theta[i])  # a number, not a view of θ[i] (PyTorch's indexing)
         theta[i] = old + eps
-        J_plus, _ = _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
+        J_plus, _ = _loss(net64, Xc, Y, training, masks)
         theta[i] = old - eps
-        J_minus, _ = _net.loss_and_grads(net64._params, Xc, Y, net64.hidden, net64.head, net64.l2)
+        J_minus, _ = _loss(net64, Xc, Y, training, masks)
         theta[i] = old
         g_hat[i] = (float(J_plus) - float(J_minus)) / (2 * eps)
     return net64._to_rows(g_hat)  # laid out like get_flat_params (W[l] by rows)
 
 
-def backprop_gradient(net: Network, X: Any, y: Any) -> Array:
+def backprop_gradient(
+    net: Network, X: Any, y: Any, *, training: bool = False, masks: Any = None
+) -> Array:
     """g, backprop's dJ/dθ as one flat vector (float64), laid out like θ."""
     net64 = _float64_copy(net)
-    _, grads = net64.loss_and_grads(X, y)
-    host = [(_xp.to_numpy(g.W), _xp.to_numpy(g.b)) for g in grads]
-    return np.concatenate([np.concatenate([W.ravel(), b]) for W, b in host])
+    Xc = net64._prepare_X(X)
+    _, grads = _loss(net64, Xc, net64._prepare_y(y, Xc.shape[0]), training, masks)
+    norms: list[Any] = []
+    if not isinstance(grads, list):  # Gradients: dW, db, then dγ, dβ of the normalized layers
+        grads, norms = grads.dense, [(p.gamma, p.beta) for p in grads.norms if p is not None]
+    host = [(_xp.to_numpy(g.W).ravel(), _xp.to_numpy(g.b)) for g in grads]
+    host += [(_xp.to_numpy(a), _xp.to_numpy(b)) for a, b in norms]
+    return np.concatenate([np.concatenate(pair) for pair in host])
 
 
-def gradcheck(net: Network, X: Any, y: Any, eps: float = 1e-7) -> float:
+def gradcheck(
+    net: Network, X: Any, y: Any, eps: float = 1e-7, *, training: bool = False, masks: Any = None
+) -> float:
     """‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) between backprop and two-sided differences.
 
     Runs in float64 on a copy of ``net`` (central differences in float32 are noise);
     ``net`` itself is not changed. Costs 2 forward passes per parameter: use small
-    networks and batches.
+    networks and batches. θ includes batch norm's γ[l], β[l].
+
+    ``training=True`` checks the training cost: batch normalization with the batch's
+    μ_B, σ²_B (through which the gradient flows), not the running averages; ``masks``
+    (a list of d[l]/p per hidden layer, :func:`mlplab.core.dropout.dropout_mask`) fixes
+    the dropout masks. By default the cost as the network predicts.
 
     Examples
     --------
@@ -85,8 +117,8 @@ def gradcheck(net: Network, X: Any, y: Any, eps: float = 1e-7) -> float:
     """
     if not (isinstance(eps, float) and 0 < eps < 1):
         raise ValueError(f"eps must be a float in (0, 1), got {eps!r}")
-    g = backprop_gradient(net, X, y)
-    g_hat = numerical_gradient(net, X, y, eps)
+    g = backprop_gradient(net, X, y, training=training, masks=masks)
+    g_hat = numerical_gradient(net, X, y, eps, training=training, masks=masks)
     denom = np.linalg.norm(g) + np.linalg.norm(g_hat)
     if denom == 0:
         return 0.0

@@ -8,7 +8,7 @@ API library (NumPy, PyTorch, CuPy, ...), in that library.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mlplab import _array_api as _xp
 from mlplab._typing import Array, DenseParams
@@ -21,6 +21,22 @@ class Cache(NamedTuple):
     A_prev: Array  # a[l-1], shape (n_samples, n[l-1])
     Z: Array  # z[l],   shape (n_samples, n[l])
     A: Array  # a[l] = g(z[l]), shape (n_samples, n[l])
+
+
+class ExtendedCache(NamedTuple):
+    """The cache of a hidden layer with batch normalization or dropout (the next lecture).
+
+    ``Z`` is the input of g: z̃[l] with batch normalization, whose other values ``bn``
+    holds (:class:`~mlplab.core.batchnorm.BNCache`), else z[l]. With dropout ``mask`` is
+    d[l]/p and the next layer's a[l-1] is ``A * mask`` (``A`` stays g(z), which g'
+    needs). Plain layers keep the three-field :class:`Cache`.
+    """
+
+    A_prev: Array  # a[l-1], shape (n_samples, n[l-1])
+    Z: Array  # z̃[l] (or z[l]), shape (n_samples, n[l])
+    A: Array  # a[l] = g(z̃[l]), shape (n_samples, n[l]), before dropout
+    bn: Any  # BNCache, or None
+    mask: Array | None  # d[l]/p, or None
 
 
 def dense_forward(params: DenseParams, A_prev: Array, g: Activation) -> tuple[Array, Cache]:

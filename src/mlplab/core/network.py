@@ -32,8 +32,9 @@ from mlplab._validation import (
 )
 from mlplab.core import activations as _act
 from mlplab.core import heads as _heads
-from mlplab.core import initializers as _init
 from mlplab.core import inputs as _inputs
+from mlplab.core import layer_options as _opts
+from mlplab.core import netdata as _data
 from mlplab.core import params as _theta
 from mlplab.core.activations import Activation
 from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-exported)
@@ -41,6 +42,7 @@ from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-expo
     forward,
     init_params,
     l2_penalty,
+    loss_and_all_grads,
     loss_and_grads,
 )
 from mlplab.core.heads import Head
@@ -71,6 +73,15 @@ class Network:
     standardizer : mlplab.data.Standardizer, optional
         If set, every method that takes X (and :func:`mlplab.fit`) standardizes X with it
         first, and it is saved with the model. Without it X is used exactly as given.
+    keep_prob : float or list of floats, default=1.0
+        Inverted dropout (:mod:`mlplab.core.dropout`): p[l], the probability of keeping
+        a unit of hidden layer l during training; one for all or one per hidden layer.
+        1.0 is no dropout. Prediction never drops.
+    batch_norm : bool or list of bools, default=False
+        Batch-normalize z[l] of the hidden layers (all, or per hidden layer):
+        z̃ = γ ⊙ ẑ + β with γ, β trained (:mod:`mlplab.core.batchnorm`).
+    bn_momentum, bn_eps : float, default=0.9, 1e-5
+        β of the running averages used at inference (PyTorch's momentum is 1 − β), and ε.
 
     Notes
     -----
@@ -101,6 +112,11 @@ class Network:
         dtype: Any = "float32",
         l2: float = 0.0,
         standardizer: Any = None,
+        *,
+        keep_prob: float | Sequence[float] = 1.0,
+        batch_norm: bool | Sequence[bool] = False,
+        bn_momentum: float = 0.9,
+        bn_eps: float = 1e-5,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         L = len(self.layer_sizes) - 1
@@ -122,17 +138,9 @@ class Network:
                 )
             self.hidden = [_act.get(h) for h in hidden]
         self.l2 = check_positive(l2, "l2", allow_zero=True)
+        self.options = _opts.parse(L, keep_prob, batch_norm, bn_momentum, bn_eps)
         self.standardizer = standardizer
-        layer_acts = [g.name for g in self.hidden] + [self.head.name]
-        if init is None:
-            inits = [_init.default_for(a) for a in layer_acts]
-        elif isinstance(init, str) or callable(init):
-            inits = [_init.get(init)] * L
-        else:
-            init = list(init)
-            if len(init) != L:
-                raise ValueError(f"init has {len(init)} entries, but the network has L={L} layers")
-            inits = [_init.get(i) for i in init]
+        inits = _data.initializers(init, [g.name for g in self.hidden] + [self.head.name])
         self.init = [getattr(i, "__name__", repr(i)) for i in inits]
         self.seed = seed if isinstance(seed, int) else None
         self._xp: Any = np  # where θ lives (see to()): NumPy until moved
@@ -149,6 +157,9 @@ class Network:
         ):
             view.W[...] = drawn.W
             view.b[...] = drawn.b
+        # batch norm: γ = 1, β = 0 after the dense layers; running μ = 0, σ² = 1 beside θ
+        self._bn_stats = np.empty(_opts.n_norm_params(self.layer_sizes, self.options), self.dtype)
+        _opts.init_norms(self._theta, self._bn_stats, self.layer_sizes, self.options)
 
     # -- structure ---------------------------------------------------------------
     @property
@@ -158,9 +169,20 @@ class Network:
 
     @property
     def n_params(self) -> int:
-        """Total number of weights and biases."""
-        s = self.layer_sizes
-        return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
+        """Total number of weights and biases (and batch norm's γ, β)."""
+        return _theta.n_dense_params(self.layer_sizes) + _opts.n_norm_params(
+            self.layer_sizes, self.options
+        )
+
+    @property
+    def norm_params(self) -> list:
+        """γ[l], β[l] (BNParams views of θ) of each hidden layer, None where not normalized."""
+        return _opts.norm_views(self._theta, self.layer_sizes, self.options)
+
+    @property
+    def running_stats(self) -> list:
+        """Running μ[l], σ²[l] (BNStats) of each hidden layer, None where not normalized."""
+        return _opts.stats_views(self._bn_stats, self.layer_sizes, self.options)
 
     def _views(self, flat: Array) -> Params:
         """W[l], b[l] as views of a θ-sized vector in storage order (:func:`params.views`)."""
@@ -214,6 +236,7 @@ class Network:
         if target is not np:
             _xp.check_views_write_through(target, dev)
         theta = _xp.convert(self._theta, target, dev, self.dtype)
+        self._bn_stats = _opts.stats_to(self._bn_stats, target, dev, self.dtype)
         self._theta, self._params = theta, self._views(theta)
         self._xp, self._device = target, _xp.device_of(theta)
         return self
@@ -331,7 +354,7 @@ class Network:
     # -- computations ----------------------------------------------------------------
     def logits(self, X: Any) -> Array:
         """z[L] for every row of X, shape (n_samples, n[L])."""
-        Z_L, _ = forward(self._params, self._prepare_X(X), self.hidden)
+        Z_L, _ = forward(self._params, self._prepare_X(X), self.hidden, _opts.inference_norms(self))
         return Z_L
 
     def forward(self, X: Any) -> Array:
@@ -340,7 +363,8 @@ class Network:
 
     def forward_cache(self, X: Any) -> list[Cache]:
         """Every layer's (a[l-1], z[l], a[l]) for X: what backprop and diagnostics use."""
-        _, caches = forward(self._params, self._prepare_X(X), self.hidden)
+        Xc = self._prepare_X(X)
+        _, caches = forward(self._params, Xc, self.hidden, _opts.inference_norms(self))
         return caches
 
     def predict_proba(self, X: Any) -> Array:
@@ -373,10 +397,16 @@ class Network:
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, list[DenseParams]]:
         """J and ``[(dW[1], db[1]), ..., (dW[L], db[L])]`` with the parameters' shapes.
 
-        J is a float; the gradients are arrays of the network's namespace.
+        J is a float; the gradients are arrays of the network's namespace. As the network
+        predicts: batch norm with its running averages, nothing dropped (the trainer's
+        cost uses batch statistics and dropout masks: :func:`backprop.loss_and_all_grads`).
         """
         Xc = self._prepare_X(X)
         Y = self._prepare_y(y, Xc.shape[0])
+        if self.options.normalized:
+            args = (self._params, Xc, Y, self.hidden, self.head, self.l2)
+            J, all_grads = loss_and_all_grads(*args, _opts.inference_norms(self), training=False)
+            return float(J), all_grads.dense
         J, grads = loss_and_grads(self._params, Xc, Y, self.hidden, self.head, self.l2)
         return float(J), grads
 
@@ -384,7 +414,7 @@ class Network:
         """Accuracy for classification heads, R² for regression."""
         Xc = self._prepare_X(X)
         Y = self._prepare_y(y, Xc.shape[0])
-        Z_L, _ = forward(self._params, Xc, self.hidden)
+        Z_L, _ = forward(self._params, Xc, self.hidden, _opts.inference_norms(self))
         xp = self._xp
         if self.head.name == "multiclass":
             return _xp.mean_true(xp.argmax(Z_L, axis=1) == xp.argmax(Y, axis=1))
@@ -397,28 +427,17 @@ class Network:
 
     # -- misc -------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        # Pickle (and deepcopy) θ itself, with W[l] by rows as in every file mlplab writes
-        # (and as pickles made before θ stored W[l]ᵀ): the namespace (a module), the
-        # device, the views W[l], b[l] and cached copies are derived from it on load.
-        state = self.__dict__.copy()
-        for key in ("_xp", "_device", "_params", "_std_arrays"):
-            state.pop(key, None)
-        state["_theta"] = self._to_rows(self._theta)
-        return state
+        return _data.getstate(self)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._theta = self._from_rows(self._theta)
-        self._xp = _xp.namespace(self._theta)
-        self._device = _xp.device_of(self._theta)
-        self._params = self._views(self._theta)
+        _data.setstate(self, state)
 
     def copy(self) -> Network:
         """An independent copy (parameters copied, not shared)."""
         import copy as _copy
 
         new = _copy.copy(self)
-        new._theta = _xp.copy(self._theta)
+        new._theta, new._bn_stats = _xp.copy(self._theta), _xp.copy(self._bn_stats)
         new._params = new._views(new._theta)
         new.standardizer = _copy.deepcopy(self.standardizer)
         return new
@@ -426,72 +445,32 @@ class Network:
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Network:
         """A Network with the architecture :meth:`config` describes (weights all zero)."""
-        net = cls(
-            cfg["layer_sizes"],
-            hidden=cfg["hidden"],
-            output=cfg["output"],
-            init="zeros",
-            dtype=cfg["dtype"],
-            l2=cfg.get("l2", 0.0),
-        )
-        net.init = list(cfg.get("init", net.init))
-        return net
+        return _data.from_config(cls, cfg)
 
     def config(self) -> dict[str, Any]:
         """Architecture as plain data (what a model file stores besides the arrays)."""
-        return {
-            "layer_sizes": list(self.layer_sizes),
-            "hidden": [g.name for g in self.hidden],
-            "output": self.head.name,
-            "init": list(self.init),
-            "dtype": self.dtype.name,
-            "l2": self.l2,
-        }
+        return _data.config(self)
 
     def summary(self) -> str:
         """A short table: one line per layer with W's shape and parameter count."""
-        lines = [f"Network: L={self.L}, output head '{self.head.name}', dtype {self.dtype.name}"]
-        for l in range(1, self.L + 1):
-            g = self.hidden[l - 1].name if l < self.L else f"{self.head.name} head"
-            n, m = self.layer_sizes[l], self.layer_sizes[l - 1]
-            lines.append(
-                f"  layer {l}: W[{l}] ({n}, {m}), b[{l}] ({n},)  g={g:<14} "
-                f"init={self.init[l - 1]:<10} params={n * m + n}"
-            )
-        lines.append(f"  total parameters: {self.n_params}")
-        if self._xp is not np:
-            lines.append(f"  arrays: {_xp.describe(self._xp, self._device)}")
-        return "\n".join(lines)
+        return _data.summary(self)
 
     def __repr__(self) -> str:
-        hidden = sorted({g.name for g in self.hidden})
-        h = hidden[0] if len(hidden) == 1 else [g.name for g in self.hidden]
-        where = "" if self._xp is np else f", arrays={_xp.describe(self._xp, self._device)!r}"
-        return (
-            f"Network({self.layer_sizes}, hidden={h!r}, output={self.head.name!r}, "
-            f"dtype={self.dtype.name!r}{where})"
-        )
+        return _data.describe(self)
 
     # -- as plain data (pickled estimators) -----------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The network as plain data: its config, a NumPy copy of θ (W[l] by rows) and the
-        Standardizer's (μ, σ) or None. No functions: :meth:`from_state_dict` rebuilds it."""
-        std, moments = self.standardizer, None
-        if std is not None:
-            moments = (np.array(std.mean_, np.float64), np.array(std.scale_, np.float64))
-        theta = _xp.to_numpy(self.get_flat_params())
-        return {"config": self.config(), "theta": theta, "standardizer": moments}
+        """The network as plain data: its config, a NumPy copy of θ (W[l] by rows), the
+        Standardizer's (μ, σ) or None, and batch norm's running averages if it has them.
+        No functions: :meth:`from_state_dict` rebuilds it."""
+        return _data.state_dict(self)
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> Network:
-        """Inverse of :meth:`state_dict` (θ and the Standardizer are checked)."""
-        from mlplab.core.data import Standardizer
+        """Inverse of :meth:`state_dict` (θ, the statistics and the Standardizer are checked)."""
+        return _data.from_state_dict(cls, state)
 
-        net = cls.from_config(state["config"])
-        net.set_flat_params(np.asarray(state["theta"]))
-        if state.get("standardizer") is not None:
-            std = Standardizer.from_moments(*state["standardizer"])
-            if std.mean_.shape != (net.layer_sizes[0],):
-                raise ValueError("the standardizer does not match n[0]")
-            net.standardizer = std
-        return net
+    def set_running_stats(self, stats: Any) -> None:
+        """Replace batch norm's running μ[l], σ²[l] from one flat vector (checked): the
+        layout of :attr:`running_stats` (μ then σ² of each normalized layer in order)."""
+        _data.set_running_stats(self, stats)

@@ -25,6 +25,8 @@ def views(flat: Array, layer_sizes: Sequence[int]) -> Params:
 
     This order is internal: :meth:`get_flat_params`, :meth:`set_flat_params`, model
     files and checkpoints use W[l] row by row (:func:`to_rows`, :func:`from_rows`).
+    Entries after the dense layers (batch normalization's γ, β:
+    :mod:`mlplab.core.layer_options`) are not views here and keep their order.
     """
     xp = _xp.namespace(flat)
     out, off = [], 0
@@ -46,7 +48,16 @@ def to_rows(flat: Array, layer_sizes: Sequence[int]) -> Array:
     parts = []
     for p in views(flat, layer_sizes):
         parts += [xp.reshape(p.W, (-1,)), p.b]  # reshape reads W row by row
+    n_dense = n_dense_params(layer_sizes)
+    if flat.shape[0] > n_dense:  # batch norm's γ, β after the dense layers: as they are
+        parts.append(flat[n_dense:])
     return concat(parts)
+
+
+def n_dense_params(layer_sizes: Sequence[int]) -> int:
+    """Σ_l n[l]·n[l-1] + n[l]: the entries of every W[l] and b[l]."""
+    s = layer_sizes
+    return sum(s[l] * s[l - 1] + s[l] for l in range(1, len(s)))
 
 
 def from_rows(rows: Array, layer_sizes: Sequence[int], out: Array | None = None) -> Array:
@@ -60,6 +71,8 @@ def from_rows(rows: Array, layer_sizes: Sequence[int], out: Array | None = None)
         p.W[...] = xp.reshape(rows[off : off + nW], (s[l], s[l - 1]))
         p.b[...] = rows[off + nW : off + nW + s[l]]
         off += nW + s[l]
+    if rows.shape[0] > off:  # γ, β of batch norm: stored as they are
+        out[off:] = rows[off:]
     return out
 
 

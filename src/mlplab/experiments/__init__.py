@@ -1,4 +1,4 @@
-r"""The lecture's claims, reproduced: seven experiments with numbers, figures and a report.
+r"""The lecture's claims, reproduced: ten experiments with numbers, figures and a report.
 
 Each function runs one experiment and returns an :class:`ExperimentResult` whose
 ``numbers`` hold everything measured (``result["max_abs_diff"]`` is
@@ -19,9 +19,12 @@ depth          ŷ = 1.5^L x and 0.5^L x; activation scale with and without the r
 init           zeros / large / Xavier / He / Glorot on the circles data
 normalize      raw vs normalized inputs: epochs to a target cost, largest stable α
 optimizers     batch GD, mini-batch GD, momentum, Adam on the moons data
+dropout        the next lecture: dropout narrows the train–test gap
+batchnorm      batch norm trains deep sigmoid / badly initialized networks
+lr_decay       learning-rate schedules against a constant α on noisy mini-batches
 =============  ================================================================
 
-``quick=True`` uses small sizes (all seven in well under 30 s); every claim is checked
+``quick=True`` uses small sizes (all ten in well under a minute); every claim is checked
 on those sizes by the test suite. Importing this package is cheap: NumPy only;
 scikit-learn and matplotlib are imported when an experiment runs or draws.
 """
@@ -33,10 +36,13 @@ from pathlib import Path
 
 from mlplab.experiments._activations import activations
 from mlplab.experiments._backprop import backprop
+from mlplab.experiments._batchnorm import batchnorm
 from mlplab.experiments._common import DPI, Claim, ExperimentResult, Table, timer
 from mlplab.experiments._depth import depth
+from mlplab.experiments._dropout import dropout
 from mlplab.experiments._init import init
 from mlplab.experiments._logistic import logistic
+from mlplab.experiments._lr_decay import lr_decay
 from mlplab.experiments._normalize import normalize
 from mlplab.experiments._optimizers import optimizers
 
@@ -48,6 +54,9 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "init": init,
     "normalize": normalize,
     "optimizers": optimizers,
+    "dropout": dropout,
+    "batchnorm": batchnorm,
+    "lr_decay": lr_decay,
 }
 """Every experiment by name, in the report's order."""
 
@@ -90,7 +99,7 @@ def run(
     Parameters
     ----------
     names : list of str, optional
-        Experiments to run (default: all seven, in the report's order).
+        Experiments to run (default: all ten, in the report's order).
     out : path, optional
         Folder for ``<name>.png``, ``<name>.md``, ``<name>.json``, ``report.md`` and
         ``report.html`` (created if missing). None writes nothing.
@@ -177,10 +186,13 @@ __all__ = [
     "Table",
     "activations",
     "backprop",
+    "batchnorm",
     "check_names",
     "depth",
+    "dropout",
     "init",
     "logistic",
+    "lr_decay",
     "normalize",
     "optimizers",
     "run",

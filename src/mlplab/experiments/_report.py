@@ -48,7 +48,8 @@ def _intro(results: Sequence[ExperimentResult], command: str, seconds: float) ->
     n_hold = sum(c.holds for r in results for c in r.claims)
     return [
         "The notes make claims about logistic regression, backpropagation, activations, "
-        "depth, initialization, input normalization and optimizers. Each section below "
+        "depth, initialization, input normalization and optimizers, and the lecture after "
+        "them about dropout, batch normalization and learning-rate decay. Each section below "
         "states a claim, the experiment that tests it, and what came out, with the numbers "
         "and a figure. A claim that the numbers do not support is marked ❌ and explained.",
         f"Made by `{command}` in {seconds:.0f} s ({_environment()}). "

@@ -30,6 +30,7 @@ from mlplab import _array_api as _xp
 from mlplab._typing import Array
 from mlplab.core import activations as _act
 from mlplab.core import optimizers as _opt
+from mlplab.core.schedules import Schedule
 
 # ------------------------------------------------------------------ activations
 
@@ -152,8 +153,8 @@ class OptimizerKernels(NamedTuple):
         max(|state|, |g|)`` entry by entry (up to rounding), which lets
         :class:`~mlplab.fast.step.CheckedStep` prove a step finite before it runs it.
     blas : callable or None
-        ``blas(k, g, state, theta)`` takes the same step in place with the BLAS routines
-        ``k`` (:class:`mlplab.fast._blas.Level1`): the state's arrays and θ are
+        ``blas(k, g, state, theta, t)`` takes the same step in place with the BLAS
+        routines ``k`` (:class:`mlplab.fast._blas.Level1`): the state's arrays and θ are
         overwritten with the new ones (equal to ``propose`` up to rounding).
     """
 
@@ -167,7 +168,7 @@ def _sgd(lr: float) -> OptimizerKernels:
     def propose(g, old, new, u, tmp, t):
         np.multiply(g, -lr, out=u)  # −α dW
 
-    def blas(k, g, state, theta):
+    def blas(k, g, state, theta, t):
         k.axpy(-lr, g, theta)  # W = W − α dW
 
     return OptimizerKernels(propose, 0, lr, blas)
@@ -181,7 +182,7 @@ def _momentum(lr: float, beta: float) -> OptimizerKernels:
         v_new += u
         np.multiply(v_new, -lr, out=u)  # W = W − αv
 
-    def blas(k, g, state, theta):
+    def blas(k, g, state, theta, t):
         (v,) = state
         k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
         k.axpy(-lr, v, theta)  # W = W − αv
@@ -199,7 +200,7 @@ def _nesterov(lr: float, beta: float) -> OptimizerKernels:
         u += g1
         u *= -lr  # −α(βv + (1−β)dW)
 
-    def blas(k, g, state, theta):
+    def blas(k, g, state, theta, t):
         (v,) = state
         k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
         k.axpy(-lr * beta, v, theta)  # W = W − α(βv + (1−β)dW)
@@ -254,6 +255,33 @@ _OPTIMIZER_KERNELS: dict[Callable, Callable[..., OptimizerKernels]] = {
 }
 
 
+def _scheduled(build: Callable[..., OptimizerKernels], keywords: dict) -> OptimizerKernels:
+    """The kernels of an optimizer whose α is a Schedule: α_t = lr(t − 1) at new count t.
+
+    Each step builds (or reuses, while α_t stays the same) the kernels of the constant
+    α_t, so a scheduled step runs the very equations of a constant one.
+    """
+    schedule = keywords["lr"]
+    last: list[Any] = [None, None]  # (α, kernels) of the last step
+
+    def at(t: int) -> OptimizerKernels:
+        lr = schedule(t - 1)
+        if lr != last[0]:
+            last[:] = [lr, build(**{**keywords, "lr": lr})]
+        return last[1]
+
+    base = build(**{**keywords, "lr": schedule.peak if schedule.peak < float("inf") else 1.0})
+
+    def propose(g, old, new, u, tmp, t):
+        at(t).propose(g, old, new, u, tmp, t)
+
+    def blas(k, g, state, theta, t):
+        at(t).blas(k, g, state, theta, t)  # type: ignore[misc]
+
+    bound = schedule.peak if base.lr_bound is not None and schedule.peak < float("inf") else None
+    return OptimizerKernels(propose, base.n_tmp, bound, blas if base.blas else None)
+
+
 def for_optimizer(optimizer: Any) -> OptimizerKernels | None:
     """The in-place kernels of a built-in optimizer, or None for any other.
 
@@ -278,6 +306,8 @@ def for_optimizer(optimizer: Any) -> OptimizerKernels | None:
     if build is None:
         return None
     try:
+        if isinstance(update.keywords.get("lr"), Schedule):
+            return _scheduled(build, update.keywords)
         return build(**update.keywords)
     except TypeError:  # a partial binding other keywords: its update decides what it does
         return None

@@ -250,7 +250,7 @@ class CheckedStep:
             for a_new, a_old in zip(new, old, strict=True):
                 np.copyto(a_new, a_old)
             np.copyto(out, params)
-            self._blas_step(self._k, g, new, out)
+            self._blas_step(self._k, g, new, out, t)
             ug = float(g @ out)
         elif self._one_slice:  # the whole θ at once (the common small case)
             u = tmp[-1]
@@ -299,7 +299,7 @@ class CheckedStep:
                     old = state[1:]
                     t = state.count + 1
                     if self._k is not None and _contiguous(g, params, params):
-                        self._blas_step(self._k, g, old, params)
+                        self._blas_step(self._k, g, old, params, t)
                     else:
                         _propose_in_slices(
                             self._propose, g, old, old, None, self._tmp, t,

@@ -11,6 +11,8 @@ Layout (format version 1)::
 
     header.npy               uint8   JSON, see below
     W1.npy, b1.npy, ...      the parameters W[l] (n[l], n[l-1]) and b[l] (n[l],), l = 1..L
+    gamma1.npy, beta1.npy, running_mean1.npy, running_var1.npy, ...
+                             batch norm of hidden layer l (n[l],), when it has it
     standardizer_mean.npy    float64 (n[0],)   when a Standardizer is attached
     standardizer_scale.npy   float64 (n[0],)
     opt_<i>.npy              optimizer state arrays (optional), each shaped like θ
@@ -57,6 +59,7 @@ from mlplab._archive import jsonable as _jsonable
 from mlplab._archive import labels_from_json as _labels_from_json
 from mlplab._archive import labels_to_json as _labels_to_json
 from mlplab._archive import write_members as _write_archive  # looked up at each save
+from mlplab.core import layer_options as _opts
 
 __all__ = [
     "FORMAT",
@@ -103,6 +106,7 @@ def _network_arrays(net: Any) -> dict[str, np.ndarray]:
         # Always NumPy: a model trained with PyTorch or CuPy (on a GPU) loads anywhere.
         arrays[f"W{l}"], arrays[f"b{l}"] = _xp.to_numpy(W), _xp.to_numpy(b)
     arrays.update(_archive.standardizer_arrays(net.standardizer))
+    arrays.update(_opts.norm_arrays(net))  # batch norm: gamma<l>, beta<l>, running_*<l>
     return arrays
 
 
@@ -329,7 +333,8 @@ def _checked_config(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[
     l2 = cfg.get("l2", 0.0)
     if isinstance(l2, bool) or not isinstance(l2, (int, float)):
         raise ValueError("l2 must be a number")
-    return {"sizes": sizes, "hidden": hidden, "output": cfg["output"], "dtype": dtype, "l2": l2}
+    out = {"sizes": sizes, "hidden": hidden, "output": cfg["output"], "dtype": dtype, "l2": l2}
+    return {**out, **_opts.from_config(cfg)}  # dropout, batch norm: checked by the Network
 
 
 def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
@@ -343,6 +348,7 @@ def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any
     if init is not None:
         net.init = list(init)
     net.params = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, net.L + 1)]
+    _opts.set_norm_arrays(net, arrays)
     if header.get("standardizer"):
         moments = _archive.standardizer_moments(arrays, sizes[0])
         if moments is None:
@@ -478,8 +484,9 @@ def load_trainer(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTE
         raise ModelFileError(f"{path}: holds no trainer state (save a Trainer to resume it)")
     with model_file_errors(path):
         hyper = training.get("hyperparams") or {}
+        # numbers, or the JSON of a schedule / a wrapped optimizer (checked when rebuilt)
         if not isinstance(hyper, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in hyper.values()
+            isinstance(v, (int, float, dict)) and not isinstance(v, bool) for v in hyper.values()
         ):
             raise ValueError("optimizer hyperparameters must be numbers")
         opt = optimizers.get(str(training["optimizer"]), **hyper)

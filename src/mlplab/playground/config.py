@@ -36,6 +36,18 @@ INITS = (
 OPTIMIZERS = ("gd", "minibatch", "momentum", "adam")
 """``gd`` is batch gradient descent, ``minibatch`` mini-batch GD (both :func:`sgd`)."""
 
+SCHEDULES: dict[str, str] = {
+    "constant": "constant",
+    "step": "step:100:0.5",
+    "exponential": "exponential:0.99",
+    "inverse_time": "inverse_time:0.02",
+    "cosine": "cosine:300",
+    "warmup": "warmup:20",
+}
+"""Learning-rate schedules by name, counted in epochs (:func:`mlplab.core.schedules.parse`):
+α halves every 100 epochs, shrinks 1 % per epoch, α₀/(1 + 0.02·epoch), a cosine to 0
+over 300 epochs, a linear warm-up over 20 epochs."""
+
 LIMITS: dict[str, Any] = {
     "n_points": (20, 2000),
     "noise": (0.0, 1.0),
@@ -47,6 +59,7 @@ LIMITS: dict[str, Any] = {
     "beta": (0.0, 0.999),
     "batch_size": (1, 2000),
     "l2": (0.0, 10.0),
+    "dropout": (0.0, 0.9),
     "seed": (0, 2**31 - 1),
     "epochs": (1, 100),
     "csv_bytes": 256 * 1024,
@@ -73,6 +86,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "beta": 0.9,
     "batch_size": 10,
     "l2": 0.0,
+    "dropout": 0.0,
+    "batch_norm": False,
+    "lr_schedule": "constant",
     "seed": 0,
 }
 """The page's starting point: a [2, 8, 8, 1] ReLU network on 500 circle points."""
@@ -233,7 +249,12 @@ def _hidden_layer(i: int, layer: Any) -> dict[str, Any]:
 
 
 def _training_options(cfg: dict[str, Any]) -> dict[str, Any]:
-    """``init``, ``optimizer``, ``lr``, ``beta``, ``batch_size``, ``l2`` and ``seed``."""
+    """``init``, ``optimizer``, ``lr``, ``beta``, ``batch_size``, ``l2``, ``dropout``,
+    ``batch_norm``, ``lr_schedule`` and ``seed``."""
+    if not isinstance(cfg["batch_norm"], bool):
+        raise RequestError(
+            f"batch_norm must be true or false, got {cfg['batch_norm']!r}", field="batch_norm"
+        )
     return {
         "init": _choice(cfg, "init", INITS),
         "optimizer": _choice(cfg, "optimizer", OPTIMIZERS),
@@ -241,6 +262,9 @@ def _training_options(cfg: dict[str, Any]) -> dict[str, Any]:
         "beta": _number(cfg, "beta"),
         "batch_size": _number(cfg, "batch_size", integer=True),
         "l2": _number(cfg, "l2"),
+        "dropout": _number(cfg, "dropout"),
+        "batch_norm": cfg["batch_norm"],
+        "lr_schedule": _choice(cfg, "lr_schedule", tuple(SCHEDULES)),
         "seed": _number(cfg, "seed", integer=True),
     }
 

@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.core import layer_options as _layer_options
 from mlplab.core import optimizers as _opt
+from mlplab.core import schedules
 from mlplab.core.data import Standardizer, train_test_split
 from mlplab.core.network import Network
-from mlplab.playground.config import RequestError
+from mlplab.playground.config import SCHEDULES, RequestError
 from mlplab.playground.data import load_data
 from mlplab.train.loop import DivergenceError, Trainer
 
@@ -46,9 +48,11 @@ MAX_HISTORY = 20000
 
 
 def build_network(cfg: dict[str, Any]) -> Network:
-    """The [2, n1, ..., 1] binary network a configuration describes."""
+    """The [2, n1, ..., 1] binary network a configuration describes (with its dropout
+    keep probability 1 − ``dropout`` and batch norm on every hidden layer if asked)."""
     sizes = [2, *(h["units"] for h in cfg["hidden"]), 1]
     init = None if cfg["init"] == "auto" else cfg["init"]
+    hidden = len(sizes) > 2
     return Network(
         sizes,
         hidden=[h["activation"] for h in cfg["hidden"]],
@@ -56,12 +60,21 @@ def build_network(cfg: dict[str, Any]) -> Network:
         init=init,
         seed=cfg["seed"],
         l2=cfg["l2"],
+        keep_prob=1.0 - cfg.get("dropout", 0.0) if hidden else 1.0,
+        batch_norm=bool(cfg.get("batch_norm", False)) and hidden,
     )
 
 
-def build_optimizer(cfg: dict[str, Any]) -> _opt.Optimizer:
-    """GD and mini-batch GD are ``sgd``; momentum in the lecture's form; Adam with β1 = β."""
+def build_optimizer(cfg: dict[str, Any], steps_per_epoch: int = 1) -> _opt.Optimizer:
+    """GD and mini-batch GD are ``sgd``; momentum in the lecture's form; Adam with β1 = β.
+
+    α follows the configuration's schedule (:data:`SCHEDULES`, counted in epochs of
+    ``steps_per_epoch`` steps).
+    """
     name, lr, beta = cfg["optimizer"], cfg["lr"], cfg["beta"]
+    spec = SCHEDULES[cfg.get("lr_schedule", "constant")]
+    if spec != "constant":
+        lr = schedules.parse(spec, lr, steps_per_epoch)
     if name in ("gd", "minibatch"):
         return _opt.sgd(lr)
     if name == "momentum":
@@ -80,6 +93,7 @@ _REBUILD_KEYS = (
     "normalize",
     "hidden",
     "init",
+    "batch_norm",
     "seed",
 )
 """Changing one of these starts over (new data or new network); the rest apply live."""
@@ -129,11 +143,19 @@ class Session:
         self.epoch = 0
         self.step = 0
         self.diverged: str | None = None
-        self.history: dict[str, list[float]] = {"train_cost": [], "test_cost": [], "epoch": []}
+        self.history: dict[str, list[float]] = {
+            "train_cost": [],
+            "test_cost": [],
+            "epoch": [],
+            "lr": [],
+        }
         self._new_trainer()
 
     def _new_trainer(self) -> None:
-        self.trainer = Trainer(self.net, build_optimizer(self.cfg), seed=self.cfg["seed"])
+        bs = self.batch_size
+        steps = 1 if bs is None else -(-len(self.y_train) // bs)  # mini-batches per epoch
+        opt = build_optimizer(self.cfg, steps)
+        self.trainer = Trainer(self.net, opt, seed=self.cfg["seed"])
 
     @property
     def batch_size(self) -> int | None:
@@ -160,7 +182,13 @@ class Session:
                 raise
             return True
         self.net.l2 = cfg["l2"]
-        if any(cfg[k] != old[k] for k in ("optimizer", "lr", "beta")):
+        if cfg["dropout"] != old["dropout"] and self.net.L > 1:  # live: p = 1 − dropout
+            keep = (1.0 - cfg["dropout"],) * (self.net.L - 1)
+            self.net.options = self.net.options._replace(keep_prob=keep)
+        live = ["optimizer", "lr", "beta", "dropout", "lr_schedule"]
+        if cfg["lr_schedule"] != "constant":  # the schedule counts epochs of n/|B| steps
+            live.append("batch_size")
+        if any(cfg[k] != old[k] for k in live):
             self._new_trainer()
         return False
 
@@ -230,7 +258,8 @@ class Session:
                         "std": _finite(float(finite.std())) if finite.size else None,
                     }
                 )
-        self._record(J_tr, J_te)
+        lr = self.learning_rate()
+        self._record(J_tr, J_te, lr)
         return {
             "epoch": self.epoch,
             "step": self.step,
@@ -243,15 +272,25 @@ class Session:
             "boundary": base64.b64encode(boundary.tobytes()).decode("ascii"),
             "grid": GRID,
             "diverged": self.diverged,
+            "lr": lr,
         }
 
-    def _record(self, J_tr: float, J_te: float) -> None:
+    def learning_rate(self) -> float:
+        """α of the last step taken (the schedule's α_t; α₀ before the first step)."""
+        from mlplab.train import lr as _lr
+
+        if self.trainer.opt_state is None:
+            return float(_opt.current_learning_rate(self.trainer.optimizer, _opt.EmptyState(0)))
+        return float(_lr.current(self.trainer))
+
+    def _record(self, J_tr: float, J_te: float, lr: float) -> None:
         h = self.history
         if h["epoch"] and h["epoch"][-1] == self.epoch:
             return
         h["epoch"].append(float(self.epoch))
         h["train_cost"].append(J_tr)
         h["test_cost"].append(J_te)
+        h["lr"].append(lr)
         if len(h["epoch"]) > MAX_HISTORY:  # keep every other old frame
             for key in h:
                 h[key] = h[key][::2]
@@ -293,7 +332,7 @@ class Session:
             "import mlplab",
             "",
             f"net = mlplab.Network({net.layer_sizes}, hidden={[g.name for g in net.hidden]}, "
-            f'output="binary", dtype="{net.dtype.name}", l2={net.l2!r})',
+            f'output="binary", dtype="{net.dtype.name}", l2={net.l2!r}{self._options_args()})',
             "net.weights = [",
         ]
         for W in net.weights:
@@ -302,6 +341,7 @@ class Session:
         for b in net.biases:
             lines.append(f"    np.array({_literal(b)}),")
         lines.append("]")
+        lines += self._norm_lines()
         std = net.standardizer
         if std is not None:
             lines += [
@@ -311,6 +351,23 @@ class Session:
                 f"net.standardizer.scale_ = np.array({_literal(std.scale_)})",
             ]
         return "\n".join(lines) + "\n"
+
+    def _options_args(self) -> str:
+        """``, keep_prob=[...], batch_norm=[...], ...`` when the network has them."""
+        return "".join(f", {k}={v!r}" for k, v in _layer_options.config(self.net.options).items())
+
+    def _norm_lines(self) -> list[str]:
+        """Batch norm's γ[l], β[l] and running μ[l], σ²[l], written into the network."""
+        net, lines = self.net, []
+        pairs = zip(net.norm_params, net.running_stats, strict=True)
+        for l, (p, st) in enumerate(pairs):
+            if p is None:
+                continue
+            lines.append(f"# batch norm of layer {l + 1}: γ, β (trained), running μ, σ²")
+            for view, name in ((p, "norm_params"), (st, "running_stats")):
+                for key, arr in zip(view._fields, view, strict=True):
+                    lines.append(f"net.{name}[{l}].{key}[...] = {_literal(arr)}")
+        return lines
 
     def save(self, path: Path) -> Path:
         """Write the network with :func:`mlplab.save` (history and config as metadata)."""

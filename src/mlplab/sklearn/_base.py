@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mlplab._typing import DenseParams
 from mlplab.core.network import Network
 from mlplab.core.network import forward as _forward
-from mlplab.sklearn import _params
+from mlplab.sklearn import _lecture2, _params
 from mlplab.sklearn._callbacks import ValidationScore
 from mlplab.sklearn._data import reject_ragged, require_comm, weighted_standardizer
 from mlplab.train.callbacks import Callback, EarlyStopping, GradientNormLogger
@@ -60,6 +60,11 @@ class _BaseMLP(BaseEstimator):
         init: str | None = None,
         dtype: str = "float32",
         normalize: bool = True,
+        dropout: float | None = None,
+        batch_norm: bool | None = None,
+        lr_schedule: str | None = None,
+        max_grad_norm: float | None = None,
+        weight_decay: float | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -82,10 +87,24 @@ class _BaseMLP(BaseEstimator):
         self.init = init
         self.dtype = dtype
         self.normalize = normalize
+        self.dropout = dropout  # the next lecture (sklearn/_lecture2.py)
+        self.batch_norm = batch_norm
+        self.lr_schedule = lr_schedule
+        self.max_grad_norm = max_grad_norm
+        self.weight_decay = weight_decay
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """scikit-learn's, without the next lecture's options left at None (off)."""
+        return _lecture2.visible(super().get_params(deep))
+
+    def set_params(self, **params: Any) -> Any:
+        """scikit-learn's, accepting the next lecture's options too."""
+        return super().set_params(**_lecture2.take(self, params))
 
     def _check_params(self) -> None:
         """Every constructor parameter (:func:`mlplab.sklearn._params.check_params`)."""
         _params.check_params(self)
+        _lecture2.check(self)
 
     # -- fitted network ----------------------------------------------------------------
     @property
@@ -148,6 +167,7 @@ class _BaseMLP(BaseEstimator):
             dtype=self.dtype,
             l2=float(self.alpha),
             standardizer=std,
+            **_lecture2.network_options(self),
         )
         self._random = rng
         self._opt_state = None
@@ -180,6 +200,8 @@ class _BaseMLP(BaseEstimator):
         """
         net = self.network_
         net.l2 = float(self.alpha)
+        if sw is not None:
+            _lecture2.refuse_weights(net)
         val_cb = None
         if self.early_stopping and not incremental:
             X, Y, y_raw, sw, val_cb = self._split_validation(X, Y, y_raw, sw)
@@ -230,6 +252,9 @@ class _BaseMLP(BaseEstimator):
             n = global_rows(comm, n)  # |B| ("auto"), t_: over all ranks' rows
             strategy = MPI(comm)
         optimizer = _params.make_optimizer(self)
+        optimizer = _lecture2.optimizer(
+            self, optimizer, n, _params.batch_size(self, n), self.max_iter
+        )
         trainer = Trainer(
             self.network_,
             optimizer,
@@ -356,5 +381,5 @@ class _BaseMLP(BaseEstimator):
             DenseParams(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
             for W, b in net.params
         ]
-        Z, _ = _forward(params, X, net.hidden)
+        Z, _ = _forward(params, X, net.hidden, _lecture2.norms64(net))
         return Z

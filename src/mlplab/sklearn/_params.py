@@ -27,7 +27,7 @@ ACTIVATION_NAMES = {
 }
 """scikit-learn's activation names (and mlplab's) → mlplab activations."""
 
-SOLVERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+SOLVERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 OUT_ACTIVATION = {"binary": "logistic", "multiclass": "softmax", "regression": "identity"}
 """The head of the network → scikit-learn's ``out_activation_``."""
@@ -107,6 +107,10 @@ def make_optimizer(est: Any) -> _opt.Optimizer:
         return _opt.get(est.solver, lr=lr, beta=float(est.momentum))
     if est.solver == "adam":
         return _opt.adam(lr, float(est.beta_1), float(est.beta_2), float(est.epsilon))
+    if est.solver == "adamw":
+        from mlplab.sklearn import _lecture2
+
+        return _lecture2.adamw(est, lr)
     return _opt.get(est.solver, lr=lr)
 
 

@@ -34,7 +34,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n[1], ..., n[L-1]: units of each hidden layer. ``()`` is logistic regression.
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default="relu"
         g of the hidden layers (``"logistic"`` is the sigmoid σ).
-    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop"}, default="adam"
+    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adamw"}, default="adam"
         The optimizer (see :mod:`mlplab.sklearn.estimators` for how it differs from
         scikit-learn's).
     alpha : float, default=1e-4
@@ -71,6 +71,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     normalize : bool, default=True
         Standardize the features with the training set's mean and standard deviation
         (a :class:`~mlplab.data.Standardizer` attached to the network).
+    dropout, batch_norm, lr_schedule, max_grad_norm, weight_decay
+        The next lecture (their defaults change nothing): inverted dropout rate of the
+        hidden units, batch normalization of every hidden layer, a learning-rate
+        schedule counted in epochs (``"cosine"``, ``"step:10:0.5"``, ...), gradient
+        clipping by global norm, and AdamW's λ (``solver="adamw"``); see
+        :mod:`mlplab.sklearn._lecture2`.
 
     Attributes
     ----------

@@ -176,6 +176,93 @@ class EarlyStopping(Callback):
         _load(self, state)
 
 
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
+
+    After ``patience`` epochs without an improvement of at least ``min_delta`` (as
+    :class:`EarlyStopping` counts them), every α of the optimizer — a constant, or each
+    α_t of a schedule — is multiplied by ``factor`` from the next step on, then the
+    count waits ``cooldown`` epochs before it starts again. α never goes below
+    ``min_lr``. The factor so far is part of the run's state (``trainer.state.lr_scale``):
+    checkpoints keep it, and a resumed run continues with it. The History gets ``lr``,
+    the α of each epoch's last step (Keras' and PyTorch's ReduceLROnPlateau).
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        A log key; falls back to ``loss`` without validation data.
+    factor : float, default=0.1
+        In (0, 1).
+    patience : int, default=10
+    min_delta : float, default=1e-4
+    cooldown : int, default=0
+    min_lr : float, default=0.0
+    """
+
+    adjusts_learning_rate = True
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+        for name, v in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        for name, v in (("min_delta", min_delta), ("min_lr", min_lr)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), patience
+        self.min_delta, self.cooldown, self.min_lr = float(min_delta), cooldown, float(min_lr)
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.best, self.wait, self.cooling = math.inf, 0, 0
+        self._key: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        from mlplab.train import lr as _lr
+
+        if self._key is None:
+            key = self.monitor
+            if key not in logs and key.startswith("val_") and key[4:] in logs:
+                key = key[4:]
+            if key not in logs:
+                raise ValueError(
+                    f"ReduceLROnPlateau monitors {self.monitor!r}, but the logs "
+                    f"only have {sorted(logs)}"
+                )
+            self._key = key
+        value = float(logs[self._key])
+        if self.cooling > 0:
+            self.cooling -= 1
+            self.wait = 0
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+        elif self.cooling == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer = self.trainer
+                now = _lr.current(trainer) or 0.0
+                scale = trainer.state.lr_scale * self.factor
+                if now > 0 and now * self.factor < self.min_lr:
+                    scale = trainer.state.lr_scale * self.min_lr / now
+                if scale < trainer.state.lr_scale:
+                    _lr.set_scale(trainer, scale)
+                self.wait, self.cooling = 0, self.cooldown
+
+    def state_dict(self) -> dict[str, Any]:
+        return _present(self, ("best", "wait", "cooling", "_key"))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _load(self, state)
+
+
 class GradientNormLogger(Callback):
     """Log the per-layer gradient norms ‖dW[l]‖_F (and ‖db[l]‖), averaged over each epoch.
 

@@ -22,6 +22,7 @@ Layout (format version 1)::
     best_theta  θ of the best epoch so far (``restore_best=True`` only)
     epoch_start_theta  θ at the start of the current epoch (``restore_best``, mid-epoch)
     cb<k>_<a>   array attribute ``a`` of stateful callback ``k``
+    bn_stats    batch normalization's running averages (networks with batch norm)
     standardizer_mean, standardizer_scale   (when the network has a Standardizer)
     checksum    uint8   SHA-256 (hex) of the header and every array above
 
@@ -67,7 +68,7 @@ DEFAULT_NAME = "checkpoint.npz"
 # The members a checkpoint may hold (see the layout above); the reader refuses any other.
 _MEMBERS = re.compile(
     r"header|checksum|theta|order|best_theta|epoch_start_theta|standardizer_mean"
-    r"|standardizer_scale|opt_[0-9]{1,6}|cb[0-9]{1,6}_\w{1,200}"
+    r"|standardizer_scale|bn_stats|opt_[0-9]{1,6}|cb[0-9]{1,6}_\w{1,200}"
 )
 
 
@@ -103,8 +104,9 @@ class Checkpoint(NamedTuple):
 
         cfg = self.header["config"]
         moments = _archive.standardizer_moments(self.arrays, cfg["layer_sizes"][0])
-        theta = self.arrays["theta"]
-        return Network.from_state_dict({"config": cfg, "theta": theta, "standardizer": moments})
+        theta, stats = self.arrays["theta"], self.arrays.get("bn_stats")
+        state = {"config": cfg, "theta": theta, "standardizer": moments, "bn_stats": stats}
+        return Network.from_state_dict(state)
 
 
 # ------------------------------------------------------------------------ paths
@@ -171,6 +173,8 @@ def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays["best_theta"] = rows(best_theta)
         best = {"value": value, "epoch": epoch}
     arrays.update(_archive.standardizer_arrays(net.standardizer))
+    if net._bn_stats.size:  # batch norm's running averages: resuming needs them exactly
+        arrays["bn_stats"] = net._bn_stats
 
     from mlplab._version import __version__
 
@@ -190,6 +194,8 @@ def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "callbacks": cb_states,
         "best": best,
     }
+    if st.lr_scale != 1.0:  # ReduceLROnPlateau's factor so far
+        header["lr_scale"] = float(st.lr_scale)
     return header, arrays
 
 
@@ -395,9 +401,17 @@ def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | Non
     rng_state = h["rng"]
     kind = type(st.rng.bit_generator).__name__
     _check_same(ck, "random generator", rng_state.get("bit_generator"), kind)
+    stats = arrays.get("bn_stats", net._bn_stats[:0])
+    if stats.shape != net._bn_stats.shape or not np.isfinite(stats).all():
+        raise _fail(ck.path, f"bn_stats has shape {stats.shape}, not {net._bn_stats.shape}")
+    lr_scale = h.get("lr_scale", 1.0)
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not lr_scale > 0:
+        raise _fail(ck.path, f"lr_scale {lr_scale!r} is not a number > 0")
 
     # Everything is checked: now change the trainer.
     net._from_rows(theta, out=net._theta)
+    net._bn_stats[...] = stats
+    st.lr_scale = float(lr_scale)
     st.opt_state = opt_state
     st.rng.bit_generator.state = rng_state
     st.epoch, st.step = int(h["epoch"]), int(h["step"])

@@ -45,6 +45,8 @@ from mlplab._validation import (
 from mlplab.core.network import Network
 from mlplab.core.optimizers import Optimizer, adam
 from mlplab.train import checkpoint as _ckpt
+from mlplab.train import lr as _lr
+from mlplab.train import regularize as _regularize
 from mlplab.train.batches import Batch, EpochPlan, resolve_batch_size
 from mlplab.train.callbacks import Callback, CallbackList, History
 from mlplab.train.checks import check_fit, check_sample_weight, numpy_only_checkpoints
@@ -53,7 +55,6 @@ from mlplab.train.progress import ProgressBar
 from mlplab.train.run import Checkpoints, Run, StopRequestedError, ctrl_c_ends_step
 from mlplab.train.state import Position, TrainState
 from mlplab.train.step import (
-    BatchGradient,
     DeviceStep,
     HostStep,
     add_l2,
@@ -150,7 +151,7 @@ class Trainer:
         self.callbacks.append(self.history)  # History last: it sees every key
         self._grad_flat = self.strategy.gradient_buffer(net)
         self.grads = net._views(self._grad_flat)
-        self.gradient = BatchGradient(net, self.grads)
+        self.gradient = _regularize.gradient_for(self)  # BatchGradient, or with dropout/BN
         self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
@@ -266,6 +267,7 @@ class Trainer:
         if on_device and not run.stepper.epoch_ok():  # the epoch's one check
             raise diverged_on_device(self, run, epoch_start_step, batches)
         logs.update(run.epoch_logs(self.net, total, correct))
+        _lr.log(self, logs)
         self._end_epoch(run, epoch, logs)
         return logs
 
@@ -345,6 +347,7 @@ class Trainer:
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped
         resumed = st.agree(lambda: self._begin_run(run, epochs, checkpoint, resume))
+        _lr.attach(self, run.stepper)  # α × the plateau factor; "lr" in the logs
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
         run.first_step = self.step
         run.callbacks.on_train_begin({})

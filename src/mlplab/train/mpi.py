@@ -295,6 +295,20 @@ class MPI(Local):
         buf[: n + 1] *= 1.0 / size  # gradient and J of the global batch: (1/|B|) Σ_{i∈B}
         return float(buf[n]), float(buf[n + 1])
 
+    def sum_rows(self, buf: np.ndarray) -> None:
+        """Σ over the ranks, in place: batch normalization's per-layer sums of the batch's
+        rows (forward Σ(z − c), Σ(z − c)², m; backward Σdz̃, Σdz̃ ⊙ ẑ), so that μ_B and
+        σ²_B are the global batch's."""
+        t0 = time.perf_counter()
+        self.comm.Allreduce(_mpi().IN_PLACE, buf, op=_mpi().SUM)
+        self.comm_seconds += time.perf_counter() - t0
+
+    def row_offset(self, m: int) -> tuple[int, int]:
+        """(Σ_{j<k} m_j, Σ_j m_j): where rank k's rows of the batch begin, and |B|."""
+        counts = np.empty(self.size, dtype=np.int64)
+        self.comm.Allgather(np.array([m], dtype=np.int64), counts)
+        return int(counts[: self.rank].sum()), int(counts.sum())
+
     def any(self, flag: bool) -> bool:
         MPI = _mpi()
         out = np.array([1 if flag else 0], dtype=np.int32)
@@ -345,6 +359,8 @@ class MPI(Local):
     def broadcast_state(self, trainer: Any) -> None:
         """θ, optimizer state, step/epoch counters and the RNG state from rank 0."""
         self.comm.Bcast(trainer.net._theta, root=0)
+        if trainer.net._bn_stats.size:  # batch norm's running averages
+            self.comm.Bcast(trainer.net._bn_stats, root=0)
         st = trainer.state
         state = self.comm.bcast(
             (st.opt_state, st.step, st.epoch, st.rng.bit_generator.state), root=0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlplab import _array_api as _xp
+from mlplab.core import layer_options as _opts
 from mlplab.core import network as _net
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.batches import EpochPlan
@@ -96,7 +97,7 @@ class Run:
                 logs["accuracy"] /= net.layer_sizes[-1]  # the device counted entries
         if self.val is not None:
             Xv, Yv = self.val
-            Zv, _ = _net.forward(net._params, Xv, net.hidden)
+            Zv, _ = _net.forward(net._params, Xv, net.hidden, _opts.inference_norms(net))
             penalty = _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
             logs["val_loss"] = float(net.head.loss(Zv, Yv) + penalty)
             if classify:

@@ -51,6 +51,9 @@ class TrainState:
         The best epoch so far, for ``restore_best``.
     epoch_start : array or None
         θ at the start of the current epoch (``restore_best="loss"``).
+    lr_scale : float
+        The factor on every learning rate so far
+        (:class:`~mlplab.train.callbacks.ReduceLROnPlateau`; 1 without it).
     """
 
     rng: np.random.Generator
@@ -62,6 +65,7 @@ class TrainState:
     position: Position | None = None
     best: tuple[float, int, Any] | None = None
     epoch_start: Any = None
+    lr_scale: float = 1.0
 
     def begin_run(self, run: dict[str, Any]) -> None:
         """Forget the per-run parts before a new ``fit`` call."""

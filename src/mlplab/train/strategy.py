@@ -55,6 +55,15 @@ class Local:
         batch of ``size`` rows; ``grad`` (the mean dJ/dθ) becomes the batch's in place."""
         return J, correct
 
+    sum_rows = None
+    """Under MPI, ``sum_rows(buf)`` adds a buffer of per-row sums over the processes in
+    place (batch normalization's Σz, Σz²); None here: one process has every row."""
+
+    def row_offset(self, m: int) -> tuple[int, int]:
+        """(rows of the batch on the processes before this one, rows of the batch): the
+        place of this process's m rows in the batch (dropout masks); one process: (0, m)."""
+        return 0, m
+
     def any(self, flag: bool) -> bool:
         """True when ``flag`` is true on any process (a callback asked to stop)."""
         return flag

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 const COLOR0 = [242, 142, 28];   // class 0 (orange)
 const COLOR1 = [30, 111, 196];   // class 1 (blue)
 const TEST_COLOR = "#7b3fb5";
+const LR_COLOR = "#c0692b";      // the learning rate on the cost chart
 const MAX_POINTS = 1500;         // chart points kept per series (older ones thinned)
 const MAX_COLUMNS = 240;         // frames shown in the activation strips
 const MIN_COLUMNS = 40;
@@ -111,7 +112,9 @@ function buildForm(opts) {
     $(id).addEventListener("input", () => updateOutputs());
     $(id).addEventListener("change", () => sendConfig());
   }
-  for (const id of ["x2_scale", "seed", "normalize", "init", "optimizer", "lr", "beta", "batch_size", "l2"]) {
+  $("dropout").addEventListener("input", () => updateOutputs());
+  for (const id of ["x2_scale", "seed", "normalize", "init", "optimizer", "lr", "beta", "batch_size", "l2",
+                    "dropout", "batch_norm", "lr_schedule"]) {
     $(id).addEventListener("change", () => sendConfig());
   }
   $("optimizer").addEventListener("change", updateOptimizerHint);
@@ -216,6 +219,7 @@ function updateOutputs() {
   $("n_points-out").textContent = $("n_points").value;
   $("noise-out").textContent = Number($("noise").value).toFixed(2);
   $("test_fraction-out").textContent = `${Math.round(Number($("test_fraction").value) * 100)} %`;
+  $("dropout-out").textContent = Number($("dropout").value).toFixed(2);
 }
 
 function updateOptimizerHint() {
@@ -246,6 +250,9 @@ function fillForm(cfg) {
   $("beta").value = cfg.beta;
   $("batch_size").value = cfg.batch_size;
   $("l2").value = cfg.l2;
+  $("dropout").value = cfg.dropout;
+  $("batch_norm").checked = cfg.batch_norm;
+  $("lr_schedule").value = cfg.lr_schedule;
   if (cfg.dataset === "csv" && cfg.csv_file) $("csv-file").value = cfg.csv_file;
   state.hidden = cfg.hidden.map((h) => ({ ...h }));
   renderLayers();
@@ -269,6 +276,9 @@ function readForm() {
     beta: num("beta"),
     batch_size: num("batch_size"),
     l2: num("l2"),
+    dropout: num("dropout"),
+    batch_norm: $("batch_norm").checked,
+    lr_schedule: $("lr_schedule").value,
   };
   return cfg;
 }
@@ -303,7 +313,7 @@ function applyPreset(id) {
 }
 
 function newSeries() {
-  return { epoch: [], train: [], test: [], grads: [], acts: [] };
+  return { epoch: [], train: [], test: [], grads: [], acts: [], lr: [] };
 }
 
 function applySnapshot(snap, clear) {
@@ -323,11 +333,13 @@ function pushFrame(f) {
   const n = s.epoch.length;
   if (n && s.epoch[n - 1] === f.epoch) {   // same epoch (e.g. after a live setting change)
     s.train[n - 1] = f.train_cost; s.test[n - 1] = f.test_cost; s.grads[n - 1] = f.grad_norms;
+    s.lr[n - 1] = f.lr;
   } else {
     s.epoch.push(f.epoch); s.train.push(f.train_cost); s.test.push(f.test_cost); s.grads.push(f.grad_norms);
+    s.lr.push(f.lr);
   }
   if (s.epoch.length > MAX_POINTS) {
-    for (const k of ["epoch", "train", "test", "grads"]) s[k] = s[k].filter((_, i) => i % 2 === 0 || i === s[k].length - 1);
+    for (const k of ["epoch", "train", "test", "grads", "lr"]) s[k] = s[k].filter((_, i) => i % 2 === 0 || i === s[k].length - 1);
   }
   s.acts.push(f.activations);
   if (s.acts.length > MAX_COLUMNS) s.acts.shift();
@@ -533,9 +545,33 @@ function drawCost() {
   };
   line(s.train, "#1f2933", 1.6);
   line(s.test, TEST_COLOR, 1.8);
+  drawLearningRate(ctx, s, X, w, h, pad);
   ctx.textAlign = "right";
   ctx.fillStyle = TEST_COLOR; ctx.fillText("test", w - pad.r - 6, pad.t + 12);
   ctx.fillStyle = "#1f2933"; ctx.fillText("train", w - pad.r - 36, pad.t + 12);
+}
+
+function drawLearningRate(ctx, s, X, w, h, pad) {
+  // α of each epoch, dashed, on its own scale from 0 to its largest value (right axis)
+  const vals = s.lr.filter((x) => x !== null && x !== undefined && isFinite(x));
+  if (!vals.length) return;
+  const top = Math.max(...vals) * 1.05 || 1;
+  const Y = (v) => pad.t + (1 - v / top) * (h - pad.t - pad.b);
+  ctx.save();
+  ctx.strokeStyle = LR_COLOR;
+  ctx.setLineDash([4, 3]);
+  ctx.lineWidth = 1.3;
+  ctx.beginPath();
+  s.lr.forEach((v, i) => {
+    if (v === null || v === undefined || !isFinite(v)) return;
+    if (i === 0) ctx.moveTo(X(s.epoch[i]), Y(v)); else ctx.lineTo(X(s.epoch[i]), Y(v));
+  });
+  ctx.stroke();
+  ctx.restore();
+  ctx.fillStyle = LR_COLOR;
+  ctx.textAlign = "right";
+  ctx.font = "10.5px sans-serif";
+  ctx.fillText(`α ${vals[vals.length - 1].toPrecision(2)}`, w - pad.r - 70, pad.t + 12);
 }
 
 function layerColor(l, L) {

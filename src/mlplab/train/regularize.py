@@ -1,0 +1,103 @@
+r"""The training step of a network with dropout or batch normalization.
+
+The loop is the same (:mod:`mlplab.train.loop`); only the batch's gradient differs, and
+:func:`gradient_for` picks it once, when the trainer is built: the lecture's network
+gets :class:`~mlplab.train.step.BatchGradient` and pays nothing for these options.
+:class:`RegularizedGradient`, for the others, per step
+
+1. draws the dropout masks d[l]/p from the trainer's random stream (the one that
+   shuffles the epochs): a run is reproducible bit for bit, and a checkpoint (which
+   saves that stream) resumes it exactly. The masks are drawn for the whole global batch
+   and handed out by global row index, so K MPI ranks drop exactly the units one
+   process drops;
+2. runs forward and backward through :class:`~mlplab.fast.regularized.RegularizedWorkspace`:
+   batch normalization with the batch's μ_B, σ²_B — over the *global* batch under MPI,
+   whose strategy adds the per-layer sums Σ(z − c), Σ(z − c)² (and, backward, Σdz̃,
+   Σdz̃ ⊙ ẑ) over the ranks — and the running averages updated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlplab.core import layer_options as _opts
+from mlplab.fast.regularized import RegularizedWorkspace, norm_views_of
+from mlplab.train.step import BatchGradient
+
+
+def gradient_for(trainer: Any) -> BatchGradient:
+    """The batch gradient of the trainer's network: plain, or with dropout / batch norm."""
+    if trainer.net.options.plain:
+        return BatchGradient(trainer.net, trainer.grads)
+    return RegularizedGradient(trainer)
+
+
+def _ranks(rows: np.ndarray) -> np.ndarray:
+    """rank[i] = the place of rows[i] among the sorted rows (its mask's row)."""
+    rank = np.empty(rows.shape[0], dtype=np.intp)
+    rank[np.argsort(rows, kind="stable")] = np.arange(rows.shape[0])
+    return rank
+
+
+class RegularizedGradient(BatchGradient):
+    """J, dJ/dθ and the correct predictions on some rows, with dropout and batch norm.
+
+    Called like :class:`~mlplab.train.step.BatchGradient`; reads the trainer's random
+    stream, strategy and flat gradient (dγ[l], dβ[l] go to its entries after the dense
+    layers).
+    """
+
+    def __init__(self, trainer: Any) -> None:
+        super().__init__(trainer.net, trainer.grads)
+        self.trainer = trainer
+        self._theta_views: dict[int, Any] = {}
+        self._grad_views: dict[int, Any] = {}
+
+    def __call__(
+        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None
+    ) -> tuple[Any, int, Any]:
+        net, trainer = self.net, self.trainer
+        if w is not None:
+            raise ValueError(
+                "sample weights cannot be combined with dropout or batch normalization yet; "
+                "fit without sample_weight, or without dropout and batch_norm"
+            )
+        if net._xp is not np:
+            raise TypeError(
+                "dropout and batch normalization train on NumPy arrays only (the network "
+                "computes with another array library); train on NumPy arrays"
+            )
+        strategy = trainer.strategy
+        m = X.shape[0] if rows is None else rows.shape[0]
+        ws = self.workspaces.get(m)
+        if ws is None or ws.net is not net:
+            ws = self.workspaces[m] = RegularizedWorkspace(net, m, strategy.sum_rows)
+        if rows is not None:
+            X, Y = ws.gather(X, Y, rows)
+            labels = None if labels is None else labels[rows]
+        if net.options.dropout:
+            first, total = strategy.row_offset(m)  # this process's place in the batch
+            rank = None if rows is None else _ranks(rows)
+            ws.draw_masks(trainer.state.rng, total, first, rank)
+        norms = norm_views_of(net, net._theta, self._theta_views)
+        norm_grads = norm_views_of(net, trainer._grad_flat, self._grad_views)
+        J = ws.loss_and_grads_with(net._params, norms, X, Y, self.grads, norm_grads)
+        Z = self.last_Z = ws.Z[-1]
+        return J, m, _correct(net, Z, Y, labels)
+
+
+def _correct(net: Any, Z: np.ndarray, Y: np.ndarray, labels: Any) -> float:
+    """Correct predictions among the batch's rows (as BatchGradient counts them)."""
+    if labels is not None:  # multiclass
+        return float(np.count_nonzero(Z.argmax(axis=1) == labels))
+    if net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
+        return np.count_nonzero((Z > 0) == Y) / Z.shape[1]
+    return 0.0
+
+
+def norm_grad_views(trainer: Any) -> list[Any]:
+    """dγ[l], dβ[l] of the last batch: views of the trainer's flat gradient."""
+    net = trainer.net
+    return _opts.norm_views(trainer._grad_flat, net.layer_sizes, net.options)
