@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlplab
+from mlplab import _archive
 from mlplab.persist import modelfile as io
 from mlplab.persist.modelfile import ModelFileError
 
@@ -77,7 +78,7 @@ def test_history_metadata_and_data_info_are_kept(net_file, tmp_path):
     )
     info = io.read_header(p2)["data"]
     assert info["feature_names"] == ["a", "b", "c"]
-    assert io._labels_from_json(info["classes"]).tolist() == ["setosa", "virginica"]
+    assert _archive.labels_from_json(info["classes"]).tolist() == ["setosa", "virginica"]
 
 
 def test_same_model_gives_the_same_bytes(net_file, tmp_path):

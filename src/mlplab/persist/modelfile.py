@@ -11,8 +11,7 @@ Layout (format version 1)::
 
     header.npy               uint8   JSON, see below
     W1.npy, b1.npy, ...      the parameters W[l] (n[l], n[l-1]) and b[l] (n[l],), l = 1..L
-    gamma1.npy, beta1.npy, running_mean1.npy, running_var1.npy, ...
-                             batch norm of hidden layer l (n[l],), when it has it
+    gamma<l>, beta<l>, running_mean<l>, running_var<l>.npy  batch norm of layer l (n[l],)
     standardizer_mean.npy    float64 (n[0],)   when a Standardizer is attached
     standardizer_scale.npy   float64 (n[0],)
     opt_<i>.npy              optimizer state arrays (optional), each shaped like θ
@@ -55,9 +54,6 @@ import numpy as np
 from mlplab import _archive
 from mlplab import _array_api as _xp
 from mlplab._archive import MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_MEMBERS
-from mlplab._archive import jsonable as _jsonable
-from mlplab._archive import labels_from_json as _labels_from_json
-from mlplab._archive import labels_to_json as _labels_to_json
 from mlplab._archive import write_members as _write_archive  # looked up at each save
 from mlplab.core import layer_options as _opts
 
@@ -131,7 +127,7 @@ def opt_state_to_file(state: Any, net: Any) -> tuple[dict[str, Any], dict[str, n
 def rng_state(rng: Any) -> dict[str, Any] | None:
     """A PCG64 Generator's state as JSON (None for anything else: not stored)."""
     if isinstance(rng, np.random.Generator) and isinstance(rng.bit_generator, np.random.PCG64):
-        return _jsonable(rng.bit_generator.state)
+        return _archive.jsonable(rng.bit_generator.state)
     return None
 
 
@@ -141,7 +137,7 @@ def _trainer_training(
     """The header's "training" section for a Trainer, and its optimizer state arrays."""
     training = {
         "optimizer": trainer.optimizer.name,
-        "hyperparams": _jsonable(trainer.optimizer.hyperparams or {}),
+        "hyperparams": _archive.jsonable(trainer.optimizer.hyperparams or {}),
         "step": int(trainer.step),
         "epoch": int(trainer.epoch),
         "rng": rng_state(trainer.rng),
@@ -156,9 +152,9 @@ def _trainer_training(
 def _data_info_json(info: dict[str, Any] | None) -> dict[str, Any] | None:
     if info is None:
         return None
-    out = _jsonable({k: v for k, v in info.items() if k != "classes"}, "data_info")
+    out = _archive.jsonable({k: v for k, v in info.items() if k != "classes"}, "data_info")
     if info.get("classes") is not None:
-        out["classes"] = _labels_to_json(info["classes"])
+        out["classes"] = _archive.labels_to_json(info["classes"])
     return out
 
 
@@ -188,10 +184,10 @@ def write_model(
         "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
         "standardizer": net.standardizer is not None,
         "data": _data_info_json(data_info),
-        "history": _jsonable(hist, "history") if hist is not None else None,
+        "history": _archive.jsonable(hist, "history") if hist is not None else None,
         "training": training,
         "estimator": estimator,
-        "metadata": _jsonable(metadata or {}, "metadata"),
+        "metadata": _archive.jsonable(metadata or {}, "metadata"),
     }
     members = {"header": _archive.dump_header(header, "the model header"), **arrays}
     _archive.atomic_write(path, lambda f: _write_archive(f, members))
@@ -448,7 +444,7 @@ def read(
         history_from(header.get("history"))
         data = header.get("data")
         if data and data.get("classes") is not None:
-            _labels_from_json(data["classes"])
+            _archive.labels_from_json(data["classes"])
         if data and data.get("preprocessing") is not None:
             _check_plan(data["preprocessing"], net.layer_sizes[0])
     return net, header, arrays
