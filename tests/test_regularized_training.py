@@ -198,3 +198,31 @@ def test_plateau_scale_equals_a_smaller_learning_rate(data):
     fit(a, X, y, optimizer=O.adam(0.01), epochs=3, batch_size=16, callbacks=[Halve()])
     fit(b, X, y, optimizer=O.adam(0.005), epochs=3, batch_size=16)
     np.testing.assert_allclose(a._theta, b._theta, rtol=1e-6, atol=1e-7)
+
+
+class _RecordStats(Callback):
+    """θ and the running averages at the end of every epoch."""
+
+    def __init__(self):
+        self.theta, self.stats = [], []
+
+    def on_epoch_end(self, epoch, logs):
+        self.theta.append(self.trainer.net.get_flat_params().copy())
+        self.stats.append(np.array(self.trainer.net._bn_stats))
+
+
+def test_restore_best_puts_back_the_running_averages_of_the_best_epoch(data):
+    """EarlyStopping(restore_best=True) restores θ *and* μ[l], σ²[l] of its best epoch:
+    prediction then uses the statistics those parameters were trained with."""
+    from mlplab.train.callbacks import EarlyStopping
+
+    X, y = data
+    stop = EarlyStopping("val_loss", patience=3, min_delta=0.0, restore_best=True)
+    rec = _RecordStats()
+    net, hist = _fit(data, [stop, rec], validation_data=(X[:20], y[:20]), epochs=12)
+    best = stop.best_epoch
+    assert best is not None and best < len(rec.stats) - 1  # the last epoch was not the best
+    assert not np.array_equal(rec.stats[best], rec.stats[-1])
+    np.testing.assert_array_equal(net.get_flat_params(), rec.theta[best])
+    np.testing.assert_array_equal(net._bn_stats, rec.stats[best])
+    assert net.loss(X[:20], y[:20]) == pytest.approx(hist.history["val_loss"][best], rel=1e-6)

@@ -109,7 +109,9 @@ class EarlyStopping(Callback):
     mode : {"auto", "min", "max"}
         Whether smaller or larger is better; auto: larger for accuracies.
     restore_best : bool, default=False
-        Put back the parameters of the best epoch when training ends.
+        Put back the parameters of the best epoch when training ends — θ and, with
+        batch normalization, the running averages μ[l], σ²[l] of that epoch, so that
+        prediction uses the statistics the best parameters were trained with.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self._best_theta: np.ndarray | None = None
+        self._best_stats: np.ndarray | None = None
         self._key: str | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -156,7 +159,10 @@ class EarlyStopping(Callback):
         if value < self.best - self.min_delta:
             self.best, self.wait, self.best_epoch = value, 0, epoch
             if self.restore_best:
-                self._best_theta = self.trainer.net.get_flat_params()
+                net = self.trainer.net
+                self._best_theta = net.get_flat_params()
+                if net._bn_stats.size:  # batch norm: the running μ, σ² of that epoch too
+                    self._best_stats = np.array(_xp.to_numpy(net._bn_stats))
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -166,8 +172,10 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self.restore_best and self._best_theta is not None:
             self.trainer.net.set_flat_params(self._best_theta)
+            if self._best_stats is not None:
+                self.trainer.net.set_running_stats(self._best_stats)
 
-    _STATE = ("best", "wait", "best_epoch", "stopped_epoch", "_key", "_best_theta")
+    _STATE = ("best", "wait", "best_epoch", "stopped_epoch", "_key", "_best_theta", "_best_stats")
 
     def state_dict(self) -> dict[str, Any]:
         return _present(self, self._STATE)
