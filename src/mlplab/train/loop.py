@@ -346,6 +346,8 @@ class Trainer:
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped
+        if getattr(st, "sharded_validation", False):
+            run.val_total = st.sum_floats
         resumed = st.agree(lambda: self._begin_run(run, epochs, checkpoint, resume))
         _lr.attach(self, run.stepper)  # α × the plateau factor; "lr" in the logs
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
