@@ -46,6 +46,14 @@ def _files(folder: Path) -> dict[str, Path]:
     paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv"}
     cls.to_csv(paths["cls"], index=False)
     reg.to_csv(paths["reg"], index=False)
+    lines = paths["reg"].read_text().splitlines()
+    lines[200] += ",7"  # line 201, in the second rank's part: one cell too many
+    paths["ragged"] = folder / "ragged.csv"
+    paths["ragged"].write_text("\n".join(lines) + "\n")
+    mixed = reg.fillna(0.5).astype({"x2": object})
+    mixed.loc[200, "x2"] = "n/a"  # text in a column of numbers, in the second part only
+    paths["mixed"] = folder / "mixed.csv"
+    mixed.to_csv(paths["mixed"], index=False)
     return paths
 
 
@@ -57,6 +65,9 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
+        for bad in ("ragged", "mixed"):
+            cases[bad] = [str(paths[bad]), "price", dict(OPTS)]
+        cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
     if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs
         fit = {**fit, "resume": True}
         cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
@@ -138,3 +149,14 @@ def test_a_sharded_checkpoint_resumes_exactly_on_other_ranks_and_in_one_process(
         paths["cls"], "label", "median", epochs=4, fit_kwargs={**fit_kwargs, "resume": True}
     )
     np.testing.assert_allclose(resumed.net.get_flat_params(), theta, **tol)
+
+
+def test_problems_on_one_rank_are_one_error_on_every_rank_naming_the_line(runs):
+    paths, out, _ = runs
+    ragged, mixed, missing = (out[2][name] for name in ("ragged", "mixed", "missing"))
+    assert ragged["type"] == mixed["type"] == missing["type"] == "DistributedError"
+    expected = f"rank 1 of 2: {paths['ragged']}, line 201: 4 cells, but the header (line 1)"
+    assert ragged["error"].startswith(expected)
+    assert mixed["error"].startswith(f"rank 1 of 2: {paths['mixed']}, line 202, column 'x2'")
+    assert "'n/a' is not a number" in mixed["error"]
+    assert missing["error"] == f"rank 0 of 2: {paths['cls']}.gone: no such file"

@@ -202,7 +202,7 @@ def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, ran
                 f"pass --categorical {name})"
             )
             raise number_error(frame, parts[rank][4], k, hint)
-        raise CSVError(f"column {name!r} holds numbers and text (see rank {first_rank})")
+        return Column(name)  # the first rank with text raises: agree() names it
     sets = [p[2] for p in parts]
     cats = sorted(set().union(*sets)) if all(s is not None for s in sets) else None
     n = sum(p[3] for p in parts)
