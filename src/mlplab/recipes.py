@@ -12,9 +12,11 @@ from mlplab._validation import check_unit_interval
 from mlplab.core import optimizers as _opt
 from mlplab.core.data import Standardizer, load_dataset, train_test_split
 from mlplab.core.network import Network
+from mlplab.train import metrics as _m
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
 from mlplab.train.mpi import shard_range
+from mlplab.train.rows import is_mapped, sample_rows
 from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
@@ -112,14 +114,15 @@ def prepare_run(
     rows of a file read in parts (:func:`train_csv` with ``comm``).
     """
     hidden_sizes = parse_layers(layers)
-    X = np.asarray(X)
+    X = X if is_mapped(X) else np.asarray(X)  # .npy rows stay on disk (train_npy)
     y = np.asarray(y)
     if X_test is None:
         X_tr, X_te, y_tr, y_te = train_test_split(
             X, y, test_size=test_size, seed=seed, stratify=task == "classification"
         )
     else:
-        X_tr, X_te, y_tr, y_te = X, np.asarray(X_test), y, np.asarray(y_test)
+        X_te = X_test if is_mapped(X_test) else np.asarray(X_test)
+        X_tr, y_tr, y_te = X, y, np.asarray(y_test)
     n_train = len(X_tr) if shard is None else shard[1]
     if task == "classification":
         top = shard[0] - 1 if shard else max(y_tr.max(), y_te.max() if y_te.size else 0)
@@ -211,22 +214,23 @@ def train_arrays(
     n_train = len(X_tr) if shard is None else shard[1]  # shard: X, y are this rank's rows
     lo, hi = (0, len(X_tr)) if shard else shard_range(n_train, strategy.rank, strategy.size)
     # Record what `mlplab plot` shows: per-layer gradient norms and activation percentiles.
-    recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
+    sample = sample_rows(X_tr) if is_mapped(X_tr) else X_tr
+    recorders = [GradientNormLogger(), ActivationLogger(sample)]
     mine = (callbacks or []) if strategy.is_root else []
     trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
     batch_size = None if batch_size is None or batch_size >= n_train else batch_size
     has_test = len(X_te) if shard is None else shard[3]  # a held-out curve, never to select
-    validation = (X_te, y_te) if has_test else None
+    validation = (X_te, y_te) if has_test and not is_mapped(X_te) else None
     fit = dict(epochs=epochs, batch_size=batch_size, validation_data=validation)
     history = trainer.fit(X_tr[lo:hi], y_tr[lo:hi], **fit, **(fit_kwargs or {}))
     parts = (X_tr, X_te, y_tr, y_te)
     if shard is not None:  # sums over the ranks: every rank takes part
-        metrics = _shard_metrics(task, net, history, parts, strategy, shard)
+        metrics = _m.over_ranks(task, net, history, parts, strategy.sum_floats, shard)
     if not strategy.is_root:
         return None
-    metrics = _metrics(task, net, history, *parts) if shard is None else metrics
+    metrics = _m.whole(task, net, history, *parts) if shard is None else metrics
     options = _run_options(setup, hidden_sizes, net, opt, batch_size)
-    if comm is not None:
+    if type(strategy) is not Local:
         metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
         metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step
     return TrainResult(net, history, metrics, options)
@@ -261,86 +265,15 @@ def schedule_and_clip(
     return opt
 
 
-def _metrics(
-    task: str, net: Network, history: History, X_tr: Any, X_te: Any, y_tr: Any, y_te: Any
-) -> dict[str, Any]:
-    """Cost, accuracy (with the test confusion matrix) or R², on train and test."""
-    metrics: dict[str, Any] = {
-        "epochs": len(history.epoch),
-        "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
-        "n_train": len(X_tr),
-        "n_test": len(X_te),
-    }
-    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
-        if task == "classification":
-            metrics[f"{part}_accuracy"] = net.score(X, y) if len(X) else None
-            metrics[f"{part}_log_loss"] = _log_loss(net, X, y) if len(X) else None
-        else:
-            metrics.update(_regression_metrics(net, X, y, part))
-    if task == "classification" and len(X_te):
-        from sklearn.metrics import confusion_matrix
-
-        pred = net.predict(X_te)
-        metrics["test_confusion_matrix"] = confusion_matrix(
-            y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
-        ).tolist()
-    return metrics
-
-
-def _shard_metrics(
-    task: str, net: Network, history: History, parts: Any, strategy: Any, shard: Any
-) -> dict[str, Any]:
-    """:func:`_metrics` when every rank holds only its own rows: sums over the ranks."""
-    from mlplab.train import metrics as _m
-
-    X_tr, X_te, y_tr, y_te = parts
-    total = strategy.sum_floats
-    out: dict[str, Any] = {"epochs": len(history.epoch), "final_cost": history.history["loss"][-1]}
-    out.update(n_train=shard[1], n_test=shard[3])
-    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
-        if task == "classification":
-            out.update(_m.classification(net, X, y, total, part))
-        else:
-            out.update(_m.regression(net, X, y, total, part))
-    if task == "classification" and shard[3]:
-        k = max(net.layer_sizes[-1], 2)
-        out["test_confusion_matrix"] = _m.confusion(net, X_te, y_te, k, total)
-    return out
-
-
-def _log_loss(net: Network, X: Any, y: Any) -> float | None:
-    """−(1/n) Σ log P(true class), P clipped away from 0 (as ``mlplab evaluate``)."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        return None  # multi-label targets: the cost J is their log-loss
-    P = np.asarray(net.predict_proba(X), dtype=np.float64)
-    if P.shape[1] == 1:
-        P = np.hstack([1 - P, P])
-    return float(-np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], 1e-15, 1.0)).mean())
-
-
-def _regression_metrics(net: Network, X: Any, y: Any, part: str) -> dict[str, float | None]:
-    """R², MSE and MAE of ``part`` (averaged over outputs); None for an empty part."""
-    if not len(X):
-        return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
-    Y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
-    err = np.asarray(net.predict(X), dtype=np.float64).reshape(len(X), -1) - Y
-    return {
-        f"{part}_r2": float(net.score(X, y)),
-        f"{part}_mse": float(np.mean(err**2)),
-        f"{part}_mae": float(np.mean(np.abs(err))),
-    }
-
-
 def _strategy(comm: Any, sharded: bool = False) -> Any:
     """One process, or the MPI ranks of ``comm`` (True: the world); ``sharded``: each
     rank holds only its own validation rows."""
     if comm is None:
         return Local()
+    if isinstance(comm, Local):  # a strategy already (MPI is one)
+        return comm
     from mlplab.train.mpi import MPI
 
-    if isinstance(comm, MPI):
-        return comm
     return MPI(None if comm is True else comm, sharded_validation=sharded)
 
 
@@ -456,4 +389,60 @@ def _train_csv_sharded(
         result.metrics["n_dropped_rows"] = d.n_dropped
     if d.classes is not None:
         result.metrics["classes"] = d.classes.tolist()
+    return result
+
+
+def train_npy(
+    path: Any, target: Any, task: str | None = None, *, comm: Any = None, **kwargs: Any
+) -> TrainResult | None:
+    """:func:`train_arrays` on a ``.npy`` file (or a folder of ``.npy`` shards) of
+    features and a ``.npy`` of targets (``target``: one per row), out of core.
+
+    X is memory-mapped, never loaded (:func:`mlplab.persist.npydata.open_rows`): the
+    split is of row indices (as :func:`train_arrays` splits), the standardizer's μ and σ
+    come from a streaming pass with exact sums, every mini-batch is gathered from the
+    file (:mod:`mlplab.train.rows`), the metrics are computed block by block; there is
+    no per-epoch validation curve (it would read the test rows every epoch). With
+    ``comm`` each MPI rank reads only its block of the training rows. The task is
+    inferred from the targets when not given (integers with at most 20 values:
+    classification).
+    """
+    from mlplab.persist.npydata import open_rows, read_target
+    from mlplab.train.exactsum import moments
+
+    st = _strategy(comm, sharded=True)
+    X = st.agree(lambda: open_rows(path))
+    y = st.agree(lambda: read_target(target, X.shape[0]))
+    if task is None:
+        few = np.unique(y).size <= 20 and np.all(y == np.round(y))
+        task = "classification" if y.ndim == 1 and few else "regression"
+    classes = None
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+    idx = np.arange(X.shape[0])
+    seed, test_size = kwargs.get("seed", 0), kwargs.get("test_size", 0.25)
+    split = train_test_split(idx, y, test_size, seed, task == "classification")
+    i_tr, i_te = (np.asarray(a) for a in split[:2])
+    tr, te = (np.array_split(i, st.size)[st.rank] for i in (i_tr, i_te))
+    X_tr = X.select(tr)
+    total = (
+        None
+        if st.size == 1
+        else (lambda v: [sum(t) for t in zip(*st.comm.allgather(v), strict=True)])
+    )
+    mu, sigma = moments(lambda: (b for _, b in X_tr.blocks()), total)
+    std = Standardizer()
+    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
+    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    n_classes = 0 if classes is None else max(len(classes), 2)
+    shard = (n_classes, len(i_tr), std if kwargs.get("normalize", True) else None, len(i_te))
+    result = train_arrays(
+        X_tr, y[tr], task=task, X_test=X.select(te), y_test=y[te], comm=st, shard=shard, **kwargs
+    )
+    if result is None:
+        return None
+    result.options.update(dataset=str(path), data=str(path), target=str(target), out_of_core=True)
+    result.data_info = {"task": task, "source": str(path)}
+    if classes is not None:
+        result.data_info["classes"] = classes
     return result

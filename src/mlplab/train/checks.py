@@ -22,6 +22,7 @@ from mlplab._validation import (
     check_y,
 )
 from mlplab.train import checkpoint as _ckpt
+from mlplab.train import rows as _rows
 
 
 def check_fit(
@@ -41,8 +42,11 @@ def check_fit(
     check_positive(epochs, "epochs", integer=True, allow_zero=True)
     xp = net._xp
     extremes: list[tuple[float, float]] = []
-    Xc = net._prepare_X(X, extremes)
-    if xp is np:
+    mapped = _rows.is_mapped(X) and xp is np  # out of core: checked in one streaming pass
+    Xc = _rows.prepare(net, X) if mapped else net._prepare_X(X, extremes)
+    if mapped:
+        pass  # prepare() checked the scale
+    elif xp is np:
         check_input_scale(Xc, net.standardizer is not None, extremes=next(iter(extremes), None))
     elif float(xp.max(xp.abs(Xc))) > SCALE_WARNING:  # one read; the message on the host
         check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)

@@ -70,18 +70,29 @@ def mean(total: int, n: int) -> float:
 
 def moments(X: Any, total: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """(μ, σ) of the columns of X over the rows of every process: μ = Σx/n and
-    σ = √(Σ(x − μ)²/n), each sum exact; ``total`` adds a list of Python ints over the
-    processes (None: one process)."""
+    σ = √(Σ(x − μ)²/n), each sum exact. X is an array, or a function returning an
+    iterable of blocks of rows (called twice: two streaming passes). ``total`` adds a
+    list of Python ints over the processes (None: one process)."""
 
     def add(values: list[int]) -> list[int]:
         return values if total is None else total(values)
 
-    X = np.asarray(X, dtype=np.float64)
-    n = add([X.shape[0]])[0]
-    mu = np.array([mean(t, n) for t in add(column_sums(X))])
-    sq = [0] * X.shape[1]
-    for s in range(0, X.shape[0], _BLOCK):
-        part = column_sums((X[s : s + _BLOCK] - mu) ** 2)
-        sq = [a + b for a, b in zip(sq, part, strict=True)]
+    def blocks() -> Any:
+        if callable(X):
+            return X()
+        A = np.asarray(X, dtype=np.float64)
+        return (A[s : s + _BLOCK] for s in range(0, max(A.shape[0], 1), _BLOCK))
+
+    n, sums = 0, None
+    for b in blocks():
+        part = column_sums(b)
+        sums = part if sums is None else [a + c for a, c in zip(sums, part, strict=True)]
+        n += b.shape[0]
+    n = add([n])[0]
+    mu = np.array([mean(t, n) for t in add(sums or [])])
+    sq = [0] * mu.shape[0]
+    for b in blocks():
+        part = column_sums((np.asarray(b, dtype=np.float64) - mu) ** 2)
+        sq = [a + c for a, c in zip(sq, part, strict=True)]
     var = np.array([mean(t, n) for t in add(sq)])
     return mu, np.sqrt(var)

@@ -273,6 +273,8 @@ class Trainer:
 
     def _end_epoch(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         st = self.state
+        if hasattr(run.X, "check_unchanged"):  # out of core: the file must stay as it was
+            run.X.check_unchanged()
         st.epoch += 1
         run.callbacks.on_epoch_end(epoch, logs)
         if run.combine:  # a stop asked for on one process stops them all
@@ -364,6 +366,8 @@ class Trainer:
         ``run.position`` (inside the current epoch) and ``run.end_epoch``."""
         st = self.state
         info = {"batch_size": run.plan.batch_size, "n_samples": run.plan.n_global}
+        if getattr(run.X, "layout", None) is not None:  # .npy shards: (file, rows)
+            info["layout"] = run.X.layout
         data = self._data_digest(run) if checkpoint is not None else None
         st.begin_run({"start_epoch": self.epoch, "epochs": epochs, **info, "data": data})
         if st.opt_state is None:
