@@ -43,7 +43,11 @@ def _files(folder: Path) -> dict[str, Path]:
     reg["price"] = 3 * reg["x1"] - reg["x2"] + rng.normal(size=n) * 0.1
     reg.loc[rng.choice(n, 15, replace=False), "x2"] = np.nan
     reg.loc[rng.choice(n, 5, replace=False), "price"] = np.nan
-    paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv"}
+    X = rng.normal(size=(n, 4)) * [1, 5, 0.2, 3]
+    np.save(folder / "X.npy", X)
+    np.save(folder / "y.npy", (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 2))
+    paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv", "X": folder / "X.npy"}
+    paths["y"] = folder / "y.npy"
     cls.to_csv(paths["cls"], index=False)
     reg.to_csv(paths["reg"], index=False)
     lines = paths["reg"].read_text().splitlines()
@@ -62,6 +66,9 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
         "cls": [str(paths["cls"]), "label", {**OPTS, "columns": {"missing": "median"}}],
         "reg": [str(paths["reg"]), "price", {**OPTS, "columns": {"missing": "drop"}}],
     }
+    cases["npy"] = [str(paths["X"]), str(paths["y"]), {**OPTS, "kind": "npy"}]
+    fit_opts = {"epochs": 3, "batch_size": 16, "seed": 2, "kind": "fit_npy"}
+    cases["fit_npy"] = [str(paths["X"]), str(paths["y"]), fit_opts]
     fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
@@ -72,7 +79,7 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
         fit = {**fit, "resume": True}
         cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
     for case in cases.values():
-        if case[0] == str(paths["cls"]) and "columns" not in case[2]:
+        if case[0] == str(paths["cls"]) and "columns" not in case[2]:  # the same plan
             case[2]["columns"] = {"missing": "median"}
     return cases
 
@@ -160,3 +167,29 @@ def test_problems_on_one_rank_are_one_error_on_every_rank_naming_the_line(runs):
     assert mixed["error"].startswith(f"rank 1 of 2: {paths['mixed']}, line 202, column 'x2'")
     assert "'n/a' is not a number" in mixed["error"]
     assert missing["error"] == f"rank 0 of 2: {paths['cls']}.gone: no such file"
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
+    import mlplab
+    from mlplab.recipes import train_npy
+
+    paths, out, _ = runs
+    single = train_npy(paths["X"], paths["y"], **OPTS)
+    theta = single.net.get_flat_params()
+    got = out[k]["npy"]
+    assert got["same_on_all_ranks"]
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    assert got["metrics"]["test_confusion_matrix"] == single.metrics["test_confusion_matrix"]
+    # fit on open_rows(comm=...): each rank maps only its contiguous rows of the file
+    X, y = np.load(paths["X"]), np.load(paths["y"])
+    net = mlplab.Network([4, 6, 3], output="multiclass", seed=3, dtype="float64")
+    net.standardizer = mlplab.Standardizer().fit(X)
+    mlplab.fit(net, X, y, epochs=3, batch_size=16, seed=2)
+    theta = net.get_flat_params()
+    fitted = out[k]["fit_npy"]
+    np.testing.assert_allclose(fitted["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    rows = [m[0][1] for m in fitted["maps"]]
+    assert [len(m) for m in fitted["maps"]] == [1] * k and sum(rows) == len(X)
+    starts = [m[0][0] for m in fitted["maps"]]
+    assert starts == [128 + 32 * sum(rows[:r]) for r in range(k)]  # header, 4 float64 a row

@@ -4,8 +4,11 @@ Usage: csv_shards.py OUT.json CASES_JSON
 
 CASES_JSON maps a name to ``[FILE.csv, TARGET, OPTIONS]``; for each case every rank runs
 ``mlplab.recipes.train_csv(FILE, TARGET, comm=MPI.COMM_WORLD, **OPTIONS)`` (each parses
-its byte range of the file: mlplab.persist.csvshard). Rank 0 writes, per case, θ, the
-metrics, the losses and the plan, and whether every rank ended with the same θ; or
+its byte range of the file: mlplab.persist.csvshard), or with ``"kind": "npy"`` in
+OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each reads its training rows of the
+memory map), or with ``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
+comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
+Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every rank ended with the same θ; or
 {"error": message} when the case raised (every rank raises the same error).
 """
 
@@ -17,8 +20,10 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
+import mlplab
 import mlplab.recipes
-from mlplab.recipes import train_csv
+from mlplab.persist.npydata import open_rows
+from mlplab.recipes import train_csv, train_npy
 
 
 class Kept(mlplab.recipes.Trainer):
@@ -35,9 +40,24 @@ mlplab.recipes.Trainer = Kept  # type: ignore[misc]
 comm = MPI.COMM_WORLD
 out: dict[str, object] = {}
 for name, (path, target, options) in json.loads(sys.argv[2]).items():
+    kind = options.pop("kind", "csv")
+    if kind == "fit_npy":
+        X_k = open_rows(path, comm=comm)
+        X, y = np.load(path), np.load(target)
+        net = mlplab.Network([X.shape[1], 6, 3], output="multiclass", seed=3, dtype="float64")
+        net.standardizer = mlplab.Standardizer().fit(X)
+        lo = sum(comm.allgather(X_k.shape[0])[: comm.rank])
+        mlplab.fit(net, X_k, y[lo : lo + X_k.shape[0]], comm=comm, **options)
+        maps = comm.gather([[int(p.offset), p.shape[0]] for p in X_k.parts], root=0)
+        if comm.rank == 0:
+            out[name] = {"theta": net.get_flat_params().tolist(), "maps": maps}
+        continue
     columns = options.pop("columns", {})
     try:
-        result = train_csv(path, target, columns=columns, comm=comm, **options)
+        if kind == "npy":
+            result = train_npy(path, target, comm=comm, **options)
+        else:
+            result = train_csv(path, target, columns=columns, comm=comm, **options)
     except ValueError as exc:  # CSVError and DistributedError are ValueErrors
         out[name] = {"error": str(exc), "type": type(exc).__name__}
         continue
@@ -52,7 +72,7 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
             "metrics": result.metrics,
             "loss": hist["loss"],
             "val_loss": hist.get("val_loss"),
-            "preprocessing": result.data_info["preprocessing"],
+            "preprocessing": result.data_info.get("preprocessing"),
             "classes": [str(c) for c in result.data_info.get("classes", [])],
         }
 if comm.rank == 0:
