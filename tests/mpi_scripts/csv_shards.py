@@ -9,7 +9,8 @@ OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each reads its training rows of t
 memory map), or with ``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
 comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
 Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
-rank ended with the same θ; or {"error": message} when the case raised (every rank raises the same error).
+rank ended with the same θ; or {"error": message} when the case raised (every rank
+raises the same error).
 """
 
 from __future__ import annotations
