@@ -68,7 +68,7 @@ from mlplab.persist.tableplan import (
     numbers,
 )
 from mlplab.train.exactsum import column_sums, mean
-from mlplab.train.mpi import agree, shard_range
+from mlplab.train.mpi import agree, exchange_rows, shard_range
 
 __all__ = ["Shard", "read_shard", "sharded_training_data"]
 
@@ -338,17 +338,21 @@ def sharded_training_data(
     plan = choose_plan(frame, comm, target, **plan_options)
     R = agree(comm, lambda: plan.codes(frame, allow_missing=plan.missing != "error", release=True))
     y, keep, task_, classes = _target(frame, t, R, plan.missing, task, comm)
+    frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
     R = R if keep.all() else R[keep]
     counts = comm.allgather(int(R.shape[0]))
     lo = int(sum(counts[: comm.rank]))
     i_tr, i_te = _split(y, counts, task_ == "classification", test_size, seed, comm)
     mine = (i_tr >= lo) & (i_tr < lo + R.shape[0])
-    fit_fill_global(plan, R[i_tr[mine] - lo], comm)
+    if plan.missing in ("mean", "median"):
+        fit_fill_global(plan, R[i_tr[mine] - lo], comm)
     test = np.sort(i_te[(i_te >= lo) & (i_te < lo + R.shape[0])]) - lo
     X_te, y_te = plan.expand(R[test]), y[test]
     rows = shard_range(len(i_tr), comm.rank, comm.size)
-    R_tr, y_tr = _exchange(np.flatnonzero(mine), i_tr, lo, R, y, rows, comm)
-    del R
+    pos, dest = _destinations(np.flatnonzero(mine), len(i_tr), comm.size)
+    send = R[i_tr[pos] - lo]  # this rank's training rows, grouped by destination
+    del R  # from here on, the training rows only
+    R_tr, y_tr = _exchange(send, pos, dest, y[i_tr[pos] - lo], rows, comm)
     dropped = sum(comm.allgather(int((~keep).sum())))
     out = Shard(
         plan.expand(R_tr), y_tr, X_te, y_te, len(i_tr), len(i_te), task_, task is None, plan
@@ -415,29 +419,40 @@ def _split(
     return np.asarray(i_tr), np.asarray(i_te)
 
 
+def _destinations(mine: np.ndarray, n_train: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's training positions (of the split's order), grouped by the rank whose
+    block holds them, and those ranks."""
+    bounds = [shard_range(n_train, r, size)[0] for r in range(size)]
+    dest = np.searchsorted(bounds, mine, side="right") - 1
+    order = np.argsort(dest, kind="stable")
+    return mine[order], dest[order]
+
+
 def _exchange(
-    mine: np.ndarray,
-    i_tr: np.ndarray,
-    lo: int,
-    R: np.ndarray,
+    send: np.ndarray,
+    pos: np.ndarray,
+    dest: np.ndarray,
     y: np.ndarray,
     rows: tuple[int, int],
     comm: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Send each of this rank's training rows (positions ``mine`` of the split's order)
-    to the rank whose block holds that position; return this rank's block, in order."""
-    bounds = [shard_range(len(i_tr), r, comm.size)[0] for r in range(comm.size)]
-    dest = np.searchsorted(bounds, mine, side="right") - 1
-    send = []
-    for r in range(comm.size):
-        pos = mine[dest == r]
-        send.append((pos, R[i_tr[pos] - lo], y[i_tr[pos] - lo]))
-    got = comm.alltoall(send)
-    del send
-    pos = np.concatenate([g[0] for g in got])
-    order = np.argsort(pos, kind="stable")
-    if not np.array_equal(pos[order], np.arange(*rows)):  # pragma: no cover - a bug
+    """Send each training row (``send``, grouped by destination ``dest``; ``pos``: its
+    place in the split's order) to the rank whose block holds it; return this rank's
+    block in order. Rows travel as one ``Alltoallv`` of float64 rows; positions and
+    targets (8 bytes a row) with them."""
+    counts = np.bincount(dest, minlength=comm.size).tolist()
+    if comm.size == 1:
+        got, got_pos, got_y = send, pos, y
+    else:
+        got = exchange_rows(comm, send, counts)
+        del send
+        cuts = np.cumsum([0, *counts])
+        parts = comm.alltoall([(pos[a:b], y[a:b]) for a, b in itertools.pairwise(cuts)])
+        got_pos = np.concatenate([p[0] for p in parts])
+        got_y = np.concatenate([p[1] for p in parts])
+    if np.array_equal(got_pos, np.arange(*rows)):  # in order already (one rank): no copy
+        return got, got_y
+    order = np.argsort(got_pos, kind="stable")
+    if not np.array_equal(got_pos[order], np.arange(*rows)):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    R_tr = np.concatenate([g[1] for g in got])[order]
-    y_tr = np.concatenate([g[2] for g in got])[order]
-    return R_tr, y_tr
+    return got[order], got_y[order]

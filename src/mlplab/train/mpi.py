@@ -64,6 +64,7 @@ __all__ = [
     "DistributedTrainer",
     "MPIUnavailableError",
     "agree",
+    "exchange_rows",
     "fit_standardizer",
     "global_classes",
     "global_rows",
@@ -184,6 +185,27 @@ def global_classes(comm: Any, labels: Any) -> np.ndarray | None:
     if all(p is None for p in parts):
         return None
     return _agree(comm, lambda: np.unique(np.concatenate([p for p in parts if p is not None])))
+
+
+def exchange_rows(comm: Any, send: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """Rows of a float64 matrix to other ranks: ``send`` holds ``counts[r]`` rows for
+    rank r, in rank order; returns the rows every rank sent here, in rank order. One
+    ``Alltoallv`` of whole rows (an MPI row type: no pickling, no count overflow)."""
+    MPI = _mpi()
+    send = np.ascontiguousarray(send, dtype=np.float64)
+    width = int(send.shape[1])
+    rcounts = comm.alltoall([int(c) for c in counts])
+    recv = np.empty((int(sum(rcounts)), width))
+    if width == 0:
+        return recv
+    row = MPI.DOUBLE.Create_contiguous(width).Commit()
+    try:
+        sdispl = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+        rdispl = np.concatenate([[0], np.cumsum(rcounts)[:-1]]).astype(int).tolist()
+        comm.Alltoallv([send, (list(counts), sdispl), row], [recv, (list(rcounts), rdispl), row])
+    finally:
+        row.Free()
+    return recv
 
 
 def global_rows(comm: Any, n_local: int) -> int:

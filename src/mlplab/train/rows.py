@@ -29,7 +29,7 @@ import numpy as np
 
 from mlplab._validation import SCALE_WARNING, check_input_scale
 
-BLOCK_BYTES = 32 * 2**20
+BLOCK_BYTES = 8 * 2**20
 """Streaming passes read about this many bytes of rows at a time."""
 
 
