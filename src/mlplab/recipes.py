@@ -16,7 +16,7 @@ from mlplab.train import metrics as _m
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
 from mlplab.train.mpi import shard_range
-from mlplab.train.rows import is_mapped, sample_rows
+from mlplab.train.rows import MappedRows, is_mapped, sample_rows
 from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
@@ -371,7 +371,7 @@ def _train_csv_sharded(
     )
     n_classes = 0 if d.classes is None else max(len(d.classes), 2)
     result = train_arrays(
-        d.X_train,
+        MappedRows([d.X_train]),  # standardized batch by batch: no copy of the rows
         d.y_train,
         task=d.task,
         X_test=d.X_test,
