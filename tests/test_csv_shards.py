@@ -75,6 +75,7 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
         for bad in ("ragged", "mixed"):
             cases[bad] = [str(paths[bad]), "price", dict(OPTS)]
         cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
+        cases["unreadable"] = [str(paths["cls"]), "label", {**OPTS, "deny_rank": 1}]
     if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs
         fit = {**fit, "resume": True}
         cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
@@ -167,6 +168,8 @@ def test_problems_on_one_rank_are_one_error_on_every_rank_naming_the_line(runs):
     assert mixed["error"].startswith(f"rank 1 of 2: {paths['mixed']}, line 202, column 'x2'")
     assert "'n/a' is not a number" in mixed["error"]
     assert missing["error"] == f"rank 0 of 2: {paths['cls']}.gone: no such file"
+    unreadable = out[2]["unreadable"]  # rank 1 alone cannot: every rank says so
+    assert unreadable["error"] == f"rank 1 of 2: {paths['cls']}: cannot be read (permission denied)"
 
 
 @pytest.mark.parametrize("k", [1, 2, 4])

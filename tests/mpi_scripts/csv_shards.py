@@ -6,7 +6,8 @@ CASES_JSON maps a name to ``[FILE.csv, TARGET, OPTIONS]``; for each case every r
 ``mlplab.recipes.train_csv(FILE, TARGET, comm=MPI.COMM_WORLD, **OPTIONS)`` (each parses
 its byte range of the file: mlplab.persist.csvshard), or with ``"kind": "npy"`` in
 OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each reads its training rows of the
-memory map), or with ``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
+memory map; ``"deny_rank": r``: rank r is made unable to read the file), or with
+``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
 comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
 Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
 rank ended with the same θ; or {"error": message} when the case raised (every rank
@@ -16,12 +17,15 @@ raises the same error).
 from __future__ import annotations
 
 import json
+import os
 import sys
+import types
 
 import numpy as np
 from mpi4py import MPI
 
 import mlplab
+import mlplab.persist.csvshard as csvshard
 import mlplab.recipes
 from mlplab.persist.npydata import open_rows
 from mlplab.recipes import train_csv, train_npy
@@ -54,6 +58,9 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
             out[name] = {"theta": net.get_flat_params().tolist(), "maps": maps}
         continue
     columns = options.pop("columns", {})
+    deny = options.pop("deny_rank", None)  # this rank cannot read the file (as if)
+    if deny is not None and comm.rank == deny:
+        csvshard.os = types.SimpleNamespace(**{**vars(os), "access": lambda *a: False})
     try:
         if kind == "npy":
             result = train_npy(path, target, comm=comm, **options)
@@ -62,6 +69,8 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
     except ValueError as exc:  # CSVError and DistributedError are ValueErrors
         out[name] = {"error": str(exc), "type": type(exc).__name__}
         continue
+    finally:
+        csvshard.os = os
     theta = Kept.last.net.get_flat_params()
     thetas = comm.gather(theta, root=0)
     if comm.rank == 0:
