@@ -48,6 +48,9 @@ def _files(folder: Path) -> dict[str, Path]:
     np.save(folder / "y.npy", (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 2))
     paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv", "X": folder / "X.npy"}
     paths["y"] = folder / "y.npy"
+    paths["tiny"] = folder / "tiny.csv"  # 12 rows on 4 ranks: 3 test rows, one rank none
+    tiny = cls[:12].fillna({"a": 0.0, "color": "red"}).assign(label=["yes", "no"] * 6)
+    tiny.to_csv(paths["tiny"], index=False)
     cls.to_csv(paths["cls"], index=False)
     reg.to_csv(paths["reg"], index=False)
     lines = paths["reg"].read_text().splitlines()
@@ -76,7 +79,8 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
             cases[bad] = [str(paths[bad]), "price", dict(OPTS)]
         cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
         cases["unreadable"] = [str(paths["cls"]), "label", {**OPTS, "deny_rank": 1}]
-    if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs
+    if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs; and a tiny file
+        cases["tiny"] = [str(paths["tiny"]), "label", {**OPTS, "batch_size": 4}]
         fit = {**fit, "resume": True}
         cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
     for case in cases.values():
@@ -196,3 +200,16 @@ def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
     assert [len(m) for m in fitted["maps"]] == [1] * k and sum(rows) == len(X)
     starts = [m[0][0] for m in fitted["maps"]]
     assert starts == [128 + 32 * sum(rows[:r]) for r in range(k)]  # header, 4 float64 a row
+
+
+def test_ranks_without_test_rows_still_equal_one_process(runs):
+    from mlplab.recipes import train_csv
+
+    paths, out, _ = runs
+    single = train_csv(paths["tiny"], "label", **{**OPTS, "batch_size": 4})
+    got = out[4]["tiny"]
+    assert "error" not in got, got
+    assert single.metrics["n_test"] == 3  # so at least one rank validates on no row
+    theta = single.net.get_flat_params()
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)

@@ -325,7 +325,8 @@ class Trainer:
         args = (epochs, validation_data, checkpoint, every, resume, restore_best)
 
         def checks() -> tuple[Any, ...]:
-            out = check_fit(self.net, X, y, *args, self.require_two_classes)
+            shared = getattr(st, "sharded_validation", False)
+            out = check_fit(self.net, X, y, *args, self.require_two_classes, shared)
             distributed = st.size > 1 or type(st) is not Local
             weights = check_sample_weight(sample_weight, out[0].shape[0], self.net, distributed)
             return *out, *weights
