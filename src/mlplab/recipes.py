@@ -12,9 +12,11 @@ from mlplab._validation import check_unit_interval
 from mlplab.core import optimizers as _opt
 from mlplab.core.data import Standardizer, load_dataset, train_test_split
 from mlplab.core.network import Network
+from mlplab.train import metrics as _m
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
 from mlplab.train.mpi import shard_range
+from mlplab.train.rows import MappedRows, is_mapped, sample_rows
 from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
@@ -100,31 +102,39 @@ def prepare_run(
     y_test: Any = None,
     network_options: dict[str, Any] | None = None,
     schedule: tuple[Any, Any, Any, int] | None = None,
+    shard: Any = None,
 ) -> tuple[list[int], Any, Any, Any, Any, Network, Any]:
     """The set-up every recipe shares: split (stratified), head from the targets,
     Standardizer fit on the training part, Network and optimizer.
 
     Returns ``(hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt)``. ``network_options``
     go to the Network; ``schedule`` is ``(lr_schedule, clip, batch_size, epochs)`` for
-    :func:`schedule_and_clip`.
+    :func:`schedule_and_clip`. ``shard``: (n_classes, n_train of all ranks, the
+    standardizer of all ranks' rows, n_test of all ranks) when X, y are one MPI rank's
+    rows of a file read in parts (:func:`train_csv` with ``comm``).
     """
     hidden_sizes = parse_layers(layers)
-    X = np.asarray(X)
+    X = X if is_mapped(X) else np.asarray(X)  # .npy rows stay on disk (train_npy)
     y = np.asarray(y)
     if X_test is None:
         X_tr, X_te, y_tr, y_te = train_test_split(
             X, y, test_size=test_size, seed=seed, stratify=task == "classification"
         )
     else:
-        X_tr, X_te, y_tr, y_te = X, np.asarray(X_test), y, np.asarray(y_test)
+        X_te = X_test if is_mapped(X_test) else np.asarray(X_test)
+        X_tr, y_tr, y_te = X, y, np.asarray(y_test)
+    n_train = len(X_tr) if shard is None else shard[1]
     if task == "classification":
-        n_classes = int(max(y_tr.max(), y_te.max() if y_te.size else 0)) + 1
+        top = shard[0] - 1 if shard else max(y_tr.max(), y_te.max() if y_te.size else 0)
+        n_classes = int(top) + 1
         output, n_out = ("binary", 1) if n_classes <= 2 else ("multiclass", n_classes)
     elif task == "regression":
         output, n_out = "regression", (1 if y_tr.ndim == 1 else y_tr.shape[1])
     else:
         raise ValueError(f"task must be classification or regression, got {task!r}")
-    std = Standardizer().fit(X_tr) if normalize else None
+    std = None
+    if normalize:
+        std = Standardizer().fit(X_tr) if shard is None else shard[2]
     net = Network(
         [X.shape[1], *hidden_sizes, n_out],
         hidden=activation,
@@ -139,7 +149,7 @@ def prepare_run(
     opt = make_optimizer(optimizer, lr, beta)
     if schedule is not None:
         spec, clip, batch_size, epochs = schedule
-        opt = schedule_and_clip(opt, spec, clip, len(X_tr), batch_size, epochs)
+        opt = schedule_and_clip(opt, spec, clip, n_train, batch_size, epochs)
     return hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt
 
 
@@ -169,6 +179,7 @@ def train_arrays(
     network_options: dict[str, Any] | None = None,
     lr_schedule: str | None = None,
     clip: float | None = None,
+    shard: Any = None,
 ) -> TrainResult | None:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -187,40 +198,55 @@ def train_arrays(
     Network's), ``lr_schedule`` (a schedule counted in epochs, as
     :func:`mlplab.core.schedules.parse` reads it) and ``clip`` (the optimizer wrapped in
     :func:`~mlplab.core.optimizers.clip_by_global_norm`).
+
+    ``shard`` (with ``comm``): X, y, X_test, y_test are this rank's rows only, the
+    training rows being its block of the training set (:func:`train_csv` on a file read
+    in parts); ``shard`` is (n_classes, n_train and the standardizer of all ranks, n_test).
     """
-    strategy = _strategy(comm)
+    strategy = _strategy(comm, sharded=shard is not None)
     setup = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
     setup.update(normalize=normalize, l2=l2, dtype=dtype, X_test=X_test, y_test=y_test)
-    setup.update(network_options=network_options, schedule=(lr_schedule, clip, batch_size, epochs))
+    setup.update(network_options=network_options, shard=shard)
+    setup["schedule"] = (lr_schedule, clip, batch_size, epochs)
     prepared = strategy.agree(lambda: prepare_run(X, y, **setup))  # type: ignore[arg-type]
     hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepared
-    lo, hi = shard_range(len(X_tr), strategy.rank, strategy.size)
+    n_train = len(X_tr) if shard is None else shard[1]  # shard: X, y are this rank's rows
+    lo, hi = (0, len(X_tr)) if shard else shard_range(n_train, strategy.rank, strategy.size)
     # Record what `mlplab plot` shows: per-layer gradient norms and activation percentiles.
-    recorders = [GradientNormLogger(), ActivationLogger(X_tr)]
+    sample = sample_rows(X_tr) if is_mapped(X_tr) else X_tr
+    recorders = [GradientNormLogger(), ActivationLogger(sample)]
     mine = (callbacks or []) if strategy.is_root else []
     trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
-    batch_size = None if batch_size is None or batch_size >= len(X_tr) else batch_size
-    validation = (X_te, y_te) if len(X_te) else None  # a held-out curve, never used to select
-    history = trainer.fit(
-        X_tr[lo:hi],
-        y_tr[lo:hi],
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=validation,
-        **(fit_kwargs or {}),
-    )
+    batch_size = None if batch_size is None or batch_size >= n_train else batch_size
+    has_test = len(X_te) if shard is None else shard[3]  # a held-out curve, never to select
+    validation = (X_te, y_te) if has_test and not is_mapped(X_te) else None
+    fit = dict(epochs=epochs, batch_size=batch_size, validation_data=validation)
+    history = trainer.fit(X_tr[lo:hi], y_tr[lo:hi], **fit, **(fit_kwargs or {}))
+    parts = (X_tr, X_te, y_tr, y_te)
+    if shard is not None:  # sums over the ranks: every rank takes part
+        metrics = _m.over_ranks(task, net, history, parts, strategy.sum_floats, shard)
     if not strategy.is_root:
         return None
-    metrics = _metrics(task, net, history, X_tr, X_te, y_tr, y_te)
-    options = {"layers": hidden_sizes, "activation": activation, "init": net.init}
-    options.update(optimizer=opt.name, hyperparams=opt.hyperparams, batch_size=batch_size)
-    options.update(epochs=epochs, seed=seed, normalize=normalize, l2=l2, dtype=dtype, task=task)
-    options.update(network_options or {}, lr_schedule=lr_schedule, clip=clip)
-    if comm is not None:
+    metrics = _m.whole(task, net, history, *parts) if shard is None else metrics
+    options = _run_options(setup, hidden_sizes, net, opt, batch_size)
+    if type(strategy) is not Local:
         metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
         metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step
     return TrainResult(net, history, metrics, options)
+
+
+def _run_options(
+    setup: dict[str, Any], hidden_sizes: list[int], net: Network, opt: Any, batch_size: Any
+) -> dict[str, Any]:
+    """What a recipe ran with (the model file's ``options``)."""
+    lr_schedule, clip, _, epochs = setup["schedule"]
+    options = {"layers": hidden_sizes, "activation": setup["activation"], "init": net.init}
+    options.update(optimizer=opt.name, hyperparams=opt.hyperparams, batch_size=batch_size)
+    options["epochs"] = epochs
+    options.update({k: setup[k] for k in ("seed", "normalize", "l2", "dtype", "task")})
+    options.update(setup["network_options"] or {}, lr_schedule=lr_schedule, clip=clip)
+    return options
 
 
 def schedule_and_clip(
@@ -239,63 +265,16 @@ def schedule_and_clip(
     return opt
 
 
-def _metrics(
-    task: str, net: Network, history: History, X_tr: Any, X_te: Any, y_tr: Any, y_te: Any
-) -> dict[str, Any]:
-    """Cost, accuracy (with the test confusion matrix) or R², on train and test."""
-    metrics: dict[str, Any] = {
-        "epochs": len(history.epoch),
-        "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
-        "n_train": len(X_tr),
-        "n_test": len(X_te),
-    }
-    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
-        if task == "classification":
-            metrics[f"{part}_accuracy"] = net.score(X, y) if len(X) else None
-            metrics[f"{part}_log_loss"] = _log_loss(net, X, y) if len(X) else None
-        else:
-            metrics.update(_regression_metrics(net, X, y, part))
-    if task == "classification" and len(X_te):
-        from sklearn.metrics import confusion_matrix
-
-        pred = net.predict(X_te)
-        metrics["test_confusion_matrix"] = confusion_matrix(
-            y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
-        ).tolist()
-    return metrics
-
-
-def _log_loss(net: Network, X: Any, y: Any) -> float | None:
-    """−(1/n) Σ log P(true class), P clipped away from 0 (as ``mlplab evaluate``)."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        return None  # multi-label targets: the cost J is their log-loss
-    P = np.asarray(net.predict_proba(X), dtype=np.float64)
-    if P.shape[1] == 1:
-        P = np.hstack([1 - P, P])
-    return float(-np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], 1e-15, 1.0)).mean())
-
-
-def _regression_metrics(net: Network, X: Any, y: Any, part: str) -> dict[str, float | None]:
-    """R², MSE and MAE of ``part`` (averaged over outputs); None for an empty part."""
-    if not len(X):
-        return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
-    Y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
-    err = np.asarray(net.predict(X), dtype=np.float64).reshape(len(X), -1) - Y
-    return {
-        f"{part}_r2": float(net.score(X, y)),
-        f"{part}_mse": float(np.mean(err**2)),
-        f"{part}_mae": float(np.mean(np.abs(err))),
-    }
-
-
-def _strategy(comm: Any) -> Any:
-    """One process, or the MPI ranks of ``comm`` (True: the world)."""
+def _strategy(comm: Any, sharded: bool = False) -> Any:
+    """One process, or the MPI ranks of ``comm`` (True: the world); ``sharded``: each
+    rank holds only its own validation rows."""
     if comm is None:
         return Local()
+    if isinstance(comm, Local):  # a strategy already (MPI is one)
+        return comm
     from mlplab.train.mpi import MPI
 
-    return MPI(None if comm is True else comm)
+    return MPI(None if comm is True else comm, sharded_validation=sharded)
 
 
 def train_dataset(
@@ -346,6 +325,8 @@ def train_csv(
 
     if not target:
         raise ValueError("--data needs --target COLUMN (the column to predict)")
+    if kwargs.get("comm") is not None:
+        return _train_csv_sharded(path, target, task, sep, columns or {}, **kwargs)
     data = training_data(path, target, task, sep=sep, **(columns or {}))
     assert data.plan is not None
     idx = np.arange(len(data.y))
@@ -369,4 +350,99 @@ def train_csv(
         result.metrics["n_dropped_rows"] = data.n_dropped
     if data.classes is not None:
         result.metrics["classes"] = data.classes.tolist()
+    return result
+
+
+def _train_csv_sharded(
+    path: Any, target: str, task: str | None, sep: str | None, columns: dict[str, Any], **kw: Any
+) -> TrainResult | None:
+    """:func:`train_csv` over MPI ranks, each reading only its byte range of the file
+    (:mod:`mlplab.persist.csvshard`); the weights are those of one process."""
+    from mlplab.persist.csvshard import sharded_training_data
+    from mlplab.train.mpi import fit_standardizer
+
+    strategy = _strategy(kw.pop("comm"), sharded=True)
+    split = {"test_size": kw.get("test_size", 0.25), "seed": kw.get("seed", 0)}
+    d = sharded_training_data(path, target, strategy.comm, task, sep=sep, **split, **columns)
+    std = (
+        fit_standardizer(d.X_train, strategy.comm, exact=True)
+        if kw.get("normalize", True)
+        else None
+    )
+    n_classes = 0 if d.classes is None else max(len(d.classes), 2)
+    result = train_arrays(
+        MappedRows([d.X_train]),  # standardized batch by batch: no copy of the rows
+        d.y_train,
+        task=d.task,
+        X_test=d.X_test,
+        y_test=d.y_test,
+        comm=strategy,
+        shard=(n_classes, d.n_train, std, d.n_test),
+        **kw,
+    )
+    if result is None:
+        return None
+    result.options.update(dataset=str(path), data=str(path), target=target)
+    result.options.update(task_inferred=d.task_inferred, sharded_csv=True)
+    result.data_info = {**d.plan.data_info(d.task, d.classes), "source": str(path)}
+    if d.n_dropped:
+        result.metrics["n_dropped_rows"] = d.n_dropped
+    if d.classes is not None:
+        result.metrics["classes"] = d.classes.tolist()
+    return result
+
+
+def train_npy(
+    path: Any, target: Any, task: str | None = None, *, comm: Any = None, **kwargs: Any
+) -> TrainResult | None:
+    """:func:`train_arrays` on a ``.npy`` file (or a folder of ``.npy`` shards) of
+    features and a ``.npy`` of targets (``target``: one per row), out of core.
+
+    X is memory-mapped, never loaded (:func:`mlplab.persist.npydata.open_rows`): the
+    split is of row indices (as :func:`train_arrays` splits), the standardizer's μ and σ
+    come from a streaming pass with exact sums, every mini-batch is gathered from the
+    file (:mod:`mlplab.train.rows`), the metrics are computed block by block; there is
+    no per-epoch validation curve (it would read the test rows every epoch). With
+    ``comm`` each MPI rank reads only its block of the training rows. The task is
+    inferred from the targets when not given (integers with at most 20 values:
+    classification).
+    """
+    from mlplab.persist.npydata import open_rows, read_target
+    from mlplab.train.exactsum import moments
+
+    st = _strategy(comm, sharded=True)
+    X = st.agree(lambda: open_rows(path))
+    y = st.agree(lambda: read_target(target, X.shape[0]))
+    if task is None:
+        few = np.unique(y).size <= 20 and np.all(y == np.round(y))
+        task = "classification" if y.ndim == 1 and few else "regression"
+    classes = None
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+    idx = np.arange(X.shape[0])
+    seed, test_size = kwargs.get("seed", 0), kwargs.get("test_size", 0.25)
+    split = train_test_split(idx, y, test_size, seed, task == "classification")
+    i_tr, i_te = (np.asarray(a) for a in split[:2])
+    tr, te = (np.array_split(i, st.size)[st.rank] for i in (i_tr, i_te))
+    X_tr = X.select(tr)
+    total = (
+        None
+        if st.size == 1
+        else (lambda v: [sum(t) for t in zip(*st.comm.allgather(v), strict=True)])
+    )
+    mu, sigma = moments(lambda: (b for _, b in X_tr.blocks()), total)
+    std = Standardizer()
+    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
+    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    n_classes = 0 if classes is None else max(len(classes), 2)
+    shard = (n_classes, len(i_tr), std if kwargs.get("normalize", True) else None, len(i_te))
+    result = train_arrays(
+        X_tr, y[tr], task=task, X_test=X.select(te), y_test=y[te], comm=st, shard=shard, **kwargs
+    )
+    if result is None:
+        return None
+    result.options.update(dataset=str(path), data=str(path), target=str(target), out_of_core=True)
+    result.data_info = {"task": task, "source": str(path)}
+    if classes is not None:
+        result.data_info["classes"] = classes
     return result

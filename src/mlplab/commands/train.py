@@ -37,7 +37,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         choices=DATASETS[:4] + DATASETS[4:],
         help="built-in dataset (default: breast_cancer, 569 × 30)",
     )
-    p.add_argument("--data", type=Path, default=None, help="train on a CSV file (header row)")
+    data = "a CSV file (header row), or a .npy file or folder of them (out of core; --target Y.npy)"
+    p.add_argument("--data", type=Path, default=None, help=f"train on {data}")
     p.add_argument("--target", default=None, help="with --data: the column to predict")
     p.add_argument(
         "--task",
@@ -485,11 +486,13 @@ def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> in
 
 def _csv_trainer(args: argparse.Namespace) -> Any:
     """``train_dataset``'s signature, reading ``--data FILE.csv --target COLUMN`` instead."""
-    from mlplab.recipes import train_csv
+    from mlplab.recipes import train_csv, train_npy
 
     columns = _column_options(args)
 
     def train(_dataset: str, **kwargs: Any) -> Any:
+        if args.data.suffix == ".npy" or args.data.is_dir():  # out of core
+            return train_npy(args.data, args.target, task=args.task, **kwargs)
         return train_csv(
             args.data, args.target, task=args.task, sep=args.sep, columns=columns, **kwargs
         )

@@ -84,6 +84,8 @@ class Frame:
     locator: Callable[[int], str] | None = field(default=None, repr=False)
     """For a DataFrame: the name of row i in messages (instead of a file line)."""
     _lines: np.ndarray | None = field(default=None, repr=False)
+    row_offset: int = 0
+    """The file's data rows before row 0 (a part of a file read by one MPI rank)."""
 
     @property
     def n_rows(self) -> int:
@@ -115,7 +117,7 @@ class Frame:
         """The file line of data row ``row`` (one pass of the exact reader, then kept)."""
         if self._lines is None:
             self._lines = locate(self.path, self.sep)[0]
-        return int(self._lines[row])
+        return int(self._lines[row + self.row_offset])
 
     def check_structure(self) -> None:
         """Refuse, with the exact reader's message, a row whose cell count is not the
@@ -139,7 +141,7 @@ class Frame:
         if self.locator is not None:
             value = self.data[col][row]  # type: ignore[index]
             return "" if value is None else str(value)
-        return locate(self.path, self.sep, row)[1][col]  # type: ignore[index]
+        return locate(self.path, self.sep, row + self.row_offset)[1][col]  # type: ignore[index]
 
 
 # ---------------------------------------------------------------------- the header

@@ -441,6 +441,12 @@ def _check_same_run(ck: Checkpoint, trainer: Any, run: dict[str, Any]) -> None:
     saved_run = h["run"]
     _check_same(ck, "batch_size", saved_run["batch_size"], run["batch_size"])
     _check_same(ck, "number of training samples", saved_run["n_samples"], run["n_samples"])
+    layouts = saved_run.get("layout"), run.get("layout")  # .npy shards trained out of core
+    if None not in layouts and layouts[0] != layouts[1]:
+        raise CheckpointError(
+            f"cannot resume from {ck.path}: it was written for the .npy shards (file, rows) "
+            f"{layouts[0]}, but the data now are {layouts[1]}; resume on the same shards"
+        )
     if saved_run["data"] is not None:  # None: saved by hand after an uninterrupted fit
         if not str(saved_run["data"]).startswith("rows-v1:"):
             raise CheckpointError(

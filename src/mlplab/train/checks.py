@@ -22,6 +22,7 @@ from mlplab._validation import (
     check_y,
 )
 from mlplab.train import checkpoint as _ckpt
+from mlplab.train import rows as _rows
 
 
 def check_fit(
@@ -35,21 +36,31 @@ def check_fit(
     resume: Any,
     restore_best: Any,
     require_two_classes: bool,
+    val_rows_per_rank: bool = False,
 ) -> tuple[Any, Any, tuple[Any, Any] | None, int | None, str | None]:
     """Validate the data and arguments once: (X, Y, validation data, checkpoint_every,
-    the cost restore_best monitors)."""
+    the cost restore_best monitors). ``val_rows_per_rank``: each MPI rank passes its own
+    validation rows, possibly none."""
     check_positive(epochs, "epochs", integer=True, allow_zero=True)
     xp = net._xp
     extremes: list[tuple[float, float]] = []
-    Xc = net._prepare_X(X, extremes)
-    if xp is np:
+    mapped = _rows.is_mapped(X) and xp is np  # out of core: checked in one streaming pass
+    Xc = _rows.prepare(net, X) if mapped else net._prepare_X(X, extremes)
+    if mapped:
+        pass  # prepare() checked the scale
+    elif xp is np:
         check_input_scale(Xc, net.standardizer is not None, extremes=next(iter(extremes), None))
     elif float(xp.max(xp.abs(Xc))) > SCALE_WARNING:  # one read; the message on the host
         check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
     Y = net._prepare_y(y, Xc.shape[0])
     if require_two_classes:
         check_two_classes(Y if xp is np else _xp.to_numpy(Y), net.head.name)
-    val = None if validation_data is None else check_validation(net, validation_data)
+    val = None
+    if val_rows_per_rank and validation_data is not None and len(validation_data[0]) == 0:
+        n0, n_out = net.layer_sizes[0], net.layer_sizes[-1]  # this rank has none of them
+        val = (np.empty((0, n0), net.dtype), np.empty((0, n_out), net.dtype))
+    elif validation_data is not None:
+        val = check_validation(net, validation_data)
     every = check_checkpoint_args(checkpoint, every, resume)
     if checkpoint is not None:
         numpy_only_checkpoints(net)

@@ -273,6 +273,8 @@ class Trainer:
 
     def _end_epoch(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         st = self.state
+        if hasattr(run.X, "check_unchanged"):  # out of core: the file must stay as it was
+            run.X.check_unchanged()
         st.epoch += 1
         run.callbacks.on_epoch_end(epoch, logs)
         if run.combine:  # a stop asked for on one process stops them all
@@ -323,7 +325,8 @@ class Trainer:
         args = (epochs, validation_data, checkpoint, every, resume, restore_best)
 
         def checks() -> tuple[Any, ...]:
-            out = check_fit(self.net, X, y, *args, self.require_two_classes)
+            shared = getattr(st, "sharded_validation", False)
+            out = check_fit(self.net, X, y, *args, self.require_two_classes, shared)
             distributed = st.size > 1 or type(st) is not Local
             weights = check_sample_weight(sample_weight, out[0].shape[0], self.net, distributed)
             return *out, *weights
@@ -346,6 +349,8 @@ class Trainer:
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped
+        if getattr(st, "sharded_validation", False):
+            run.val_total = st.sum_floats
         resumed = st.agree(lambda: self._begin_run(run, epochs, checkpoint, resume))
         _lr.attach(self, run.stepper)  # α × the plateau factor; "lr" in the logs
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
@@ -362,6 +367,8 @@ class Trainer:
         ``run.position`` (inside the current epoch) and ``run.end_epoch``."""
         st = self.state
         info = {"batch_size": run.plan.batch_size, "n_samples": run.plan.n_global}
+        if getattr(run.X, "layout", None) is not None:  # .npy shards: (file, rows)
+            info["layout"] = run.X.layout
         data = self._data_digest(run) if checkpoint is not None else None
         st.begin_run({"start_epoch": self.epoch, "epochs": epochs, **info, "data": data})
         if st.opt_state is None:

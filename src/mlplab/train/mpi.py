@@ -64,6 +64,7 @@ __all__ = [
     "DistributedTrainer",
     "MPIUnavailableError",
     "agree",
+    "exchange_rows",
     "fit_standardizer",
     "global_classes",
     "global_rows",
@@ -133,14 +134,16 @@ def shard(comm: Any, *arrays: Any) -> tuple[Any, ...]:
     return tuple(a[lo:hi] for a in arrs)
 
 
-def fit_standardizer(X_shard: Any, comm: Any) -> Any:
+def fit_standardizer(X_shard: Any, comm: Any, *, exact: bool = False) -> Any:
     r"""A :class:`~mlplab.data.Standardizer` with the μ and σ of the *whole* training set.
 
     Each rank passes only its shard; the global mean and (population) standard deviation
     come from two all-reduces, in float64:
     μ = Σ_k Σ_i x_i / n, then σ² = Σ_k Σ_i (x_i − μ)² / n (two passes, for accuracy).
     Every rank gets the same standardizer, equal (to rounding) to
-    ``Standardizer().fit(X_full)``.
+    ``Standardizer().fit(X_full)``. ``exact=True``: the sums are exact
+    (:mod:`mlplab.train.exactsum`), so μ and σ are the same bits for any number of ranks
+    (a checkpoint's digest of the standardized rows then does not depend on K).
     """
     MPI = _mpi()
     from mlplab._validation import check_X
@@ -151,13 +154,18 @@ def fit_standardizer(X_shard: Any, comm: Any) -> Any:
     widths = comm.allgather(n0)
     if len(set(widths)) != 1:
         raise DistributedError(f"the ranks' shards have different numbers of features: {widths}")
-    buf = np.concatenate([X.sum(axis=0), [X.shape[0]]])
-    comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-    n = buf[-1]
-    mean = buf[:-1] / n
-    sq = ((X - mean) ** 2).sum(axis=0)
-    comm.Allreduce(MPI.IN_PLACE, sq, op=MPI.SUM)
-    std = np.sqrt(sq / n)
+    if exact:
+        from mlplab.train.exactsum import moments
+
+        mean, std = moments(X, lambda v: [sum(t) for t in zip(*comm.allgather(v), strict=True)])
+    else:
+        buf = np.concatenate([X.sum(axis=0), [X.shape[0]]])
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        n = buf[-1]
+        mean = buf[:-1] / n
+        sq = ((X - mean) ** 2).sum(axis=0)
+        comm.Allreduce(MPI.IN_PLACE, sq, op=MPI.SUM)
+        std = np.sqrt(sq / n)
     std_obj = Standardizer()
     # Same rule as Standardizer.fit: a constant feature keeps σ = 1.
     tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
@@ -177,6 +185,27 @@ def global_classes(comm: Any, labels: Any) -> np.ndarray | None:
     if all(p is None for p in parts):
         return None
     return _agree(comm, lambda: np.unique(np.concatenate([p for p in parts if p is not None])))
+
+
+def exchange_rows(comm: Any, send: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """Rows of a float64 matrix to other ranks: ``send`` holds ``counts[r]`` rows for
+    rank r, in rank order; returns the rows every rank sent here, in rank order. One
+    ``Alltoallv`` of whole rows (an MPI row type: no pickling, no count overflow)."""
+    MPI = _mpi()
+    send = np.ascontiguousarray(send, dtype=np.float64)
+    width = int(send.shape[1])
+    rcounts = comm.alltoall([int(c) for c in counts])
+    recv = np.empty((int(sum(rcounts)), width))
+    if width == 0:
+        return recv
+    row = MPI.DOUBLE.Create_contiguous(width).Commit()
+    try:
+        sdispl = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+        rdispl = np.concatenate([[0], np.cumsum(rcounts)[:-1]]).astype(int).tolist()
+        comm.Alltoallv([send, (list(counts), sdispl), row], [recv, (list(rcounts), rdispl), row])
+    finally:
+        row.Free()
+    return recv
 
 
 def global_rows(comm: Any, n_local: int) -> int:
@@ -240,6 +269,10 @@ class MPI(Local):
     ----------
     comm : mpi4py.MPI.Comm, optional
         The communicator (default ``MPI.COMM_WORLD``).
+    sharded_validation : bool, default=False
+        Each rank passes only its own rows of ``validation_data`` (a file read in
+        parts); the validation cost and accuracy are summed over the ranks. Default:
+        every rank passes the whole validation set.
 
     Attributes
     ----------
@@ -253,7 +286,7 @@ class MPI(Local):
         Wall time spent inside the per-step ``Allreduce`` (waiting included).
     """
 
-    def __init__(self, comm: Any = None) -> None:
+    def __init__(self, comm: Any = None, *, sharded_validation: bool = False) -> None:
         if comm is None:
             comm = _world()
         for method in ("Allreduce", "Bcast", "Get_rank", "Get_size", "Abort"):
@@ -265,6 +298,7 @@ class MPI(Local):
         self.n_global, self.rows = 0, (0, 0)
         self.bytes_per_step, self.comm_seconds = 0, 0.0
         self._buf: np.ndarray | None = None
+        self.sharded_validation = bool(sharded_validation)
 
     def gradient_buffer(self, net: Any) -> np.ndarray:
         """dJ/dθ inside one flat buffer [dJ/dθ | Σ L(i) | # correct]: one all-reduce a step."""
@@ -317,6 +351,13 @@ class MPI(Local):
 
     def sum(self, value: int) -> int:
         return int(sum(self.comm.allgather(int(value))))
+
+    def sum_floats(self, values: Any) -> np.ndarray:
+        """Σ over the ranks of a float64 vector (rank 0's result on every rank)."""
+        buf = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(_mpi().IN_PLACE, buf, op=_mpi().SUM)
+        self.comm.Bcast(buf, root=0)
+        return buf
 
     def read(self, fn: Callable[[], T]) -> T:
         """Rank 0 reads (no shared file system needed); an error is raised on every rank."""

@@ -70,6 +70,8 @@ class RegularizedGradient(BatchGradient):
                 "computes with another array library); train on NumPy arrays"
             )
         strategy = trainer.strategy
+        if rows is None and not isinstance(X, np.ndarray):  # out of core, batch GD
+            X = X[0 : X.shape[0]]
         m = X.shape[0] if rows is None else rows.shape[0]
         ws = self.workspaces.get(m)
         if ws is None or ws.net is not net:

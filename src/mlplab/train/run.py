@@ -84,6 +84,8 @@ class Run:
     first_step: int = 0  # the step count when the loop began
     combine: bool = False  # the strategy combines processes (strategy.reduce each step)
     ctrl_c: CtrlC = field(default_factory=CtrlC)
+    val_total: Any = None
+    """Σ over the processes when each holds only its own validation rows, else None."""
 
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
         """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""
@@ -95,7 +97,9 @@ class Run:
             logs["accuracy"] = float(correct) / n
             if net._xp is not np and net.head.name == "binary":
                 logs["accuracy"] /= net.layer_sizes[-1]  # the device counted entries
-        if self.val is not None:
+        if self.val is not None and self.val_total is not None:
+            logs.update(_shared_val_logs(net, self.val, self.val_total, classify))
+        elif self.val is not None:
             Xv, Yv = self.val
             Zv, _ = _net.forward(net._params, Xv, net.hidden, _opts.inference_norms(net))
             penalty = _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
@@ -128,6 +132,23 @@ class Checkpoints:
     def at_end(self, trainer: Any) -> None:
         if self.path is not None and self.written != (trainer.epoch, trainer.step):
             self.write(trainer, None)
+
+
+def _shared_val_logs(net: Any, val: Any, total: Any, classify: bool) -> dict[str, float]:
+    """``val_loss`` (and ``val_accuracy``) over the validation rows of every process:
+    (Σ L(i), # correct, n) added up, then the L2 term for the n rows."""
+    Xv, Yv = val
+    m, loss, ok = Xv.shape[0], 0.0, 0.0
+    if m:
+        Zv, _ = _net.forward(net._params, Xv, net.hidden, _opts.inference_norms(net))
+        loss = float(net.head.loss(Zv, Yv)) * m
+        ok = _accuracy(net.head.name, Zv, Yv) * m if classify else 0.0
+    n, loss, ok = total(np.array([m, loss, ok], dtype=np.float64))
+    penalty = _net.l2_penalty(net._params, net.l2, int(n)) if net.l2 else 0.0
+    out = {"val_loss": float(loss / n + penalty)}
+    if classify:
+        out["val_accuracy"] = float(ok / n)
+    return out
 
 
 def _accuracy(head: str, Z: Any, Y: Any) -> float:

@@ -66,6 +66,8 @@ class BatchGradient:
         net = self.net
         if net._xp is not np:
             return self._on_device(X, Y, labels, rows, w)
+        if rows is None and not isinstance(X, np.ndarray):  # out of core, batch GD
+            X = X[0 : X.shape[0]]  # every row, read once per step
         if rows is not None:  # one gather into the workspace's batch buffers
             if rows.shape[0] == 0:
                 for g in self.grads:

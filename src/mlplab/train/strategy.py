@@ -72,6 +72,14 @@ class Local:
         """Σ of an integer over the processes."""
         return value
 
+    def sum_floats(self, values: Any) -> Any:
+        """Σ of a float64 vector over the processes (metrics as sums)."""
+        return values
+
+    sharded_validation = False
+    """Under MPI, True when each rank passes only its own validation rows: the
+    validation cost and accuracy are then sums over the ranks."""
+
     def read(self, fn: Callable[[], T]) -> T:
         """Read a file (a checkpoint); under MPI rank 0 reads and broadcasts."""
         return fn()

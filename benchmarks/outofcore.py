@@ -1,0 +1,239 @@
+"""Memory of data bigger than one process (issue 18): sharded CSV under MPI, and
+out-of-core training on a memory-mapped .npy.
+
+    python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4]
+    python benchmarks/outofcore.py npy [--mb 1200] [--limit-mb 600] [--rounds 2]
+
+``csv``: writes a CSV of 20 float columns and a text label (``--mb`` megabytes) under
+/tmp, then for each K runs ``mpiexec -n K`` of ``train_csv(..., comm=COMM_WORLD)`` for
+one epoch (each rank parses only its byte range) and prints every rank's peak resident
+memory (``ru_maxrss``) against the data's float size (rows × features × 8 bytes) / K.
+
+``npy``: writes a float64 .npy of ``--mb`` megabytes, then, in child processes,
+(a) loads it in memory under ``RLIMIT_DATA = --limit-mb`` (expected: MemoryError),
+(b) trains one epoch on the memory map under that limit, and (c) trains one epoch in
+memory without a limit, (b) and (c) interleaved ``--rounds`` times; prints seconds per
+epoch, their ratio, and the peak anonymous (private) and file-backed resident memory.
+Why RLIMIT_DATA (``ulimit -d``) and not ``ulimit -v``: a memory map of a file takes its
+whole size of address space whatever is resident, so ``-v`` refuses to map any file
+larger than the limit; since Linux 4.7, RLIMIT_DATA counts private and anonymous memory
+(what an in-memory load needs) and not a read-only shared file map.
+
+The files are deleted afterwards (also on errors). Run it on a quiet machine; it takes
+the benchmark lock itself when /tmp/bench.lock exists (see benchmarks/throttle.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+PY = sys.executable
+FEATURES = 20
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    src = str(HERE.parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _status() -> dict[str, int]:
+    """Resident memory of this process by kind, in kB (/proc/self/status)."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+# ---------------------------------------------------------------------- CSV under MPI
+def write_csv(path: Path, mb: float) -> int:
+    """A CSV of FEATURES floats and a text label; a 100,000-row block repeated."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    block = pd.DataFrame(
+        rng.normal(size=(100_000, FEATURES)), columns=[f"x{i}" for i in range(FEATURES)]
+    )
+    block["label"] = np.where(block["x0"] + block["x1"] > 0, "yes", "no")
+    text = block.to_csv(index=False, float_format="%.6f")
+    header, body = text.split("\n", 1)
+    rows = 0
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        while f.tell() < mb * 1e6:
+            f.write(body)
+            rows += 100_000
+    return rows
+
+
+def csv_rank(path: str) -> None:
+    """One rank: train one epoch on its byte range; rank 0 prints every rank's numbers."""
+    from mpi4py import MPI
+
+    from mlplab.recipes import train_csv
+
+    comm = MPI.COMM_WORLD
+    t0 = time.perf_counter()
+    train_csv(path, "label", comm=comm, epochs=1, layers="16", batch_size=1024, seed=0)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB
+    got = comm.gather({"rank": comm.rank, "peak_kb": peak, "seconds": seconds}, root=0)
+    if comm.rank == 0:
+        print(json.dumps(got))
+
+
+def bench_csv(args: argparse.Namespace, folder: Path) -> None:
+    path = folder / "big.csv"
+    rows = write_csv(path, args.mb)
+    size = path.stat().st_size
+    floats = rows * FEATURES * 8
+    print(
+        f"CSV {size / 1e6:.0f} MB, {rows} rows x {FEATURES} floats + label; float size "
+        f"{floats / 1e6:.0f} MB"
+    )
+    # one process without MPI, the baseline of the reader (issue 16)
+    print("| K | rank | peak RSS (MB) | float size / K (MB) | ratio | seconds |")
+    print("|---|---|---|---|---|---|")
+    mpiexec = str(Path(PY).parent / "mpiexec")
+    for k in args.ranks:
+        cmd = [mpiexec, "--oversubscribe", "-n", str(k), PY, str(HERE), "_csv_rank", str(path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
+        if proc.returncode:
+            print(proc.stderr[-3000:])
+            raise SystemExit(f"mpiexec -n {k} failed")
+        for r in json.loads(proc.stdout.strip().splitlines()[-1]):
+            mb = r["peak_kb"] / 1024
+            share = floats / k / 2**20
+            print(
+                f"| {k} | {r['rank']} | {mb:.0f} | {share:.0f} | {mb / share:.2f} | "
+                f"{r['seconds']:.1f} |",
+                flush=True,
+            )
+
+
+# ---------------------------------------------------------------------- .npy out of core
+def npy_child(mode: str, path: str, limit_mb: int) -> None:
+    """One measurement in a fresh process: 'load' (under the limit), 'map' or 'memory'."""
+    if limit_mb:
+        lim = limit_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (lim, lim))
+    import mlplab
+    from mlplab.train.callbacks import Callback
+    from mlplab.train.exactsum import moments
+
+    if mode == "load":
+        try:
+            X = np.load(path)
+        except MemoryError as exc:
+            print(json.dumps({"mode": mode, "error": f"MemoryError: {exc}"}))
+            return
+        print(json.dumps({"mode": mode, "loaded": X.nbytes}))
+        return
+    X = np.load(path, mmap_mode="r")
+    y = (X[:, 0] > 0).astype(np.int64)  # one column: 8 bytes a row
+    peak = {"RssAnon": 0, "RssFile": 0}
+
+    class Sample(Callback):
+        def on_batch_end(self, batch: int, logs: dict) -> None:
+            if batch % 500 == 0:
+                st = _status()
+                for k in peak:
+                    peak[k] = max(peak[k], st[k])
+
+    t0 = time.perf_counter()
+    mu, sigma = moments(lambda: (X[s : s + 2**16] for s in range(0, X.shape[0], 2**16)))
+    t_std = time.perf_counter() - t0
+    std = mlplab.Standardizer()
+    std.mean_, std.scale_ = mu, sigma
+    if mode == "memory":
+        X = np.array(X)  # loaded
+    net = mlplab.Network([FEATURES, 64, 32, 1], seed=0, standardizer=std)
+    t0 = time.perf_counter()
+    mlplab.fit(net, X, y, epochs=1, batch_size=256, callbacks=[Sample()])
+    seconds = time.perf_counter() - t0
+    st = _status()
+    out = {"mode": mode, "epoch_seconds": seconds, "std_seconds": t_std, **peak}
+    out["VmHWM"] = st["VmHWM"]
+    print(json.dumps(out))
+
+
+def bench_npy(args: argparse.Namespace, folder: Path) -> None:
+    path = folder / "big.npy"
+    rows = int(args.mb * 1e6 / (FEATURES * 8))
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(rows, FEATURES))
+    rng = np.random.default_rng(1)
+    for s in range(0, rows, 2**18):
+        out[s : s + 2**18] = rng.normal(size=(min(2**18, rows - s), FEATURES))
+    out.flush()
+    del out
+    print(
+        f".npy {path.stat().st_size / 1e6:.0f} MB ({rows} x {FEATURES} float64); "
+        f"RLIMIT_DATA {args.limit_mb} MB"
+    )
+
+    def child(mode: str, limit: int) -> dict:
+        cmd = [PY, str(HERE), "_npy_child", mode, str(path), str(limit)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
+        if proc.returncode:
+            return {"mode": mode, "error": proc.stderr.strip().splitlines()[-1]}
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    print(json.dumps(child("load", args.limit_mb)))
+    times: dict[str, list[float]] = {"map": [], "memory": []}
+    for _ in range(args.rounds):
+        for mode, limit in (("map", args.limit_mb), ("memory", 0)):
+            r = child(mode, limit)
+            print(json.dumps(r), flush=True)
+            if "epoch_seconds" in r:
+                times[mode].append(r["epoch_seconds"])
+    if times["map"] and times["memory"]:
+        ratio = np.median(times["map"]) / np.median(times["memory"])
+        print(
+            f"median epoch: memory map {np.median(times['map']):.2f} s, in memory "
+            f"{np.median(times['memory']):.2f} s, ratio {ratio:.2f}"
+        )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_csv_rank":
+        return csv_rank(sys.argv[2])
+    if len(sys.argv) > 1 and sys.argv[1] == "_npy_child":
+        return npy_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["csv", "npy"])
+    p.add_argument("--mb", type=float, default=None, help="file size (csv 520, npy 1200)")
+    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--limit-mb", type=int, default=600)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args()
+    args.mb = args.mb or (520 if args.what == "csv" else 1200)
+    cpu = platform.processor() or platform.machine()
+    print(f"{platform.platform()}, {os.cpu_count()} CPUs ({cpu}), numpy {np.__version__}")
+    print(f"command: python benchmarks/outofcore.py {' '.join(sys.argv[1:])}")
+    folder = Path(tempfile.mkdtemp(prefix="mlplab-bench18-", dir="/tmp"))
+    try:
+        (bench_csv if args.what == "csv" else bench_npy)(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

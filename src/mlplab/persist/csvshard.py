@@ -1,0 +1,458 @@
+"""A CSV file read by K MPI ranks, each parsing only its own byte range.
+
+``mpiexec -n K mlplab train --distributed --data FILE.csv`` comes here
+(:func:`sharded_training_data`). Rank k reads bytes ``cut_k:cut_{k+1}`` of the file, the
+cuts falling just after a newline outside quotes (:func:`~mlplab.persist.csvfast.newline_cuts`,
+checked with the quotes each rank counted, and cut again with
+:func:`~mlplab.persist.csvfast.cut_points` when one fell inside a quoted field), and
+parses those rows with pandas' C parser as one process does. Everything global is then
+agreed through the communicator, so that every rank makes the decisions one process
+makes on the whole file:
+
+* the row counts (each rank's first row and line, for messages naming a cell);
+* the table plan: each column's kind (numbers, categories, or an error for a column
+  mixing both), the sorted union of the categories, the id-like check;
+* the target: the task when it is inferred, the sorted class labels;
+* the train/test split, drawn on every rank from all rows' labels (one int64 per row);
+* the fill values of empty cells, from the training rows (mean: exact sums, the same
+  bits for any K; median: the column's training values gathered one column at a time;
+  a category: summed counts);
+* the standardizer's μ and σ, from summed moments (:func:`mlplab.train.mpi.fit_standardizer`,
+  exact sums: a checkpoint's digest of the standardized rows is the same for any K, so a
+  run resumes on another number of ranks).
+
+The training rows are then exchanged (one ``alltoall``) so that rank k holds the
+contiguous block ``shard_range(n_train, k, K)`` of the training rows in the order of the
+split: exactly the rows :func:`mlplab.recipes.train_arrays` gives rank k of a run on the
+whole file, so the batches, and the weights, are those of one process. The test rows stay
+where they were read; metrics on them are sums over the ranks.
+
+An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
+read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,
+naming the rank and the file's line.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, check_file, infer_task
+from mlplab.persist.csvfast import (
+    Frame,
+    Header,
+    _exact,
+    _join,
+    _read_range,
+    cut_points,
+    newline_cuts,
+    read_header,
+)
+from mlplab.persist.tableplan import (
+    ID_LIKE_ROWS,
+    MAX_CATEGORIES,
+    Column,
+    TablePlan,
+    _category_text,
+    _number_text,
+    _parse,
+    _strings,
+    empty_error,
+    number_error,
+    numbers,
+)
+from mlplab.train.exactsum import column_sums, mean
+from mlplab.train.mpi import agree, exchange_rows, shard_range
+
+__all__ = ["Shard", "read_shard", "sharded_training_data"]
+
+
+# ---------------------------------------------------------------------- reading
+def _rank_cuts(path: Path, start: int, size: int, exact: bool) -> list[int]:
+    """size + 1 offsets: record boundaries (the last ranks may get empty ranges)."""
+    cuts = cut_points(path, start, size) if exact else newline_cuts(path, start, size)
+    end = cuts[-1]
+    return cuts + [end] * (size + 1 - len(cuts))
+
+
+def read_shard(
+    path: str | os.PathLike[str], comm: Any, sep: str | None = None, text: Any = ()
+) -> Frame:
+    """This rank's rows of a CSV file, as a :class:`Frame` of every column.
+
+    ``frame.row_offset`` is the number of data rows before them (for messages naming
+    their lines). ``text``: columns kept as text (ids, declared categories).
+    """
+    rank, size = comm.Get_rank(), comm.Get_size()
+
+    def header() -> tuple[Path, Header, int]:
+        p = check_file(path)
+        if not os.access(p, os.R_OK):
+            raise CSVError(f"{p}: cannot be read (permission denied)")
+        hdr = read_header(p, sep)
+        if hdr is None:
+            raise CSVError(
+                f"{p}: the header cannot be read fast (bytes that are not UTF-8, bare CR line "
+                "ends or odd quoting); train in one process to have the problem named"
+            )
+        return p, hdr, os.path.getsize(p)
+
+    p, hdr, nbytes = agree(comm, header)
+    seen = comm.allgather((nbytes, hdr.columns))
+    for r, (b, cols) in enumerate(seen):
+        if (b, cols) != seen[0]:
+            raise _different_file(p, r, seen[0], (b, cols))
+    keep = list(range(len(hdr.columns)))
+    text_idx = {k for k, c in enumerate(hdr.columns) if c in set(text)}
+    cuts = comm.bcast(_rank_cuts(p, hdr.start, size, False) if rank == 0 else None, root=0)
+    got = agree(comm, lambda: _read_range(p, cuts[rank], cuts[rank + 1], hdr, keep, text_idx))
+    parities = comm.allgather(got[1] % 2)
+    if any(q % 2 for q in itertools.accumulate(parities[:-1])):  # a cut inside quotes
+        cuts = comm.bcast(_rank_cuts(p, hdr.start, size, True) if rank == 0 else None, root=0)
+        got = agree(comm, lambda: _read_range(p, cuts[rank], cuts[rank + 1], hdr, keep, text_idx))
+    agree(comm, lambda: _raise_exact(p, hdr, got[2], text_idx))
+    data: list[np.ndarray | None] = [_join(got[0][k]) for k in keep]
+    n_rows = len(data[0]) if data else 0
+    counts = comm.allgather(n_rows)
+    frame = Frame(p, hdr.columns, data, hdr.sep, hdr.line)
+    frame.row_offset = int(sum(counts[:rank]))
+    last_empty = any(bool(a[0]) for a in got[0][-1])
+    if any(comm.allgather(last_empty)):
+        agree(comm, frame.check_structure)  # a short row: the exact reader names it
+    if sum(counts) == 0:
+        raise CSVError(f"{p}: no data rows after the header (line {hdr.line})")
+    return frame
+
+
+def _different_file(p: Path, r: int, first: Any, mine: Any) -> CSVError:
+    return CSVError(
+        f"{p}: rank {r} sees a different file than rank 0 ({mine[0]} bytes, columns "
+        f"{mine[1][:5]} against {first[0]} bytes, {first[1][:5]}); every rank must read "
+        "the same file (a shared file system, or the same copy on every node)"
+    )
+
+
+def _raise_exact(p: Path, hdr: Header, error: Exception | None, text: set[int]) -> None:
+    """pandas refused this rank's range: the exact reader names the line (whole file)."""
+    if error is None:
+        return
+    _exact(p, hdr.sep, [], text)  # raises the exact error (e.g. a row of other width)
+    raise CSVError(f"{p}: {error}")
+
+
+# ---------------------------------------------------------------------- the plan
+def _summary(frame: Frame, k: int, declared: bool) -> tuple[bool, bool, Any, int, int]:
+    """(has numbers, has text, the distinct texts or None if too many, non-empty cells,
+    the first row holding text or -1) of column k on this rank."""
+    values = frame.data[k]
+    assert values is not None
+    if not declared and values.dtype == np.float64:
+        return bool((~np.isnan(values)).any()), False, set(), 0, -1
+    text = _category_text(frame, k) if declared else _strings(values)
+    uniq = set(text.tolist()) - {""}
+    n = int((text != "").sum())
+    if declared:
+        return False, True, (uniq if len(uniq) <= MAX_CATEGORIES else None), n, -1
+    numeric = {u for u in uniq if _parse(u) is not None}
+    words = uniq - numeric
+    first = -1
+    if words:
+        first = int(np.flatnonzero([t in words for t in text.tolist()])[0])
+    return bool(numeric), bool(words), (words if len(words) <= MAX_CATEGORIES else None), n, first
+
+
+def choose_plan(frame: Frame, comm: Any, target: str | None, **options: Any) -> TablePlan:
+    """:meth:`TablePlan.choose` over the rows of every rank: the same plan as one process
+    on the whole file."""
+    local = agree(comm, lambda: TablePlan.choose(_no_rows(frame), target, **options))
+    declared = set(options.get("categorical", ()))
+    cols = []
+    for c in local.columns:
+        k = frame.index(c.name)
+        summary = functools.partial(_summary, frame, k, c.name in declared)
+        parts = comm.allgather(agree(comm, summary))
+        decide = functools.partial(_decide, frame, k, c.name, declared, parts, comm.rank)
+        cols.append(agree(comm, decide))
+    return TablePlan(
+        cols, local.target, local.id_column, local.missing, local.unknown, local.ignored
+    )
+
+
+def _no_rows(frame: Frame) -> Frame:
+    """The frame's header with no rows: choose names the columns without looking at cells."""
+    empty = [None if a is None else a[:0] for a in frame.data]
+    return Frame(frame.path, frame.columns, empty, frame.sep, frame.header_line)
+
+
+def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, rank: int) -> Column:
+    has_num, has_text = any(p[0] for p in parts), any(p[1] for p in parts)
+    if name not in declared and not has_text:
+        return Column(name)
+    if name not in declared and has_num:  # numbers and text: the first text names it
+        first_rank = next(r for r, p in enumerate(parts) if p[1])
+        if rank == first_rank:
+            hint = (
+                f" (column {name!r} holds numbers and text; to use it as categories, "
+                f"pass --categorical {name})"
+            )
+            raise number_error(frame, parts[rank][4], k, hint)
+        return Column(name)  # the first rank with text raises: agree() names it
+    sets = [p[2] for p in parts]
+    cats = sorted(set().union(*sets)) if all(s is not None for s in sets) else None
+    n = sum(p[3] for p in parts)
+    if (
+        cats is None
+        or len(cats) > MAX_CATEGORIES
+        or (name not in declared and len(cats) == n > ID_LIKE_ROWS)
+    ):
+        shown = "more than 1000" if cats is None else str(len(cats))
+        raise CSVError(
+            f"{frame.where(None, k)}: {shown} distinct texts in {n} rows, not "
+            f"categories; leave the column out (--drop {name}) or name it as the id "
+            f"column (--id-column {name})"
+        )
+    return Column(name, "category", cats)
+
+
+# ---------------------------------------------------------------------- the target
+def _target_text(frame: Frame, t: int, comm: Any) -> np.ndarray | None:
+    """The target's cells as text, or None when every rank read numbers."""
+    values = frame.data[t]
+    numeric = values is not None and values.dtype == np.float64
+    if all(comm.allgather(numeric)):
+        return None
+    return _category_text(frame, t)
+
+
+def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
+    """The task one process infers from all rows' targets."""
+    if text is not None:
+        union = set().union(*comm.allgather(set(text.tolist())))
+        return infer_task(sorted(union))
+    finite = bool(np.isfinite(values).all())
+    ints = finite and bool(np.all(values == np.round(values)))
+    uniq = np.unique(values) if ints else None
+    small = uniq if uniq is not None and uniq.size <= MAX_CLASSES_FOR_INTEGERS else None
+    parts = comm.allgather((finite, ints, small))
+    if not all(p[0] for p in parts) or not all(p[1] and p[2] is not None for p in parts):
+        return "regression"
+    union = np.unique(np.concatenate([p[2] for p in parts]))
+    return "classification" if union.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
+
+
+def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y) as :func:`mlplab.persist.csvdata._classes` makes them from all rows."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(text)
+    union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
+    values = [_parse(u) for u in union]
+    if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
+        labels = np.array(values).astype(np.int64)
+    else:
+        labels = np.asarray(union).astype(str)
+    classes = np.unique(labels)
+    lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
+    return classes, np.array([lut[u] for u in uniq.tolist()], dtype=np.int64)[codes]
+
+
+def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
+    if all(comm.allgather(bool(np.all(y == np.round(y))))):
+        classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
+        return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
+    return _global_classes(np.array([_number_text(v) for v in y.tolist()], dtype=object), comm)
+
+
+# ---------------------------------------------------------------------- fill values
+def fit_fill_global(plan: TablePlan, R: np.ndarray, comm: Any) -> TablePlan:
+    """:meth:`TablePlan.fit_fill` on the training rows of every rank (``R``: this rank's)."""
+    if plan.missing not in ("mean", "median"):
+        return plan
+    for j, c in enumerate(plan.columns):
+        x = R[:, j][~np.isnan(R[:, j])]
+        if c.kind == "category":
+            counts = np.bincount(x[x >= 0].astype(np.int64), minlength=len(c.categories or []))
+            total = np.sum(comm.allgather(counts), axis=0)
+            if total.sum() == 0:
+                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+            c.fill = (c.categories or [])[int(total.argmax())]
+        elif plan.missing == "mean":  # exact sums: the same bits for any K
+            parts = comm.allgather((column_sums(x[:, None])[0], x.size))
+            n = sum(p[1] for p in parts)
+            if n == 0:
+                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+            c.fill = mean(sum(p[0] for p in parts), n)
+        else:  # the exact median needs the values: one column at a time
+            allx = np.concatenate(comm.allgather(x))
+            if allx.size == 0:
+                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+            c.fill = float(np.median(allx))
+    return plan
+
+
+# ---------------------------------------------------------------------- the split
+@dataclass
+class Shard:
+    """This rank's part of a CSV training file, ready for :func:`mlplab.recipes.train_csv`."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_train: int
+    n_test: int
+    task: str
+    task_inferred: bool
+    plan: TablePlan
+    classes: np.ndarray | None = None
+    n_dropped: int = 0
+    rows: tuple[int, int] = (0, 0)
+    """This rank's training rows ``lo:hi`` of the split's order."""
+    n_read: int = field(default=0, repr=False)
+    """Data rows this rank parsed."""
+
+
+def sharded_training_data(
+    path: str | os.PathLike[str],
+    target: str,
+    comm: Any,
+    task: str | None = None,
+    *,
+    sep: str | None = None,
+    test_size: float = 0.25,
+    seed: int = 0,
+    **plan_options: Any,
+) -> Shard:
+    """This rank's training block and test rows of ``path`` (see the module docstring)."""
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be classification or regression, got {task!r}")
+    text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
+    frame = read_shard(path, comm, sep, [n for n in text if n])
+    t = agree(comm, lambda: frame.index(target))
+    plan = choose_plan(frame, comm, target, **plan_options)
+    R = agree(comm, lambda: plan.codes(frame, allow_missing=plan.missing != "error", release=True))
+    y, keep, task_, classes = _target(frame, t, R, plan.missing, task, comm)
+    frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
+    R = R if keep.all() else R[keep]
+    counts = comm.allgather(int(R.shape[0]))
+    lo = int(sum(counts[: comm.rank]))
+    i_tr, i_te = _split(y, counts, task_ == "classification", test_size, seed, comm)
+    mine = (i_tr >= lo) & (i_tr < lo + R.shape[0])
+    if plan.missing in ("mean", "median"):
+        fit_fill_global(plan, R[i_tr[mine] - lo], comm)
+    test = np.sort(i_te[(i_te >= lo) & (i_te < lo + R.shape[0])]) - lo
+    X_te, y_te = plan.expand(R[test]), y[test]
+    rows = shard_range(len(i_tr), comm.rank, comm.size)
+    pos, dest = _destinations(np.flatnonzero(mine), len(i_tr), comm.size)
+    send = R[i_tr[pos] - lo]  # this rank's training rows, grouped by destination
+    del R  # from here on, the training rows only
+    R_tr, y_tr = _exchange(send, pos, dest, y[i_tr[pos] - lo], rows, comm)
+    dropped = sum(comm.allgather(int((~keep).sum())))
+    out = Shard(
+        plan.expand(R_tr), y_tr, X_te, y_te, len(i_tr), len(i_te), task_, task is None, plan
+    )
+    out.classes, out.n_dropped, out.rows = classes, dropped, rows
+    out.n_read = int(keep.shape[0])
+    return out
+
+
+def _target(
+    frame: Frame, t: int, R: np.ndarray, missing: str, task: str | None, comm: Any
+) -> tuple[np.ndarray, np.ndarray, str, np.ndarray | None]:
+    """(y of the kept rows, the kept-rows mask, the task, the classes)."""
+    text = _target_text(frame, t, comm)
+    values = frame.data[t]
+    present = ~np.isnan(values) if text is None else text != ""  # type: ignore[arg-type]
+
+    def check() -> np.ndarray:
+        if missing != "drop" and not present.all():
+            hint = " (rows without a target can only be dropped: --missing drop)"
+            raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
+        return present & ~np.isnan(R).any(axis=1) if missing == "drop" else present
+
+    keep = agree(comm, check)
+    if not any(comm.allgather(bool(keep.any()))):
+        raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
+    if task is None:
+        kept = values[keep] if text is None else None  # type: ignore[index]
+        task = _infer(kept, None if text is None else text[keep], comm)  # type: ignore[arg-type]
+    if task == "regression":
+
+        def regression() -> np.ndarray:
+            y, bad = numbers(frame, t)
+            if bad is not None:
+                raise number_error(frame, bad, t)
+            return y[keep]
+
+        return agree(comm, regression), keep, task, None
+    if text is None:
+        classes, y = _number_classes(values[keep], comm)  # type: ignore[index]
+    else:
+        classes, y = _global_classes(text[keep], comm)
+    if classes.shape[0] < 2:
+        raise CSVError(
+            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
+            "classification needs at least two"
+        )
+    return y, keep, task, classes
+
+
+def _split(
+    y: np.ndarray, counts: list[int], stratify: bool, test_size: float, seed: int, comm: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training and test rows (global indices) of the one-process split: the same
+    function of all rows' labels on every rank."""
+    from mlplab.core.data import train_test_split
+
+    n = sum(counts)
+    idx = np.arange(n)
+    labels = np.concatenate(comm.allgather(y)) if stratify else idx
+    i_tr, i_te, _, _ = train_test_split(
+        idx, labels, test_size=test_size, seed=seed, stratify=stratify
+    )
+    return np.asarray(i_tr), np.asarray(i_te)
+
+
+def _destinations(mine: np.ndarray, n_train: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's training positions (of the split's order), grouped by the rank whose
+    block holds them, and those ranks."""
+    bounds = [shard_range(n_train, r, size)[0] for r in range(size)]
+    dest = np.searchsorted(bounds, mine, side="right") - 1
+    order = np.argsort(dest, kind="stable")
+    return mine[order], dest[order]
+
+
+def _exchange(
+    send: np.ndarray,
+    pos: np.ndarray,
+    dest: np.ndarray,
+    y: np.ndarray,
+    rows: tuple[int, int],
+    comm: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Send each training row (``send``, grouped by destination ``dest``; ``pos``: its
+    place in the split's order) to the rank whose block holds it; return this rank's
+    block in order. Rows travel as one ``Alltoallv`` of float64 rows; positions and
+    targets (8 bytes a row) with them."""
+    counts = np.bincount(dest, minlength=comm.size).tolist()
+    if comm.size == 1:
+        got, got_pos, got_y = send, pos, y
+    else:
+        got = exchange_rows(comm, send, counts)
+        del send
+        cuts = np.cumsum([0, *counts])
+        parts = comm.alltoall([(pos[a:b], y[a:b]) for a, b in itertools.pairwise(cuts)])
+        got_pos = np.concatenate([p[0] for p in parts])
+        got_y = np.concatenate([p[1] for p in parts])
+    if np.array_equal(got_pos, np.arange(*rows)):  # in order already (one rank): no copy
+        return got, got_y
+    order = np.argsort(got_pos, kind="stable")
+    if not np.array_equal(got_pos[order], np.arange(*rows)):  # pragma: no cover - a bug
+        raise RuntimeError("the training rows did not arrive complete")
+    return got[order], got_y[order]

@@ -1,0 +1,128 @@
+"""``.npy`` files (or a folder of ``.npy`` shards) as training rows that stay on disk.
+
+:func:`open_rows` memory-maps the arrays (``numpy.memmap``, read-only, never pickles:
+a file holding Python objects is refused) and returns a
+:class:`~mlplab.train.rows.MappedRows`, which ``mlplab.fit`` trains on out of core.
+With ``rows=(lo, hi)`` (or ``comm``: the rank's contiguous rows, as
+:func:`mlplab.train.mpi.shard_range` cuts them) only those rows are mapped: each shard's
+mapping starts at its first needed row and ends at its last.
+
+A folder is its ``*.npy`` files in name order, concatenated by rows; every file must be
+a 2-D array of numbers with the same number of columns (a problem names the file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplab.train.mpi import shard_range
+from mlplab.train.rows import MappedRows
+
+__all__ = ["NpyError", "files_of", "open_rows", "read_target"]
+
+
+class NpyError(ValueError):
+    """A ``.npy`` file or folder that cannot be trained on, named in the message."""
+
+
+def files_of(path: str | os.PathLike[str]) -> list[Path]:
+    """The ``.npy`` file, or the ``*.npy`` files of a folder in name order."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(q for q in p.iterdir() if q.suffix == ".npy" and q.is_file())
+        if not files:
+            raise NpyError(f"{p}: a folder without .npy files")
+        return files
+    if not p.exists():
+        raise NpyError(f"{p}: no such file")
+    return [p]
+
+
+def _header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of a .npy file, from its header alone."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else None
+            shape, fortran, dtype = (read or np.lib.format.read_array_header_2_0)(f)
+            offset = f.tell()
+    except PermissionError as exc:
+        raise NpyError(f"{path}: cannot be read ({exc.strerror.lower()})") from None
+    except (ValueError, OSError) as exc:
+        raise NpyError(f"{path}: not a .npy file ({exc})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise NpyError(f"{path}: holds {dtype} values; training needs numbers (no objects)")
+    if len(shape) != 2:
+        raise NpyError(f"{path}: a {len(shape)}-D array of shape {shape}; rows need 2-D")
+    if fortran and shape[0] > 1 and shape[1] > 1:
+        raise NpyError(
+            f"{path}: stored in Fortran order; save it by rows: "
+            "np.save(path, np.ascontiguousarray(X))"
+        )
+    size = os.path.getsize(path)
+    if size < offset + shape[0] * shape[1] * dtype.itemsize:
+        raise NpyError(f"{path}: cut short ({size} bytes for a {shape} {dtype} array)")
+    return shape, dtype, offset
+
+
+def layout(path: str | os.PathLike[str]) -> list[tuple[Path, int]]:
+    """[(file, rows)] of a file or folder, every file checked to have the same width."""
+    out, width = [], None
+    for f in files_of(path):
+        shape, _, _ = _header(f)
+        if width is not None and shape[1] != width:
+            raise NpyError(
+                f"{f}: rows of {shape[1]} values, but {out[0][0].name} has {width}; every "
+                "shard must have the same number of columns"
+            )
+        width = shape[1]
+        out.append((f, shape[0]))
+    return out
+
+
+def open_rows(
+    path: str | os.PathLike[str], rows: tuple[int, int] | None = None, comm: Any = None
+) -> MappedRows:
+    """Memory-mapped rows ``lo:hi`` (default all; with ``comm`` this rank's share) of a
+    ``.npy`` file or folder of shards."""
+    shards = layout(path)
+    n = sum(r for _, r in shards)
+    if comm is not None:
+        rows = shard_range(n, comm.Get_rank(), comm.Get_size())
+    lo, hi = (0, n) if rows is None else rows
+    if not 0 <= lo <= hi <= n:
+        raise NpyError(f"{path}: rows {lo}:{hi} out of its {n} rows")
+    parts, start = [], 0
+    for f, m in shards:
+        a, b = max(lo - start, 0), min(hi - start, m)
+        if a < b:
+            shape, dtype, offset = _header(f)
+            row = shape[1] * dtype.itemsize
+            off = offset + a * row
+            parts.append(np.memmap(f, dtype, mode="r", offset=off, shape=(b - a, shape[1])))
+        start += m
+    if not parts:  # no rows: an empty part keeps the width
+        shape, dtype, _ = _header(shards[0][0])
+        parts.append(np.empty((0, shape[1]), dtype))
+    out = MappedRows(parts)
+    out.layout = [[f.name, m] for f, m in shards]
+    return out
+
+
+def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:
+    """The targets of a ``.npy`` file or folder (loaded: one value per row), checked to
+    have ``n_rows`` rows."""
+    parts = []
+    for f in files_of(path):
+        try:
+            parts.append(np.load(f, allow_pickle=False))
+        except (ValueError, OSError) as exc:
+            raise NpyError(f"{f}: cannot be read as targets ({exc})") from None
+    y = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if y.shape[0] != n_rows:
+        raise NpyError(f"{path}: {y.shape[0]} targets for {n_rows} rows of data")
+    return y

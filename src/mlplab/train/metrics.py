@@ -1,0 +1,152 @@
+r"""Metrics of a trained network on rows spread over processes, as sums.
+
+When every MPI rank holds only its own rows of the training and test sets (a CSV file
+read in parts, :mod:`mlplab.persist.csvshard`), each metric is a ratio of sums over all
+rows, added up over the ranks:
+
+* accuracy = Σ [ŷ_i = y_i] / n, log-loss = −Σ log p_i(y_i) / n (p clipped to [1e-15, 1]),
+  the confusion matrix = Σ of the ranks' matrices;
+* R² = mean over outputs of 1 − Σ(ŷ − y)² / Σ(y − ȳ)² (ȳ from a first sum: two passes, as
+  one process computes it), MSE = Σ(ŷ − y)² / (n·k), MAE = Σ|ŷ − y| / (n·k).
+
+``total`` is the strategy's sum over the processes (:meth:`mlplab.train.mpi.MPI.sum_floats`);
+for one process it is the identity and these are the usual means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Total = Callable[[np.ndarray], np.ndarray]
+
+
+def _chunked(fn: Callable[[Any], Any], X: Any) -> np.ndarray:
+    """fn(X), or for rows on disk (:class:`~mlplab.train.rows.MappedRows`) fn of each
+    block of rows, concatenated."""
+    if not hasattr(X, "blocks"):
+        return np.asarray(fn(X))
+    return np.concatenate([np.asarray(fn(b)) for _, b in X.blocks()])
+
+
+def classification(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, Any]:
+    """``{part}_accuracy`` and ``{part}_log_loss`` over every process's rows (None when
+    there are none)."""
+    y = np.asarray(y, dtype=np.int64)
+    correct, nll = 0.0, 0.0
+    if len(y):
+        P = _chunked(net.predict_proba, X).astype(np.float64)
+        if P.shape[1] == 1:
+            P = np.hstack([1 - P, P])
+        correct = float(np.count_nonzero(P.argmax(axis=1) == y))
+        nll = float(-np.log(np.clip(P[np.arange(len(y)), y], 1e-15, 1.0)).sum())
+    n, correct, nll = total(np.array([len(y), correct, nll], dtype=np.float64))
+    if n == 0:
+        return {f"{part}_accuracy": None, f"{part}_log_loss": None}
+    return {f"{part}_accuracy": float(correct / n), f"{part}_log_loss": float(nll / n)}
+
+
+def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[list[int]]:
+    """The confusion matrix (rows: true class, columns: predicted) of every process's rows."""
+    y = np.asarray(y, dtype=np.int64)
+    counts = np.zeros((n_classes, n_classes), dtype=np.float64)
+    if len(y):
+        pred = _chunked(net.predict, X).astype(np.int64)
+        np.add.at(counts, (y, pred), 1.0)
+    return total(counts.ravel()).reshape(n_classes, n_classes).astype(np.int64).tolist()
+
+
+def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, float | None]:
+    """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows."""
+    k = net.layer_sizes[-1]
+    Y = np.asarray(y, dtype=np.float64).reshape(len(y), k)
+    err = np.zeros((0, k))
+    if len(Y):
+        err = _chunked(net.predict, X).astype(np.float64).reshape(len(Y), k) - Y
+    first = total(np.concatenate([[len(Y)], Y.sum(axis=0)]))
+    n = first[0]
+    if n == 0:
+        return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
+    mean = first[1:] / n
+    sums = total(
+        np.concatenate([((Y - mean) ** 2).sum(axis=0), (err**2).sum(axis=0), [np.abs(err).sum()]])
+    )
+    ss_tot, ss_res, abs_err = sums[:k], sums[k : 2 * k], sums[-1]
+    r2 = 1 - ss_res / np.where(ss_tot == 0, 1.0, ss_tot)
+    return {
+        f"{part}_r2": float(np.mean(r2)),
+        f"{part}_mse": float(ss_res.sum() / (n * k)),
+        f"{part}_mae": float(abs_err / (n * k)),
+    }
+
+
+def whole(
+    task: str, net: Any, history: Any, X_tr: Any, X_te: Any, y_tr: Any, y_te: Any
+) -> dict[str, Any]:
+    """Cost, accuracy (with the test confusion matrix) or R², on train and test, when this
+    process holds every row (``mlplab train``'s metrics)."""
+    metrics: dict[str, Any] = {
+        "epochs": len(history.epoch),
+        "final_cost": history.history["loss"][-1] if history.epoch else float(net.loss(X_tr, y_tr)),
+        "n_train": len(X_tr),
+        "n_test": len(X_te),
+    }
+    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
+        if task == "classification":
+            metrics[f"{part}_accuracy"] = net.score(X, y) if len(X) else None
+            metrics[f"{part}_log_loss"] = _log_loss(net, X, y) if len(X) else None
+        else:
+            metrics.update(_regression_metrics(net, X, y, part))
+    if task == "classification" and len(X_te):
+        from sklearn.metrics import confusion_matrix
+
+        pred = net.predict(X_te)
+        metrics["test_confusion_matrix"] = confusion_matrix(
+            y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
+        ).tolist()
+    return metrics
+
+
+def over_ranks(
+    task: str, net: Any, history: Any, parts: Any, total: Total, shard: Any
+) -> dict[str, Any]:
+    """:func:`whole` when every rank holds only its own rows (``parts``: X_tr, X_te, y_tr,
+    y_te; ``shard[1]``, ``shard[3]``: the rows of all ranks): sums over the ranks."""
+    X_tr, X_te, y_tr, y_te = parts
+    out: dict[str, Any] = {"epochs": len(history.epoch), "final_cost": history.history["loss"][-1]}
+    out.update(n_train=shard[1], n_test=shard[3])
+    for part, X, y in (("train", X_tr, y_tr), ("test", X_te, y_te)):
+        if task == "classification":
+            out.update(classification(net, X, y, total, part))
+        else:
+            out.update(regression(net, X, y, total, part))
+    if task == "classification" and shard[3]:
+        k = max(net.layer_sizes[-1], 2)
+        out["test_confusion_matrix"] = confusion(net, X_te, y_te, k, total)
+    return out
+
+
+def _log_loss(net: Any, X: Any, y: Any) -> float | None:
+    """−(1/n) Σ log P(true class), P clipped away from 0 (as ``mlplab evaluate``)."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        return None  # multi-label targets: the cost J is their log-loss
+    P = np.asarray(net.predict_proba(X), dtype=np.float64)
+    if P.shape[1] == 1:
+        P = np.hstack([1 - P, P])
+    return float(-np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], 1e-15, 1.0)).mean())
+
+
+def _regression_metrics(net: Any, X: Any, y: Any, part: str) -> dict[str, float | None]:
+    """R², MSE and MAE of ``part`` (averaged over outputs); None for an empty part."""
+    if not len(X):
+        return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
+    Y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    err = np.asarray(net.predict(X), dtype=np.float64).reshape(len(X), -1) - Y
+    return {
+        f"{part}_r2": float(net.score(X, y)),
+        f"{part}_mse": float(np.mean(err**2)),
+        f"{part}_mae": float(np.mean(np.abs(err))),
+    }

@@ -1,0 +1,248 @@
+r"""Training rows that stay on disk: memory-mapped ``.npy`` files, gathered batch by batch.
+
+``mlplab.fit(net, X, y)`` with X a ``numpy.memmap`` (``np.load(path, mmap_mode="r")``),
+or a :class:`MappedRows` over several such arrays (a folder of ``.npy`` shards,
+:func:`mlplab.persist.npydata.open_rows`), never loads X: the trainer checks it in one
+streaming pass (shape, finiteness, scale), then each mini-batch gathers its rows by
+index from the file, converts them to the network's dtype and standardizes them:
+
+    x_B = ((X[rows B] as dtype) − μ) / σ      (as dtype)
+
+which is, row by row, what the in-memory path computes once for the whole X
+(``Standardizer.transform(check_X(X, dtype))``), so the batches, and the weights, are
+the same bits. Resident memory is the pages of the rows of recent batches (the kernel
+drops them under pressure), not the file.
+
+The files are watched: their size before every gather (a file cut short under a
+memory map would crash the process), and at the end of every epoch a fingerprint (size,
+modification time, and when that changed, a digest of the ``.npy`` header and of its
+first and last MiB): a change is a :class:`DataChangedError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+
+from mlplab._validation import SCALE_WARNING, check_input_scale
+
+BLOCK_BYTES = 8 * 2**20
+"""Streaming passes read about this many bytes of rows at a time."""
+
+
+class DataChangedError(RuntimeError):
+    """A memory-mapped training file changed (size or content) while training on it."""
+
+
+class _Watched:
+    """One file's fingerprint: size, mtime, and a digest of its header and ends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)  # fstat before every gather: cheap
+        st = os.fstat(self.fd)
+        self.size, self.mtime = st.st_size, st.st_mtime_ns
+        self.digest = self._digest()
+
+    def _digest(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        with open(self.path, "rb") as f:
+            h.update(f.read(2**20))
+            f.seek(max(self.size - 2**20, 0))
+            h.update(f.read(2**20))
+        return h.hexdigest()
+
+    def size_ok(self) -> bool:
+        return os.fstat(self.fd).st_size == self.size
+
+    def check(self) -> None:
+        st = os.stat(self.path)
+        if st.st_size != self.size:
+            raise DataChangedError(
+                f"{self.path}: the training file changed during training (size {self.size} "
+                f"-> {st.st_size} bytes); restart on a file that stays as it is"
+            )
+        if st.st_mtime_ns != self.mtime and self._digest() != self.digest:
+            raise DataChangedError(
+                f"{self.path}: the training file changed during training (its contents "
+                "differ from when training began); restart on a file that stays as it is"
+            )
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class MappedRows:
+    """The rows of one or more memory-mapped 2-D arrays (shards, in order), optionally
+    through an index (row i is row ``index[i]`` of the shards), read as one table.
+
+    Parameters
+    ----------
+    parts : list of ndarray (n_k, n_features)
+        Memory-mapped (or any) arrays of the same width, concatenated by rows.
+    index : ndarray of int, optional
+        The rows of the table, in order (e.g. a training split); default all.
+    """
+
+    def __init__(self, parts: list[Any], index: Any = None) -> None:
+        if not parts:
+            raise ValueError("MappedRows needs at least one array")
+        widths = {p.shape[1] if p.ndim == 2 else None for p in parts}
+        if len(widths) != 1 or None in widths:
+            shapes = [p.shape for p in parts]
+            raise ValueError(f"the parts must be 2-D with the same number of columns: {shapes}")
+        self.parts = parts
+        self.starts = np.cumsum([0] + [p.shape[0] for p in parts])
+        self.index = None if index is None else np.asarray(index, dtype=np.int64)
+        n = int(self.starts[-1]) if self.index is None else self.index.shape[0]
+        self.shape = (n, int(widths.pop()))  # type: ignore[arg-type]
+        self.dtype = np.result_type(*[p.dtype for p in parts])
+        self.ndim = 2
+        self.files = [_Watched(f) for f in {_filename(p) for p in parts} - {None}]
+        self.layout: list[list[Any]] | None = None
+        """[[file name, rows], ...] of the shards opened (open_rows); in checkpoints."""
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def select(self, index: Any) -> MappedRows:
+        """Rows ``index`` of the table (e.g. a training split), still on disk."""
+        idx = np.asarray(index, dtype=np.int64)
+        idx = idx if self.index is None else self.index[idx]
+        out = MappedRows.__new__(MappedRows)
+        out.__dict__.update(self.__dict__)
+        out.index, out.shape = idx, (int(idx.shape[0]), self.shape[1])
+        return out
+
+    def __getitem__(self, key: slice) -> MappedRows:
+        """Rows ``key`` (a slice) of the table, still on disk."""
+        if not isinstance(key, slice):
+            raise TypeError("MappedRows are cut by slices; read rows with rows(indices)")
+        return self.select(np.arange(self.shape[0])[key])
+
+    def rows(self, idx: Any) -> np.ndarray:
+        """Rows ``idx`` (table order), as stored."""
+        for f in self.files:
+            if not f.size_ok():
+                f.check()  # raises DataChangedError naming the file
+        idx = np.asarray(idx, dtype=np.int64)
+        at = idx if self.index is None else self.index[idx]
+        if len(self.parts) == 1:
+            return self.parts[0][at]
+        out = np.empty((at.shape[0], self.shape[1]), dtype=self.dtype)
+        k = np.searchsorted(self.starts, at, side="right") - 1
+        for j in np.unique(k).tolist():
+            sel = k == j
+            out[sel] = self.parts[j][at[sel] - self.starts[j]]
+        return out
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as stored (contiguous reads when there is no index)."""
+        if self.index is None and len(self.parts) == 1:
+            return np.asarray(self.parts[0][start:stop])
+        return self.rows(np.arange(start, stop))
+
+    def blocks(self) -> Any:
+        """(start, rows) blocks of about :data:`BLOCK_BYTES`, in order."""
+        step = max(1, BLOCK_BYTES // max(1, self.shape[1] * self.dtype.itemsize))
+        for s in range(0, self.shape[0], step):
+            yield s, self.block(s, min(s + step, self.shape[0]))
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`DataChangedError` when a file changed since it was opened."""
+        for f in self.files:
+            f.check()
+
+
+def _filename(a: Any) -> str | None:
+    while a is not None:
+        name = getattr(a, "filename", None)
+        if name:
+            return str(name)
+        a = getattr(a, "base", None)
+    return None
+
+
+def is_mapped(X: Any) -> bool:
+    """Whether X is trained on out of core: a MappedRows or a numpy.memmap."""
+    return isinstance(X, (MappedRows, np.memmap))
+
+
+class PreparedRows:
+    """A :class:`MappedRows` as the network sees it: in its dtype, standardized, gathered
+    by the trainer's batches (``take``) and read in slices (the data digest)."""
+
+    def __init__(self, source: MappedRows, dtype: Any, standardizer: Any) -> None:
+        self.source, self.std = source, standardizer
+        self.dtype = np.dtype(dtype)
+        self.shape, self.ndim = source.shape, 2
+        self.layout = source.layout
+
+    def _prepare(self, raw: np.ndarray) -> np.ndarray:
+        X = raw.astype(self.dtype, copy=False)
+        if self.std is None:
+            return np.ascontiguousarray(X)
+        return ((X - self.std.mean_) / self.std.scale_).astype(self.dtype, copy=False)
+
+    def take(self, idx: Any, axis: int = 0, out: Any = None, mode: str = "clip") -> np.ndarray:
+        """Rows ``idx``, prepared (into ``out`` when given), like ``ndarray.take``."""
+        rows = self._prepare(self.source.rows(idx))
+        if out is None:
+            return rows
+        out[...] = rows
+        return out
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("out-of-core rows are read by slices or take(indices)")
+        start, stop, step = key.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("out-of-core rows are read by slices of step 1")
+        return self._prepare(self.source.block(start, stop))
+
+    def check_unchanged(self) -> None:
+        self.source.check_unchanged()
+
+
+def prepare(net: Any, X: Any, name: str = "X") -> PreparedRows:
+    """X checked in one streaming pass (2-D, the network's width, finite, not too large),
+    as the rows the trainer gathers: what ``net._prepare_X`` does in memory."""
+    src = X if isinstance(X, MappedRows) else MappedRows([X])
+    n0 = net.layer_sizes[0]
+    if src.shape[0] == 0:
+        raise ValueError(f"{name} has 0 samples (shape {src.shape}); need at least 1")
+    if src.shape[1] != n0:
+        raise ValueError(f"{name} has {src.shape[1]} features, but the network expects n[0]={n0}")
+    rows = PreparedRows(src, net.dtype, net.standardizer)
+    lo, hi = np.inf, -np.inf
+    for start, raw in src.blocks():
+        block = rows._prepare(raw)
+        bad = ~np.isfinite(block)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            value = raw[r, c]
+            what = "NaN" if np.isnan(value) else "infinite values"
+            if np.isfinite(value):
+                raise ValueError(
+                    f"{name} has a value too large for {net.dtype} at row {start + r}, column "
+                    f"{c} ({float(value)!r}); rescale the data or use dtype='float64'"
+                )
+            raise ValueError(f"{name} contains {what} (first at row {start + r}, column {c})")
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+    if max(hi, -lo) > SCALE_WARNING:  # the message of the in-memory check, on one block
+        big = next(b for _, b in src.blocks() if np.abs(rows._prepare(b)).max() >= max(hi, -lo))
+        check_input_scale(rows._prepare(big), net.standardizer is not None, name, (lo, hi))
+    return rows
+
+
+def sample_rows(X: Any, max_rows: int = 256) -> np.ndarray:
+    """The rows :class:`~mlplab.train.callbacks.ActivationLogger` samples from X (the
+    same seed and choice), read from disk: the logger then needs no other rows."""
+    n = X.shape[0]
+    if n <= max_rows:
+        return X.rows(np.arange(n))
+    rows = np.random.default_rng(0).choice(n, max_rows, replace=False)
+    return X.rows(np.sort(rows))

@@ -1,0 +1,90 @@
+"""Run under mpiexec: train on CSV files that every rank reads only in part.
+
+Usage: csv_shards.py OUT.json CASES_JSON
+
+CASES_JSON maps a name to ``[FILE.csv, TARGET, OPTIONS]``; for each case every rank runs
+``mlplab.recipes.train_csv(FILE, TARGET, comm=MPI.COMM_WORLD, **OPTIONS)`` (each parses
+its byte range of the file: mlplab.persist.csvshard), or with ``"kind": "npy"`` in
+OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each reads its training rows of the
+memory map; ``"deny_rank": r``: rank r is made unable to read the file), or with
+``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
+comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
+Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
+rank ended with the same θ; or {"error": message} when the case raised (every rank
+raises the same error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+
+import numpy as np
+from mpi4py import MPI
+
+import mlplab
+import mlplab.persist.csvshard as csvshard
+import mlplab.recipes
+from mlplab.persist.npydata import open_rows
+from mlplab.recipes import train_csv, train_npy
+
+
+class Kept(mlplab.recipes.Trainer):
+    """The recipe's trainer, remembered: ranks other than 0 return no result."""
+
+    last = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Kept.last = self
+
+
+mlplab.recipes.Trainer = Kept  # type: ignore[misc]
+comm = MPI.COMM_WORLD
+out: dict[str, object] = {}
+for name, (path, target, options) in json.loads(sys.argv[2]).items():
+    kind = options.pop("kind", "csv")
+    if kind == "fit_npy":
+        X_k = open_rows(path, comm=comm)
+        X, y = np.load(path), np.load(target)
+        net = mlplab.Network([X.shape[1], 6, 3], output="multiclass", seed=3, dtype="float64")
+        net.standardizer = mlplab.Standardizer().fit(X)
+        lo = sum(comm.allgather(X_k.shape[0])[: comm.rank])
+        mlplab.fit(net, X_k, y[lo : lo + X_k.shape[0]], comm=comm, **options)
+        maps = comm.gather([[int(p.offset), p.shape[0]] for p in X_k.parts], root=0)
+        if comm.rank == 0:
+            out[name] = {"theta": net.get_flat_params().tolist(), "maps": maps}
+        continue
+    columns = options.pop("columns", {})
+    deny = options.pop("deny_rank", None)  # this rank cannot read the file (as if)
+    if deny is not None and comm.rank == deny:
+        csvshard.os = types.SimpleNamespace(**{**vars(os), "access": lambda *a: False})
+    try:
+        if kind == "npy":
+            result = train_npy(path, target, comm=comm, **options)
+        else:
+            result = train_csv(path, target, columns=columns, comm=comm, **options)
+    except ValueError as exc:  # CSVError and DistributedError are ValueErrors
+        out[name] = {"error": str(exc), "type": type(exc).__name__}
+        continue
+    finally:
+        csvshard.os = os
+    theta = Kept.last.net.get_flat_params()
+    thetas = comm.gather(theta, root=0)
+    if comm.rank == 0:
+        assert result is not None
+        hist = result.history.history
+        out[name] = {
+            "theta": theta.tolist(),
+            "same_on_all_ranks": all(np.array_equal(t, theta) for t in thetas),
+            "metrics": result.metrics,
+            "loss": hist["loss"],
+            "val_loss": hist.get("val_loss"),
+            "preprocessing": result.data_info.get("preprocessing"),
+            "classes": [str(c) for c in result.data_info.get("classes", [])],
+        }
+if comm.rank == 0:
+    with open(sys.argv[1], "w") as f:
+        json.dump(out, f)

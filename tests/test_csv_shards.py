@@ -1,0 +1,215 @@
+"""A CSV file read in parts by MPI ranks (mlplab.persist.csvshard): K ranks = one process.
+
+Each rank parses only its byte range of the file; the ranks agree on the row counts,
+the plan (kinds, categories, fill values), the classes, the split and the standardizer,
+and exchange the training rows so that rank k holds the block one process gives it.
+Three launches (K = 1, 2, 4) train a classification file (text labels, a text column,
+empty cells filled with the median) and a regression file (rows with empty cells
+dropped), and check the single-process weights to 1e-10 in float64; the K = 2 launch
+also writes a checkpoint that the K = 4 launch and one process resume exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_distributed import SCRIPTS, mpirun, needs_mpi
+
+pytestmark = needs_mpi
+OPTS = dict(epochs=3, dtype="float64", layers="5", batch_size=16, seed=2)
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    n = 240
+    cls = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n) * 3 + 1,
+            "color": rng.choice(["red", "green", "blue"], n),
+            "label": rng.choice(["yes", "no", "maybe"], n),
+        }
+    )
+    cls.loc[rng.choice(n, 20, replace=False), "a"] = np.nan
+    cls.loc[rng.choice(n, 10, replace=False), "color"] = None
+    reg = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.uniform(size=n)})
+    reg["price"] = 3 * reg["x1"] - reg["x2"] + rng.normal(size=n) * 0.1
+    reg.loc[rng.choice(n, 15, replace=False), "x2"] = np.nan
+    reg.loc[rng.choice(n, 5, replace=False), "price"] = np.nan
+    X = rng.normal(size=(n, 4)) * [1, 5, 0.2, 3]
+    np.save(folder / "X.npy", X)
+    np.save(folder / "y.npy", (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 2))
+    paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv", "X": folder / "X.npy"}
+    paths["y"] = folder / "y.npy"
+    paths["tiny"] = folder / "tiny.csv"  # 12 rows on 4 ranks: 3 test rows, one rank none
+    tiny = cls[:12].fillna({"a": 0.0, "color": "red"}).assign(label=["yes", "no"] * 6)
+    tiny.to_csv(paths["tiny"], index=False)
+    cls.to_csv(paths["cls"], index=False)
+    reg.to_csv(paths["reg"], index=False)
+    lines = paths["reg"].read_text().splitlines()
+    lines[200] += ",7"  # line 201, in the second rank's part: one cell too many
+    paths["ragged"] = folder / "ragged.csv"
+    paths["ragged"].write_text("\n".join(lines) + "\n")
+    mixed = reg.fillna(0.5).astype({"x2": object})
+    mixed.loc[200, "x2"] = "n/a"  # text in a column of numbers, in the second part only
+    paths["mixed"] = folder / "mixed.csv"
+    mixed.to_csv(paths["mixed"], index=False)
+    return paths
+
+
+def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
+    cases = {
+        "cls": [str(paths["cls"]), "label", {**OPTS, "columns": {"missing": "median"}}],
+        "reg": [str(paths["reg"]), "price", {**OPTS, "columns": {"missing": "drop"}}],
+    }
+    cases["npy"] = [str(paths["X"]), str(paths["y"]), {**OPTS, "kind": "npy"}]
+    fit_opts = {"epochs": 3, "batch_size": 16, "seed": 2, "kind": "fit_npy"}
+    cases["fit_npy"] = [str(paths["X"]), str(paths["y"]), fit_opts]
+    fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
+    if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
+        cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
+        for bad in ("ragged", "mixed"):
+            cases[bad] = [str(paths[bad]), "price", dict(OPTS)]
+        cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
+        cases["unreadable"] = [str(paths["cls"]), "label", {**OPTS, "deny_rank": 1}]
+    if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs; and a tiny file
+        cases["tiny"] = [str(paths["tiny"]), "label", {**OPTS, "batch_size": 4}]
+        fit = {**fit, "resume": True}
+        cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
+    for case in cases.values():
+        if case[0] == str(paths["cls"]) and "columns" not in case[2]:  # the same plan
+            case[2]["columns"] = {"missing": "median"}
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shards")
+    paths = _files(folder)
+    out = {}
+    for k in (1, 2, 4):
+        target = folder / f"k{k}.json"
+        cases = _cases(paths, folder / "ckpt" / "checkpoint.npz", k)
+        proc, _ = mpirun(k, str(SCRIPTS / "csv_shards.py"), str(target), json.dumps(cases))
+        assert proc.returncode == 0, proc.stderr
+        out[k] = json.loads(target.read_text())
+    return paths, out, folder
+
+
+def _single(path: Path, target: str, missing: str, **kw):
+    from mlplab.recipes import train_csv
+
+    return train_csv(path, target, columns={"missing": missing}, **{**OPTS, **kw})
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize(
+    ("case", "target", "missing"), [("cls", "label", "median"), ("reg", "price", "drop")]
+)
+def test_k_ranks_reading_their_byte_ranges_train_the_single_process_weights(
+    runs, k, case, target, missing
+):
+    paths, out, _ = runs
+    single = _single(paths[case], target, missing)
+    got = out[k][case]
+    assert "error" not in got, got
+    assert got["same_on_all_ranks"]
+    theta = single.net.get_flat_params()
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    np.testing.assert_allclose(got["loss"], single.history.history["loss"], rtol=1e-10)
+    np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)
+    m, s = got["metrics"], single.metrics
+    assert (m["n_train"], m["n_test"]) == (s["n_train"], s["n_test"])
+    assert m.get("n_dropped_rows") == s.get("n_dropped_rows")
+    for key in ("train_accuracy", "test_accuracy", "train_log_loss", "test_r2", "train_mse"):
+        if s.get(key) is not None:
+            assert m[key] == pytest.approx(s[key], rel=1e-9), key
+    if case == "cls":
+        assert got["classes"] == ["maybe", "no", "yes"]
+        assert m["test_confusion_matrix"] == s["test_confusion_matrix"]
+    plan = single.data_info["preprocessing"]
+    for mine, one in zip(got["preprocessing"]["columns"], plan["columns"], strict=True):
+        assert mine.get("categories") == one.get("categories")
+        if isinstance(one.get("fill"), float):
+            assert mine["fill"] == pytest.approx(one["fill"], rel=1e-12)
+        else:
+            assert mine.get("fill") == one.get("fill")
+
+
+def test_a_sharded_checkpoint_resumes_exactly_on_other_ranks_and_in_one_process(runs):
+    paths, out, folder = runs
+    assert "error" not in out[2]["ckpt"] and "error" not in out[4]["resume"]
+    whole = _single(paths["cls"], "label", "median", epochs=4)
+    theta = whole.net.get_flat_params()
+    tol = dict(rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    np.testing.assert_allclose(out[4]["resume"]["theta"], theta, **tol)  # 2 ranks, then 4
+    assert out[4]["resume"]["metrics"]["epochs"] == 4
+    fit = {"checkpoint": folder / "ckpt" / "checkpoint.npz", "resume": True}
+    from mlplab.train.checkpoint import read_checkpoint
+
+    assert read_checkpoint(fit["checkpoint"]).epoch == 4  # the 4-rank run wrote it
+    fit_kwargs = {**fit, "checkpoint": folder / "one" / "checkpoint.npz", "resume": False}
+    _single(paths["cls"], "label", "median", epochs=2, fit_kwargs=fit_kwargs)
+    resumed = _single(
+        paths["cls"], "label", "median", epochs=4, fit_kwargs={**fit_kwargs, "resume": True}
+    )
+    np.testing.assert_allclose(resumed.net.get_flat_params(), theta, **tol)
+
+
+def test_problems_on_one_rank_are_one_error_on_every_rank_naming_the_line(runs):
+    paths, out, _ = runs
+    ragged, mixed, missing = (out[2][name] for name in ("ragged", "mixed", "missing"))
+    assert ragged["type"] == mixed["type"] == missing["type"] == "DistributedError"
+    expected = f"rank 1 of 2: {paths['ragged']}, line 201: 4 cells, but the header (line 1)"
+    assert ragged["error"].startswith(expected)
+    assert mixed["error"].startswith(f"rank 1 of 2: {paths['mixed']}, line 202, column 'x2'")
+    assert "'n/a' is not a number" in mixed["error"]
+    assert missing["error"] == f"rank 0 of 2: {paths['cls']}.gone: no such file"
+    unreadable = out[2]["unreadable"]  # rank 1 alone cannot: every rank says so
+    assert unreadable["error"] == f"rank 1 of 2: {paths['cls']}: cannot be read (permission denied)"
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
+    import mlplab
+    from mlplab.recipes import train_npy
+
+    paths, out, _ = runs
+    single = train_npy(paths["X"], paths["y"], **OPTS)
+    theta = single.net.get_flat_params()
+    got = out[k]["npy"]
+    assert got["same_on_all_ranks"]
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    assert got["metrics"]["test_confusion_matrix"] == single.metrics["test_confusion_matrix"]
+    # fit on open_rows(comm=...): each rank maps only its contiguous rows of the file
+    X, y = np.load(paths["X"]), np.load(paths["y"])
+    net = mlplab.Network([4, 6, 3], output="multiclass", seed=3, dtype="float64")
+    net.standardizer = mlplab.Standardizer().fit(X)
+    mlplab.fit(net, X, y, epochs=3, batch_size=16, seed=2)
+    theta = net.get_flat_params()
+    fitted = out[k]["fit_npy"]
+    np.testing.assert_allclose(fitted["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    rows = [m[0][1] for m in fitted["maps"]]
+    assert [len(m) for m in fitted["maps"]] == [1] * k and sum(rows) == len(X)
+    starts = [m[0][0] for m in fitted["maps"]]
+    assert starts == [128 + 32 * sum(rows[:r]) for r in range(k)]  # header, 4 float64 a row
+
+
+def test_ranks_without_test_rows_still_equal_one_process(runs):
+    from mlplab.recipes import train_csv
+
+    paths, out, _ = runs
+    single = train_csv(paths["tiny"], "label", **{**OPTS, "batch_size": 4})
+    got = out[4]["tiny"]
+    assert "error" not in got, got
+    assert single.metrics["n_test"] == 3  # so at least one rank validates on no row
+    theta = single.net.get_flat_params()
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)
