@@ -1,0 +1,5 @@
+# %% [markdown]
+# # Placeholder
+
+# %%
+print(1)
