@@ -92,13 +92,13 @@ def test_example_runs_as_written(kind, code, tmp_path):
         cmd = ["bash", "-e", "-o", "pipefail", "-c", code]
     else:
         (work / "example.py").write_text(code, "utf-8")
-        cmd = ["python", "example.py"]
-    env = user_env(home)
-    exe = cmd[0] if kind == "sh" else str(Path(sys.executable).parent / "python")
+        cmd = [str(Path(sys.executable).parent / "python"), "example.py"]  # the venv's python
     proc = subprocess.run(
-        [exe, *cmd[1:]], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        cmd, cwd=work, env=user_env(home), capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     if kind == "python":
         assert "Warning" not in proc.stderr, proc.stderr[-3000:]
 
