@@ -47,7 +47,7 @@ for s in (1.5, 1.0, 0.5):
 ax.set_xlabel("depth L")
 ax.set_ylabel("ŷ₁")
 ax.legend()
-ax.set_title("ŷ = s^L x")
+ax.set_title("$\\hat y = s^L x$")
 plt.show()
 net = diagnostics.identity_network(30, 1.5)
 print("L = 30, s = 1.5: ŷ =", net.forward(x)[0], " 1.5**30 =", 1.5**30)

@@ -96,6 +96,8 @@ def shard_range(n_samples: int, rank: int, size: int) -> tuple[int, int]:
     The first ``n_samples % size`` ranks get one row more (``numpy.array_split``'s rule),
     so shard sizes differ by at most one.
 
+    Examples
+    --------
     >>> [shard_range(10, r, 4) for r in range(4)]
     [(0, 3), (3, 6), (6, 8), (8, 10)]
     """
