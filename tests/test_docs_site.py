@@ -33,11 +33,12 @@ API = ROOT / "docs" / "api"
 # The public modules of the API reference (besides the names of ``mlplab.__all__``).
 PUBLIC_MODULES = [
     "mlplab.core.activations", "mlplab.core.heads", "mlplab.core.initializers",
-    "mlplab.core.optimizers", "mlplab.core.schedules", "mlplab.core.layers", "mlplab.core.backprop", "mlplab.core.params",
-    "mlplab.core.dropout", "mlplab.core.batchnorm", "mlplab.core.data",
-    "mlplab.core.diagnostics", "mlplab.train.callbacks", "mlplab.train.checkpoint",
-    "mlplab.train.mpi", "mlplab.saving", "mlplab.persist.modelfile",
-    "mlplab.persist.tableplan", "mlplab.persist.csvdata", "mlplab.plots", "mlplab.experiments",
+    "mlplab.core.optimizers", "mlplab.core.schedules", "mlplab.core.layers",
+    "mlplab.core.backprop", "mlplab.core.params", "mlplab.core.dropout",
+    "mlplab.core.batchnorm", "mlplab.core.data", "mlplab.core.diagnostics",
+    "mlplab.train.callbacks", "mlplab.train.checkpoint", "mlplab.train.mpi", "mlplab.saving",
+    "mlplab.persist.modelfile", "mlplab.persist.tableplan", "mlplab.persist.csvdata",
+    "mlplab.plots", "mlplab.experiments",
 ]  # fmt: skip
 
 
