@@ -238,3 +238,22 @@ def test_the_built_site_renders_in_chromium(site):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_the_docs_extension_turns_rst_into_markdown():
+    pytest.importorskip("griffe", reason="the docs extra is not installed")
+    spec = importlib.util.spec_from_file_location(
+        "griffe_rst", ROOT / "docs" / "_ext" / "griffe_rst.py"
+    )
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    doc = (
+        "See :func:`~mlplab.core.backprop.forward` and :class:`mlplab.Network`::\n\n"
+        "    code\n\n.. math:: z = Wa + b\n\n"
+        "Parameters\n----------\nb1, b2 : float, default=0.9, 0.999\n    As in Adam.\n"
+    )
+    assert ext.to_markdown(doc) == (
+        "See `forward` and `mlplab.Network`:\n\n    code\n\n\n    z = Wa + b\n\n"
+        "Parameters\n----------\nb1 : float, default=0.9\n    As in Adam.\n"
+        "b2 : float, default=0.999\n    As in Adam.\n"
+    )
