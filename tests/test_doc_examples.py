@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,23 +101,49 @@ def missing_extra(code: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize(("kind", "code"), list(all_blocks()))
-def test_example_runs_as_written(kind, code, tmp_path):
-    extra = missing_extra(code)
-    if extra:
-        pytest.skip(f"needs {extra}")
-    home = tmp_path / "home"
+def run_block(kind: str, code: str, folder: Path) -> subprocess.CompletedProcess:
+    """Run one block in ``folder``/work, as a user would, with ``folder``/home as HOME."""
+    home, work = folder / "home", folder / "work"
     home.mkdir()
-    work = tmp_path / "work"
     work.mkdir()
     if kind == "sh":
         cmd = ["bash", "-e", "-o", "pipefail", "-c", code]
     else:
         (work / "example.py").write_text(code, "utf-8")
         cmd = [str(Path(sys.executable).parent / "python"), "example.py"]  # the venv's python
-    proc = subprocess.run(
+    return subprocess.run(
         cmd, cwd=work, env=user_env(home), capture_output=True, text=True, timeout=300
     )
+
+
+# Most of a block's time is Python starting and importing: the selected blocks run two at a
+# time (each in its own folders), once per session, and each test reads its block's outcome.
+WORKERS = min(2, os.cpu_count() or 1)
+
+
+@pytest.fixture(scope="session")
+def outcomes(request, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    selected = {
+        item.callspec.id: item.callspec.params
+        for item in request.session.items
+        if item.originalname == "test_example_runs_as_written"
+        and not item.get_closest_marker("skip")
+        and not missing_extra(item.callspec.params["code"])
+    }
+    with ThreadPoolExecutor(WORKERS) as pool:
+        futures = {
+            name: pool.submit(run_block, p["kind"], p["code"], tmp_path_factory.mktemp("example"))
+            for name, p in selected.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize(("kind", "code"), list(all_blocks()))
+def test_example_runs_as_written(kind, code, request, outcomes):
+    extra = missing_extra(code)
+    if extra:
+        pytest.skip(f"needs {extra}")
+    proc = outcomes[request.node.callspec.id]
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
