@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint install install-dev clean bench bench-quick
+.PHONY: demo test lint install install-dev clean bench bench-quick docs docs-serve install-docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: install-dev
 # Everything the tests need: dev tools, the MPI extra, the playground's web extra with Playwright
 # and Debian's chromium, and the array-library extras (PyTorch CPU, array-api-strict). Each block
 # below says why.
-test: install-dev lint install-web browser $(VENV)/.installed-backends
+test: install-dev lint install-web browser $(VENV)/.installed-backends install-docs
 	$(PY) -m pytest -q
 
 # Benchmarks of issue 6 (not part of `make test`): mlplab vs scikit-learn vs PyTorch CPU.
@@ -70,7 +70,25 @@ bench-compare: $(VENV)/.installed-bench $(VENV)/.installed-dev  ## writes benchm
 	  --out benchmarks/RESULTS-redesign.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info site .cache
+
+# The documentation site: `make docs` builds it into site/ with --strict (a warning or a broken
+# link fails) and executes every tutorial; `make docs-serve` serves it on 127.0.0.1:8000.
+# `make test` builds it too (tests/test_docs_site.py) and opens it in headless chromium.
+# NO_MKDOCS_2_WARNING silences Material's end-of-life banner (printed at every build).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e ".[docs]"
+	touch $@
+
+install-docs: $(VENV)/.installed-docs
+
+docs: $(VENV)/.installed-docs
+	$(MKDOCS) build --strict
+
+docs-serve: $(VENV)/.installed-docs
+	$(MKDOCS) serve
 
 # The playground's tests (tests/test_playground*.py) need the web extra, Playwright and
 # Debian's chromium. Playwright drives the system chromium: never `playwright install`.

@@ -435,17 +435,16 @@ def test_training_loop_reads_the_device_once_per_epoch(monkeypatch, rng):
     assert counts[4] == counts[32]  # 8 times the steps, not one read more
 
 
-def test_readme_gpu_example_runs(tmp_path, monkeypatch, capsys):
+def test_docs_gpu_example_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("array_api_compat")
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## GPU and other array libraries", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "guide" / "gpu.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/guide/gpu.md", "exec"), {})
     device, kind, same = capsys.readouterr().out.split()
     assert device in ("cpu", "cuda:0") and kind == "Tensor" and same == "True"
 

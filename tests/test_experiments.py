@@ -469,7 +469,20 @@ def test_committed_example_report_is_small_and_complete():
     for name in ex.EXPERIMENTS:
         assert {f"{name}.png", f"{name}.json", f"{name}.md"} <= set(files)
     assert sum(files.values()) < 2_000_000
-    readme = (ROOT / "README.md").read_text("utf-8")
-    section = readme.split("## Experiments: the lecture's claims, reproduced")[1]
-    assert "docs/report/report.md" in section
-    assert len(re.findall(r"!\[[^\]]*\]\(docs/report/\w+\.png\)", section)) == 2
+    page = (ROOT / "docs" / "guide" / "experiments.md").read_text("utf-8")
+    assert "(../report/report.md)" in page
+    assert len(re.findall(r"!\[[^\]]*\]\(\.\./report/\w+\.png\)", page)) == 2
+
+
+def test_cli_refuses_a_non_empty_out_unless_forced(tmp_path, capsys):
+    earlier = tmp_path / "report.md"
+    earlier.write_text("an earlier run's report")
+    assert main(["experiments", "backprop", "--quick", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mlplab: error: --out {tmp_path} is not empty")
+    assert "--force" in err
+    assert earlier.read_text() == "an earlier run's report"  # nothing overwritten
+    args = ["experiments", "backprop", "--quick", "--out", str(tmp_path), "--quiet", "--force"]
+    assert main(args) == 0
+    assert "an earlier run" not in earlier.read_text()
+    assert (tmp_path / "backprop.png").is_file()

@@ -107,3 +107,44 @@ def test_the_command_serves_the_page_on_localhost(tmp_path):
         proc.terminate()
         out, _err = proc.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_a_busy_port_is_a_clear_error_before_any_url(capsys):
+    pytest.importorskip("uvicorn")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["playground", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "http://" not in out  # no URL announced for a server that never started
+    assert err.startswith(f"mlplab: error: cannot serve on 127.0.0.1:{port}: ")
+    assert "in use" in err
+    assert "--port 0" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_port_zero_announces_the_port_it_serves_on():
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "mlplab", "playground", "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        url = line.split()[3]
+        assert url.startswith("http://127.0.0.1:")
+        assert not url.endswith(":0/")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    assert "mlplab playground" in r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "the playground did not start"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

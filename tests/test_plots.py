@@ -118,10 +118,9 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("## Plots", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    page = Path(__file__).resolve().parents[1] / "docs" / "guide" / "plots.md"
+    code = re.search(r"```python\n(.*?)```", page.read_text(), re.S).group(1)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/guide/plots.md", "exec"), {})
     for name in ("boundary.png", "gradients.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"

@@ -5,6 +5,8 @@ W[l] of shape (n[l], n[l-1]), b[l] of shape (n[l],); rows of X are samples, so f
 batch z[l] = W[l] a[l-1] + b[l] is ``Z = A_prev @ W.T + b`` and a[l] = g(z[l]).
 The cost is J = (1/n) Σ L(i); the update W[l] ← W[l] − α ∂J/∂W[l].
 
+Examples
+--------
 >>> import numpy as np, mlplab
 >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 >>> y = np.array([0, 1, 1, 1])

@@ -214,6 +214,8 @@ def plot_decision_boundary(
     classes : list, optional
         Class names for the legend.
 
+    Notes
+    -----
     Two classes: P(class 1) as a color gradient with the 0.5 contour. More: each
     region in its class color, lighter where the network is less sure.
     """

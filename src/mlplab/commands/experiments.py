@@ -37,6 +37,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=Path("report"),
         help="folder for the figures, tables and report (default: ./report)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it already holds files (they are overwritten)",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes: all ten in about a minute")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--dpi", type=int, default=90, help="resolution of the PNG figures (default 90)")
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:<12} {doc}")
         return 0
     names = ex.check_names(args.names)  # fail on a typo before any work
+    _check_out(args.out, args.force)
 
     def log(line: str) -> None:
         if not args.quiet:
@@ -67,3 +73,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  not supported ({name}): {claim.text}")
     print(f"wrote {args.out / 'report.md'} and {args.out / 'report.html'}")
     return 0
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a ``--out`` folder that already holds files, unless ``--force``."""
+    if force or not out.is_dir() or not any(out.iterdir()):
+        return
+    raise FileExistsError(
+        f"--out {out} is not empty (an earlier report?); "
+        "pass --force to overwrite its files, or choose another folder"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,32 @@ def run(args: argparse.Namespace) -> int:
             f"mlplab: warning: serving on {args.host}: other machines can reach the playground",
             file=sys.stderr,
         )
+    sock = _listen(args.host, args.port)  # a busy port fails here, before any URL is printed
+    port = sock.getsockname()[1]  # --port 0: the free port the system chose
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"mlplab playground on http://{host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"mlplab playground on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port``, or raise one clear ``OSError`` (e.g. a busy port)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise OSError(f"--host {host!r}: cannot resolve it ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        hint = " (is another playground running?); pass --port N, or --port 0 for a free one"
+        raise OSError(f"cannot serve on {host}:{port}: {reason}{hint}") from None
+    return sock

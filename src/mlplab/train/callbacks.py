@@ -69,6 +69,7 @@ class History(Callback):
         self.epoch: list[int] = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
@@ -78,9 +79,11 @@ class History(Callback):
         return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores of this callback (plain JSON-friendly values)."""
         return {"history": self.history, "epoch": self.epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state that :meth:`state_dict` returned (when a run resumes)."""
         self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
         self.epoch = [int(e) for e in state["epoch"]]
 
@@ -135,6 +138,7 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch."""
         self.best = math.inf
         self.wait = 0
         self.best_epoch: int | None = None
@@ -144,6 +148,7 @@ class EarlyStopping(Callback):
         self._key: str | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         if self._key is None:
             key = self.monitor
             if key not in logs and key.startswith("val_") and key[4:] in logs:
@@ -170,6 +175,7 @@ class EarlyStopping(Callback):
                 self.trainer.stop_training = True
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
+        """After the last epoch (also after an early stop or Ctrl-C)."""
         if self.restore_best and self._best_theta is not None:
             self.trainer.net.set_flat_params(self._best_theta)
             if self._best_stats is not None:
@@ -178,9 +184,11 @@ class EarlyStopping(Callback):
     _STATE = ("best", "wait", "best_epoch", "stopped_epoch", "_key", "_best_theta", "_best_stats")
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores of this callback (plain JSON-friendly values)."""
         return _present(self, self._STATE)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state that :meth:`state_dict` returned (when a run resumes)."""
         _load(self, state)
 
 
@@ -230,10 +238,12 @@ class ReduceLROnPlateau(Callback):
         self.min_delta, self.cooldown, self.min_lr = float(min_delta), cooldown, float(min_lr)
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch."""
         self.best, self.wait, self.cooling = math.inf, 0, 0
         self._key: str | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         from mlplab.train import lr as _lr
 
         if self._key is None:
@@ -265,9 +275,11 @@ class ReduceLROnPlateau(Callback):
                 self.wait, self.cooling = 0, self.cooldown
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores of this callback (plain JSON-friendly values)."""
         return _present(self, ("best", "wait", "cooling", "_key"))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state that :meth:`state_dict` returned (when a run resumes)."""
         _load(self, state)
 
 
@@ -284,12 +296,14 @@ class GradientNormLogger(Callback):
         self.biases = biases
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Before each epoch (epochs count from 0)."""
         L = self.trainer.net.L
         self._sum: list[Any] = [0.0] * L  # floats, or 0-D arrays on the device
         self._sum_b: list[Any] = [0.0] * L
         self._count = 0
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """After each parameter update; ``logs`` has ``loss`` and ``size``."""
         for l, g in enumerate(self.trainer.grads):
             self._sum[l] += _xp.loss_value(_xp.norm(g.W))
             if self.biases:
@@ -297,6 +311,7 @@ class GradientNormLogger(Callback):
         self._count += 1
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         n = max(self._count, 1)
         for l in range(len(self._sum)):
             logs[f"grad_norm/W{l + 1}"] = float(self._sum[l]) / n
@@ -304,9 +319,11 @@ class GradientNormLogger(Callback):
                 logs[f"grad_norm/b{l + 1}"] = float(self._sum_b[l]) / n
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores of this callback (plain JSON-friendly values)."""
         return _present(self, ("_sum", "_sum_b", "_count"))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state that :meth:`state_dict` returned (when a run resumes)."""
         _load(self, state)
 
 
@@ -349,6 +366,7 @@ class ActivationLogger(Callback):
         self.X = X
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         net = self.trainer.net
         for l, cache in enumerate(net.forward_cache(self.X)[:-1], start=1):
             for q, v in zip(
@@ -375,22 +393,27 @@ class CallbackList:
             cb.set_trainer(trainer)
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Call ``on_train_begin`` of every callback, in order."""
         for cb in self.callbacks:
             cb.on_train_begin(logs)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Call ``on_epoch_begin`` of every callback, in order."""
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, logs)
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """Call ``on_batch_end`` of every callback, in order."""
         for cb in self.batch_hooks:
             cb.on_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Call ``on_epoch_end`` of every callback, in order."""
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
+        """Call ``on_train_end`` of every callback, in order."""
         for cb in self.callbacks:
             cb.on_train_end(logs)
 

@@ -15,7 +15,7 @@ There is one loop; where a batch's rows live is a *strategy*'s business
 (:mod:`mlplab.train.strategy`: one process; :mod:`mlplab.train.mpi`: MPI ranks, with
 ``fit(comm=...)``). The step is :mod:`mlplab.train.step`; the batches :mod:`mlplab.train.batches`.
 
-Around that loop, what a long run needs (see the README's "Guarantees"): a step whose
+Around that loop, what a long run needs (see docs/guide/numerics.md, "Guarantees"): a step whose
 cost, gradient or update is not finite is refused (:class:`DivergenceError`); the
 first Ctrl-C ends the run after the current step; checkpoints
 (:mod:`mlplab.train.checkpoint`) let a killed run resume to exactly the same weights.

@@ -97,6 +97,8 @@ def shard_range(n_samples: int, rank: int, size: int) -> tuple[int, int]:
     The first ``n_samples % size`` ranks get one row more (``numpy.array_split``'s rule),
     so shard sizes differ by at most one.
 
+    Examples
+    --------
     >>> [shard_range(10, r, 4) for r in range(4)]
     [(0, 3), (3, 6), (6, 8), (8, 10)]
     """
@@ -308,15 +310,21 @@ class MPI(Local):
         return self._buf[:n_params]
 
     def agree(self, fn: Callable[[], T]) -> T:
+        """Run a check on every rank; an error on any rank is raised on all of them."""
         return _agree(self.comm, fn)
 
     def share(self, n_local: int) -> tuple[int, tuple[int, int]]:
+        """(n over all ranks, this rank's global rows lo:hi), from one ``allgather``."""
         counts = self.comm.allgather(int(n_local))
         lo = int(sum(counts[: self.rank]))
         self.n_global, self.rows = int(sum(counts)), (lo, lo + int(n_local))
         return self.n_global, self.rows
 
     def reduce(self, grad: Any, J: Any, correct: Any, m: int, size: int) -> tuple[Any, Any]:
+        """Σ_k (m_k/|B|)·(rank k's means): one ``Allreduce`` of [m·dJ/dθ | m·J | # correct].
+
+        ``grad`` becomes the batch's gradient in place; returns the batch's (J, # correct).
+        """
         buf = self._buf  # the trainer's gradient is buf[:n] (gradient_buffer)
         assert buf is not None
         n = grad.shape[0]
@@ -344,12 +352,14 @@ class MPI(Local):
         return int(counts[: self.rank].sum()), int(counts.sum())
 
     def any(self, flag: bool) -> bool:
+        """True when ``flag`` is true on any rank (a callback asked to stop)."""
         MPI = _mpi()
         out = np.array([1 if flag else 0], dtype=np.int32)
         self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)
         return bool(out[0])
 
     def sum(self, value: int) -> int:
+        """Σ of an integer over the ranks."""
         return int(sum(self.comm.allgather(int(value))))
 
     def sum_floats(self, values: Any) -> np.ndarray:
