@@ -97,6 +97,10 @@ class Trainer:
         ``mlplab.train.mpi.MPI(comm)`` trains data-parallel over MPI ranks.
     verbose : bool, default=False
         Show a progress bar (on the root process only).
+    order : callable, optional
+        The epoch order provider: ``order(n)`` returns each epoch's order of the n global
+        rows (:class:`~mlplab.train.batches.EpochPlan`); default a permutation drawn from
+        ``seed``'s stream.
 
     Attributes
     ----------
@@ -129,6 +133,7 @@ class Trainer:
         *,
         strategy: Any = None,
         verbose: bool = False,
+        order: Any = None,
     ) -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be an mlplab.Network, got {type(net).__name__}")
@@ -141,7 +146,7 @@ class Trainer:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be mlplab Callback objects, got {cb!r}")
-        self.net, self.optimizer = net, optimizer
+        self.net, self.optimizer, self.order = net, optimizer, order
         self.strategy = Local() if strategy is None else strategy
         self.state = TrainState(rng=as_generator(seed))
         self.history = History()
@@ -342,7 +347,7 @@ class Trainer:
         labels = self.net._xp.argmax(Y, axis=1) if self.net.head.name == "multiclass" else None
         stepper = (HostStep if self.net._xp is np else DeviceStep)(self.optimizer, self.net)
         cbs = CallbackList(self.callbacks, self)
-        plan = EpochPlan(n_global, B, rows)
+        plan = EpochPlan(n_global, B, rows, self.order)
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped
