@@ -110,6 +110,8 @@ class SklearnEpochEnd(Callback):
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         self._update_no_improvement_count()
+        if self.validation is not None:  # into the History (history_) too
+            logs["val_score"] = est.validation_scores_[-1]
         before = rate.learning_rate
         rate.iteration_ends(est.t_)
         if est._no_improvement_count > est.n_iter_no_change:

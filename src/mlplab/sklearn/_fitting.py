@@ -44,6 +44,7 @@ def fit(est: Any, X: np.ndarray, Y: np.ndarray, y_raw: Any, sw: Any, **how: Any)
     """
     incremental, first, comm = how["incremental"], how["first"], how.get("comm")
     rs, gen = _params.random_states(est.random_state)
+    est._random = gen  # mlplab's own draws (dropout masks); saved in model files
     est.n_outputs_ = Y.shape[1]
     if first:
         _new_network(est, X, Y.shape[1], how["head"], sw, comm, rs, gen)
@@ -136,9 +137,13 @@ def _fit_lbfgs(est: Any, X: np.ndarray, Y: np.ndarray, sw: Any) -> None:
 def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  # type: ignore[no-untyped-def]
     """Epochs of the one training loop, as scikit-learn's ``_fit_stochastic``."""
     if not incremental or getattr(est, "_optimizer", None) is None:
-        est._optimizer, est._opt_state = LearningRate(est), None  # a fresh optimizer
-    if not hasattr(est, "loss_curve_") or getattr(est, "_no_improvement_count", None) is None:
+        est._optimizer = LearningRate(est)  # a fresh optimizer for fit, as scikit-learn's
+        if not incremental:
+            est._opt_state = None
+    if not hasattr(est, "loss_curve_"):  # a network trained by lbfgs before
         _reset_progress(est)
+    if not hasattr(est, "_best_theta"):  # loaded from a file
+        est._best_theta = np.array(est.network_._theta, copy=True)
     validation = None
     if est.early_stopping:
         X, Y, sw, validation = _split(est, X, Y, y_raw, sw, rs)
@@ -160,7 +165,7 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
         est.network_, make_optimizer(est._optimizer.learning_rate), [end], gen,
         strategy=strategy, order=ShuffledOrder(rs, bool(est.shuffle), comm),
     )  # fmt: skip
-    if est._opt_state is not None and est._opt_solver == est.solver:
+    if _same_kind(est._opt_state, trainer.optimizer.init(est.network_._theta)):
         trainer.opt_state = est._opt_state  # partial_fit continues the optimizer
     trainer.step = est._step
     try:
@@ -171,6 +176,14 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
             est.history_.setdefault(key, []).extend(values)
     if validation is not None:  # scikit-learn keeps the best validation epoch's parameters
         est.network_._theta[...] = est._best_theta
+
+
+def _same_kind(state: Any, fresh: Any) -> bool:
+    """A saved optimizer state fits the optimizer (a file of mlplab < issue 15 may hold
+    the state of another form of the solver: then the optimizer starts afresh)."""
+    if state is None or type(state) is not type(fresh):
+        return False
+    return all(np.shape(a) == np.shape(b) for a, b in zip(state[1:], fresh[1:], strict=True))
 
 
 def _train(est, trainer, X, Y, sw, epochs, B, validation) -> None:  # type: ignore[no-untyped-def]

@@ -85,9 +85,21 @@ CONSTRAINTS: dict[str, list[Any]] = {
 """scikit-learn's ``_parameter_constraints`` of its MLPs, with mlplab's options added."""
 
 
+def store(est: Any, arguments: dict[str, Any]) -> None:
+    """``__init__``'s arguments stored unchanged as attributes of the same names."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
 def check_params(est: Any) -> None:
     """What the constraints cannot say: the hidden sizes, ``dtype``, ``init``."""
     hidden_sizes(est)
+    if est.solver in ("momentum", "nesterov") and est.momentum >= 1:
+        raise ValueError(
+            f"momentum must be a number in [0, 1) for solver={est.solver!r} (the lecture's "
+            f"v = βv + (1−β)dW), got {est.momentum!r}"
+        )
     if est.dtype is not None and np.dtype(est.dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be 'float32', 'float64' or None, got {est.dtype!r}")
     if est.init is not None:
@@ -124,7 +136,7 @@ def make_optimizer(est: Any, lr: float) -> _opt.Optimizer:
     if est.solver == "adam":
         return _sk.sklearn_adam(lr, float(est.beta_1), float(est.beta_2), float(est.epsilon))
     if est.solver in ("momentum", "nesterov"):
-        return _opt.get(est.solver, lr=lr, beta=min(float(est.momentum), 0.999999))
+        return _opt.get(est.solver, lr=lr, beta=float(est.momentum))
     if est.solver == "adamw":
         from mlplab.sklearn import _lecture2
 

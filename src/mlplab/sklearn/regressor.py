@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
+from mlplab.sklearn import _params
 from mlplab.sklearn._base import _BaseMLP
 from mlplab.sklearn._data import check_sample_weight
 
@@ -76,38 +77,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_grad_norm: float | None = None,
         weight_decay: float | None = None,
     ) -> None:
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.init = init
-        self.dtype = dtype
-        self.normalize = normalize
-        self.dropout = dropout  # the next lecture (sklearn/_lecture2.py)
-        self.batch_norm = batch_norm
-        self.lr_schedule = lr_schedule
-        self.max_grad_norm = max_grad_norm
-        self.weight_decay = weight_decay
+        # scikit-learn's rule: store every parameter as given and check nothing (fit does)
+        _params.store(self, locals())
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseMLP._parameter_constraints,
