@@ -33,47 +33,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(100,)
-        n[1], ..., n[L-1]: units of each hidden layer. ``()`` is logistic regression.
-    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default="relu"
-        g of the hidden layers (``"logistic"`` is the sigmoid σ).
-    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adamw"}, default="adam"
-        The optimizer (see :mod:`mlplab.sklearn.estimators` for how it differs from
-        scikit-learn's).
-    alpha : float, default=1e-4
-        λ of the L2 penalty (λ / 2n) Σ‖W[l]‖² (biases not penalized).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is min(200, n_samples). n_samples gives batch GD.
-    learning_rate_init : float, default=0.001
-        The learning rate α.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    momentum : float, default=0.9
-        β of the "momentum" and "nesterov" solvers, in the lecture's form.
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's β1, β2 and ε.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified) and stop when the
-        validation accuracy has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's parameters are kept. Without it, training stops when
-        the training cost has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    random_state : int, Generator, RandomState or None, default=None
-        Seeds the initialization, the shuffles and the validation split.
-    verbose : bool, default=False
-        Show a progress bar on stderr.
-    warm_start : bool, default=False
-        Continue from the fitted parameters and optimizer state on the next ``fit``.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+    epsilon, n_iter_no_change, max_fun
+        scikit-learn's, in its order, with its defaults and meanings (see
+        ``sklearn.neural_network.MLPClassifier``), validated by its own machinery. The same
+        ``random_state`` gives scikit-learn's model up to floating-point rounding. mlplab
+        adds the activation ``"leaky_relu"`` (``"sigmoid"`` is ``"logistic"``) and the
+        solvers below.
     init : str, optional
-        Weight initializer name (:mod:`mlplab.initializers`); default He for ReLU
-        layers, Xavier otherwise.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the parameters and of training.
-    normalize : bool, default=True
+        An mlplab initializer (:mod:`mlplab.initializers`) instead of scikit-learn's
+        Glorot-uniform draw (None).
+    dtype : {"float32", "float64"}, optional
+        Precision of the parameters and of training; None (default) follows X: float32 X
+        trains in float32, anything else in float64, as scikit-learn.
+    normalize : bool, default=False
         Standardize the features with the training set's mean and standard deviation
-        (a :class:`~mlplab.data.Standardizer` attached to the network).
+        (a :class:`~mlplab.data.Standardizer` attached to the network, saved with it).
+    solver="momentum", "nesterov", "rmsprop", "adamw"
+        mlplab's solvers: the lecture's momentum v = βv + (1−β)dW (β = ``momentum``) and its
+        Nesterov form, RMSProp (ε = ``epsilon``), AdamW (``weight_decay``).
     dropout, batch_norm, lr_schedule, max_grad_norm, weight_decay
         The next lecture (their defaults change nothing): inverted dropout rate of the
         hidden units, batch normalization of every hidden layer, a learning-rate
@@ -83,29 +63,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels (``arange(n_labels)`` for multi-label targets).
-    n_features_in_ : int
-        n[0].
-    network_ : mlplab.Network
-        The fitted network, with its Standardizer.
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        scikit-learn's (``n_iter_``: the epochs of the last ``fit`` call).
+    coefs_ : list of ndarray
+        W[l].T of shape (n[l-1], n[l]), scikit-learn's layout: views of ``weights_``,
+        writable, and assignable as a list.
+    intercepts_ : list of ndarray
+        b[l] of shape (n[l],) (views of ``biases_``; assignable).
     weights_ : list of ndarray
         W[l] of shape (n[l], n[l-1]), the lecture's layout.
     biases_ : list of ndarray
         b[l] of shape (n[l],).
-    coefs_ : list of ndarray
-        W[l].T of shape (n[l-1], n[l]), scikit-learn's layout (views of ``weights_``).
-    intercepts_ : list of ndarray
-        Alias of ``biases_``.
-    n_iter_ : int
-        Epochs run since the network was created.
-    loss_curve_ : list of float
-        Training cost J per epoch (with the L2 term).
+    network_ : mlplab.Network
+        The fitted network (with its Standardizer when ``normalize=True``).
     history_ : dict of str to list of float
-        Everything logged per epoch: ``loss``, ``accuracy``, ``grad_norm/W1``, ...,
-        and ``val_score``/``val_loss`` with early stopping.
-    best_loss_, validation_scores_, best_validation_score_, loss_, t_
-        As in scikit-learn.
+        Everything logged per epoch: ``loss``, ``accuracy``, ``val_score`` (early
+        stopping), ``lr`` (with ``lr_schedule``).
 
     Examples
     --------

@@ -24,10 +24,18 @@ __all__ = ["MLPRegressor"]
 class MLPRegressor(RegressorMixin, _BaseMLP):
     r"""Multi-layer perceptron regressor trained by backpropagation (scikit-learn API).
 
-    The ``regression`` head: identity output and the squared error
-    L = ½ Σ_k (z_k − y_k)², any number of outputs. Parameters and attributes are those of
+    ``loss="squared_error"`` (default): the ``regression`` head, identity output and
+    L = ½ Σ_k (z_k − y_k)², any number of outputs; ``loss="poisson"``: the ``poisson``
+    head, a = e^z and half the Poisson deviance (counts y ≥ 0). ``loss`` is the first
+    parameter, as in scikit-learn; the others and the attributes are those of
     :class:`MLPClassifier` (without ``classes_``); ``early_stopping`` monitors the
     validation R².
+
+    scikit-learn averages its squared error over the outputs but sums its gradient over
+    them (scikit-learn issue #8349); mlplab sums both. With several outputs the data term
+    of ``loss_``/``loss_curve_`` is therefore n_outputs times scikit-learn's (the steps are
+    the same), and the ``tol`` rule, which compares those numbers, may stop at another
+    epoch. With one output they agree.
 
     Examples
     --------
