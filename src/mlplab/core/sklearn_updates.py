@@ -102,3 +102,7 @@ def sklearn_adam_update(grads: Any, state: AdamState, params: Any = None, *, lr,
     lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
     updates = tree_map(lambda v, s: -lr_t * v / (_sqrt(s) + eps), v, s)
     return updates, AdamState(t, v, s)
+
+
+SKLEARN_OPTIMIZERS = {"sklearn_sgd": sklearn_sgd, "sklearn_adam": sklearn_adam}
+"""By name, for :func:`mlplab.core.optimizers.get` (``get("sklearn_adam", lr=0.01)``)."""
