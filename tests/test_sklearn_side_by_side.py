@@ -125,3 +125,22 @@ def test_float32_data_trains_in_float32_like_scikit_learn(solver):
     assert all(c.dtype == np.float32 for c in ours.coefs_ + ours.intercepts_)
     assert ours.predict_proba(X).dtype == theirs.predict_proba(X).dtype == np.float32
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("data", ["iris", "diabetes"])
+def test_sample_weights_as_scikit_learn(data, solver):
+    """Weighted mini-batches: J = Σ w L / Σ_B w and scikit-learn's L2 term α/(2 Σ_B w)."""
+    X, y = _data(data)
+    w = np.random.default_rng(0).integers(0, 4, size=X.shape[0]).astype(float)
+    kind = "MLPRegressor" if data == "diabetes" else "MLPClassifier"
+    params = dict(hidden_layer_sizes=(16,), random_state=0, max_iter=50, batch_size=32)
+    params.update(solver=solver, alpha=0.01, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = getattr(sk, kind)(**params).fit(X, y, sample_weight=w)
+        ours = getattr(ml, kind)(**params).fit(X, y, sample_weight=w)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-6)
+    for a, b in zip(ours.coefs_, theirs.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)

@@ -168,6 +168,7 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
     if _same_kind(est._opt_state, trainer.optimizer.init(est.network_._theta)):
         trainer.opt_state = est._opt_state  # partial_fit continues the optimizer
     trainer.step = est._step
+    trainer.l2_per_batch_weight = True  # scikit-learn's λ/(2 Σ_{i∈B} w_i)
     try:
         _train(est, trainer, X, Y, sw, 1 if incremental else est.max_iter, B, validation)
     finally:

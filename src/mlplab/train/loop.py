@@ -160,6 +160,9 @@ class Trainer:
         self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
+        # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
+        # repeated data's) or scikit-learn's λ/(2 Σ_{i∈B} w_i) over the batch's (True)
+        self.l2_per_batch_weight = False
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
         self.checkpoint_path: Path | None = None  # the checkpoint file of the last fit
 
@@ -297,8 +300,12 @@ class Trainer:
         if run.combine:  # other processes hold other rows of the batch
             J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
-            lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
-            J = add_l2(self.net, self.grads, J, batch.size, lam)
+            if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
+                w_b = w if batch.rows is None else w[batch.rows]
+                J = add_l2(self.net, self.grads, J, float(w_b.sum()), self.net.l2)
+            else:
+                lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
+                J = add_l2(self.net, self.grads, J, batch.size, lam)
         new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)
