@@ -25,8 +25,6 @@ ORIGINAL = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 SWAPPED = "from mlplab.sklearn import MLPClassifier, MLPRegressor"
 
 PRIVATE = {
-    "test_fit": "sets _coef_grads, _intercept_grads, _coef_velocity, _intercept_velocity "
-    "and _no_improvement_count by hand before partial_fit (scikit-learn's internal buffers)",
     "test_gradient": "calls _loss_grad_lbfgs(packed, X, Y, sample_weight, activations, "
     "deltas, coef_grads, intercept_grads), scikit-learn's private lbfgs objective",
 }

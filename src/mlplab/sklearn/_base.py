@@ -82,37 +82,64 @@ class _BaseMLP(BaseEstimator):
 
         Transposed *views* of :attr:`weights_`, so ``X @ coefs_[0] + intercepts_[0]`` is
         z[1] as in ``sklearn.neural_network``; writing into them, or assigning a new list
-        of arrays of the same shapes, changes the model.
+        of arrays of the same shapes, changes the model. Before the first fit, an assigned
+        list is the starting point of a ``partial_fit`` or a ``warm_start`` fit, as there.
         """
+        if "network_" not in vars(self) and "_coefs_set" in vars(self):
+            return self._coefs_set  # type: ignore[no-any-return]
         check_is_fitted(self)
         return [W.T for W in self.network_.weights]
 
     @coefs_.setter
     def coefs_(self, coefs: list[Any]) -> None:
-        check_is_fitted(self)
+        if "network_" not in vars(self):
+            self._coefs_set = coefs  # the user's starting parameters (see fit)
+            return
         self.network_.weights = [np.asarray(c).T for c in coefs]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """scikit-learn's name for :attr:`biases_` (assignable)."""
+        """scikit-learn's name for :attr:`biases_` (assignable, as ``coefs_``)."""
+        if "network_" not in vars(self) and "_intercepts_set" in vars(self):
+            return self._intercepts_set  # type: ignore[no-any-return]
         return self.biases_
 
     @intercepts_.setter
     def intercepts_(self, intercepts: list[Any]) -> None:
-        check_is_fitted(self)
+        if "network_" not in vars(self):
+            self._intercepts_set = intercepts
+            return
         self.network_.biases = [np.asarray(b) for b in intercepts]
 
     @property
     def n_layers_(self) -> int:
         """Number of layers counting the input layer (L + 1), as in scikit-learn."""
+        if "network_" not in vars(self) and "_coefs_set" in vars(self):
+            return len(self._coefs_set) + 1
         check_is_fitted(self)
         return self.network_.L + 1
+
+    @n_layers_.setter
+    def n_layers_(self, value: int) -> None:
+        """Accepted before a fit from assigned ``coefs_`` (which then decide it)."""
+        if "network_" in vars(self) and value != self.network_.L + 1:
+            raise AttributeError("n_layers_ follows the fitted network; assign coefs_ instead")
 
     @property
     def out_activation_(self) -> str:
         """'logistic', 'softmax', 'identity' or 'exp' (the head's link)."""
+        if "network_" not in vars(self) and "_out_activation_set" in vars(self):
+            return self._out_activation_set  # type: ignore[no-any-return]
         check_is_fitted(self)
         return _params.OUT_ACTIVATION[self.network_.head.name]
+
+    @out_activation_.setter
+    def out_activation_(self, value: str) -> None:
+        """Accepted before a fit (the targets decide it, as in scikit-learn's ``fit``)."""
+        if "network_" in vars(self) and value != self.out_activation_:
+            raise AttributeError("out_activation_ follows the targets and loss")
+        if "network_" not in vars(self):
+            self._out_activation_set = value
 
     # -- fitting -----------------------------------------------------------------------
     def _begin_fit(self, incremental: bool) -> bool:
@@ -120,7 +147,8 @@ class _BaseMLP(BaseEstimator):
         self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        return not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        started = "network_" in vars(self) or "_coefs_set" in vars(self)
+        return not started or (not self.warm_start and not incremental)
 
     def _validate(self, X: Any, y: Any, comm: Any, sample_weight: Any, first: bool, **kw: Any):  # type: ignore[no-untyped-def]
         """X, y through scikit-learn's ``validate_data`` (``kw``: its options for this

@@ -48,6 +48,8 @@ def fit(est: Any, X: np.ndarray, Y: np.ndarray, y_raw: Any, sw: Any, **how: Any)
     est.n_outputs_ = Y.shape[1]
     if first:
         _new_network(est, X, Y.shape[1], how["head"], sw, comm, rs, gen)
+    elif "network_" not in vars(est):  # coefs_ and intercepts_ assigned before fitting
+        _network_from_assigned(est, X, how["head"], sw, gen)
     net = est.network_
     net.l2 = float(est.alpha)
     if sw is not None:
@@ -90,6 +92,36 @@ def _new_network(est, X, n_out, head, sw, comm, rs, gen) -> None:  # type: ignor
     est.history_ = {}
     est._best_theta = np.array(net._theta, copy=True)
     if est.solver != "lbfgs":
+        _reset_progress(est)
+
+
+def _network_from_assigned(est, X, head, sw, gen) -> None:  # type: ignore[no-untyped-def]
+    """The network of assigned ``coefs_``/``intercepts_`` (scikit-learn continues from
+    them when it finds ``coefs_``); the attributes a fit keeps get their fresh values
+    where they were not assigned too."""
+    coefs = [np.asarray(c, dtype=float) for c in vars(est).pop("_coefs_set")]
+    intercepts = [np.asarray(b, dtype=float) for b in vars(est).pop("_intercepts_set")]
+    vars(est).pop("_out_activation_set", None)  # the head follows the targets
+    sizes = [coefs[0].shape[0], *(c.shape[1] for c in coefs)]
+    net = Network(
+        sizes,
+        hidden=_params.ACTIVATION_NAMES[est.activation],
+        output=head,
+        init="zeros",
+        seed=gen,
+        dtype=_params.training_dtype(est, X),
+        l2=float(est.alpha),
+        standardizer=weighted_standardizer(X, sw) if est.normalize else None,
+        **_lecture2.network_options(est),
+    )
+    net.params = [(c.T, b.reshape(-1)) for c, b in zip(coefs, intercepts, strict=True)]
+    est.network_ = net
+    est._step, est._opt_state, est._opt_solver, est.history_ = 0, None, None, {}
+    est._best_theta = np.array(net._theta, copy=True)
+    for name, value in (("n_iter_", 0), ("t_", 0), ("_no_improvement_count", 0)):
+        if name not in vars(est):
+            setattr(est, name, value)
+    if est.solver != "lbfgs" and "loss_curve_" not in vars(est):
         _reset_progress(est)
 
 
