@@ -199,6 +199,26 @@ class _BaseMLP(BaseEstimator):
             return float("nan")
         return self._score_logits(Z, y, w)
 
+    def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, Y: Any, sample_weight: Any = None,
+                         *buffers: Any) -> tuple[float, np.ndarray]:  # fmt: skip
+        """scikit-learn's private L-BFGS objective, kept for its own tests: J and ∇J at
+        θ packed its way (every ``coefs_`` flattened, then every ``intercepts_``); Y as
+        the head takes it. ``buffers`` (its preallocated lists) are not needed here."""
+        from mlplab.train.lbfgs import LossAndGradient
+
+        net, packed = self.network_, np.asarray(packed, dtype=np.float64)
+        shapes = [W.T.shape for W in net.weights]
+        cut = np.cumsum([a * b for a, b in shapes] + [b for _, b in shapes])[:-1]
+        parts = np.split(packed, cut)
+        net.weights = [p.reshape(shape).T for p, shape in zip(parts, shapes, strict=False)]
+        net.biases = parts[len(shapes) :]
+        Xs = net._prepare_X(dense(X))
+        J, flat = LossAndGradient(net, Xs, net._prepare_y(Y, Xs.shape[0]), sample_weight)(
+            net._theta
+        )
+        grads = net._views(flat)
+        return J, np.hstack([g.W.T.ravel() for g in grads] + [g.b for g in grads])
+
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
