@@ -67,4 +67,3 @@ def test_the_estimators_are_mlplabs() -> None:
     assert _SUITE.MLPClassifier is MLPClassifier
     assert _SUITE.MLPRegressor is MLPRegressor
     assert np.all([name in vars(_SUITE) for name in PRIVATE])
-
