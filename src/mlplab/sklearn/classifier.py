@@ -143,15 +143,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         lb = LabelBinarizer().fit(self.classes_)
         return lb.transform(y).astype(np.float64)
 
-    def _set_classes(self, y: np.ndarray, incremental: bool) -> None:
-        """scikit-learn's ``_validate_input`` rules for ``classes_`` (define, or check)."""
+    def _set_classes(self, y: np.ndarray, incremental: bool, shard: bool = False) -> None:
+        """scikit-learn's ``_validate_input`` rules for ``classes_`` (define, or check).
+
+        ``shard``: y is one MPI rank's rows, which may miss classes (checked as a subset).
+        """
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             lb = LabelBinarizer().fit(y)
             self.classes_ = lb.classes_
             self._set_mode(lb.y_type_)
             return
         classes = unique_labels(y)
-        if self.warm_start:
+        if self.warm_start and not shard:
             if set(classes) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the "
@@ -183,11 +186,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             from mlplab.train.mpi import global_classes
 
             classes = global_classes(comm, None if np.ndim(y) == 2 else y)
-            if classes is not None:
+            if classes is None:  # multi-label: the indicator's columns, on every rank
+                vars(self).pop("classes_", None)
+                self._on_every_rank(comm, lambda: self._set_classes(y, False))
+            else:
                 self.classes_ = classes
                 self._set_mode("multiclass" if len(classes) > 2 else "binary")
         else:
-            self._on_every_rank(comm, lambda: self._set_classes(y, incremental))
+            shard = comm is not None
+            self._on_every_rank(comm, lambda: self._set_classes(y, incremental, shard))
         Y = self._binarize(y)
         head = "multiclass" if self._mode_ == "multiclass" else "binary"
         return self._run(X, Y, y, sw, incremental=incremental, first=first, head=head, comm=comm)
