@@ -82,6 +82,43 @@ def run(rounds: int, max_iter: int, pause: float) -> tuple[dict, str]:
     return times, same
 
 
+def run_workloads(rounds: int, pause: float, quick: bool) -> list[str]:
+    """The four workloads of ``make bench`` (benchmarks/workloads.py) through both
+    estimators with the same settings: sgd, momentum 0.9 without Nesterov, their batch
+    size, epochs and learning rate, ``tol=0``; X as the workload holds it (float32 except
+    tabular), so both train in X's precision. Median of ``rounds`` interleaved fits."""
+    import workloads
+    from sklearn import neural_network as sk
+    from sklearn.exceptions import ConvergenceWarning
+
+    from mlplab import sklearn as ml
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    rows = [
+        "| workload | X | scikit-learn (s) | mlplab (s) | scikit-learn / mlplab |",
+        "|---|---|---|---|---|",
+    ]
+    for wl in workloads.make_workloads(quick=quick):
+        params = dict(hidden_layer_sizes=tuple(wl.layer_sizes[1:-1]), solver="sgd", alpha=0.0)
+        params.update(batch_size=wl.batch_size, learning_rate_init=wl.lr, momentum=0.9)
+        params.update(nesterovs_momentum=False, max_iter=wl.epochs, tol=0.0, random_state=0)
+        params.update(n_iter_no_change=wl.epochs + 1)
+        fits = {"scikit-learn": sk.MLPClassifier, "mlplab": ml.MLPClassifier}
+        times: dict[str, list[float]] = {k: [] for k in fits}
+        for r in range(rounds):
+            for name in list(fits)[r % 2 :] + list(fits)[: r % 2]:
+                bench.wait_for_quiet(30.0)
+                time.sleep(pause)
+                t0 = time.perf_counter()
+                fits[name](**params).fit(wl.X, wl.y)
+                times[name].append(time.perf_counter() - t0)
+        a, b = (statistics.median(times[k]) for k in fits)
+        what = f"{wl.name} ({wl.description})"
+        rows.append(f"| {what} | {wl.X.dtype} | {a:.2f} | {b:.2f} | ×{a / b:.2f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def report(times: dict, same: str, env: dict, command: str, rounds: int, max_iter: int) -> str:
     base = statistics.median(times["scikit-learn float64"])
     lines = [
@@ -113,11 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-iter", type=int, default=200)
     ap.add_argument("--pause", type=float, default=2.0, help="idle seconds before each fit")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--workloads", choices=["none", "quick", "full"], default="none",
+                    help="also the four workloads of make bench (quick: smaller data)")  # fmt: skip
     args = ap.parse_args(argv)
     env = bench.environment()
     times, same = run(args.rounds, args.max_iter, args.pause)
     command = "python benchmarks/sklearn_dropin.py " + " ".join(argv or sys.argv[1:])
     text = report(times, same, env, command.strip(), args.rounds, args.max_iter)
+    if args.workloads != "none":
+        rows = run_workloads(args.rounds, args.pause, args.workloads == "quick")
+        text += "\n## The four workloads of `make bench`, same settings in both\n\n"
+        text += "\n".join(rows) + "\n"
     print(text)
     if args.out is not None:
         args.out.write_text(text)
