@@ -308,7 +308,7 @@ def test_dataframe_estimator_matches_csv_columns_by_name(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(2)
     df = pd.DataFrame(rng.normal(size=(60, 3)).round(4), columns=["p", "q", "r"])
-    reg = mlplab.MLPRegressor((4,), max_iter=5, random_state=0)
+    reg = mlplab.MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(df, df.p * 2)

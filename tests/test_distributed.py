@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +413,18 @@ def test_estimators_fit_data_parallel_like_one_process(tmp_path):
                 assert res["classifier/classes"].tolist() == ["ant", "bee", "cat"]
                 assert est.classes_.tolist() == ["ant", "bee", "cat"]
                 np.testing.assert_array_equal(res["classifier/predict"], est.predict(X))
+        # a warm-started second fit on shards that miss classes, and multi-label targets
+        est, X, y = estimator_case("classifier")
+        labels, _, _ = estimator_case("classifier")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.set_params(warm_start=True)
+            est.fit(X, y)
+            est.fit(X, y)
+            labels.fit(X, np.c_[y == "ant", y != "cat"].astype(int))
+        for key, model in (("classifier/warm", est), ("multilabel", labels)):
+            theta = model.network_.get_flat_params()
+            np.testing.assert_allclose(res[key], theta, rtol=1e-10, atol=1e-12)
     lines = sorted(proc.stdout.strip().splitlines())
     assert len(lines) == 3
     for rank, line in enumerate(lines):

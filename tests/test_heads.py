@@ -19,12 +19,14 @@ def _targets(head, n, k, rng):
         return rng.integers(0, 2, size=(n, k)).astype(float)
     if head == "multiclass":
         return _one_hot(rng.integers(0, k, size=n), k)
+    if head == "poisson":  # counts, zeros included
+        return rng.poisson(2.0, size=(n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 
 @settings(max_examples=60)
 @given(
-    head=st.sampled_from(["binary", "multiclass", "regression"]),
+    head=st.sampled_from(["binary", "multiclass", "regression", "poisson"]),
     n=st.integers(1, 6),
     k=st.integers(2, 4),
     seed=st.integers(0, 2**16),
@@ -46,7 +48,7 @@ def test_gradient_matches_finite_differences_of_the_loss(head, n, k, seed):
     np.testing.assert_allclose(dZ, num, rtol=1e-5, atol=1e-9)
 
 
-@pytest.mark.parametrize("head", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("head", ["binary", "multiclass", "regression", "poisson"])
 def test_gradient_is_a_minus_y_over_n(head, rng):
     h = heads.get(head)
     Z = rng.normal(size=(5, 3))
@@ -119,4 +121,15 @@ def test_unfused_bce_agrees_away_from_saturation_and_clips_at_it():
 
 def test_unknown_head():
     with pytest.raises(ValueError, match="unknown output head"):
-        heads.get("poisson")
+        heads.get("hinge")
+
+
+def test_poisson_loss_is_scikit_learns_half_deviance(rng):
+    from sklearn.neural_network._base import poisson_loss
+
+    Z = rng.normal(size=(7, 2))
+    Y = rng.poisson(3.0, size=(7, 2)).astype(float)
+    assert heads.poisson.loss(Z, Y) == pytest.approx(poisson_loss(Y, np.exp(Z)), rel=1e-12)
+    assert heads.poisson.loss(np.log(np.where(Y > 0, Y, 1.0)), Y) == pytest.approx(
+        float(np.exp(0.0) * (Y == 0).sum() / 7), rel=1e-12
+    )  # the best fit of every y > 0 costs nothing; y = 0 at a = 1 costs 1

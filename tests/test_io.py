@@ -117,7 +117,9 @@ def test_multilabel_and_multioutput_round_trip(tmp_path, data):
     clf = _quiet(mlplab.MLPClassifier((4,), max_iter=3, random_state=0).fit, X, Y)
     back = mlplab.load(mlplab.save(clf, tmp_path / "ml.npz"))
     assert np.array_equal(back.predict(X), clf.predict(X))
-    reg = _quiet(mlplab.MLPRegressor((4,), max_iter=3, random_state=0).fit, X, X[:, :2])
+    reg = _quiet(
+        mlplab.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit, X, X[:, :2]
+    )
     back = mlplab.load(mlplab.save(reg, tmp_path / "reg.npz"))
     assert np.array_equal(back.predict(X), reg.predict(X))
 

@@ -75,9 +75,10 @@ def test_regressor_with_batch_norm(moons):
     X, _ = moons
     Y = np.c_[X[:, 0] + X[:, 1], X[:, 0] * X[:, 1]]
     reg = MLPRegressor(
-        (16,),
+        hidden_layer_sizes=(16,),
         batch_norm=True,
         lr_schedule="step:10:0.5",
+        batch_size=32,  # mini-batches: 30 epochs of one full batch under-train from Glorot init
         max_iter=30,
         random_state=0,
         learning_rate_init=0.01,
@@ -88,11 +89,12 @@ def test_regressor_with_batch_norm(moons):
 def test_estimator_option_errors(moons):
     X, y = moons
     for bad, msg in (
-        ({"dropout": 1.0}, "dropout must lie in"),
-        ({"batch_norm": "yes"}, "batch_norm must be True or False"),
+        # scikit-learn's parameter validation, as for its own parameters (issue 15)
+        ({"dropout": 1.0}, "'dropout' parameter of MLPClassifier must be a float in the range"),
+        ({"batch_norm": "yes"}, "'batch_norm' parameter of MLPClassifier must be"),
         ({"lr_schedule": "sometimes"}, "unknown learning-rate schedule"),
-        ({"max_grad_norm": 0}, "max_grad_norm must be"),
-        ({"weight_decay": -1}, "weight_decay must be"),
+        ({"max_grad_norm": 0}, "'max_grad_norm' parameter of MLPClassifier must be"),
+        ({"weight_decay": -1}, "'weight_decay' parameter of MLPClassifier must be"),
     ):
         with pytest.raises(ValueError, match=msg):
             MLPClassifier((4,), max_iter=2, **bad).fit(X, y)

@@ -28,6 +28,7 @@ from mlplab.core import backprop as _bp
 from mlplab.core import layers as _layers
 from mlplab.core import network as _net
 from mlplab.core import optimizers as _opt
+from mlplab.core import sklearn_updates as _sk
 from mlplab.fast import _blas
 from mlplab.fast import kernels as _kernels
 from mlplab.fast import step as _step
@@ -40,6 +41,9 @@ OPTIMIZERS = {
     "nesterov": lambda: _opt.nesterov(0.1, 0.8),
     "rmsprop": lambda: _opt.rmsprop(0.01, 0.9),
     "adam": lambda: _opt.adam(0.01),
+    "sklearn_sgd": lambda: _sk.sklearn_sgd(0.1, 0.9, True),
+    "sklearn_sgd_plain": lambda: _sk.sklearn_sgd(0.1, 0.8, False),
+    "sklearn_adam": lambda: _sk.sklearn_adam(0.01),
 }
 HIDDEN = ["relu", "sigmoid", "tanh", "leaky_relu", "identity"]
 
@@ -572,7 +576,8 @@ def test_fast_kernels_are_found_for_every_built_in_optimizer(rng, name):
     assert k.lr_bound == (opt.hyperparams["lr"] if blas_form else None)
     assert (k.blas is not None) == blas_form
     assert opt.update.__dict__ == {}  # nothing is hung on update
-    assert _kernels.for_optimizer(_opt.get(name, **opt.hyperparams)) is not None
+    factory = _sk.SKLEARN_OPTIMIZERS.get(opt.name) or (lambda **kw: _opt.get(name, **kw))
+    assert _kernels.for_optimizer(factory(**opt.hyperparams)) is not None
     # The kernels use the hyperparameters update binds, not the (editable) display dict.
     relabelled = opt._replace(name="mine", hyperparams={"lr": 123.0})
     theta = rng.standard_normal(40)

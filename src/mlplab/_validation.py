@@ -241,8 +241,10 @@ def check_y(
             + (" ..." if len(vals) > 6 else "")
         )
     Y = Y.astype(dtype)
-    if head_name == "regression":
+    if head_name in ("regression", "poisson"):
         check_finite(Y, name, raw)
+    if head_name == "poisson" and (Y < 0).any():
+        raise ValueError(f"{name} for the poisson head must be >= 0 (counts), got {Y.min():g}")
     return Y
 
 

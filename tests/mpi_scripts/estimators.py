@@ -41,7 +41,21 @@ for name in ("classifier", "regressor"):
         if name == "classifier":
             out["classifier/classes"] = est.classes_
             out["classifier/predict"] = est.predict(X)
+# a warm-started second fit (rank 0's shard holds one class only) and multi-label targets
+est, X, y = estimator_case("classifier")
+Y = np.c_[y == "ant", y != "cat"].astype(int)
+Xk, yk = shard(comm, X, y)
+_, Yk = shard(comm, X, Y)
+labels, _, _ = estimator_case("classifier")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    est.set_params(warm_start=True)
+    est.fit(Xk, yk, comm=comm)
+    est.fit(Xk, yk, comm=comm)
+    labels.fit(Xk, Yk, comm=comm)
 if rank == 0:
+    out["classifier/warm"] = est.network_.get_flat_params()
+    out["multilabel"] = labels.network_.get_flat_params()
     np.savez(sys.argv[1], **out)
 
 est, X, y = estimator_case("classifier")

@@ -76,7 +76,8 @@ def estimator_case(name: str) -> tuple[Any, np.ndarray, np.ndarray]:
         y = np.repeat(np.array(["ant", "bee", "cat"]), [14, 13, 13])
         X[:, 0] += np.repeat([0.0, 2.0, 4.0], [14, 13, 13])
         est = MLPClassifier(
-            (5,),
+            hidden_layer_sizes=(5,),
+            normalize=True,  # the Standardizer of all ranks' rows is part of what is tested
             batch_size=8,
             max_iter=4,
             random_state=0,
@@ -87,7 +88,8 @@ def estimator_case(name: str) -> tuple[Any, np.ndarray, np.ndarray]:
     elif name == "regressor":
         y = np.c_[X[:, 0] + X[:, 2], X[:, 1] * 0.1]
         est = MLPRegressor(
-            (4,),
+            hidden_layer_sizes=(4,),
+            normalize=True,
             activation="tanh",
             batch_size=7,
             max_iter=3,

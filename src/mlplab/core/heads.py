@@ -12,7 +12,9 @@ without ever taking log(0) or overflowing e^z:
 * ``multiclass``: a = softmax(z), :math:`\mathcal L = \log\sum_k e^{z_k} - \sum_k y_k z_k`;
 * ``regression``: a = z, :math:`\mathcal L = \tfrac12\sum_k (z_k - y_k)^2` — summed over
   outputs, so that the loss and the gradient agree for several outputs too
-  (scikit-learn issue #8349 is what happens when they don't).
+  (scikit-learn issue #8349 is what happens when they don't);
+* ``poisson``: a = e^z (counts, y ≥ 0), half the Poisson deviance
+  :math:`\mathcal L = \sum_k [y_k\log(y_k/a_k) - y_k + a_k]`, whose gradient is a − y too.
 
 J = (1/n) Σ_i L(i) in every case; with sample weights w ≥ 0,
 :func:`weighted_loss_and_grad` gives J = Σ_i w_i L(i) / Σ_i w_i and dZ[L] = w_i (a − y)_i / Σw.
@@ -122,14 +124,42 @@ def _identity(Z: Array) -> Array:
     return Z
 
 
+# ------------------------------------------------------------ poisson (log link)
+def _poisson_terms(Z: Array, Y: Array) -> Array:
+    # Half the Poisson deviance with a = e^z: L = y log(y/a) − y + a = y log y − yz − y + e^z
+    # (y log y = 0 for y = 0), so that the best possible model has L = 0; dL/dz = a − y.
+    xp = _xp.namespace(Z)
+    ylogy = xp.where(Y > 0, Y * xp.log(xp.where(Y > 0, Y, xp.ones_like(Y))), xp.zeros_like(Y))
+    return ylogy - Y * Z - Y + xp.exp(Z)
+
+
+def _poisson_loss(Z: Array, Y: Array) -> float:
+    return _xp.cost(_poisson_terms(Z, Y), Z.shape[0])
+
+
+def _poisson_loss_and_grad(Z: Array, Y: Array) -> tuple[float, Array]:
+    n_samples = Z.shape[0]
+    J = _poisson_loss(Z, Y)
+    dZ = _xp.namespace(Z).exp(Z)  # a[L] = e^{z[L]}
+    dZ -= Y
+    dZ *= 1.0 / n_samples
+    return J, dZ
+
+
+def _exp(Z: Array) -> Array:
+    return _xp.namespace(Z).exp(Z)
+
+
 binary = Head("binary", stable_sigmoid, _binary_loss_and_grad, _binary_loss)
 multiclass = Head("multiclass", softmax, _multiclass_loss_and_grad, _multiclass_loss)
 regression = Head("regression", _identity, _regression_loss_and_grad, _regression_loss)
+poisson = Head("poisson", _exp, _poisson_loss_and_grad, _poisson_loss)
 
 HEADS: dict[str, Head] = {
     "binary": binary,
     "multiclass": multiclass,
     "regression": regression,
+    "poisson": poisson,
 }
 
 
@@ -139,11 +169,12 @@ def per_sample_loss(head_name: str, Z: Array, Y: Array) -> Array:
 
     * ``binary``: L(i) = Σ_k [log(1 + e^{z_k}) − y_k z_k] (one term per 0/1 output);
     * ``multiclass``: L(i) = −Σ_k y_k log softmax(z)_k (max-shifted);
-    * ``regression``: L(i) = ½ Σ_k (z_k − y_k)².
+    * ``regression``: L(i) = ½ Σ_k (z_k − y_k)²;
+    * ``poisson``: L(i) = Σ_k [y_k log(y_k/a_k) − y_k + a_k], a = e^z.
 
     Parameters
     ----------
-    head_name : {"binary", "multiclass", "regression"}
+    head_name : {"binary", "multiclass", "regression", "poisson"}
     Z : array of shape (n_samples, n[L])
         Logits z[L].
     Y : array of shape (n_samples, n[L])
@@ -160,6 +191,8 @@ def per_sample_loss(head_name: str, Z: Array, Y: Array) -> Array:
         return _xp.sum(xp.logaddexp(zero, Z) - Y * Z, axis=1)
     if head_name == "multiclass":  # log Σ_k e^{z_k} − Σ_k y_k z_k
         return -_xp.sum(Y * _log_softmax(Z), axis=1)
+    if head_name == "poisson":  # y log(y/a) − y + a with a = e^z
+        return _xp.sum(_poisson_terms(Z, Y), axis=1)
     R = Z - Y
     return 0.5 * _xp.sum(R * R, axis=1)
 

@@ -59,7 +59,7 @@ class Network:
         binary head is logistic regression.
     hidden : str, Activation or list of them, default="relu"
         g[l] for the hidden layers l = 1..L−1: one for all, or one per layer.
-    output : {"binary", "multiclass", "regression"}, default="binary"
+    output : {"binary", "multiclass", "regression", "poisson"}, default="binary"
         The output head (last activation fused with its loss).
     init : str, callable or list of them, optional
         Weight initializer(s); default: He for ReLU layers, Xavier otherwise
@@ -372,8 +372,8 @@ class Network:
 
         For the binary head column k is P(y_k = 1); with one output that is P(y = 1).
         """
-        if self.head.name == "regression":
-            raise AttributeError("predict_proba needs a classification head, not regression")
+        if self.head.name in ("regression", "poisson"):
+            raise AttributeError(f"predict_proba needs a classification head, not {self.head.name}")
         return self.forward(X)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -387,6 +387,8 @@ class Network:
             return xp.argmax(Z_L, axis=1)
         # binary: σ(z) > 0.5 ⇔ z > 0
         out = _xp.astype(Z_L > 0, xp.int64) if self.head.name == "binary" else Z_L
+        if self.head.name == "poisson":  # the mean e^z
+            out = xp.exp(Z_L)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def loss(self, X: Any, y: Any) -> float:
@@ -420,6 +422,8 @@ class Network:
             return _xp.mean_true(xp.argmax(Z_L, axis=1) == xp.argmax(Y, axis=1))
         if self.head.name == "binary":
             return _xp.mean_true((Z_L > 0) == (Y > 0.5))
+        if self.head.name == "poisson":
+            Z_L = xp.exp(Z_L)
         ss_res = xp.sum((Y - Z_L) ** 2, axis=0)
         ss_tot = xp.sum((Y - xp.mean(Y, axis=0)) ** 2, axis=0)
         r2 = 1 - ss_res / xp.where(ss_tot == 0, 1.0, ss_tot)

@@ -20,6 +20,7 @@ Activation called "relu", or a user's ``Optimizer(init, update)``, runs its own 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -30,6 +31,7 @@ from mlplab import _array_api as _xp
 from mlplab._typing import Array
 from mlplab.core import activations as _act
 from mlplab.core import optimizers as _opt
+from mlplab.core import sklearn_updates as _sk
 from mlplab.core.schedules import Schedule
 
 # ------------------------------------------------------------------ activations
@@ -245,6 +247,40 @@ def _adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKernels:
     return OptimizerKernels(propose, 1)
 
 
+def _sklearn_sgd(lr: float, momentum: float, nesterov: bool) -> OptimizerKernels:
+    def propose(g, old, new, u, tmp, t):
+        (v,), (v_new,), (t0,) = old, new, tmp
+        np.multiply(g, lr, out=t0)  # α dW
+        np.multiply(v, momentum, out=v_new)
+        v_new -= t0  # u = μu − α dW
+        if nesterov:
+            np.multiply(v_new, momentum, out=u)
+            u -= t0  # μu − α dW
+        else:
+            u[...] = v_new
+
+    return OptimizerKernels(propose, 1)
+
+
+def _sklearn_adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKernels:
+    def propose(g, old, new, u, tmp, t):
+        (v, s), (v_new, s_new), (t0,) = old, new, tmp
+        np.multiply(v, b1, out=v_new)
+        np.multiply(g, 1 - b1, out=t0)
+        v_new += t0  # v = β1 v + (1−β1)dW
+        np.multiply(s, b2, out=s_new)
+        np.multiply(g, g, out=t0)
+        t0 *= 1 - b2
+        s_new += t0  # s = β2 s + (1−β2)dW²
+        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        np.sqrt(s_new, out=t0)
+        t0 += eps  # √s + ε
+        np.multiply(v_new, -lr_t, out=u)
+        u /= t0  # −α_t v/(√s + ε)
+
+    return OptimizerKernels(propose, 1)
+
+
 # The equations of each built-in optimizer -> the builder of their in-place form.
 _OPTIMIZER_KERNELS: dict[Callable, Callable[..., OptimizerKernels]] = {
     _opt.sgd_update: _sgd,
@@ -252,6 +288,8 @@ _OPTIMIZER_KERNELS: dict[Callable, Callable[..., OptimizerKernels]] = {
     _opt.nesterov_update: _nesterov,
     _opt.rmsprop_update: _rmsprop,
     _opt.adam_update: _adam,
+    _sk.sklearn_sgd_update: _sklearn_sgd,
+    _sk.sklearn_adam_update: _sklearn_adam,
 }
 
 

@@ -30,7 +30,7 @@ def reject_ragged(X: Any, name: str = "X") -> None:
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """Sample weights as a float64 vector (None when absent or all equal).
+    """Sample weights as a float64 vector (None when absent or all 1).
 
     A number is that weight for every row. The checks (1-D, one per sample, finite,
     >= 0, Σw > 0) are the trainer's (:func:`mlplab.train.checks.check_sample_weight`).
@@ -40,9 +40,9 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n_samples, float(sample_weight))
     sw, _ = _check_weights(sample_weight, n_samples)
-    if np.all(sw == sw[0]):
-        return None  # equal weights are the unweighted cost exactly
-    return sw
+    if np.all(sw == 1):
+        return None  # unit weights are the unweighted cost exactly
+    return sw  # equal weights c ≠ 1 too: scikit-learn's L2 term is then λ/(2c|B|)
 
 
 def weighted_standardizer(X: np.ndarray, sw: np.ndarray | None) -> Standardizer:

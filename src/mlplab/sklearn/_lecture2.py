@@ -12,6 +12,7 @@ the parameters — and writes exactly the model files — it had before they exi
 from __future__ import annotations
 
 import numbers
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,9 @@ def optimizer(est: Any, opt: _opt.Optimizer, n: int, batch: int | None, epochs: 
     if est.lr_schedule is not None:
         steps = 1 if batch is None else -(-n // batch)
         lr = _schedules.parse(est.lr_schedule, float(est.learning_rate_init), steps, epochs)
-        opt = _opt.get(opt.name, **{**opt.hyperparams, "lr": lr})
+        keywords = {**opt.update.keywords, "lr": lr}  # the same equations, α on the schedule
+        shown = {**(opt.hyperparams or {}), "lr": _schedules.to_config(lr)}
+        opt = opt._replace(update=partial(opt.update.func, **keywords), hyperparams=shown)
     if est.max_grad_norm is not None:
         opt = _opt.clip_by_global_norm(opt, float(est.max_grad_norm))
     return opt

@@ -12,9 +12,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
+from mlplab.sklearn import _params
 from mlplab.sklearn._base import _BaseMLP
 from mlplab.sklearn._data import check_sample_weight
 
@@ -30,47 +33,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(100,)
-        n[1], ..., n[L-1]: units of each hidden layer. ``()`` is logistic regression.
-    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default="relu"
-        g of the hidden layers (``"logistic"`` is the sigmoid σ).
-    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adamw"}, default="adam"
-        The optimizer (see :mod:`mlplab.sklearn.estimators` for how it differs from
-        scikit-learn's).
-    alpha : float, default=1e-4
-        λ of the L2 penalty (λ / 2n) Σ‖W[l]‖² (biases not penalized).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is min(200, n_samples). n_samples gives batch GD.
-    learning_rate_init : float, default=0.001
-        The learning rate α.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    momentum : float, default=0.9
-        β of the "momentum" and "nesterov" solvers, in the lecture's form.
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's β1, β2 and ε.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified) and stop when the
-        validation accuracy has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's parameters are kept. Without it, training stops when
-        the training cost has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    random_state : int, Generator, RandomState or None, default=None
-        Seeds the initialization, the shuffles and the validation split.
-    verbose : bool, default=False
-        Show a progress bar on stderr.
-    warm_start : bool, default=False
-        Continue from the fitted parameters and optimizer state on the next ``fit``.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+    epsilon, n_iter_no_change, max_fun
+        scikit-learn's, in its order, with its defaults and meanings (see
+        ``sklearn.neural_network.MLPClassifier``), validated by its own machinery. The same
+        ``random_state`` gives scikit-learn's model up to floating-point rounding. mlplab
+        adds the activation ``"leaky_relu"`` (``"sigmoid"`` is ``"logistic"``) and the
+        solvers below.
     init : str, optional
-        Weight initializer name (:mod:`mlplab.initializers`); default He for ReLU
-        layers, Xavier otherwise.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the parameters and of training.
-    normalize : bool, default=True
+        An mlplab initializer (:mod:`mlplab.initializers`) instead of scikit-learn's
+        Glorot-uniform draw (None).
+    dtype : {"float32", "float64"}, optional
+        Precision of the parameters and of training; None (default) follows X: float32 X
+        trains in float32, anything else in float64, as scikit-learn.
+    normalize : bool, default=False
         Standardize the features with the training set's mean and standard deviation
-        (a :class:`~mlplab.data.Standardizer` attached to the network).
+        (a :class:`~mlplab.data.Standardizer` attached to the network, saved with it).
+    solver="momentum", "nesterov", "rmsprop", "adamw"
+        mlplab's solvers: the lecture's momentum v = βv + (1−β)dW (β = ``momentum``) and its
+        Nesterov form, RMSProp (ε = ``epsilon``), AdamW (``weight_decay``).
     dropout, batch_norm, lr_schedule, max_grad_norm, weight_decay
         The next lecture (their defaults change nothing): inverted dropout rate of the
         hidden units, batch normalization of every hidden layer, a learning-rate
@@ -80,29 +63,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels (``arange(n_labels)`` for multi-label targets).
-    n_features_in_ : int
-        n[0].
-    network_ : mlplab.Network
-        The fitted network, with its Standardizer.
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        scikit-learn's (``n_iter_``: the epochs of the last ``fit`` call).
+    coefs_ : list of ndarray
+        W[l].T of shape (n[l-1], n[l]), scikit-learn's layout: views of ``weights_``,
+        writable, and assignable as a list.
+    intercepts_ : list of ndarray
+        b[l] of shape (n[l],) (views of ``biases_``; assignable).
     weights_ : list of ndarray
         W[l] of shape (n[l], n[l-1]), the lecture's layout.
     biases_ : list of ndarray
         b[l] of shape (n[l],).
-    coefs_ : list of ndarray
-        W[l].T of shape (n[l-1], n[l]), scikit-learn's layout (views of ``weights_``).
-    intercepts_ : list of ndarray
-        Alias of ``biases_``.
-    n_iter_ : int
-        Epochs run since the network was created.
-    loss_curve_ : list of float
-        Training cost J per epoch (with the L2 term).
+    network_ : mlplab.Network
+        The fitted network (with its Standardizer when ``normalize=True``).
     history_ : dict of str to list of float
-        Everything logged per epoch: ``loss``, ``accuracy``, ``grad_norm/W1``, ...,
-        and ``val_score``/``val_loss`` with early stopping.
-    best_loss_, validation_scores_, best_validation_score_, loss_, t_
-        As in scikit-learn.
+        Everything logged per epoch: ``loss``, ``accuracy``, ``val_score`` (early
+        stopping), ``lr`` (with ``lr_schedule``).
 
     Examples
     --------
@@ -117,105 +94,117 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ([(1, 2)], [(2, 1)])
     """
 
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
+        init: str | None = None,
+        dtype: Any = None,
+        normalize: bool = False,
+        dropout: float | None = None,
+        batch_norm: bool | None = None,
+        lr_schedule: str | None = None,
+        max_grad_norm: float | None = None,
+        weight_decay: float | None = None,
+    ) -> None:
+        # scikit-learn's rule: store every parameter as given and check nothing (fit does)
+        _params.store(self, locals())
+
     def _stratify(self) -> bool:
         return self._mode_ != "multilabel"
 
-    def _prepare_targets(
-        self, y: Any, first: bool, classes: Any = None, partial: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Labels → (Y for the network, y as raw labels for scoring)."""
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = column_or_1d(y_arr, warn=True)
-        check_classification_targets(y_arr)
-        target = type_of_target(y_arr)
-        if target == "multilabel-indicator":
-            mode = "multilabel"
-        elif target in ("binary", "multiclass"):
-            mode = "single"
-        else:
-            raise ValueError(f"MLPClassifier does not support {target} targets")
-        if first:
-            if mode == "multilabel":
-                self.classes_ = np.arange(y_arr.shape[1])
-                self._mode_ = "multilabel"
-            else:
-                cls = np.unique(y_arr) if classes is None else np.unique(np.asarray(classes))
-                if cls.shape[0] < 2:
-                    raise ValueError(
-                        f"y has only one class ({cls[0]!r}); a classifier needs at least "
-                        "two classes"
-                    )
-                self.classes_ = cls
-                self._mode_ = "binary" if cls.shape[0] == 2 else "multiclass"
-        elif (mode == "multilabel") != (self._mode_ == "multilabel"):
-            raise ValueError(
-                f"y's type changed since the network was fitted: it was {self._mode_}, now {target}"
-            )
+    def _binarize(self, y: np.ndarray) -> np.ndarray:
+        """Labels → the head's targets: (n, 1) 0/1 for two classes, one-hot rows for
+        more, the indicator matrix itself for multi-label (scikit-learn's LabelBinarizer)."""
         if self._mode_ == "multilabel":
-            if y_arr.shape[1] != self.classes_.shape[0]:
-                raise ValueError(
-                    f"y has {y_arr.shape[1]} labels, the network was fitted with "
-                    f"{self.classes_.shape[0]}"
-                )
-            return y_arr.astype(np.float64), y_arr
-        unknown = ~np.isin(y_arr, self.classes_)
-        if unknown.any():
-            what = "classes passed to partial_fit" if partial else "classes seen when first fitted"
-            raise ValueError(
-                f"y has label {y_arr[unknown][0]!r}, which is not among the {what}: "
-                f"{self.classes_.tolist()}"
-            )
-        idx = np.searchsorted(self.classes_, y_arr)
-        if self._mode_ == "binary":
-            return (idx == 1).astype(np.float64).reshape(-1, 1), y_arr
-        return idx, y_arr
+            return np.asarray(y, dtype=np.float64)
+        lb = LabelBinarizer().fit(self.classes_)
+        return lb.transform(y).astype(np.float64)
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None, comm=None):  # type: ignore[no-untyped-def]
-        first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
+    def _set_classes(self, y: np.ndarray, incremental: bool, shard: bool = False) -> None:
+        """scikit-learn's ``_validate_input`` rules for ``classes_`` (define, or check).
+
+        ``shard``: y is one MPI rank's rows, which may miss classes (checked as a subset).
+        """
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            lb = LabelBinarizer().fit(y)
+            self.classes_ = lb.classes_
+            self._set_mode(lb.y_type_)
+            return
+        classes = unique_labels(y)
+        if self.warm_start and not shard:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                "`y` has classes not in `self.classes_`. "
+                f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+            )
+
+    def _set_mode(self, y_type: str) -> None:
+        if y_type == "multilabel-indicator":
+            self._mode_ = "multilabel"
+        else:
+            self._mode_ = "multiclass" if len(self.classes_) > 2 else "binary"
+
+    def _fit(self, X, y, sample_weight, incremental, comm=None):  # type: ignore[no-untyped-def]
+        first = self._begin_fit(incremental)
 
         def validate():  # type: ignore[no-untyped-def]
-            X_, y_ = self._validate(X, y, sample_weight, comm, first)
-            if (
-                incremental
-                and first
-                and classes is None
-                and type_of_target(y_) != ("multilabel-indicator")
-            ):
-                raise ValueError("classes must be passed on the first call to partial_fit")
+            X_, y_ = self._validate(X, y, comm, sample_weight, first)
+            if y_.ndim == 2 and y_.shape[1] == 1:
+                y_ = column_or_1d(y_, warn=True)
             return X_, y_, check_sample_weight(sample_weight, X_.shape[0])
 
         X, y, sw = self._on_every_rank(comm, validate)
-        if comm is not None and first:  # classes_: the labels of all ranks (a shard may miss some)
+        if comm is not None and (first or not hasattr(self, "classes_")):
             from mlplab.train.mpi import global_classes
 
-            multilabel = np.asarray(y).ndim == 2 and np.asarray(y).shape[1] > 1
-            classes = global_classes(comm, None if multilabel else y)
-
-        def targets():  # type: ignore[no-untyped-def]
-            return self._prepare_targets(y, first, classes, partial=incremental)
-
-        Y, y_raw = self._on_every_rank(comm, targets)
-        if sw is not None and not incremental and self._mode_ != "multilabel":
-            kept = np.unique(y_raw[sw > 0])
-            if kept.shape[0] < 2:
-                raise ValueError(
-                    f"only one class ({kept[0]!r}) has a non-zero sample_weight; a "
-                    "classifier needs at least two classes"
-                )
-        if first:
-            n_out = self.classes_.shape[0] if self._mode_ != "binary" else 1
-            head = "multiclass" if self._mode_ == "multiclass" else "binary"
-            self._new_network(X.shape[1], n_out, head, X, sw, comm)
-        self._train(X, Y, y_raw, sw, 1 if incremental else self.max_iter, incremental, comm)
-        return self
+            classes = global_classes(comm, None if np.ndim(y) == 2 else y)
+            if classes is None:  # multi-label: the indicator's columns, on every rank
+                vars(self).pop("classes_", None)
+                self._on_every_rank(comm, lambda: self._set_classes(y, False))
+            else:
+                self.classes_ = classes
+                self._set_mode("multiclass" if len(classes) > 2 else "binary")
+        else:
+            shard = comm is not None
+            self._on_every_rank(comm, lambda: self._set_classes(y, incremental, shard))
+        Y = self._binarize(y)
+        head = "multiclass" if self._mode_ == "multiclass" else "binary"
+        return self._run(X, Y, y, sw, incremental=incremental, first=first, head=head, comm=comm)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, comm: Any = None) -> MLPClassifier:
         """Train on (X, y), from scratch unless ``warm_start``; returns self.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n[0])
+        X : {array-like, sparse matrix} of shape (n_samples, n[0])
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix for multi-label problems.
         sample_weight : array-like of shape (n_samples,), optional
@@ -226,24 +215,32 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             the same parameters; ``batch_size`` is the global mini-batch. ``classes_`` are
             the labels of all ranks, the Standardizer (``normalize=True``) has the mean
             and standard deviation of all ranks' rows, and every rank ends with the model
-            a single process fits on the concatenated data. Not with ``sample_weight``
-            or ``early_stopping``.
+            a single process fits on the concatenated data. Not with ``sample_weight``,
+            ``early_stopping`` or ``solver="lbfgs"``.
         """
         return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(
-        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
         """One epoch of mini-batch updates on (X, y), keeping the optimizer state.
 
+        The arguments are in scikit-learn's order: ``sample_weight`` before ``classes``.
         ``classes`` (every label that will ever appear) is required on the first call,
-        except for multi-label targets. The Standardizer is fit on the first call's X
-        and kept afterwards.
+        except for multi-label targets. The Standardizer (``normalize=True``) is fit on
+        the first call's X and kept afterwards.
         """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        if _check_partial_fit_first_call(self, classes):
+            y_arr = np.asarray(y)
+            multilabel = type_of_target(y_arr).startswith("multilabel")
+            lb = LabelBinarizer().fit(y_arr if multilabel else classes)
+            self.classes_ = lb.classes_
+            self._set_mode(lb.y_type_)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _proba_from_logits(self, Z: np.ndarray) -> np.ndarray:
-        P = self.network_.head.link(Z).astype(np.float64)
+        P = self.network_.head.link(Z)
         if self._mode_ == "binary":
             return np.hstack([1.0 - P, P])
         return P
@@ -257,20 +254,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._proba_from_logits(self._logits(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """log of :meth:`predict_proba`, computed from the logits (no log(0))."""
-        Z = self._logits(X)
-        if self._mode_ == "multiclass":
-            Zs = Z - Z.max(axis=1, keepdims=True)
-            return Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
-        # log σ(z) = −log(1 + e^{−z}), log(1 − σ(z)) = −log(1 + e^{z})
-        if self._mode_ == "binary":
-            return np.hstack([-np.logaddexp(0, Z), -np.logaddexp(0, -Z)])
-        return -np.logaddexp(0, -Z)
+        """``log(predict_proba(X))``, as scikit-learn defines it (so their argmax agree,
+        and a probability that rounds to 0 gives −inf)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def _labels_from_logits(self, Z: np.ndarray) -> np.ndarray:
         P = self._proba_from_logits(Z)
         if self._mode_ == "multilabel":
             return (P > 0.5).astype(np.int64)
+        if len(self.classes_) == 1:  # y held one class: that class (scikit-learn's)
+            return np.repeat(self.classes_, P.shape[0])
         return self.classes_[P.argmax(axis=1)]
 
     def predict(self, X: Any) -> np.ndarray:

@@ -5,22 +5,20 @@ the data with scikit-learn's tools, encodes the labels, builds a network (with a
 :class:`~mlplab.data.Standardizer` when ``normalize=True``) and runs the trainer. Every
 equation lives in the core; this module only translates between conventions.
 
-Conventions, and where they differ from ``sklearn.neural_network``:
+They are drop-ins for ``sklearn.neural_network``'s estimators: the same parameters,
+attributes, methods and numbers (:mod:`mlplab.sklearn._fitting` says how). Conventions:
 
 * ``weights_[l-1]`` is the lecture's W[l] of shape (n[l], n[l-1]); ``coefs_[l-1]`` is its
   transpose W[l]ᵀ of shape (n[l-1], n[l]), scikit-learn's (fan_in, fan_out) layout.
   Both are views of the fitted network's parameters (writing into them changes the model).
-* ``solver`` names an :mod:`mlplab.optimizers` factory: ``"sgd"`` is *plain* gradient
-  descent (scikit-learn's ``"sgd"`` adds Nesterov momentum), ``"momentum"`` and
-  ``"nesterov"`` use the lecture's form v = βv + (1−β)dW, whose steps are (1−β) times
-  those of scikit-learn's momentum for the same ``learning_rate_init``; ``"adam"`` puts
-  ε after the bias correction. There is no ``"lbfgs"``.
-* ``alpha`` is the same L2 penalty: J += (α / 2n) Σ‖W[l]‖², n the (weighted) sample count.
-* ``normalize=True`` (default) standardizes every feature with the training set's mean
-  and standard deviation, stored with the model; scikit-learn leaves that to a Pipeline.
-* ``dtype="float32"`` (default) trains in single precision; predictions are computed in
-  float64 from the fitted parameters and returned as float64 arrays, as scikit-learn's
-  tools expect (``network_.predict`` itself stays in float32).
+* ``solver="sgd"`` and ``"adam"`` are scikit-learn's update rules
+  (:mod:`mlplab.core.sklearn_updates`); ``"momentum"`` and ``"nesterov"`` the lecture's
+  v = βv + (1−β)dW, whose steps are (1−β) times scikit-learn's for the same
+  ``learning_rate_init``; ``"lbfgs"`` is SciPy's L-BFGS-B on mlplab's gradient.
+* ``alpha`` is the same L2 penalty: J += (α / 2|B|) Σ‖W[l]‖² per batch.
+* ``normalize=True`` (default False) standardizes every feature with the training set's
+  mean and standard deviation, stored with the model; scikit-learn leaves that to a Pipeline.
+* ``dtype=None`` (default) trains in X's precision (float32 or float64), as scikit-learn.
 
 Sample weights give the weighted cost J = Σ_i w_i L(i) / Σ_i w_i per mini-batch, so
 integer weights are equivalent to repeating rows (a weight of 0 removes a row); they go

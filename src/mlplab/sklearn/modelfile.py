@@ -28,7 +28,7 @@ def _params_json(est: Any) -> dict[str, Any]:
     for key, value in est.get_params(deep=False).items():
         if key == "random_state" and not (value is None or isinstance(value, int)):
             value = None  # a Generator is state, not a setting: it is not stored
-        if key == "dtype":
+        if key == "dtype" and value is not None:  # None: the training data's (float64/32)
             value = np.dtype(value).name
         params[key] = jsonable(value, f"parameter {key}")
     return params
@@ -40,11 +40,12 @@ def _fitted_json(est: Any) -> dict[str, Any]:
         "n_iter": int(est.n_iter_),
         "t": int(est.t_),
         "loss": est.loss_,
-        "best_loss": est.best_loss_,
-        "validation_scores": est.validation_scores_,
-        "best_validation_score": est.best_validation_score_,
+        "best_loss": getattr(est, "best_loss_", None),
+        "validation_scores": getattr(est, "validation_scores_", None),
+        "best_validation_score": getattr(est, "best_validation_score_", None),
         "step": int(est._step),
         "solver": est._opt_solver,
+        "no_improvement_count": int(getattr(est, "_no_improvement_count", 0) or 0),
     }
     if hasattr(est, "feature_names_in_"):
         fitted["feature_names_in"] = [str(v) for v in est.feature_names_in_]
@@ -109,7 +110,7 @@ def _with_params(cls: type, params: dict[str, Any], net: Any) -> Any:
         )
     est = cls(**params)
     est._check_params()
-    if est.dtype != net.dtype.name:
+    if est.dtype is not None and est.dtype != net.dtype.name:
         raise ValueError("estimator dtype does not match the network's")
     return est
 
@@ -159,6 +160,10 @@ def _set_progress(est: Any, fitted: dict[str, Any], history: Any) -> None:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ValueError(f"{attr} must be a number")
         setattr(est, f"{attr}_", v)
+    count = fitted.get("no_improvement_count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("no_improvement_count must be an integer >= 0")
+    est._no_improvement_count = count
     vs = fitted.get("validation_scores")
     est.validation_scores_ = None if vs is None else modelfile.history_from({"v": vs})["v"]
 
@@ -190,8 +195,8 @@ def build(header: dict[str, Any], net: Any, arrays: dict[str, np.ndarray]) -> An
     _set_features(est, fitted, net)
     if cls is MLPClassifier:
         _set_classes(est, fitted, net)
-    elif net.head.name != "regression":
-        raise ValueError("an MLPRegressor needs the regression head")
+    elif net.head.name != ("poisson" if est.loss == "poisson" else "regression"):
+        raise ValueError("an MLPRegressor needs the head of its loss (regression or poisson)")
     _set_progress(est, fitted, header.get("history"))
     _set_optimizer(est, fitted, header.get("training"), arrays)
     return est

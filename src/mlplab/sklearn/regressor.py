@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import column_or_1d
 
+from mlplab.sklearn import _params
 from mlplab.sklearn._base import _BaseMLP
 from mlplab.sklearn._data import check_sample_weight
 
@@ -20,10 +24,18 @@ __all__ = ["MLPRegressor"]
 class MLPRegressor(RegressorMixin, _BaseMLP):
     r"""Multi-layer perceptron regressor trained by backpropagation (scikit-learn API).
 
-    The ``regression`` head: identity output and the squared error
-    L = ½ Σ_k (z_k − y_k)², any number of outputs. Parameters and attributes are those of
+    ``loss="squared_error"`` (default): the ``regression`` head, identity output and
+    L = ½ Σ_k (z_k − y_k)², any number of outputs; ``loss="poisson"``: the ``poisson``
+    head, a = e^z and half the Poisson deviance (counts y ≥ 0). ``loss`` is the first
+    parameter, as in scikit-learn; the others and the attributes are those of
     :class:`MLPClassifier` (without ``classes_``); ``early_stopping`` monitors the
     validation R².
+
+    scikit-learn averages its squared error over the outputs but sums its gradient over
+    them (scikit-learn issue #8349); mlplab sums both. With several outputs the data term
+    of ``loss_``/``loss_curve_`` is therefore n_outputs times scikit-learn's (the steps are
+    the same), and the ``tol`` rule, which compares those numbers, may stop at another
+    epoch. With one output they agree.
 
     Examples
     --------
@@ -37,11 +49,60 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     [[2.0, -0.5]]
     """
 
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
+        init: str | None = None,
+        dtype: Any = None,
+        normalize: bool = False,
+        dropout: float | None = None,
+        batch_norm: bool | None = None,
+        lr_schedule: str | None = None,
+        max_grad_norm: float | None = None,
+        weight_decay: float | None = None,
+    ) -> None:
+        # scikit-learn's rule: store every parameter as given and check nothing (fit does)
+        _params.store(self, locals())
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def _stratify(self) -> bool:
+        return False
+
     def _fit(self, X, y, sample_weight, incremental, comm=None):  # type: ignore[no-untyped-def]
-        first = not hasattr(self, "network_") or (not incremental and not self.warm_start)
+        first = self._begin_fit(incremental)
 
         def validate():  # type: ignore[no-untyped-def]
-            X_, y_ = self._validate(X, y, sample_weight, comm, first, y_numeric=True)
+            X_, y_ = self._validate(X, y, comm, sample_weight, first, y_numeric=True)
+            if y_.ndim == 2 and y_.shape[1] == 1:
+                y_ = column_or_1d(y_, warn=True)
             sw = check_sample_weight(sample_weight, X_.shape[0])
             Y = y_.reshape(-1, 1) if y_.ndim == 1 else y_
             if not first and Y.shape[1] != self.network_.layer_sizes[-1]:
@@ -52,10 +113,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             return X_, Y, sw
 
         X, Y, sw = self._on_every_rank(comm, validate)
-        if first:
-            self._new_network(X.shape[1], Y.shape[1], "regression", X, sw, comm)
-        self._train(X, Y, Y, sw, 1 if incremental else self.max_iter, incremental, comm)
-        return self
+        head = "poisson" if self.loss == "poisson" else "regression"
+        return self._run(X, Y, Y, sw, incremental=incremental, first=first, head=head, comm=comm)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, comm: Any = None) -> MLPRegressor:
         """Train on (X, y), from scratch unless ``warm_start``; returns self.
@@ -71,12 +130,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch of mini-batch updates on (X, y), keeping the optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _values_from_logits(self, Z: np.ndarray) -> np.ndarray:
-        out = Z.astype(np.float64)
+        out = np.exp(Z) if self.network_.head.name == "poisson" else Z
         return out[:, 0] if out.shape[1] == 1 else out
 
     def predict(self, X: Any) -> np.ndarray:

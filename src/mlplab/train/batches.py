@@ -10,6 +10,7 @@ process, as PyTorch's ``DistributedSampler`` does it. Batch gradient descent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,11 +36,21 @@ class EpochPlan:
         |B|; None for batch gradient descent.
     rows : (int, int), optional
         This process's rows of the global order; default all of them.
+    order : callable, optional
+        ``order(n_global)`` gives each epoch's order of the global rows (a permutation,
+        called once per epoch, batch gradient descent included) instead of a permutation
+        drawn from the run's random stream: e.g. scikit-learn's own shuffles, or
+        ``arange`` for no shuffling.
     """
 
     def __init__(
-        self, n_global: int, batch_size: int | None, rows: tuple[int, int] | None = None
+        self,
+        n_global: int,
+        batch_size: int | None,
+        rows: tuple[int, int] | None = None,
+        order: Callable[[int], np.ndarray] | None = None,
     ) -> None:
+        self.order = order
         self.n_global = int(n_global)
         self.batch_size = batch_size
         self.rows = (0, self.n_global) if rows is None else (int(rows[0]), int(rows[1]))
@@ -47,6 +58,8 @@ class EpochPlan:
 
     def draw(self, rng: np.random.Generator) -> np.ndarray | None:
         """This epoch's permutation of the global rows (None for batch GD)."""
+        if self.order is not None:
+            return np.asarray(self.order(self.n_global))
         return None if self.batch_size is None else rng.permutation(self.n_global)
 
     def split(self, order: np.ndarray | None) -> list[Batch]:

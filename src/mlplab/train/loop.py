@@ -97,6 +97,10 @@ class Trainer:
         ``mlplab.train.mpi.MPI(comm)`` trains data-parallel over MPI ranks.
     verbose : bool, default=False
         Show a progress bar (on the root process only).
+    order : callable, optional
+        The epoch order provider: ``order(n)`` returns each epoch's order of the n global
+        rows (:class:`~mlplab.train.batches.EpochPlan`); default a permutation drawn from
+        ``seed``'s stream.
 
     Attributes
     ----------
@@ -129,6 +133,7 @@ class Trainer:
         *,
         strategy: Any = None,
         verbose: bool = False,
+        order: Any = None,
     ) -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be an mlplab.Network, got {type(net).__name__}")
@@ -141,7 +146,7 @@ class Trainer:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be mlplab Callback objects, got {cb!r}")
-        self.net, self.optimizer = net, optimizer
+        self.net, self.optimizer, self.order = net, optimizer, order
         self.strategy = Local() if strategy is None else strategy
         self.state = TrainState(rng=as_generator(seed))
         self.history = History()
@@ -155,6 +160,9 @@ class Trainer:
         self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
+        # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
+        # repeated data's) or scikit-learn's λ/(2 Σ_{i∈B} w_i) over the batch's (True)
+        self.l2_per_batch_weight = False
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
         self.checkpoint_path: Path | None = None  # the checkpoint file of the last fit
 
@@ -294,8 +302,12 @@ class Trainer:
         if run.combine:  # other processes hold other rows of the batch
             J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
-            lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
-            J = add_l2(self.net, self.grads, J, batch.size, lam)
+            if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
+                w_b = w if batch.rows is None else w[batch.rows]
+                J = add_l2(self.net, self.grads, J, float(w_b.sum()), self.net.l2)
+            else:
+                lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
+                J = add_l2(self.net, self.grads, J, batch.size, lam)
         new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)
@@ -345,7 +357,7 @@ class Trainer:
         labels = self.net._xp.argmax(Y, axis=1) if self.net.head.name == "multiclass" else None
         stepper = (HostStep if self.net._xp is np else DeviceStep)(self.optimizer, self.net)
         cbs = CallbackList(self.callbacks, self)
-        plan = EpochPlan(n_global, B, rows)
+        plan = EpochPlan(n_global, B, rows, self.order)
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped

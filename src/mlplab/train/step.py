@@ -112,7 +112,7 @@ class BatchGradient:
         return J, X.shape[0], correct
 
 
-def add_l2(net: Any, grads: list[Any], J: Any, size: int, lam: float | None = None) -> Any:
+def add_l2(net: Any, grads: list[Any], J: Any, size: float, lam: float | None = None) -> Any:
     """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch).
 
     λ is ``lam``, by default the network's ``l2`` (:func:`l2_lambda` gives the one for
