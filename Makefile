@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# numba: the compiled steps for small networks and their tests (tests/test_fast_compiled.py).
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e ".[dev,mpi]"
+	$(PIP) install -q -e ".[dev,mpi,numba]"
 	touch $@
 
 install: $(VENV)/.installed

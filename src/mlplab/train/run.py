@@ -84,6 +84,7 @@ class Run:
     first_step: int = 0  # the step count when the loop began
     combine: bool = False  # the strategy combines processes (strategy.reduce each step)
     ctrl_c: CtrlC = field(default_factory=CtrlC)
+    compiled: Any = None  # train.compiled.CompiledSteps, when the fit runs them
 
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
         """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""
