@@ -352,11 +352,51 @@ def _child(conn: Any) -> None:
             conn.send((False, traceback.format_exc()))
 
 
+# ------------------------------------------------------------- mlplab's other paths
+def run_mlplab_compiled(wl: workloads.Workload, seed: int = 0) -> tuple[float, float]:
+    """workloads.run_mlplab with ``MLPLAB_COMPILED=always``: the Numba steps (when they
+    apply; the mlplab column runs the default, ``auto``, which takes them only for fits of
+    20000 steps and more, where importing Numba pays)."""
+    old = os.environ.get("MLPLAB_COMPILED")
+    os.environ["MLPLAB_COMPILED"] = "always"
+    try:
+        return workloads.run_mlplab(wl, seed)
+    finally:
+        if old is None:
+            del os.environ["MLPLAB_COMPILED"]
+        else:
+            os.environ["MLPLAB_COMPILED"] = old
+
+
+def run_mlplab_torch(wl: workloads.Workload, seed: int = 0) -> tuple[float, float]:
+    """mlplab's Trainer on PyTorch CPU tensors (the array-API path, ``--backend torch``):
+    X, y handed over as tensors, 2 threads like the PyTorch column."""
+    import torch
+
+    import mlplab
+
+    torch.set_num_threads(2)
+    net = workloads._mlplab_net(wl)
+    opt = mlplab.optimizers.momentum(lr=wl.lr / (1 - MOMENTUM), beta=MOMENTUM)
+    X, y = torch.from_numpy(wl.X), torch.from_numpy(wl.y)
+    t0 = time.perf_counter()
+    hist = mlplab.fit(
+        net, X, y, optimizer=opt, epochs=wl.epochs, batch_size=wl.batch_size, seed=seed
+    )
+    return time.perf_counter() - t0, hist.history["loss"][-1]
+
+
 # ---------------------------------------------------------------------------- register
 def register(torch_compile: bool = False) -> list[str]:
     """Add the peers that can run here to ``workloads.IMPLEMENTATIONS``; their names."""
     names = ["numpy-reference"]
     workloads.IMPLEMENTATIONS["numpy-reference"] = run_numpy_reference
+    if available("numba"):
+        workloads.IMPLEMENTATIONS["mlplab-compiled"] = run_mlplab_compiled
+        names.append("mlplab-compiled")
+    if available("torch"):
+        workloads.IMPLEMENTATIONS["mlplab-torch"] = run_mlplab_torch
+        names.append("mlplab-torch")
     if available("jax"):
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
         workloads.IMPLEMENTATIONS["jax-step"] = Isolated("jax-step")

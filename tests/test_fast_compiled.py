@@ -135,8 +135,9 @@ def test_where_it_does_not_apply_the_numpy_loop_runs(monkeypatch):
 
     assert chosen("always")
     assert not chosen("never")
-    assert not chosen("auto")  # 20 steps < MIN_STEPS
-    assert chosen("auto", epochs=-(-compiled.MIN_STEPS // 10))
+    monkeypatch.setattr(compiled, "MIN_STEPS", 30)
+    assert not chosen("auto")  # 2 epochs of 10 steps < MIN_STEPS
+    assert chosen("auto", epochs=3)
     assert not chosen("always", callbacks=[PerBatch()])
     assert not chosen("always", optimizer=opt.adam(0.01))
     assert not chosen("always", sample_weight=np.ones(len(y)))
