@@ -169,6 +169,7 @@ def train_arrays(
     network_options: dict[str, Any] | None = None,
     lr_schedule: str | None = None,
     clip: float | None = None,
+    backend: str = "numpy",
 ) -> TrainResult | None:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -187,7 +188,15 @@ def train_arrays(
     Network's), ``lr_schedule`` (a schedule counted in epochs, as
     :func:`mlplab.core.schedules.parse` reads it) and ``clip`` (the optimizer wrapped in
     :func:`~mlplab.core.optimizers.clip_by_global_norm`).
+
+    ``backend="torch"`` trains on PyTorch CPU tensors (the array-API path; the network
+    comes back to NumPy for the metrics and files): it pays on large products where
+    PyTorch's BLAS beats NumPy's (README, "Performance").
     """
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if backend == "torch" and comm is not None:
+        raise ValueError("backend='torch' trains in one process; MPI trains on NumPy arrays")
     strategy = _strategy(comm)
     setup = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
@@ -202,14 +211,8 @@ def train_arrays(
     trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
     batch_size = None if batch_size is None or batch_size >= len(X_tr) else batch_size
     validation = (X_te, y_te) if len(X_te) else None  # a held-out curve, never used to select
-    history = trainer.fit(
-        X_tr[lo:hi],
-        y_tr[lo:hi],
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=validation,
-        **(fit_kwargs or {}),
-    )
+    data = (X_tr[lo:hi], y_tr[lo:hi], validation)
+    history = _fit(trainer, backend, data, epochs, batch_size, fit_kwargs or {})
     if not strategy.is_root:
         return None
     metrics = _metrics(task, net, history, X_tr, X_te, y_tr, y_te)
@@ -221,6 +224,38 @@ def train_arrays(
         metrics["mpi_ranks"] = options["mpi_ranks"] = strategy.size
         metrics["allreduce_bytes_per_step"] = strategy.bytes_per_step
     return TrainResult(net, history, metrics, options)
+
+
+def _fit(
+    trainer: Trainer, backend: str, data: tuple[Any, Any, Any], epochs: int, batch_size: Any,
+    fit_kwargs: dict[str, Any],
+) -> Any:  # fmt: skip
+    """``trainer.fit`` on (X, y, validation data), on PyTorch tensors for ``backend="torch"``
+    (the network then comes back to NumPy, for the metrics and files)."""
+    if backend == "torch":
+        data = _on_torch(*data)
+    X, y, val = data
+    history = trainer.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=val,
+                          **fit_kwargs)  # fmt: skip
+    if backend == "torch":
+        trainer.net.to(np)
+    return history
+
+
+def _on_torch(X: Any, y: Any, validation: Any) -> tuple[Any, Any, Any]:
+    """X, y and the validation pair as PyTorch CPU tensors (the network follows X)."""
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(
+            "backend='torch' needs PyTorch: pip install 'mlplab[torch]' (the CPU wheel)"
+        ) from None
+
+    def t(a: Any) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    val = None if validation is None else (t(validation[0]), t(validation[1]))
+    return t(X), t(y), val
 
 
 def schedule_and_clip(

@@ -227,6 +227,8 @@ def _add_preprocessing_options(p: argparse.ArgumentParser) -> None:
         help="do not standardize the inputs (on by default)",
     )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    b = "numpy (default) or torch: PyTorch CPU tensors, for large layers (README: Performance)"
+    p.add_argument("--backend", default="numpy", choices=["numpy", "torch"], help=b)
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -298,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    fit_options = {**_fit_options(args), **_lecture2_kwargs(args)}
+    fit_options = {**_fit_options(args), **_lecture2_kwargs(args), "backend": args.backend}
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank (train/mpi.py)
