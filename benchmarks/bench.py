@@ -547,8 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     results, memory = {}, {}
     for wl in wls:
         print(f"{wl.name}:", file=sys.stderr)
-        warm_up(wl, impls)
-        results[wl.name] = run_workload(wl, impls, repeats, max_wait, pause)
+        mine = [i for i in impls if peers.applies(i, wl)]
+        warm_up(wl, mine)
+        results[wl.name] = run_workload(wl, mine, repeats, max_wait, pause)
         memory[wl.name] = peak_memory(wl)
         # The peak is measured again between workloads and the best kept: a measurement
         # taken while other processes hold a core understates it.

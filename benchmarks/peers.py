@@ -387,6 +387,20 @@ def run_mlplab_torch(wl: workloads.Workload, seed: int = 0) -> tuple[float, floa
 
 
 # ---------------------------------------------------------------------------- register
+COMPILED_MAX_PARAMS = 1 << 15  # mlplab.fast.compiled.MAX_PARAMS
+
+
+def applies(name: str, wl: workloads.Workload) -> bool:
+    """Whether runner ``name`` shows something on ``wl``: the compiled steps run only on
+    small networks (elsewhere they would time the NumPy path again), the PyTorch backend
+    is the one for large products."""
+    if name == "mlplab-compiled":
+        return wl.n_params <= COMPILED_MAX_PARAMS
+    if name == "mlplab-torch":
+        return wl.n_params > COMPILED_MAX_PARAMS
+    return True
+
+
 def register(torch_compile: bool = False) -> list[str]:
     """Add the peers that can run here to ``workloads.IMPLEMENTATIONS``; their names."""
     names = ["numpy-reference"]
