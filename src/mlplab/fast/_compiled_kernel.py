@@ -17,10 +17,13 @@ try:  # the optional extra [numba]; imported by mlplab.fast.compiled only when i
     import numba
 
     _jit = numba.njit(cache=True, nogil=True)
+    _jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
 except ImportError:  # pragma: no cover - plain Python, for reading and testing
 
     def _jit(f):
         return f
+
+    _jit_sum = _jit
 
 
 @_jit
@@ -56,15 +59,6 @@ def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a�
 
 
 @_jit
-def _step_is_finite(theta, v, g, lr, beta, one_m):  # every entry of the new θ finite?
-    for t in range(theta.shape[0]):
-        u = g[t] if beta == 0 else beta * v[t] + one_m * g[t]
-        if not np.isfinite(theta[t] - lr * u):
-            return False
-    return True
-
-
-@_jit
 def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ‖W‖² if l2
     m = A.shape[0]
     off, zoff, pen = 0, 0, 0.0
@@ -83,14 +77,29 @@ def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ�
     return A, pen
 
 
-@_jit
+@_jit_sum
 def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
-    for t in range(theta.shape[0]):
-        if beta == 0:
-            theta[t] -= lr * g[t]
-        else:
-            v[t] = beta * v[t] + one_m * g[t]
-            theta[t] -= lr * v[t]
+    """The step in place, in one pass; True if every new entry of θ is finite.
+
+    The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a separate checking
+    pass, or a test per entry, kept the loop from being vectorized and cost 30-60 % of a
+    moons epoch (benchmarks/RESULTS.md). Only that sum may be reassociated (``reassoc``):
+    each entry's arithmetic, and so θ and v, stay those of the NumPy step bit for bit.
+    """
+    acc = theta[0] * 0
+    if beta == 0:
+        for t in range(theta.shape[0]):
+            nt = theta[t] - lr * g[t]
+            theta[t] = nt
+            acc += nt - nt
+    else:
+        for t in range(theta.shape[0]):
+            vt = beta * v[t] + one_m * g[t]
+            v[t] = vt
+            nt = theta[t] - lr * vt
+            theta[t] = nt
+            acc += nt - nt
+    return acc == 0
 
 
 @_jit
@@ -135,6 +144,7 @@ def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one
           Zb, dZb, Xb, Yb, out, Jb):  # fmt: skip
     """Batches b0..b1−1 of ``order``: forward, head, backward, checked step; see compiled.py."""
     n, L = order.shape[0], sizes.shape[0] - 1
+    old_t, old_v = np.empty_like(theta), np.empty_like(v)  # to take a step back
     out[0] = out[1] = out[2] = out[3] = 0.0
     for b in range(b0, b1):
         s = b * bs
@@ -176,9 +186,14 @@ def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one
         Jb[0] = J  # J in the network's dtype, as NumPy computes it: overflow is inf there
         J = Jb[0]
         out[3] = J
-        if not (np.isfinite(J) and _step_is_finite(theta, v, g, lr, beta, one_m)):
+        if not np.isfinite(J):
             return  # not applied: θ and v as the last step left them
-        _apply(theta, v, g, lr, beta, one_m)  # the step, now known finite
+        old_t[:] = theta
+        old_v[:] = v
+        if not _apply(theta, v, g, lr, beta, one_m):  # a new entry is not finite:
+            theta[:] = old_t  # the step is taken back
+            v[:] = old_v
+            return
         out[0] += J * m
         out[1] += correct
         out[2] += 1
