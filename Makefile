@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# numba: the compiled steps for small networks and their tests (tests/test_fast_compiled.py).
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e ".[dev,mpi]"
+	$(PIP) install -q -e ".[dev,mpi,numba]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,8 +43,16 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q "$(TORCH)" -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.installed-bench  ## full suite (~13 min), writes benchmarks/RESULTS.md
-	MLPLAB_BENCH_CMD="make bench" $(BENCH) --out benchmarks/RESULTS.md
+# bench: with the issue-19 peers (JAX, the NumPy reference, mlplab-compiled, mlplab-torch) the
+# full suite takes well over the 13 min it took with three libraries; BENCH_ARGS narrows it
+# (e.g. BENCH_ARGS="--workloads tabular,moons --repeats 7"). time-to-model: whole processes.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-bench  ## writes benchmarks/RESULTS.md
+	MLPLAB_BENCH_CMD="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(BENCH) $(BENCH_ARGS) --out benchmarks/RESULTS.md
+
+.PHONY: time-to-model
+time-to-model: $(VENV)/.installed-bench  ## whole processes: import, CSV, train, predict (~5 min)
+	$(PY) benchmarks/time_to_model.py --rounds 5
 
 bench-quick: $(VENV)/.installed-bench  ## small data, few rounds (~30 s), prints the report
 	MLPLAB_BENCH_CMD="make bench-quick" $(BENCH) --quick

@@ -292,6 +292,15 @@ def run_torch(wl: Workload, seed: int = 0) -> tuple[float, float]:
         if l < len(wl.init) - 1:
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
+    return torch_loop(wl, model, model, seed)
+
+
+def torch_loop(wl: Workload, model: Any, forward: Any, seed: int = 0) -> tuple[float, float]:
+    """The timed PyTorch loop: ``forward`` (``model`` or its torch.compile'd form) on
+    random-permutation batches, SGD(momentum=0.9) on ``model``'s parameters."""
+    import torch
+    from torch import nn
+
     opt = torch.optim.SGD(model.parameters(), lr=wl.lr, momentum=MOMENTUM)
     if wl.output == "binary":
         loss_fn: Any = nn.BCEWithLogitsLoss()
@@ -311,7 +320,7 @@ def run_torch(wl: Workload, seed: int = 0) -> tuple[float, float]:
             idx = perm[s : s + bs]
             xb, yb = Xt[idx], Yt[idx]
             opt.zero_grad()
-            J = loss_fn(model(xb), yb)
+            J = loss_fn(forward(xb), yb)
             J.backward()
             opt.step()
             total += J.item() * len(idx)

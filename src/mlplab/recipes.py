@@ -180,6 +180,7 @@ def train_arrays(
     lr_schedule: str | None = None,
     clip: float | None = None,
     shard: Any = None,
+    backend: str = "numpy",
 ) -> TrainResult | None:
     """Split (stratified), normalize on the training part, train, and measure.
 
@@ -202,7 +203,15 @@ def train_arrays(
     ``shard`` (with ``comm``): X, y, X_test, y_test are this rank's rows only, the
     training rows being its block of the training set (:func:`train_csv` on a file read
     in parts); ``shard`` is (n_classes, n_train and the standardizer of all ranks, n_test).
+
+    ``backend="torch"`` trains on PyTorch CPU tensors (the array-API path; the network
+    comes back to NumPy for the metrics and files): it pays on large products where
+    PyTorch's BLAS beats NumPy's (see the performance guide).
     """
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if backend == "torch" and comm is not None:
+        raise ValueError("backend='torch' trains in one process; MPI trains on NumPy arrays")
     strategy = _strategy(comm, sharded=shard is not None)
     setup = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
@@ -222,7 +231,7 @@ def train_arrays(
     has_test = len(X_te) if shard is None else shard[3]  # a held-out curve, never to select
     validation = (X_te, y_te) if has_test and not is_mapped(X_te) else None
     fit = dict(epochs=epochs, batch_size=batch_size, validation_data=validation)
-    history = trainer.fit(X_tr[lo:hi], y_tr[lo:hi], **fit, **(fit_kwargs or {}))
+    history = _fit(trainer, backend, (X_tr[lo:hi], y_tr[lo:hi]), {**fit, **(fit_kwargs or {})})
     parts = (X_tr, X_te, y_tr, y_te)
     if shard is not None:  # sums over the ranks: every rank takes part
         metrics = _m.over_ranks(task, net, history, parts, strategy.sum_floats, shard)
@@ -247,6 +256,34 @@ def _run_options(
     options.update({k: setup[k] for k in ("seed", "normalize", "l2", "dtype", "task")})
     options.update(setup["network_options"] or {}, lr_schedule=lr_schedule, clip=clip)
     return options
+
+
+def _fit(trainer: Trainer, backend: str, data: tuple[Any, Any], fit: dict[str, Any]) -> Any:
+    """``trainer.fit`` on (X, y), on PyTorch tensors for ``backend="torch"`` (the network
+    then comes back to NumPy, for the metrics and files)."""
+    if backend != "torch":
+        return trainer.fit(*data, **fit)
+    val = fit.get("validation_data")
+    X, y, val = _on_torch(*data, val)
+    history = trainer.fit(X, y, **{**fit, "validation_data": val})
+    trainer.net.to(np)
+    return history
+
+
+def _on_torch(X: Any, y: Any, validation: Any) -> tuple[Any, Any, Any]:
+    """X, y and the validation pair as PyTorch CPU tensors (the network follows X)."""
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(
+            "backend='torch' needs PyTorch: pip install 'mlplab[torch]' (the CPU wheel)"
+        ) from None
+
+    def t(a: Any) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    val = None if validation is None else (t(validation[0]), t(validation[1]))
+    return t(X), t(y), val
 
 
 def schedule_and_clip(

@@ -206,3 +206,16 @@ def print_confusion(classes: list[Any], matrix: list[list[int]], title: str) -> 
     print("true \\ pred".ljust(w) + "".join(s.rjust(cw) for s in names))
     for name, row in zip(names, matrix, strict=True):
         print(name.ljust(w) + "".join(str(v).rjust(cw) for v in row))
+
+
+def save_diverged(args: argparse.Namespace, trainer: Any, exc: Any) -> None:
+    """``mlplab train``: save the network ``trainer`` kept after a divergence (in ``--out``
+    or ``--checkpoint``); say so in the error message."""
+    from mlplab.persist import modelfile as io
+
+    folder = args.out or args.checkpoint
+    if trainer is None or folder is None:
+        return
+    path = io.save(trainer.net, Path(folder) / "model.npz", history=exc.history)
+    kept = "best" if args.restore_best and trainer.state.best is not None else "last finite"
+    exc.args = (f"{exc.args[0]} Saved the {kept} parameters to {path}.",)

@@ -228,6 +228,8 @@ def _add_preprocessing_options(p: argparse.ArgumentParser) -> None:
         help="do not standardize the inputs (on by default)",
     )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    b = "numpy (default) or torch: PyTorch CPU tensors, for large layers (README: Performance)"
+    p.add_argument("--backend", default="numpy", choices=["numpy", "torch"], help=b)
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -299,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.test_size < 1.0:
         raise ValueError(f"--test-size must lie in (0, 1), got {args.test_size}")
-    fit_options = {**_fit_options(args), **_lecture2_kwargs(args)}
+    fit_options = {**_fit_options(args), **_lecture2_kwargs(args), "backend": args.backend}
     keep = _KeepTrainer()
     callbacks = [keep] if args.quiet else [keep, ProgressBar(stream=sys.stderr)]
     if getattr(args, "distributed", False):  # one row shard per MPI rank (train/mpi.py)
@@ -432,6 +434,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
 def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
     """``train`` that warns nothing on Ctrl-C (one line is printed after) and that saves
     the model (last finite or best parameters) when training diverges."""
+    from mlplab.commands._common import save_diverged
     from mlplab.train.loop import DivergenceError
 
     def one_line(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
@@ -444,22 +447,10 @@ def _reliably(train: Any, args: argparse.Namespace, keep: _KeepTrainer) -> Any:
             try:
                 return train(*a, **kw)
             except DivergenceError as exc:
-                _save_diverged(args, keep, exc)
+                save_diverged(args, keep.trainer, exc)
                 raise
 
     return wrapped
-
-
-def _save_diverged(args: argparse.Namespace, keep: _KeepTrainer, exc: Any) -> None:
-    """Save the network kept after a divergence; say so in the error message."""
-    from mlplab.persist import modelfile as io
-
-    folder = args.out or args.checkpoint
-    if keep.trainer is None or folder is None:
-        return
-    path = io.save(keep.trainer.net, Path(folder) / "model.npz", history=exc.history)
-    kept = "best" if args.restore_best and keep.trainer.state.best is not None else "last finite"
-    exc.args = (f"{exc.args[0]} Saved the {kept} parameters to {path}.",)
 
 
 def _save_interrupted(args: argparse.Namespace, result: Any, trainer: Any) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 
 from mlplab._typing import Array
 from mlplab._validation import as_generator, check_dtype, check_X
+from mlplab.core.split import split_rows as _split_rows
 
 
 class Standardizer:
@@ -169,12 +170,25 @@ def load_dataset(
 def train_test_split(
     X: Any, y: Any, test_size: float = 0.25, seed: int | None = 0, stratify: bool = True
 ) -> tuple[Array, Array, np.ndarray, np.ndarray]:
-    """A (stratified, for labels) shuffled split: ``X_train, X_test, y_train, y_test``."""
-    from sklearn.model_selection import train_test_split as _split
+    """A (stratified, for labels) shuffled split: ``X_train, X_test, y_train, y_test``.
 
+    The rows are those of scikit-learn's ``train_test_split(X, y, test_size=...,
+    random_state=seed, stratify=...)``, to the index. For NumPy arrays, an integer seed and
+    a split scikit-learn accepts they are drawn here with NumPy alone (the same
+    ``RandomState`` draws, in the same order): importing scikit-learn takes longer than
+    many whole training runs (benchmarks/RESULTS.md, time to a trained model). Anything
+    else — other arrays, ``seed=None``, a split scikit-learn refuses — goes to
+    scikit-learn itself, with its error messages.
+    """
     y = np.asarray(y)
     strat = y if stratify and y.ndim == 1 and np.issubdtype(y.dtype, np.integer) else None
-    return _split(X, y, test_size=test_size, random_state=seed, stratify=strat)
+    rows = _split_rows(X, y, test_size, seed, strat)
+    if rows is None:
+        from sklearn.model_selection import train_test_split as _split
+
+        return _split(X, y, test_size=test_size, random_state=seed, stratify=strat)
+    train, test = rows
+    return X[train], X[test], y[train], y[test]
 
 
 def one_hot(labels: Any, n_classes: int | None = None, dtype: Any = np.float32) -> Array:

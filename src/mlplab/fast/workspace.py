@@ -186,13 +186,22 @@ def backward_into(
     -------
     out : list of L DenseParams
     """
-    on_numpy = _xp.namespace(dZ_L) is np
+    xp = _xp.namespace(dZ_L)
+    on_numpy = xp is np
+    # PyTorch has out= too: the products go straight into the gradient vector (dW[l]ᵀ is
+    # a contiguous block of it), saving a temporary and a copy per layer and step.
+    torch_out = not on_numpy and _xp.compat().is_torch_namespace(xp)
     dZ = dZ_L
     for l in reversed(range(len(params))):
         A_prev, (dW, db) = caches[l].A_prev, out[l]
         if on_numpy:
             np.matmul(A_prev.T, dZ, out=dW.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
             np.sum(dZ, axis=0, out=db)  # db[l] = Σ_i dZ[l]
+        elif torch_out and dW.T.is_contiguous():
+            import torch
+
+            torch.matmul(A_prev.T, dZ, out=dW.T)
+            torch.sum(dZ, dim=0, out=db)
         else:
             dW[...] = dZ.T @ A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
             db[...] = _xp.sum(dZ, axis=0)  # db[l] = Σ_i dZ[l]

@@ -369,11 +369,10 @@ class ActivationLogger(Callback):
         """After each epoch; ``logs`` has ``loss``, ``accuracy``, ``val_*``, ..."""
         net = self.trainer.net
         for l, cache in enumerate(net.forward_cache(self.X)[:-1], start=1):
-            for q, v in zip(
-                self.PERCENTILES, np.percentile(cache.A, self.PERCENTILES), strict=True
-            ):
+            A = _xp.to_numpy(cache.A)  # read back if the network trains on another library
+            for q, v in zip(self.PERCENTILES, np.percentile(A, self.PERCENTILES), strict=True):
                 logs[f"act/a{l}/p{q:02d}"] = float(v)
-            d = net.hidden[l - 1].derivative(cache.Z, cache.A)
+            d = _xp.to_numpy(net.hidden[l - 1].derivative(cache.Z, cache.A))
             logs[f"act/a{l}/saturated"] = float((np.abs(d) < 0.01).mean())
 
 

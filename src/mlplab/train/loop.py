@@ -45,6 +45,7 @@ from mlplab._validation import (
 from mlplab.core.network import Network
 from mlplab.core.optimizers import Optimizer, adam
 from mlplab.train import checkpoint as _ckpt
+from mlplab.train import compiled as _compiled_steps
 from mlplab.train import lr as _lr
 from mlplab.train import regularize as _regularize
 from mlplab.train.batches import Batch, EpochPlan, resolve_batch_size
@@ -255,29 +256,40 @@ class Trainer:
         else:  # resumed in the middle of an epoch
             order, first, total, correct = run.position
             run.position = None
-        batches = run.plan.split(order)
-        on_device = self.net._xp is not np
-        if on_device:
-            batches = indices_on(batches, self.net._xp, self.net._device)  # one copy
-            correct, epoch_start_step = 0, self.step  # an integer count on the device
-        step, every, ctrl_c = self._step, run.checkpoints.every, run.ctrl_c  # hot loop
-        for b in range(first, len(batches)):
-            batch = batches[b]
-            J, correct_b = step(run, batch, b, len(batches))
-            total += J * batch.size
-            correct += correct_b
-            if (every and st.step % every == 0) or ctrl_c.pressed:
-                position = Position(order, b + 1, total, correct)
-                if run.ctrl_c.pressed:
-                    st.position = position
-                    raise StopRequestedError
-                run.checkpoints.write(self, position)
+        if run.compiled is not None:  # small networks: compiled steps (train/compiled.py)
+            total, correct = run.compiled.epoch(self, run, order, first, total, correct)
+            on_device = False
+        else:
+            batches = run.plan.split(order)
+            on_device = self.net._xp is not np
+            if on_device:
+                batches = indices_on(batches, self.net._xp, self.net._device)  # one copy
+                correct, epoch_start_step = 0, self.step  # an integer count on the device
+            total, correct = self._run_batches(run, order, batches, first, total, correct)
         if on_device and not run.stepper.epoch_ok():  # the epoch's one check
             raise diverged_on_device(self, run, epoch_start_step, batches)
         logs.update(run.epoch_logs(self.net, total, correct))
         _lr.log(self, logs)
         self._end_epoch(run, epoch, logs)
         return logs
+
+    def _run_batches(
+        self, run: Run, order: Any, batches: list[Batch], first: int, total: Any, correct: Any
+    ) -> tuple[Any, Any]:
+        """Batches ``first``.. of the epoch, one checked step each; the running sums."""
+        st, step, every, ctrl_c = self.state, self._step, run.checkpoints.every, run.ctrl_c
+        for b in range(first, len(batches)):  # the hot loop
+            batch = batches[b]
+            J, correct_b = step(run, batch, b, len(batches))
+            total += J * batch.size
+            correct += correct_b
+            if (every and st.step % every == 0) or ctrl_c.pressed:
+                position = Position(order, b + 1, total, correct)
+                if ctrl_c.pressed:
+                    st.position = position
+                    raise StopRequestedError
+                run.checkpoints.write(self, position)
+        return total, correct
 
     def _end_epoch(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         st = self.state
@@ -366,6 +378,7 @@ class Trainer:
         resumed = st.agree(lambda: self._begin_run(run, epochs, checkpoint, resume))
         _lr.attach(self, run.stepper)  # α × the plateau factor; "lr" in the logs
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
+        run.compiled = _compiled_steps.for_run(self, run, self.planned_epochs)
         run.first_step = self.step
         run.callbacks.on_train_begin({})
         if resumed is not None:

@@ -100,13 +100,22 @@ def whole(
         else:
             metrics.update(_regression_metrics(net, X, y, part))
     if task == "classification" and len(X_te):
+        k = max(net.layer_sizes[-1], 2)
+        metrics["test_confusion_matrix"] = _confusion(y_te, net.predict(X_te), k).tolist()
+    return metrics
+
+
+def _confusion(y: Any, pred: Any, k: int) -> np.ndarray:
+    """C[i, j] = # rows of class i predicted as j, for the classes 0..k−1 (as scikit-learn's
+    ``confusion_matrix(y, pred, labels=range(k))``, without importing it: a bincount)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) and pred.dtype.kind in "iu"):
         from sklearn.metrics import confusion_matrix
 
-        pred = net.predict(X_te)
-        metrics["test_confusion_matrix"] = confusion_matrix(
-            y_te, pred, labels=np.arange(max(net.layer_sizes[-1], 2))
-        ).tolist()
-    return metrics
+        return confusion_matrix(y, pred, labels=np.arange(k))
+    y, pred = y.astype(np.int64), pred.astype(np.int64).ravel()
+    keep = (y >= 0) & (y < k) & (pred >= 0) & (pred < k)
+    return np.bincount(y[keep] * k + pred[keep], minlength=k * k).reshape(k, k)
 
 
 def over_ranks(

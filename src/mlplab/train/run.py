@@ -86,6 +86,7 @@ class Run:
     ctrl_c: CtrlC = field(default_factory=CtrlC)
     val_total: Any = None
     """Σ over the processes when each holds only its own validation rows, else None."""
+    compiled: Any = None  # train.compiled.CompiledSteps, when the fit runs them
 
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
         """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""

@@ -1,0 +1,199 @@
+r"""The body that :mod:`mlplab.fast.compiled` compiles with Numba: plain Python on arrays.
+
+Written for Numba's nopython mode (loops over entries, ``np.dot`` with an output array,
+no Python objects) and compiled when this module is imported with Numba installed
+(``cache=True``: machine code cached on disk, beside this file or in Numba's user cache);
+without Numba the same functions are ordinary, slow, Python. Notation as in
+:mod:`mlplab.fast.workspace`; θ holds W[l]ᵀ (n[l-1], n[l]) row by
+row then b[l], layer after layer; ``Zb`` the batch's z[l] (then a[l] in place) layer after
+layer, each (m, n[l]) row by row with room for |B| rows; ``dZb`` the same for dZ[l].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # the optional extra [numba]; imported by mlplab.fast.compiled only when it is used
+    import numba
+
+    _jit = numba.njit(cache=True, nogil=True)
+    _jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+except ImportError:  # pragma: no cover - plain Python, for reading and testing
+
+    def _jit(f):
+        return f
+
+    _jit_sum = _jit
+
+
+@_jit
+def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, tanh, σ
+    m, r = Z.shape
+    for i in range(m):
+        for j in range(r):
+            z = Z[i, j] + b[j]
+            if code == 1:
+                z = max(z, z * 0)
+            elif code == 2:
+                z = np.tanh(z)
+            elif code == 3:  # stable in both tails
+                z = 1 / (1 + np.exp(-z)) if z >= 0 else np.exp(z) / (1 + np.exp(z))
+            Z[i, j] = z
+
+
+@_jit
+def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
+    m, c = dA.shape
+    if code == 0:
+        return
+    for i in range(m):
+        for j in range(c):
+            a = A[i, j]
+            if code == 1:
+                if a <= 0:
+                    dA[i, j] = 0
+            elif code == 2:
+                dA[i, j] *= 1 - a * a
+            else:
+                dA[i, j] *= a * (1 - a)
+
+
+@_jit
+def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ‖W‖² if l2
+    m = A.shape[0]
+    off, zoff, pen = 0, 0, 0.0
+    for l in range(sizes.shape[0] - 1):  # z[l] = a[l-1] W[l]ᵀ + b[l], a[l] = g(z[l])
+        r, c = sizes[l + 1], sizes[l]
+        WT = theta[off : off + r * c].reshape(c, r)  # W[l]ᵀ: θ's storage order
+        Z = Zb[zoff : zoff + m * r].reshape(m, r)
+        np.dot(A, WT, Z)
+        _bias_act(Z, theta[off + r * c : off + r * c + r], acts[l])
+        if l2:
+            for t in range(off, off + r * c):
+                pen += theta[t] * theta[t]
+        A = Z
+        off += r * c + r
+        zoff += bs * r
+    return A, pen
+
+
+@_jit_sum
+def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
+    """The step in place, in one pass; True if every new entry of θ is finite.
+
+    The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a separate checking
+    pass, or a test per entry, kept the loop from being vectorized and cost 30-60 % of a
+    moons epoch (benchmarks/RESULTS.md). Only that sum may be reassociated (``reassoc``):
+    each entry's arithmetic, and so θ and v, stay those of the NumPy step bit for bit.
+    """
+    acc = theta[0] * 0
+    if beta == 0:
+        for t in range(theta.shape[0]):
+            nt = theta[t] - lr * g[t]
+            theta[t] = nt
+            acc += nt - nt
+    else:
+        for t in range(theta.shape[0]):
+            vt = beta * v[t] + one_m * g[t]
+            v[t] = vt
+            nt = theta[t] - lr * vt
+            theta[t] = nt
+            acc += nt - nt
+    return acc == 0
+
+
+@_jit
+def _head(Z, Y, dZ, head, m):  # J·m of the batch; dZ[L] = (a[L] − y)/m; # correct
+    k = Z.shape[1]
+    total = 0.0
+    correct = 0.0
+    inv = Z.dtype.type(1.0) / m
+    for i in range(m):
+        if head == 1:  # softmax + cross-entropy, max-shifted
+            zmax, arg, yarg = Z[i, 0], 0, 0
+            for j in range(k):
+                if Z[i, j] > zmax:
+                    zmax, arg = Z[i, j], j
+                if Y[i, j] > Y[i, yarg]:
+                    yarg = j
+            s = 0.0
+            for j in range(k):
+                s += np.exp(Z[i, j] - zmax)
+            logs = np.log(s)
+            for j in range(k):
+                logp = Z[i, j] - zmax - logs
+                total -= Y[i, j] * logp
+                dZ[i, j] = (np.exp(logp) - Y[i, j]) * inv
+            correct += 1.0 if arg == yarg else 0.0
+        else:
+            for j in range(k):
+                z, y = Z[i, j], Y[i, j]
+                if head == 0:  # σ + cross-entropy: log(1 + e^z) − yz
+                    total += max(z, 0) + np.log1p(np.exp(-abs(z))) - y * z
+                    a = 1 / (1 + np.exp(-z)) if z >= 0 else np.exp(z) / (1 + np.exp(z))
+                    correct += (1.0 if (z > 0) == (y > 0.5) else 0.0) / k
+                else:  # identity + squared error: (1/2)‖a − y‖²
+                    a = z
+                    total += 0.5 * (z - y) * (z - y)
+                dZ[i, j] = (a - y) * inv
+    return total, correct
+
+
+@_jit
+def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one_m, lam,
+          Zb, dZb, Xb, Yb, out, Jb):  # fmt: skip
+    """Batches b0..b1−1 of ``order``: forward, head, backward, checked step; see compiled.py."""
+    n, L = order.shape[0], sizes.shape[0] - 1
+    old_t, old_v = np.empty_like(theta), np.empty_like(v)  # to take a step back
+    out[0] = out[1] = out[2] = out[3] = 0.0
+    for b in range(b0, b1):
+        s = b * bs
+        m = min(bs, n - s)
+        for i in range(m):  # the batch's rows, gathered
+            Xb[i, :] = X[order[s + i], :]
+            Yb[i, :] = Y[order[s + i], :]
+        A, pen = _forward(Xb[:m], theta, sizes, acts, lam != 0, Zb, bs)
+        off, zoff, k = theta.shape[0], bs * (Zb.shape[0] // bs), sizes[L]
+        zoff -= bs * k
+        dZ = dZb[zoff : zoff + m * k].reshape(m, k)
+        J, correct = _head(A, Yb[:m], dZ, head, m)
+        J = J / m + lam / (2 * m) * pen  # the batch's mean cost, + (λ/2|B|) Σ‖W‖²
+        for l in range(L - 1, -1, -1):  # backward
+            r, c = sizes[l + 1], sizes[l]
+            off -= r * c + r
+            WT = theta[off : off + r * c].reshape(c, r)
+            gWT = g[off : off + r * c].reshape(c, r)
+            if l > 0:
+                pz = zoff - bs * c
+                A_prev = Zb[pz : pz + m * c].reshape(m, c)
+            else:
+                A_prev = Xb[:m]
+            np.dot(A_prev.T, dZ, gWT)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
+            if lam != 0:
+                for t in range(off, off + r * c):  # dW[l] += (λ/|B|) W[l]
+                    g[t] += lam / m * theta[t]
+            for j in range(r):  # db[l] = Σ_i dZ[l]
+                acc = dZ[0, j] * 0
+                for i in range(m):
+                    acc += dZ[i, j]
+                g[off + r * c + j] = acc
+            if l > 0:  # dZ[l-1] = (dZ[l] W[l]) ⊙ g'(z[l-1])
+                dA = dZb[pz : pz + m * c].reshape(m, c)
+                np.dot(dZ, WT.T, dA)
+                _times_dact(dA, A_prev, acts[l - 1])
+                dZ = dA
+                zoff = pz
+        Jb[0] = J  # J in the network's dtype, as NumPy computes it: overflow is inf there
+        J = Jb[0]
+        out[3] = J
+        if not np.isfinite(J):
+            return  # not applied: θ and v as the last step left them
+        old_t[:] = theta
+        old_v[:] = v
+        if not _apply(theta, v, g, lr, beta, one_m):  # a new entry is not finite:
+            theta[:] = old_t  # the step is taken back
+            v[:] = old_v
+            return
+        out[0] += J * m
+        out[1] += correct
+        out[2] += 1
