@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split as sk_split
 
 from mlplab.core.data import train_test_split
-from mlplab.recipes import _confusion
+from mlplab.train.metrics import _confusion
 
 
 @pytest.mark.parametrize("stratify", [True, False])

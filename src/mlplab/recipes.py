@@ -208,11 +208,7 @@ def train_arrays(
     comes back to NumPy for the metrics and files): it pays on large products where
     PyTorch's BLAS beats NumPy's (see the performance guide).
     """
-    if backend not in ("numpy", "torch"):
-        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    if backend == "torch" and comm is not None:
-        raise ValueError("backend='torch' trains in one process; MPI trains on NumPy arrays")
-    strategy = _strategy(comm, sharded=shard is not None)
+    strategy = _strategy(comm, sharded=shard is not None, backend=backend)
     setup = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
     setup.update(normalize=normalize, l2=l2, dtype=dtype, X_test=X_test, y_test=y_test)
@@ -256,6 +252,14 @@ def _run_options(
     options.update({k: setup[k] for k in ("seed", "normalize", "l2", "dtype", "task")})
     options.update(setup["network_options"] or {}, lr_schedule=lr_schedule, clip=clip)
     return options
+
+
+def _check_backend(backend: str, comm: Any) -> None:
+    """``backend`` is "numpy" or "torch"; torch trains in one process."""
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if backend == "torch" and comm is not None:
+        raise ValueError("backend='torch' trains in one process; MPI trains on NumPy arrays")
 
 
 def _fit(trainer: Trainer, backend: str, data: tuple[Any, Any], fit: dict[str, Any]) -> Any:
@@ -302,9 +306,10 @@ def schedule_and_clip(
     return opt
 
 
-def _strategy(comm: Any, sharded: bool = False) -> Any:
+def _strategy(comm: Any, sharded: bool = False, backend: str = "numpy") -> Any:
     """One process, or the MPI ranks of ``comm`` (True: the world); ``sharded``: each
-    rank holds only its own validation rows."""
+    rank holds only its own validation rows. ``backend`` is checked (torch: one process)."""
+    _check_backend(backend, comm)
     if comm is None:
         return Local()
     if isinstance(comm, Local):  # a strategy already (MPI is one)
