@@ -30,6 +30,7 @@ import re
 import struct
 import tempfile
 import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -223,12 +224,19 @@ class Archive:
 
 def _npy_header(f: IO[bytes], name: str, fail: Fail) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, _NPY_HEADER_MAX)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, _NPY_HEADER_MAX)
-    else:
+    if version not in ((1, 0), (2, 0)):
         raise fail(f"array {name!r}: unsupported .npy version {version}")
+    read = np.lib.format.read_array_header_1_0
+    if version == (2, 0):
+        read = np.lib.format.read_array_header_2_0
+    with warnings.catch_warnings():
+        # NumPy warns (UserWarning) when it has to rewrite a Python 2 header ("3L"):
+        # mlplab never writes one, so such a member is refused, warnings filter or not
+        warnings.simplefilter("error", UserWarning)
+        try:
+            shape, fortran, dtype = read(f, _NPY_HEADER_MAX)
+        except UserWarning:
+            raise fail(f"array {name!r}: a Python 2 .npy header (not written by mlplab)") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise fail(f"array {name!r}: object or structured arrays are refused")
     return shape, fortran, dtype
