@@ -40,6 +40,12 @@ $(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed-dev
 	$(PIP) install -q -e ".[fuzz]" || echo "warning: atheris could not be installed; the fuzz runs will be skipped"
 	touch $@
 
+# Faults under load (issue 21, tests/test_load.py): 50 clients, 10 of them hostile, for 60 s
+# against a real uvicorn server on 127.0.0.1 (`make test` runs 12 clients for 8 s).
+.PHONY: loadtest
+loadtest: install-dev install-web
+	MLPLAB_LOAD_CLIENTS=50 MLPLAB_LOAD_SECONDS=60 $(PY) -m pytest -q -s -p no:cacheprovider tests/test_load.py
+
 .PHONY: fuzz
 fuzz: install-dev install-web $(VENV)/.installed-fuzz
 	MLPLAB_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py -k atheris

@@ -134,3 +134,17 @@ def test_a_python2_npy_header_is_a_model_file_error(tmp_path):
             zout.writestr(info, blob)
     with pytest.raises(ModelFileError, match=r"'b1': a Python 2 .npy header"):
         mlplab.load(bad)
+
+
+def test_a_deeply_nested_json_body_is_a_400_not_a_500():
+    """Found by tests/test_load.py: ``[`` * 100000 made json.loads raise RecursionError."""
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from mlplab.playground.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        r = client.post("/api/sessions", content=b"[" * 100_000 + b"]" * 100_000)
+        assert r.status_code == 400
+        assert r.json() == {"error": "the body is not valid JSON: nested too deeply", "field": None}
+        assert client.post("/api/sessions", json={"config": {"n_points": 20}}).status_code == 201

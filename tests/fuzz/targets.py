@@ -352,6 +352,8 @@ def _body(d: Draw, value: Any) -> tuple[bytes, dict[str, str]]:
         return mutate_bytes(dumps(value), d), headers
     if kind == 1:
         return b"", {"content-length": d.pick(["-1", "abc", "99999999999", "1e3", " 2"])}
+    if kind == 2:  # deeper than Python's stack: json.loads raises RecursionError
+        return d.pick([b"[" * 100_000, b'{"config": ' * 50_000]), headers
     return dumps(value), headers
 
 
