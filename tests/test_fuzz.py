@@ -148,3 +148,13 @@ def test_a_deeply_nested_json_body_is_a_400_not_a_500():
         assert r.status_code == 400
         assert r.json() == {"error": "the body is not valid JSON: nested too deeply", "field": None}
         assert client.post("/api/sessions", json={"config": {"n_points": 20}}).status_code == 201
+
+
+def test_rows_all_longer_than_the_header_are_a_csv_error_not_lost_cells(tmp_path):
+    """Found by the CSV fuzzer: pandas dropped the extra cells with a ParserWarning."""
+    from mlplab.persist.csvdata import CSVError, read_frame
+
+    path = tmp_path / "long.csv"
+    path.write_text("a;b\n2;2;x\n3;4;y\n5;6;x\n")
+    with pytest.raises(CSVError, match=r"line 2: 3 cells, but the header \(line 1\) has 2"):
+        read_frame(path)

@@ -194,7 +194,8 @@ def mutate_archive(raw: bytes, d: Draw, digest: bool) -> bytes:
             arr = _parsed(members[name])
             if arr is not None and arr.size and arr.dtype.kind == "f":
                 arr = arr.copy()
-                arr.flat[d.below(arr.size)] = d.pick([np.nan, np.inf, -np.inf, 1e308, 0.0])
+                value = d.pick([np.nan, np.inf, -np.inf, np.finfo(arr.dtype).max, 0.0])
+                arr.flat[d.below(arr.size)] = value
                 members[name] = _npy(arr)
         elif action == 4:
             name = d.pick(names)
@@ -278,11 +279,12 @@ def modelfile_target(data: bytes) -> None:
     """A mutated model file through ``mlplab.load`` and ``load_trainer``; what loads must
     predict."""
     d = Draw(data)
-    base, n_features = d.pick(model_bases())
+    base, _ = d.pick(model_bases())
     path = _fresh("model") / "m.npz"
     path.write_bytes(mutate_archive(base, d, digest=False))
     with only(modelfile.ModelFileError):
         model = mlplab.load(path)
+        n_features = getattr(model, "n_features_in_", None) or model.layer_sizes[0]
         with warnings.catch_warnings():
             # finite but huge stored weights may overflow to inf: numerics, not parsing
             warnings.simplefilter("ignore", RuntimeWarning)
