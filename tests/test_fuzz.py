@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -132,8 +133,13 @@ def test_a_python2_npy_header_is_a_model_file_error(tmp_path):
                 blob = blob.replace(b"'shape': (3,), ", b"'shape': (3L,),")
                 assert b"(3L,)" in blob
             zout.writestr(info, blob)
-    with pytest.raises(ModelFileError, match=r"'b1': a Python 2 .npy header"):
+    refused = r"'b1': Python 2 headers, object or structured arrays are refused"
+    with pytest.raises(ModelFileError, match=refused):
         mlplab.load(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # refused whatever the warnings filter
+        with pytest.raises(ModelFileError, match=refused):
+            mlplab.load(bad)
 
 
 def test_a_deeply_nested_json_body_is_a_400_not_a_500():
@@ -158,3 +164,31 @@ def test_rows_all_longer_than_the_header_are_a_csv_error_not_lost_cells(tmp_path
     path.write_text("a;b\n2;2;x\n3;4;y\n5;6;x\n")
     with pytest.raises(CSVError, match=r"line 2: 3 cells, but the header \(line 1\) has 2"):
         read_frame(path)
+
+
+def test_a_checkpoint_with_a_valid_digest_but_malformed_contents_is_a_checkpoint_error(tmp_path):
+    """Found by the checkpoint fuzzer: a header without "config" (digest recomputed, as a
+    file made by hand would have it) raised KeyError from fit(resume=True)."""
+    import json
+
+    import mlplab
+    from mlplab.train import checkpoint as ckpt
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "ck.npz"
+    mlplab.fit(mlplab.Network([2, 1]), X, y, epochs=1, checkpoint=path)
+    good = ckpt.read_checkpoint(path)
+    for key, value in [("config", None), ("epoch", "x"), ("rng", {"bit_generator": "PCG64"})]:
+        header = {**good.header, key: value}
+        raw = json.dumps(header).encode()
+        arrays = {k: v for k, v in good.arrays.items()}
+        digest = np.frombuffer(ckpt._digest(raw, arrays).encode(), dtype=np.uint8)
+        members = {"header": np.frombuffer(raw, dtype=np.uint8), "checksum": digest, **arrays}
+        with open(path, "wb") as f:
+            ckpt._archive.write_members(f, members, ckpt._MEMBERS)
+        net = mlplab.Network([2, 1])
+        theta = net.get_flat_params().copy()
+        with pytest.raises(ckpt.CheckpointError, match="malformed contents"):
+            mlplab.fit(net, X, y, epochs=2, checkpoint=path, resume=True)
+        np.testing.assert_array_equal(net.get_flat_params(), theta)  # nothing changed

@@ -178,8 +178,9 @@ def mutate_archive(raw: bytes, d: Draw, digest: bool) -> bytes:
     for _ in range(d.below(4)):
         names = sorted(members)
         action = d.below(7)
-        if action in (0, 1) and "header.npy" in members:
-            text = bytes(np.lib.format.read_array(io.BytesIO(members["header.npy"])))
+        header = _parsed(members.get("header.npy", b""))
+        if action in (0, 1) and header is not None:
+            text = header.tobytes()
             if action == 0:
                 with contextlib.suppress(ValueError, RecursionError):
                     text = dumps(mutate_json(__import__("json").loads(text), d))
