@@ -179,7 +179,12 @@ def test_a_checkpoint_with_a_valid_digest_but_malformed_contents_is_a_checkpoint
     path = tmp_path / "ck.npz"
     mlplab.fit(mlplab.Network([2, 1]), X, y, epochs=1, checkpoint=path)
     good = ckpt.read_checkpoint(path)
-    for key, value in [("config", None), ("epoch", "x"), ("rng", {"bit_generator": "PCG64"})]:
+    for key, value, match in [
+        ("config", None, "malformed contents"),
+        ("epoch", "x", "malformed contents"),
+        ("rng", {"bit_generator": "PCG64"}, "malformed contents"),
+        ("epoch", -55517, "negative epoch"),  # found as a hang: 55519 epochs to train
+    ]:
         header = {**good.header, key: value}
         raw = json.dumps(header).encode()
         arrays = {k: v for k, v in good.arrays.items()}
@@ -189,6 +194,6 @@ def test_a_checkpoint_with_a_valid_digest_but_malformed_contents_is_a_checkpoint
             ckpt._archive.write_members(f, members, ckpt._MEMBERS)
         net = mlplab.Network([2, 1])
         theta = net.get_flat_params().copy()
-        with pytest.raises(ckpt.CheckpointError, match="malformed contents"):
+        with pytest.raises(ckpt.CheckpointError, match=match):
             mlplab.fit(net, X, y, epochs=2, checkpoint=path, resume=True)
         np.testing.assert_array_equal(net.get_flat_params(), theta)  # nothing changed

@@ -14,7 +14,9 @@ modelfile     a model file, structure-aware: a valid file with     ``ModelFileEr
               zip members mutated, re-zipped with valid CRCs;
               ``mlplab.load`` (and ``load_trainer``) then predict
 checkpoint    a checkpoint, the same way, with its SHA-256 digest  ``CheckpointError``,
-              recomputed over the mutation; ``fit(resume=True)``   ``DivergenceError``
+              recomputed over the mutation; ``fit(resume=True)``   ``CheckpointWarning``,
+                                                                   ``DivergenceError``, fit's
+                                                                   "epochs=k, but ..."
 playground    a few JSON API requests (valid configurations        any 4xx answer; never a
               mutated node by node, raw bodies, odd headers)       5xx
 cli           ``mlplab`` argument values (every option of          exit status 0 or 2 with
@@ -58,12 +60,16 @@ class Unexpected(AssertionError):  # noqa: N818 - reads as "raise Unexpected(...
 
 
 @contextlib.contextmanager
-def only(*allowed: type[BaseException]) -> Iterator[None]:
-    """Let ``allowed`` errors pass silently; turn anything else into :class:`Unexpected`."""
+def only(*allowed: type[BaseException], message: str | None = None) -> Iterator[None]:
+    """Let ``allowed`` errors pass silently, and a ValueError whose text matches ``message``
+    (a documented argument check); turn anything else into :class:`Unexpected`."""
     try:
         yield
     except allowed:
         pass
+    except ValueError as exc:
+        if message is None or not re.search(message, str(exc)):
+            raise Unexpected(f"ValueError: {exc}") from exc
     except Unexpected:
         raise
     except BaseException as exc:
@@ -307,6 +313,10 @@ def checkpoint_base() -> bytes:
     return (folder / "ck.npz").read_bytes()
 
 
+_AHEAD = r"^epochs=\d+, but the checkpoint"
+"""fit's own documented check: a checkpoint further on than the epochs asked for."""
+
+
 def checkpoint_target(data: bytes) -> None:
     """A mutated checkpoint (digest recomputed) read and resumed from."""
     from mlplab import optimizers
@@ -318,7 +328,7 @@ def checkpoint_target(data: bytes) -> None:
     net = mlplab.Network([2, 3, 1], seed=0)
     with only(ckpt.CheckpointError):
         ckpt.read_checkpoint(folder / "ck.npz")
-    with only(ckpt.CheckpointError, DivergenceError):
+    with only(ckpt.CheckpointError, ckpt.CheckpointWarning, DivergenceError, message=_AHEAD):
         mlplab.fit(net, X, y, optimizer=optimizers.adam(0.01), epochs=2, batch_size=16,
                    checkpoint=folder / "ck.npz", resume=True)  # fmt: skip
 
