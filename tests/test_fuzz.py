@@ -197,3 +197,17 @@ def test_a_checkpoint_with_a_valid_digest_but_malformed_contents_is_a_checkpoint
         with pytest.raises(ckpt.CheckpointError, match=match):
             mlplab.fit(net, X, y, epochs=2, checkpoint=path, resume=True)
         np.testing.assert_array_equal(net.get_flat_params(), theta)  # nothing changed
+
+
+def test_a_line_of_other_whitespace_is_a_row_for_both_csv_readers(tmp_path):
+    """Found by the CSV fuzzer: the exact reader skipped a line holding only a vertical
+    tab, pandas read it as a row; row numbers then disagreed (IndexError, wrong lines)."""
+    from mlplab.persist.csvdata import CSVError, read_frame, read_table
+
+    path = tmp_path / "vt.csv"
+    path.write_bytes(b"x,y\n1,2\n\x0b\n3,4\n")
+    for read in (read_frame, read_table):
+        with pytest.raises(CSVError, match=r"line 3: 1 cells, but the header \(line 1\) has 2"):
+            read(path)
+    path.write_bytes(b"x,y\n1,2\n \t \n3,4\n")  # spaces and tabs only: a blank line
+    assert read_frame(path).n_rows == 2 and len(read_table(path).rows) == 2

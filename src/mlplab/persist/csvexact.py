@@ -93,7 +93,8 @@ def check_file(path: str | os.PathLike[str]) -> Path:
 
 
 def _blank(cells: list[str]) -> bool:
-    return not cells or (all(not c.strip() for c in cells) and len(cells) <= 1)
+    # spaces and tabs only, as pandas' parser (csvfast) skips: a line of "\x0b" is a row
+    return not cells or (all(not c.strip(" \t") for c in cells) and len(cells) <= 1)
 
 
 def check_names(path: Path, line: int, columns: list[str]) -> None:
