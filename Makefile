@@ -46,6 +46,14 @@ $(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed-dev
 loadtest: install-dev install-web
 	MLPLAB_LOAD_CLIENTS=50 MLPLAB_LOAD_SECONDS=60 $(PY) -m pytest -q -s -p no:cacheprovider tests/test_load.py
 
+# Mutation testing of the lecture core (issue 21; not part of `make test`: it takes long).
+# One module at a time with its own test files; MODULES= picks some (e.g. MODULES=heads).
+MODULES ?=
+.PHONY: mutation
+mutation: install-dev
+	$(PIP) install -q -e ".[mutation]"
+	$(PY) tests/mutation/run.py $(MODULES)
+
 .PHONY: fuzz
 fuzz: install-dev install-web $(VENV)/.installed-fuzz
 	MLPLAB_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py -k atheris
