@@ -52,7 +52,7 @@ MODULES ?=
 .PHONY: mutation
 mutation: install-dev
 	$(PIP) install -q -e ".[mutation]"
-	$(PY) tests/mutation/run.py $(MODULES)
+	$(PY) tests/mutation/mutation_run.py $(MODULES)
 
 .PHONY: fuzz
 fuzz: install-dev install-web $(VENV)/.installed-fuzz

@@ -73,7 +73,7 @@ def test_atheris_bounded_run(name, tmp_path):
     for crash in (FUZZ / "crashes" / name).glob("*"):
         shutil.copy(crash, corpus / f"crash-{crash.name}")
     cmd = [
-        sys.executable, str(FUZZ / "run.py"), name, str(corpus),
+        sys.executable, str(FUZZ / "fuzz_run.py"), name, str(corpus),
         f"-max_total_time={SECONDS}", f"-timeout={HANG_SECONDS}",
         f"-rss_limit_mb={RSS_LIMIT_MB}", f"-artifact_prefix={tmp_path}/", "-max_len=4096",
         "-print_final_stats=1",

@@ -1,6 +1,6 @@
 """Faults under load (issue 21): the playground with many concurrent sessions.
 
-A real uvicorn server on 127.0.0.1 (``tests/load/server.py``, its own process, which
+A real uvicorn server on 127.0.0.1 (``tests/load/load_server.py``, its own process, which
 reports its session count and resident memory) and ``CLIENTS`` threads for ``SECONDS``:
 
 - good clients each create a session, then step it (1-5 epochs), reconfigure it (α, the
@@ -51,11 +51,11 @@ def _free_port() -> int:
 
 
 class Server:
-    """tests/load/server.py in a subprocess, and what it reports."""
+    """tests/load/load_server.py in a subprocess, and what it reports."""
 
     def __init__(self) -> None:
         self.port = _free_port()
-        script = Path(__file__).parent / "load" / "server.py"
+        script = Path(__file__).parent / "load" / "load_server.py"
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(self.port), str(MAX_SESSIONS)],
             stdout=subprocess.PIPE,

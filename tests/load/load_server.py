@@ -1,6 +1,6 @@
 """The playground served by uvicorn on 127.0.0.1, watched from inside (tests/test_load.py).
 
-    python tests/load/server.py PORT MAX_SESSIONS
+    python tests/load/load_server.py PORT MAX_SESSIONS
 
 Prints ``ready`` once the port answers, then every 0.2 s one JSON line: the number of
 sessions in the store and the process's resident memory (MB, from /proc). Stops on

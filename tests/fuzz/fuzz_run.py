@@ -1,6 +1,6 @@
 """Run one fuzz target under atheris (libFuzzer), coverage-guided over mlplab's code.
 
-    python tests/fuzz/run.py TARGET [CORPUS_DIR ...] [libFuzzer flags]
+    python tests/fuzz/fuzz_run.py TARGET [CORPUS_DIR ...] [libFuzzer flags]
 
 ``make fuzz`` runs every target for ``FUZZ_SECONDS``; ``tests/test_fuzz.py`` runs each
 for about 20 s. mlplab's modules are instrumented (NumPy and pandas are not: their code

@@ -1,6 +1,6 @@
 """Mutation testing of the lecture core with mutmut 3, one module at a time (``make mutation``).
 
-    python tests/mutation/run.py [MODULE ...]      # default: every module in MODULES
+    python tests/mutation/mutation_run.py [MODULE ...]      # default: every module in MODULES
 
 For each module of ``src/mlplab/core/`` this copies the checkout (``src``, ``tests``,
 ``conftest.py``, ``pyproject.toml``) into a temporary folder, writes a ``[tool.mutmut]``
