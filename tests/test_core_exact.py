@@ -37,7 +37,21 @@ def test_leaky_relu_and_relu_at_zero_and_around():
     assert r.forward(z).tolist() == [0.0, 0.0, 0.0, 2.0]
     assert activations.get("leaky_relu(0.5)").derivative(z, z).tolist() == [0.5, 0.5, 0.5, 1.0]
     assert activations.get("leaky_relu").name == "leaky_relu"
+    assert activations.leaky_relu(0.01).name == "leaky_relu"  # built at call time, not import
     assert activations.leaky_relu(0.5).name == "leaky_relu(0.5)"
+    assert activations.leaky_relu(0.25).forward.__doc__ == "leaky_relu(z) = z if z > 0 else 0.25·z."
+    assert (
+        activations.leaky_relu(0.25).derivative.__doc__ == "leaky_relu'(z) = 1 if z > 0 else 0.25."
+    )
+
+
+def test_leaky_relu_between_zero_and_one_and_in_the_input_dtype():
+    """Mutants: ``Z > 1`` for ``Z > 0``; 1 and slope as float64 (``typed=False``)."""
+    g = activations.leaky_relu(0.25)
+    z = np.array([-0.5, 0.5, 1.0], dtype=np.float32)
+    a, d = g.forward(z), g.derivative(z, g.forward(z))
+    assert a.tolist() == [-0.125, 0.5, 1.0] and d.tolist() == [0.25, 1.0, 1.0]
+    assert a.dtype == np.float32 and d.dtype == np.float32
 
 
 def test_derivatives_exact_and_in_the_input_dtype():
@@ -66,8 +80,9 @@ def test_sigmoid_tails_are_exact_and_quiet():
 
 
 def test_get_refuses_what_it_cannot_name():
-    with pytest.raises(ValueError, match="unknown activation"):
-        activations.get("leaky_relu(2)")
+    for bad in ("leaky_relu(2)", "leaky_relx(0.5)", "leaky_relu(0.5", "relu)"):
+        with pytest.raises(ValueError, match="unknown activation"):
+            activations.get(bad)
     with pytest.raises(TypeError, match="int"):
         activations.get(3)
     assert activations.get(" ReLU ") is activations.relu

@@ -44,8 +44,8 @@ MODULES: dict[str, list[str]] = {
 def _config(module: str, tests: list[str]) -> str:
     return (
         "\n[tool.mutmut]\n"
-        f'paths_to_mutate = ["src/mlplab/core/{module}.py"]\n'
         'source_paths = ["src"]\n'
+        f'only_mutate = ["src/mlplab/core/{module}.py"]\n'
         'also_copy = ["conftest.py", "tests"]\n'
         f"pytest_add_cli_args_test_selection = {tests!r}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-o", "addopts="]\n'
