@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 MODULES: dict[str, list[str]] = {
     "activations": ["tests/test_activations.py", "tests/test_core_exact.py"],
-    "heads": ["tests/test_heads.py", "tests/test_core_exact.py"],
+    "heads": ["tests/test_heads.py", "tests/test_core_exact.py", "tests/test_sample_weight.py"],
     "initializers": ["tests/test_initializers.py", "tests/test_core_exact.py"],
     "layers": ["tests/test_gradients.py", "tests/test_core_exact.py"],
     "backprop": ["tests/test_gradients.py", "tests/test_network.py", "tests/test_core_exact.py"],
