@@ -38,6 +38,7 @@ def test_leaky_relu_and_relu_at_zero_and_around():
     assert activations.get("leaky_relu(0.5)").derivative(z, z).tolist() == [0.5, 0.5, 0.5, 1.0]
     assert activations.get("leaky_relu").name == "leaky_relu"
     assert activations.leaky_relu(0.01).name == "leaky_relu"  # built at call time, not import
+    assert activations.leaky_relu().forward(np.array([-1.0])).tolist() == [-0.01]  # the default
     assert activations.leaky_relu(0.5).name == "leaky_relu(0.5)"
     assert activations.leaky_relu(0.25).forward.__doc__ == "leaky_relu(z) = z if z > 0 else 0.25·z."
     assert (
