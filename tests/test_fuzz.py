@@ -78,7 +78,7 @@ def test_atheris_bounded_run(name, tmp_path):
         f"-rss_limit_mb={RSS_LIMIT_MB}", f"-artifact_prefix={tmp_path}/", "-max_len=4096",
         "-print_final_stats=1",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    env = {**os.environ, "PYTHONWARNINGS": "error", "MLPLAB_FUZZ_WORKDIR": str(tmp_path / "work")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 120, env=env)
     found = [p for p in tmp_path.glob("*-*") if p.is_file()]
     shown = "; ".join(

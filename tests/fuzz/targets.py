@@ -78,7 +78,12 @@ def only(*allowed: type[BaseException], message: str | None = None) -> Iterator[
 
 @functools.cache
 def workdir() -> Path:
-    """This process's scratch folder (removed at exit by the runner or the test)."""
+    """This process's scratch folder: ``MLPLAB_FUZZ_WORKDIR`` when set (the bounded runs
+    of tests/test_fuzz.py put it in pytest's tmp_path: libFuzzer exits without unwinding,
+    so the runner's clean-up may not run), else a new temporary folder."""
+    if folder := os.environ.get("MLPLAB_FUZZ_WORKDIR"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
     return Path(tempfile.mkdtemp(prefix="mlplab-fuzz-"))
 
 
