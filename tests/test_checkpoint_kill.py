@@ -56,7 +56,7 @@ if __name__ == "__main__":
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(tmp_path):
-    script = tmp_path / "run.py"
+    script = tmp_path / "fuzz_run.py"
     script.write_text(RUN)
     namespace: dict = {}
     exec(compile(RUN, str(script), "exec"), namespace)

@@ -1,7 +1,8 @@
 """The container of model files and checkpoints: a ``.npz`` archive with a JSON header.
 
 An archive is a zip of ``.npy`` members: a ``header`` member (``uint8``, UTF-8 JSON) and
-numeric arrays. Nothing in it can name code to run, and nothing is ever unpickled.
+numeric arrays. Nothing in it can name code to run, and nothing is ever unpickled (ground
+layer: NumPy and the standard library only).
 
 - Writing (:func:`atomic_write`, :func:`write_members`): the archive goes to a temporary
   file in the target's folder, is flushed and fsync'ed, the file it replaces is renamed to
@@ -16,8 +17,6 @@ numeric arrays. Nothing in it can name code to run, and nothing is ever unpickle
   and ``.npy`` parsers raise on damaged bytes is in READ_ERRORS, for the caller to wrap.
 - What both formats store the same way: JSON values (:func:`jsonable`), class labels,
   scalars, an optimizer state (:func:`state_to_file`) and a Standardizer's μ and σ.
-
-Ground layer: NumPy and the standard library only.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import re
 import struct
 import tempfile
 import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -223,14 +223,14 @@ class Archive:
 
 def _npy_header(f: IO[bytes], name: str, fail: Fail) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, _NPY_HEADER_MAX)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, _NPY_HEADER_MAX)
-    else:
+    if version not in ((1, 0), (2, 0)):
         raise fail(f"array {name!r}: unsupported .npy version {version}")
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise fail(f"array {name!r}: object or structured arrays are refused")
+    with warnings.catch_warnings(record=True) as py2:  # NumPy warns on a Python 2 header
+        warnings.simplefilter("always")  # (mlplab never writes one): refused, whatever the filter
+        read = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+        shape, fortran, dtype = read(f, _NPY_HEADER_MAX)
+    if py2 or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise fail(f"array {name!r}: Python 2 headers, object or structured arrays are refused")
     return shape, fortran, dtype
 
 

@@ -26,6 +26,7 @@ from mlplab.persist.csvexact import (
     CSVError,
     Table,
     infer_task,
+    integer_labels,
     labels,
     match_labels,
     numeric,
@@ -95,7 +96,7 @@ def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     codes, uniq = pd.factorize(text)
     values = [_parse(u) for u in uniq]
-    if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
+    if all(v is not None for v in values) and integer_labels(np.array(values, dtype=float)):
         labels = np.array(values).astype(np.int64)
     else:
         labels = np.asarray(uniq).astype(str)
@@ -105,7 +106,7 @@ def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _number_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y) of a column of numbers: int64 classes when all are integers."""
-    if np.all(y == np.round(y)):
+    if integer_labels(y):
         classes, idx = np.unique(y, return_inverse=True)
         return classes.astype(np.int64), idx.astype(np.int64)
     return _classes(np.array([_number_text(v) for v in y.tolist()], dtype=object))

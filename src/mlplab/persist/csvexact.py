@@ -93,7 +93,8 @@ def check_file(path: str | os.PathLike[str]) -> Path:
 
 
 def _blank(cells: list[str]) -> bool:
-    return not cells or (all(not c.strip() for c in cells) and len(cells) <= 1)
+    # spaces and tabs only, as pandas' parser (csvfast) skips: a line of "\x0b" is a row
+    return not cells or (all(not c.strip(" \t") for c in cells) and len(cells) <= 1)
 
 
 def check_names(path: Path, line: int, columns: list[str]) -> None:
@@ -193,7 +194,10 @@ def _encoding_error(path: Path, raw: bytes, exc: UnicodeDecodeError, sep: str = 
     col = prefix.count(sep) + 1
     name = ""
     first = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-    header = next(csv.reader([first], delimiter=sep), [])
+    try:
+        header = next(csv.reader([first], delimiter=sep), [])
+    except csv.Error:  # e.g. a lone carriage return inside the header: no column name then
+        header = []
     if line > 1 and col <= len(header):
         name = f" {header[col - 1].strip()!r}"
     bad = raw[pos : pos + 1].hex()
@@ -245,15 +249,28 @@ def infer_task(values: list[str]) -> str:
     return "regression"
 
 
+MAX_INTEGER_LABEL = 2**53
+"""Whole-number labels up to this size (float64 holds them exactly) are int64 classes;
+larger ones (``1e30``) stay text, so that two of them never collapse into one class."""
+
+
+def integer_labels(values: np.ndarray) -> bool:
+    """Whether float64 ``values`` are all whole numbers of at most :data:`MAX_INTEGER_LABEL`
+    in size, so that ``values.astype(np.int64)`` keeps every one of them exactly."""
+    small = np.all(np.abs(values) <= MAX_INTEGER_LABEL)  # False for NaN and infinities
+    return bool(small and np.all(values == np.round(values)))
+
+
 def labels(table: Table, col: int) -> np.ndarray:
-    """The class labels of column ``col``: int64 when every cell is an integer, else str."""
+    """The class labels of column ``col``: int64 when every cell is an integer (of at most
+    :data:`MAX_INTEGER_LABEL` in size), else str."""
     values = [r[col].strip() for r in table.rows]
     for i, v in enumerate(values):
         if not v:
             raise _cell_error(table, i, col, v, "a label")
     try:
         as_float = np.array([float(v) for v in values])
-        if np.isfinite(as_float).all() and np.all(as_float == np.round(as_float)):
+        if integer_labels(as_float):
             return as_float.astype(np.int64)
     except ValueError:
         pass

@@ -31,6 +31,7 @@ import csv
 import io
 import itertools
 import os
+import warnings
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -304,7 +305,9 @@ def _read_range(
                 pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
     except pd.errors.EmptyDataError:
         pass
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        return pieces, raw.quotes, exc
+    except (UnicodeDecodeError, ValueError, OverflowError) as exc:
         return pieces, raw.quotes, exc
     return pieces, raw.quotes, None
 
@@ -423,8 +426,13 @@ def read_frame(
     import pandas as pd
 
     try:
-        data, last_empty = _fast(path, hdr, idx, text_idx)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError):
+        with warnings.catch_warnings():
+            # Rows all longer than the header: pandas drops their extra cells with a
+            # ParserWarning. An error here, so that the exact reader names the line.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            data, last_empty = _fast(path, hdr, idx, text_idx)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError,
+            OverflowError):  # fmt: skip
         frame = _exact(path, hdr.sep, idx, text_idx)  # raises the exact error, or reads
         return _checked_rows(frame)
     frame = Frame(path, hdr.columns, data, hdr.sep, hdr.line)

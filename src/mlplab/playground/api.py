@@ -50,6 +50,8 @@ async def read_json(request: Request, allowed: set[str]) -> dict[str, Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError(f"the body is not valid JSON: {exc}", status=400) from None
+    except RecursionError:  # [[[[...: a 1 MB body can nest deeper than Python's stack
+        raise RequestError("the body is not valid JSON: nested too deeply", status=400) from None
     if not isinstance(data, dict):
         raise RequestError(f"the body must be a JSON object, got {type(data).__name__}", 400)
     unknown = sorted(set(data) - allowed)

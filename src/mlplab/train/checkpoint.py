@@ -376,6 +376,22 @@ def _check_same(ck: Checkpoint, what: str, saved: Any, now: Any) -> None:
         )
 
 
+def _contents(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Malformed contents behind a valid digest (a file made by hand) as CheckpointError."""
+
+    @functools.wraps(fn)
+    def checked(target: Any, ck: Checkpoint, *rest: Any) -> Any:
+        try:
+            return fn(target, ck, *rest)
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:
+            raise _fail(ck.path, f"malformed contents ({type(e).__name__}: {e})") from None
+
+    return checked
+
+
+@_contents
 def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | None:
     """Put the state of ``ck`` into ``trainer`` (all but the callbacks); return the position.
 
@@ -408,21 +424,26 @@ def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | Non
     if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not lr_scale > 0:
         raise _fail(ck.path, f"lr_scale {lr_scale!r} is not a number > 0")
 
+    type(st.rng.bit_generator)().state = rng_state  # refused here, before any change
+    counters = int(h["epoch"]), int(h["step"]), int(h["run"]["start_epoch"])
+    if min(counters) < 0:  # epoch -55517 would train 55519 epochs
+        raise _fail(ck.path, f"negative epoch, step or start epoch {counters}")
+    best = h.get("best")
+    if best is not None:
+        best = (float(best["value"]), int(best["epoch"]), net._from_rows(arrays["best_theta"]))
+    start = arrays.get("epoch_start_theta")
+    start = None if start is None else net._from_rows(start)
+
     # Everything is checked: now change the trainer.
     net._from_rows(theta, out=net._theta)
     net._bn_stats[...] = stats
     st.lr_scale = float(lr_scale)
     st.opt_state = opt_state
     st.rng.bit_generator.state = rng_state
-    st.epoch, st.step = int(h["epoch"]), int(h["step"])
-    run["start_epoch"] = int(h["run"]["start_epoch"])
+    st.epoch, st.step, run["start_epoch"] = counters
     st.stop_training = bool(h.get("stopped", False))
-    best = h.get("best")
-    st.best = None
-    if best is not None:
-        st.best = (best["value"], best["epoch"], net._from_rows(arrays["best_theta"]))
-    start = arrays.get("epoch_start_theta")
-    st.epoch_start = None if start is None else net._from_rows(start)
+    st.best = best
+    st.epoch_start = start
     pos = h.get("position")
     if pos is None:
         return None
@@ -457,6 +478,7 @@ def _check_same_run(ck: Checkpoint, trainer: Any, run: dict[str, Any]) -> None:
         _check_same(ck, "training data (X, y)", saved_run["data"], run["data"])
 
 
+@_contents
 def restore_callbacks(callbacks: Any, ck: Checkpoint) -> None:
     """Put the saved callback states back (after ``on_train_begin`` has reset them).
 
