@@ -6,11 +6,9 @@ it (the epoch's permutation of the rows, the next mini-batch, the running sums o
 epoch's cost and correct predictions), the History and the state of the built-in
 callbacks. Resuming from it and training to the end gives *exactly* the parameters of a
 run that was never interrupted: the same mini-batches meet the same optimizer state in
-the same order.
-
-Like a model file (:mod:`mlplab.persist.modelfile`) a checkpoint is data, never code: one
-``.npz`` archive (:mod:`mlplab._archive`), read by the same bounded reader, which refuses
-object arrays, pickles, oversized headers, too many members and members not named below.
+the same order. Like a model file (:mod:`mlplab.persist.modelfile`) a checkpoint is
+data, never code: one ``.npz`` archive (:mod:`mlplab._archive`), read by the same bounded
+reader, which refuses object arrays, pickles, big headers, extra members, unknown names.
 Layout (format version 1)::
 
     header      uint8   JSON: {"format": "mlplab-checkpoint", "version": 1,
@@ -23,18 +21,15 @@ Layout (format version 1)::
     epoch_start_theta  θ at the start of the current epoch (``restore_best``, mid-epoch)
     cb<k>_<a>   array attribute ``a`` of stateful callback ``k``
     bn_stats    batch normalization's running averages (networks with batch norm)
-    standardizer_mean, standardizer_scale   (when the network has a Standardizer)
-    checksum    uint8   SHA-256 (hex) of the header and every array above
+    standardizer_mean, standardizer_scale; checksum: SHA-256 (hex) of all the above
 
-Writes are atomic and keep the previous checkpoint: the new file is written and
-fsync'ed under ``<name>.tmp`` in the same folder, the current file is renamed to
-``<stem>.prev.npz``, the new one renamed into place, and the folder fsync'ed. A crash at
-any moment (even SIGKILL in the middle of a write) leaves at least one complete
-checkpoint; if the newest one is damaged or missing, :func:`load_latest` falls back to
-the previous one with a warning.
-
-Callbacks of your own can be checkpointed too: give them ``state_dict()`` (returning a
-dict of JSON values and NumPy arrays) and ``load_state_dict(state)``.
+Writes are atomic and keep the previous checkpoint: the new file is written and fsync'ed
+under ``<name>.tmp``, the current file renamed to ``<stem>.prev.npz``, the new one renamed
+into place, and the folder fsync'ed. A crash at any moment (even SIGKILL mid-write) leaves
+at least one complete checkpoint; if the newest one is damaged or missing,
+:func:`load_latest` falls back to the previous one with a warning. Callbacks of your own
+are checkpointed too when they have ``state_dict()`` (a dict of JSON values and NumPy
+arrays) and ``load_state_dict(state)``.
 """
 
 from __future__ import annotations
