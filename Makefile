@@ -25,7 +25,7 @@ demo: install
 	$(VENV)/bin/mlplab train
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs
 
 # Everything the tests need: dev tools, the MPI extra, the playground's web extra with Playwright
 # and Debian's chromium, and the array-library extras (PyTorch CPU, array-api-strict). Each block

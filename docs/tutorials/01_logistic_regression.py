@@ -103,5 +103,6 @@ from mlplab import plots  # noqa: E402
 Xm, ym = mlplab.load_dataset("moons", noise=0.15)
 one = mlplab.Network([2, 1], output="binary", seed=0)
 mlplab.fit(one, Xm, ym, optimizer=mlplab.optimizers.sgd(1.0), epochs=300, batch_size=None)
-ax = plots.plot_decision_boundary(one, Xm, ym, title=f"One neuron: accuracy {one.score(Xm, ym):.2f}")
+title = f"One neuron: accuracy {one.score(Xm, ym):.2f}"
+ax = plots.plot_decision_boundary(one, Xm, ym, title=title)
 plt.show()

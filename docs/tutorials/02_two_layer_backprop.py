@@ -46,7 +46,7 @@ def cost(p, X, y):
 
 
 def backprop(p, X, y):
-    Z1, A1, Z2 = forward(p, X)
+    _Z1, A1, Z2 = forward(p, X)
     A2 = 1 / (1 + np.exp(-Z2))
     dZ2 = (A2 - y[:, None]) / len(X)         # (n, 1)
     dW2 = dZ2.T @ A1                         # (1, n[1])  = Σ dz[2] a[1]ᵀ
@@ -108,7 +108,8 @@ def broken_backprop(p, X, y):  # forgets tanh′ in dz[1]
     return g
 
 
-print("a broken backprop:             ", relative_error(broken_backprop(params, X[:50], y[:50]), num))
+broken = broken_backprop(params, X[:50], y[:50])
+print("a broken backprop:             ", relative_error(broken, num))
 
 # %% [markdown]
 # ## The same network in mlplab

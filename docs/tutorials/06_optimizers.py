@@ -107,5 +107,6 @@ for name, path in paths.items():
 
 # %% [markdown]
 # Gradient descent zig-zags across the valley and creeps along it; momentum's average
-# cancels the zig-zag, which lets it take a larger α safely and move fast along the valley. `mlplab experiments optimizers`
-# compares the four optimizers on the moons data, per epoch and per second.
+# cancels the zig-zag, which lets it take a larger α safely and move fast along the valley.
+# `mlplab experiments optimizers` compares the four optimizers on the moons data, per epoch
+# and per second.
