@@ -76,7 +76,7 @@ def test_atheris_bounded_run(name, tmp_path):
         sys.executable, str(FUZZ / "fuzz_run.py"), name, str(corpus),
         f"-max_total_time={SECONDS}", f"-timeout={HANG_SECONDS}",
         f"-rss_limit_mb={RSS_LIMIT_MB}", f"-artifact_prefix={tmp_path}/", "-max_len=4096",
-        "-print_final_stats=1",
+        "-print_final_stats=1", f"-seed={os.environ.get('MLPLAB_FUZZ_SEED', '1')}",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONWARNINGS": "error", "MLPLAB_FUZZ_WORKDIR": str(tmp_path / "work")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 120, env=env)
