@@ -183,7 +183,9 @@ def test_a_checkpoint_with_a_valid_digest_but_malformed_contents_is_a_checkpoint
         ("config", None, "malformed contents"),
         ("epoch", "x", "malformed contents"),
         ("rng", {"bit_generator": "PCG64"}, "malformed contents"),
-        ("epoch", -55517, "negative epoch"),  # found as a hang: 55519 epochs to train
+        ("epoch", -55517, "negative or start"),  # found as a hang: 55519 epochs to train
+        # found as a hang: a run that started after its current epoch trains ~forever
+        ("run", {**good.header["run"], "start_epoch": 38479270658594}, "start > epoch"),
     ]:
         header = {**good.header, key: value}
         raw = json.dumps(header).encode()

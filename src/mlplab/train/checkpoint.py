@@ -421,8 +421,8 @@ def restore(trainer: Any, ck: Checkpoint, run: dict[str, Any]) -> Position | Non
 
     type(st.rng.bit_generator)().state = rng_state  # refused here, before any change
     counters = int(h["epoch"]), int(h["step"]), int(h["run"]["start_epoch"])
-    if min(counters) < 0:  # epoch -55517 would train 55519 epochs
-        raise _fail(ck.path, f"negative epoch, step or start epoch {counters}")
+    if min(counters) < 0 or counters[2] > counters[0]:  # either would train ~forever
+        raise _fail(ck.path, f"epoch, step, start epoch {counters}: negative or start > epoch")
     best = h.get("best")
     if best is not None:
         best = (float(best["value"]), int(best["epoch"]), net._from_rows(arrays["best_theta"]))
