@@ -14,9 +14,7 @@ from mlplab.core.initializers import get, variance_scaling
 SHAPE = (3, 5)  # (n[l], n[l-1]): fan_in 5, fan_out 3, fan_avg 4
 
 
-@pytest.mark.parametrize(
-    ("mode", "fan"), [("fan_in", 5.0), ("fan_out", 3.0), ("fan_avg", 4.0)]
-)
+@pytest.mark.parametrize(("mode", "fan"), [("fan_in", 5.0), ("fan_out", 3.0), ("fan_avg", 4.0)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_variance_scaling_draws_exactly_the_formula(mode, fan, dtype):
     scale = 2.0
@@ -45,7 +43,8 @@ def test_variance_scaling_defaults_name_and_doc():
 
 def test_variance_scaling_refuses_unknown_mode_and_distribution():
     for mode in ("FAN_IN", "fan", "fan_avg "):
-        with pytest.raises(ValueError, match=f"mode must be fan_in, fan_out or fan_avg, got {mode!r}"):
+        message = f"mode must be fan_in, fan_out or fan_avg, got {mode!r}"
+        with pytest.raises(ValueError, match=message):
             variance_scaling(1.0, mode)
     for dist in ("NORMAL", "gaussian"):
         with pytest.raises(ValueError, match=f"normal or uniform, got {dist!r}"):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("mutation_run", HERE / "mutation" / "mutation_run.py")
+_path = HERE / "mutation" / "mutation_run.py"
+_spec = importlib.util.spec_from_file_location("mutation_run", _path)
 mutation_run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mutation_run)
 

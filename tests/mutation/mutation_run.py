@@ -34,8 +34,17 @@ ROOT = Path(__file__).resolve().parents[2]
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.json"
 
 MODULES: dict[str, list[str]] = {
-    "activations": ["tests/test_activations.py", "tests/test_core_exact.py"],
-    "heads": ["tests/test_heads.py", "tests/test_core_exact.py", "tests/test_sample_weight.py"],
+    "activations": [
+        "tests/test_activations.py",
+        "tests/test_core_exact.py",
+        "tests/test_core_exact_namespaces.py",
+    ],
+    "heads": [
+        "tests/test_heads.py",
+        "tests/test_core_exact.py",
+        "tests/test_sample_weight.py",
+        "tests/test_core_exact_namespaces.py",
+    ],
     "initializers": [
         "tests/test_initializers.py",
         "tests/test_core_exact.py",
