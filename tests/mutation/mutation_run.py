@@ -44,6 +44,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_core_exact.py",
         "tests/test_sample_weight.py",
         "tests/test_core_exact_namespaces.py",
+        "tests/test_core_exact_heads.py",
     ],
     "initializers": [
         "tests/test_initializers.py",
