@@ -107,6 +107,19 @@ def changed_lines(diff: str) -> list[str]:
     return out
 
 
+def _results(mutmut: list[str], workdir: Path) -> dict[str, list[str]]:
+    """mutmut's verdicts in ``workdir``: mutant names by status."""
+    out = subprocess.run(
+        [*mutmut, "results", "--all", "true"], cwd=workdir, capture_output=True, text=True
+    ).stdout
+    by_status: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            by_status.setdefault(status, []).append(name)
+    return by_status
+
+
 def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[dict]]:
     """Mutate ``module`` in a copy of the checkout: mutant names by status, and unkilled ones."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -118,14 +131,11 @@ def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[d
     (workdir / "pyproject.toml").write_text(pyproject + _config(module, MODULES[module]))
     mutmut = [sys.executable, "-m", "mutmut"]
     subprocess.run([*mutmut, "run"], cwd=workdir, check=False, stdout=subprocess.DEVNULL)
-    out = subprocess.run(
-        [*mutmut, "results", "--all", "true"], cwd=workdir, capture_output=True, text=True
-    ).stdout
-    by_status: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name:
-            by_status.setdefault(status, []).append(name)
+    by_status = _results(mutmut, workdir)
+    if by_status.get("timeout"):  # a busy machine can time a mutant out: try those once more
+        again = [*mutmut, "run", *by_status["timeout"]]
+        subprocess.run(again, cwd=workdir, check=False, stdout=subprocess.DEVNULL)
+        by_status = _results(mutmut, workdir)
     unkilled = []
     for status in UNKILLED:
         for name in by_status.get(status, []):
