@@ -56,7 +56,7 @@ MODULES: dict[str, list[str]] = {
     "network": ["tests/test_network.py", "tests/test_core_exact.py"],
     "optimizers": ["tests/test_optimizers.py"],
     "schedules": ["tests/test_schedules.py"],
-    "data": ["tests/test_data.py"],
+    "data": ["tests/test_data.py", "tests/test_core_exact_data.py"],
     "diagnostics": ["tests/test_gradients.py", "tests/test_core_exact.py"],
     "dropout": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
     "batchnorm": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
