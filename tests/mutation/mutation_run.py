@@ -55,7 +55,7 @@ MODULES: dict[str, list[str]] = {
     "backprop": ["tests/test_gradients.py", "tests/test_network.py", "tests/test_core_exact.py"],
     "network": ["tests/test_network.py", "tests/test_core_exact.py"],
     "optimizers": ["tests/test_optimizers.py"],
-    "schedules": ["tests/test_schedules.py"],
+    "schedules": ["tests/test_schedules.py", "tests/test_core_exact_schedules.py"],
     "data": ["tests/test_data.py", "tests/test_core_exact_data.py"],
     "diagnostics": ["tests/test_gradients.py", "tests/test_core_exact.py"],
     "dropout": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
