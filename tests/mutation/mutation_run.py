@@ -54,7 +54,7 @@ MODULES: dict[str, list[str]] = {
     "layers": ["tests/test_gradients.py", "tests/test_core_exact.py"],
     "backprop": ["tests/test_gradients.py", "tests/test_network.py", "tests/test_core_exact.py"],
     "network": ["tests/test_network.py", "tests/test_core_exact.py"],
-    "optimizers": ["tests/test_optimizers.py"],
+    "optimizers": ["tests/test_optimizers.py", "tests/test_core_exact_optimizers.py"],
     "schedules": ["tests/test_schedules.py", "tests/test_core_exact_schedules.py"],
     "data": ["tests/test_data.py", "tests/test_core_exact_data.py"],
     "diagnostics": ["tests/test_gradients.py", "tests/test_core_exact.py"],
