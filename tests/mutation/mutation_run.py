@@ -52,7 +52,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_core_exact_initializers.py",
     ],
     "layers": ["tests/test_gradients.py", "tests/test_core_exact.py"],
-    "backprop": ["tests/test_gradients.py", "tests/test_network.py", "tests/test_core_exact.py"],
+    "backprop": [
+        "tests/test_gradients.py",
+        "tests/test_network.py",
+        "tests/test_core_exact.py",
+        "tests/test_core_exact_backprop.py",
+    ],
     "network": ["tests/test_network.py", "tests/test_core_exact.py"],
     "optimizers": ["tests/test_optimizers.py", "tests/test_core_exact_optimizers.py"],
     "schedules": ["tests/test_schedules.py", "tests/test_core_exact_schedules.py"],
