@@ -62,7 +62,11 @@ MODULES: dict[str, list[str]] = {
     "optimizers": ["tests/test_optimizers.py", "tests/test_core_exact_optimizers.py"],
     "schedules": ["tests/test_schedules.py", "tests/test_core_exact_schedules.py"],
     "data": ["tests/test_data.py", "tests/test_core_exact_data.py"],
-    "diagnostics": ["tests/test_gradients.py", "tests/test_core_exact.py"],
+    "diagnostics": [
+        "tests/test_gradients.py",
+        "tests/test_core_exact.py",
+        "tests/test_core_exact_diagnostics.py",
+    ],
     "dropout": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
     "batchnorm": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
 }
