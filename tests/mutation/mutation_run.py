@@ -58,7 +58,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_core_exact.py",
         "tests/test_core_exact_backprop.py",
     ],
-    "network": ["tests/test_network.py", "tests/test_core_exact.py"],
+    "network": [
+        "tests/test_network.py",
+        "tests/test_core_exact.py",
+        "tests/test_core_exact_network.py",
+    ],
     "optimizers": ["tests/test_optimizers.py", "tests/test_core_exact_optimizers.py"],
     "schedules": ["tests/test_schedules.py", "tests/test_core_exact_schedules.py"],
     "data": ["tests/test_data.py", "tests/test_core_exact_data.py"],
