@@ -126,3 +126,36 @@ def test_identity_network_is_the_lectures_example():
     x = np.array([[4.0, -8.0]])
     np.testing.assert_array_equal(net.predict(x), 0.125 * x)
     assert D.identity_network(1, 2.0, dtype="float32").dtype == np.float32
+
+
+def test_defaults_are_the_documented_ones():
+    net = mlplab.Network([3, 4, 1], hidden="tanh", dtype="float64", batch_norm=True, seed=0)
+    net.set_running_stats(np.array([0.5, -0.5, 0.0, 1.0, 2.0, 0.5, 1.0, 3.0]))
+    g_hat = D.numerical_gradient(net, X, Y)
+    np.testing.assert_array_equal(g_hat, D.numerical_gradient(net, X, Y, 1e-7, training=False))
+    assert not np.allclose(g_hat, D.numerical_gradient(net, X, Y, training=True))
+    assert D.gradcheck(net, X, Y) == D.gradcheck(net, X, Y, 1e-7, training=False)
+    # eps reaches the differences: a large one leaves a truncation error O(eps²)
+    plain = mlplab.Network([3, 4, 1], hidden="tanh", dtype="float64", seed=0)
+    assert D.gradcheck(plain, X, Y, eps=0.3) > 1e-4 > 1e-7 > D.gradcheck(plain, X, Y)
+
+
+def test_saturated_means_a_derivative_strictly_below_one_hundredth():
+    """Leaky ReLU's slope 0.01 side has g' = 0.01: not saturated; slope 0.005 is."""
+    for slope, want in [(0.01, 0.0), (0.005, 0.5)]:
+        net = mlplab.Network(
+            [1, 1, 1], hidden=f"leaky_relu({slope})", init="identity(1)", dtype="float64"
+        )
+        stats = D.activation_stats(net, np.array([[-1.0], [2.0]]))
+        assert stats[0]["saturated"] == want
+
+
+def test_gradcheck_of_a_network_in_another_array_library():
+    xps = pytest.importorskip("array_api_strict")
+    pytest.importorskip("array_api_compat")
+    net = mlplab.Network([3, 4, 1], hidden="tanh", dtype="float32", seed=0)
+    want = D.gradcheck(net, X, Y)
+    net.to(xps, device=xps.Device("device1"))
+    assert D.gradcheck(net, xps.asarray(X, device=xps.Device("device1")), Y) == pytest.approx(
+        want, rel=1e-6
+    )
