@@ -1,0 +1,28 @@
+"""Exact tests of ``core/heads.py`` that mutation testing asked for (issue 21)."""
+
+import numpy as np
+import pytest
+
+from mlplab.core import heads
+
+
+def test_log_softmax_shifts_each_row_by_its_own_maximum():
+    """Rows 1000 apart: one global maximum would give e^{-1000} = 0 and log(0) in row 0."""
+    Z = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    Y = np.array([[1.0, 0.0], [1.0, 0.0]])
+    J, dZ = heads.multiclass.loss_and_grad(Z.copy(), Y)
+    # row 0: log 2; row 1: log(1 + e^{-1000}) = 0 (to double precision)
+    assert J == pytest.approx(np.log(2) / 2, rel=1e-15)
+    assert heads.multiclass.loss(Z, Y) == pytest.approx(np.log(2) / 2, rel=1e-15)
+    np.testing.assert_allclose(dZ, [[-0.25, 0.25], [0.0, 0.0]], atol=1e-300)
+    np.testing.assert_allclose(heads.per_sample_loss("multiclass", Z, Y), [np.log(2), 0.0])
+    np.testing.assert_allclose(heads.softmax(Z), [[0.5, 0.5], [1.0, 0.0]])
+
+
+def test_get_messages_name_the_problem():
+    with pytest.raises(TypeError, match="^output must be a head name or a Head, got int$"):
+        heads.get(3)
+    with pytest.raises(ValueError, match=r"^unknown output head 'sigmoid'; choose one of \["):
+        heads.get("sigmoid")
+    assert heads.get(" Binary ") is heads.binary
+    assert heads.get(heads.poisson) is heads.poisson
