@@ -28,34 +28,42 @@ except ImportError:  # pragma: no cover - plain Python, for reading and testing
 
 @_jit
 def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, tanh, σ
-    m, r = Z.shape
-    for i in range(m):
-        for j in range(r):
-            z = Z[i, j] + b[j]
-            if code == 1:
-                z = max(z, z * 0)
-            elif code == 2:
-                z = np.tanh(z)
-            elif code == 3:  # stable in both tails
-                z = 1 / (1 + np.exp(-z)) if z >= 0 else np.exp(z) / (1 + np.exp(z))
-            Z[i, j] = z
+    m, r = Z.shape  # one loop per activation: the branch is not taken per entry, and the
+    if code == 1:  # ReLU and identity loops are vectorized
+        for i in range(m):
+            for j in range(r):
+                z = Z[i, j] + b[j]
+                Z[i, j] = max(z, z * 0)
+    elif code == 0:
+        for i in range(m):
+            for j in range(r):
+                Z[i, j] += b[j]
+    else:
+        for i in range(m):
+            for j in range(r):
+                z = Z[i, j] + b[j]
+                if code == 2:
+                    z = np.tanh(z)
+                else:  # σ, stable in both tails
+                    z = 1 / (1 + np.exp(-z)) if z >= 0 else np.exp(z) / (1 + np.exp(z))
+                Z[i, j] = z
 
 
 @_jit
 def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
     m, c = dA.shape
-    if code == 0:
-        return
-    for i in range(m):
-        for j in range(c):
-            a = A[i, j]
-            if code == 1:
-                if a <= 0:
-                    dA[i, j] = 0
-            elif code == 2:
-                dA[i, j] *= 1 - a * a
-            else:
-                dA[i, j] *= a * (1 - a)
+    if code == 1:
+        for i in range(m):
+            for j in range(c):
+                dA[i, j] = dA[i, j] if A[i, j] > 0 else dA[i, j] * 0
+    elif code == 2:
+        for i in range(m):
+            for j in range(c):
+                dA[i, j] *= 1 - A[i, j] * A[i, j]
+    elif code == 3:
+        for i in range(m):
+            for j in range(c):
+                dA[i, j] *= A[i, j] * (1 - A[i, j])
 
 
 @_jit
@@ -150,8 +158,11 @@ def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one
         s = b * bs
         m = min(bs, n - s)
         for i in range(m):  # the batch's rows, gathered
-            Xb[i, :] = X[order[s + i], :]
-            Yb[i, :] = Y[order[s + i], :]
+            row = order[s + i]
+            for j in range(X.shape[1]):
+                Xb[i, j] = X[row, j]
+            for j in range(Y.shape[1]):
+                Yb[i, j] = Y[row, j]
         A, pen = _forward(Xb[:m], theta, sizes, acts, lam != 0, Zb, bs)
         off, zoff, k = theta.shape[0], bs * (Zb.shape[0] // bs), sizes[L]
         zoff -= bs * k
@@ -172,11 +183,11 @@ def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one
             if lam != 0:
                 for t in range(off, off + r * c):  # dW[l] += (λ/|B|) W[l]
                     g[t] += lam / m * theta[t]
-            for j in range(r):  # db[l] = Σ_i dZ[l]
-                acc = dZ[0, j] * 0
-                for i in range(m):
-                    acc += dZ[i, j]
-                g[off + r * c + j] = acc
+            gb = g[off + r * c : off + r * c + r]
+            gb[:] = 0  # db[l] = Σ_i dZ[l], row after row: the inner loop runs along a
+            for i in range(m):  # row (vectorized), each sum still in the order i = 0..m−1
+                for j in range(r):
+                    gb[j] += dZ[i, j]
             if l > 0:  # dZ[l-1] = (dZ[l] W[l]) ⊙ g'(z[l-1])
                 dA = dZb[pz : pz + m * c].reshape(m, c)
                 np.dot(dZ, WT.T, dA)

@@ -23,6 +23,7 @@ from mlplab.core import heads as _heads
 from mlplab.core.activations import Activation
 from mlplab.core.layers import Cache
 from mlplab.core.network import Network
+from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
 
 
@@ -43,8 +44,8 @@ class Workspace:
     * the 2-D products use ``ndarray.dot``, whose per-call overhead is lower than
       ``np.matmul``'s on small matrices (the same BLAS gemm on large ones);
     * activations run in-place kernels of the same formulas
-      (:func:`mlplab.fast.kernels.inplace_kernels`). The head is the pure one: an in-place
-      version measured no faster.
+      (:func:`mlplab.fast.kernels.inplace_kernels`), and so does a built-in head
+      (:func:`mlplab.fast.heads.head_kernel`: J and dZ[L] bit for bit the pure head's).
 
     Each choice is measured in ``benchmarks/RESULTS.md``. The results agree with
     :func:`~mlplab.core.backprop.loss_and_grads` to float rounding
@@ -71,12 +72,15 @@ class Workspace:
         self.n_samples = n_samples
         self.kernels = [_kernels.inplace_kernels(g) for g in net.hidden]
         self.head = net.head
+        self.head_into = _fast_heads.head_kernel(net.head)  # None: the pure head runs
         self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
         self.Yb = np.empty((n_samples, s[L]), dtype=dt)
         self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
         self.A = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden a[l]
         self.dZ = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L)]  # hidden
         self.ones = np.ones(n_samples, dtype=dt)  # db[l] = 1ᵀ dZ[l]
+        self.dZ_L = np.empty((n_samples, s[L]), dtype=dt)  # the head's dZ[L], and its
+        self.T = [np.empty((n_samples, s[L]), dtype=dt) for _ in range(2)]  # scratch
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
 
     def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
@@ -127,8 +131,11 @@ class Workspace:
             # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
             A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
             A_used[l + 1] = A
-        if w is None:
-            J, dZ = self.head.loss_and_grad(A, Y)  # dZ[L] = (a[L] − y) / n
+        if w is None and self.head_into is not None:  # dZ[L] = (a[L] − y) / n
+            dZ = self.dZ_L
+            J = self.head_into(A, Y, dZ, *self.T)
+        elif w is None:
+            J, dZ = self.head.loss_and_grad(A, Y)
         else:
             J, dZ = _heads.weighted_loss_and_grad(self.head, A, Y, w)  # w_i (a − y)_i / Σw
         for l in range(L - 1, -1, -1):  # backward

@@ -38,9 +38,11 @@ class ShuffledOrder:
         if self.idx is None or self.idx.shape[0] != n:
             self.idx = np.arange(n)
         if self.shuffle:
-            from sklearn.utils import shuffle
-
-            self.idx = shuffle(self.idx, random_state=self.rs)
+            # sklearn.utils.shuffle(idx, random_state=rs) without its argument checks
+            # (a third of a millisecond per epoch): the same draw from the same RandomState
+            perm = np.arange(n)
+            self.rs.shuffle(perm)
+            self.idx = self.idx[perm]
             if self.comm is not None:
                 self.idx = self.comm.bcast(self.idx, root=0)
         return self.idx

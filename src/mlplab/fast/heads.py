@@ -1,0 +1,84 @@
+r"""In-place twins of core's heads (link + loss, dZ[L]) for the NumPy fast path.
+
+:mod:`mlplab.core.heads` is what a reader meets: ``loss_and_grad(Z, Y)`` returns J and a
+new dZ[L] = (a[L] − y)/n, and allocates every intermediate array on the way. The
+training step (:class:`mlplab.fast.workspace.Workspace`) calls it once per mini-batch,
+so it runs the built-in heads through the kernels below instead: the same ufuncs, in the
+same order, on the same values, written into buffers allocated once — so J and dZ[L] are
+bit for bit those of the pure head (tests/test_fast_heads.py compares them).
+
+Built-ins are recognised by their functions, never by their names, so that a user's Head
+called "binary" runs its own code: :func:`head_kernel` returns None for any other head,
+and the workspace calls that head's pure ``loss_and_grad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mlplab import _array_api as _xp
+from mlplab._typing import Array
+from mlplab.core import heads as _heads
+
+HeadKernel = Callable[[Array, Array, Array, Array, Array], float]
+"""``kernel(Z, Y, dZ, T1, T2) -> J``: dZ[L] written into ``dZ``; T1, T2 scratch of Z's shape."""
+
+
+def _binary_into(Z: Array, Y: Array, dZ: Array, T1: Array, T2: Array) -> float:
+    n = Z.shape[0]
+    _xp._expit()(Z, out=dZ)  # a[L] = σ(z[L]), scipy's expit as core's stable_sigmoid
+    dZ -= Y  # a − y
+    dZ *= 1.0 / n  # dJ/dz[L] = (a − y)/n
+    np.logaddexp(0, Z, out=T1)  # log(1 + e^z) − yz: no log(0), no overflow
+    np.multiply(Y, Z, out=T2)
+    T1 -= T2
+    return float(T1.sum() / n)
+
+
+def _multiclass_into(Z: Array, Y: Array, dZ: Array, T1: Array, T2: Array) -> float:
+    n = Z.shape[0]
+    np.subtract(Z, Z.max(axis=1, keepdims=True), out=T1)  # max-shifted: every e^z ≤ 1
+    np.exp(T1, out=T2)
+    T1 -= np.log(T2.sum(axis=1, keepdims=True))  # log softmax(z)
+    np.multiply(Y, T1, out=T2)
+    J = -float(T2.sum() / n)
+    np.exp(T1, out=dZ)  # a[L] = softmax(z[L])
+    dZ -= Y
+    dZ *= 1.0 / n
+    return J
+
+
+def _regression_into(Z: Array, Y: Array, dZ: Array, T1: Array, T2: Array) -> float:
+    n = Z.shape[0]
+    np.subtract(Z, Y, out=dZ)  # a − y with a = z
+    np.multiply(dZ, dZ, out=T1)
+    J = float(T1.sum() / (2 * n))
+    dZ *= 1.0 / n
+    return J
+
+
+# The pure loss_and_grad of each built-in head -> its in-place twin.
+_KERNELS: dict[Callable, HeadKernel] = {
+    _heads.binary.loss_and_grad: _binary_into,
+    _heads.multiclass.loss_and_grad: _multiclass_into,
+    _heads.regression.loss_and_grad: _regression_into,
+}
+
+
+def head_kernel(head: _heads.Head) -> HeadKernel | None:
+    """The in-place twin of a built-in head's ``loss_and_grad``, or None for any other.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlplab.core import heads
+    >>> Z, Y = np.array([[0.0], [2.0]]), np.array([[1.0], [0.0]])
+    >>> dZ, T1, T2 = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
+    >>> J = head_kernel(heads.binary)(Z, Y, dZ, T1, T2)
+    >>> J_pure, dZ_pure = heads.binary.loss_and_grad(Z, Y)
+    >>> J == J_pure, bool((dZ == dZ_pure).all())
+    (True, True)
+    """
+    return _KERNELS.get(head.loss_and_grad)

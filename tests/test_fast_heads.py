@@ -1,0 +1,92 @@
+"""The per-step shortcuts of the NumPy fast path equal the pure code they replace.
+
+* mlplab.fast.heads: the in-place heads, bit for bit the pure ``loss_and_grad``;
+* mlplab.fast.step.add_l2_into: the L2 term without temporaries, equal to the pure
+  penalty and gradient term to rounding;
+* the estimators' epoch order: scikit-learn's ``shuffle`` draw without its checks.
+"""
+
+import numpy as np
+import pytest
+
+from mlplab.core import backprop, heads
+from mlplab.core.network import Network
+from mlplab.fast import _blas
+from mlplab.fast.heads import head_kernel
+from mlplab.fast.step import add_l2_into
+from mlplab.fast.workspace import Workspace
+
+
+def _targets(rng, name, n, k, dtype):
+    if name == "binary":
+        return rng.integers(0, 2, (n, k)).astype(dtype)
+    if name == "multiclass":
+        return np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    return rng.standard_normal((n, k)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("scale", [1.0, 1e3])  # 1e3: saturated logits, far in both tails
+def test_inplace_heads_are_bit_identical_to_the_pure_heads(rng, name, dtype, scale):
+    head = heads.HEADS[name]
+    n, k = 37, 1 if name == "binary" else 4
+    Z = (scale * rng.standard_normal((n, k))).astype(dtype)
+    Y = _targets(rng, name, n, k, dtype)
+    Z_before, Y_before = Z.copy(), Y.copy()
+    dZ, T1, T2 = (np.full_like(Z, np.nan) for _ in range(3))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        J = head_kernel(head)(Z, Y, dZ, T1, T2)
+        J_pure, dZ_pure = head.loss_and_grad(Z, Y)
+    assert type(J) is float and J == J_pure
+    assert dZ.dtype == dZ_pure.dtype == dtype
+    np.testing.assert_array_equal(dZ, dZ_pure)
+    np.testing.assert_array_equal(Z, Z_before)  # the logits and targets are only read
+    np.testing.assert_array_equal(Y, Y_before)
+
+
+def test_only_the_built_in_heads_have_kernels():
+    assert head_kernel(heads.poisson) is None
+    mine = heads.Head("binary", heads.binary.link, lambda Z, Y: (0.0, Z - Y), heads.binary.loss)
+    assert head_kernel(mine) is None  # a user's head called "binary" runs its own code
+    net = Network([3, 2], hidden="relu", output=mine, dtype="float64")
+    ws = Workspace(net, 4)
+    assert ws.head_into is None
+    Y = np.ones((4, 2))
+    J = ws.loss_and_grads(net._params, np.ones((4, 3)), Y, net._views(np.zeros_like(net._theta)))
+    assert J == 0.0  # the user's loss_and_grad ran
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("blas", [True, False])
+def test_add_l2_into_equals_the_pure_l2_terms(rng, dtype, blas):
+    net = Network([5, 7, 3, 2], hidden="tanh", output="multiclass", dtype=dtype, seed=1)
+    g = rng.standard_normal(net._theta.shape).astype(dtype)
+    grads = net._views(g.copy())
+    lam, size = 0.3, 16
+    old = _blas.set_enabled(blas)
+    try:
+        _blas._cache.clear()
+        penalty = add_l2_into(net._params, grads, lam, size)
+    finally:
+        _blas.set_enabled(old)
+        _blas._cache.clear()
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert penalty == pytest.approx(backprop.l2_penalty(net._params, lam, size), rel=rtol)
+    expected = net._views(g.copy())
+    for (gW, gb), (eW, eb), p in zip(grads, expected, net._params, strict=True):
+        np.testing.assert_allclose(gW, eW + (lam / size) * p.W, rtol=rtol, atol=rtol)
+        np.testing.assert_array_equal(gb, eb)  # biases are not penalized
+
+
+def test_estimator_epoch_order_is_scikit_learns_shuffle():
+    from sklearn.utils import shuffle
+
+    from mlplab.sklearn._callbacks import ShuffledOrder
+
+    order = ShuffledOrder(np.random.RandomState(3), shuffle=True)
+    rs, idx = np.random.RandomState(3), np.arange(11)
+    for _ in range(4):  # each epoch shuffles the previous epoch's order
+        idx = shuffle(idx, random_state=rs)
+        np.testing.assert_array_equal(order(11), idx)
+    np.testing.assert_array_equal(ShuffledOrder(rs, shuffle=False)(5), np.arange(5))
