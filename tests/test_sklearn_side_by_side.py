@@ -144,3 +144,25 @@ def test_sample_weights_as_scikit_learn(data, solver):
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-6)
     for a, b in zip(ours.coefs_, theirs.coefs_, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_multi_output_regression_reports_scikit_learns_loss_and_stops_with_it(solver):
+    """scikit-learn's squared error with several outputs is averaged over them (its
+    gradient sums them): loss_, loss_curve_ and the tol rule must be the same numbers, so
+    the fit stops at the same epoch (tol=1e-2 makes that rule decide here)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    Y = np.c_[X[:, 0] + X[:, 1], 2 * X[:, 2], np.sin(X[:, 3])]
+    params = dict(hidden_layer_sizes=(6,), solver=solver, alpha=1e-2, max_iter=60,
+                  tol=1e-2, random_state=0, batch_size=16)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = sk.MLPRegressor(**params).fit(X, Y)
+        ours = ml.MLPRegressor(**params).fit(X, Y)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+    if solver != "lbfgs":
+        assert theirs.n_iter_ < params["max_iter"]  # the tol rule stopped it
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-8)

@@ -160,10 +160,18 @@ def _fit_lbfgs(est: Any, X: np.ndarray, Y: np.ndarray, sw: Any) -> None:
     verbose = est.verbose is True or est.verbose >= 1
     res = minimize_lbfgs(
         net, Xs, Yp, max_iter=est.max_iter, max_fun=est.max_fun, tol=est.tol,
-        sample_weight=sw, verbose=verbose,
+        sample_weight=sw, verbose=verbose, data_loss_scale=_data_loss_scale(est, Yp),
     )  # fmt: skip
     est.n_iter_ = _check_optimize_result("lbfgs", res, est.max_iter)
     est.loss_ = float(res.fun)
+
+
+def _data_loss_scale(est: Any, Y: np.ndarray) -> float:
+    """1/n_outputs for the squared error, as scikit-learn reports it (the mean over the
+    outputs, with the gradient of their sum: scikit-learn issue #8349); otherwise 1."""
+    if est.network_.head.name != "regression" or Y.ndim < 2:
+        return 1.0
+    return 1.0 / Y.shape[1]
 
 
 def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  # type: ignore[no-untyped-def]
@@ -201,6 +209,7 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
         trainer.opt_state = est._opt_state  # partial_fit continues the optimizer
     trainer.step = est._step
     trainer.l2_per_batch_weight = True  # scikit-learn's λ/(2 Σ_{i∈B} w_i)
+    trainer.data_loss_scale = _data_loss_scale(est, Y)
     try:
         _train(est, trainer, X, Y, sw, 1 if incremental else est.max_iter, B, validation)
     finally:

@@ -32,10 +32,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     validation R².
 
     scikit-learn averages its squared error over the outputs but sums its gradient over
-    them (scikit-learn issue #8349); mlplab sums both. With several outputs the data term
-    of ``loss_``/``loss_curve_`` is therefore n_outputs times scikit-learn's (the steps are
-    the same), and the ``tol`` rule, which compares those numbers, may stop at another
-    epoch. With one output they agree.
+    them (scikit-learn issue #8349). The estimator does the same, so ``loss_``,
+    ``loss_curve_`` and the ``tol`` rule that compares them are scikit-learn's with any
+    number of outputs; the network's own head (``Network``, ``mlplab train``) sums both.
 
     Examples
     --------

@@ -36,8 +36,12 @@ class LossAndGradient:
         J = Σ w_i L(i) / Σ w_i, and the L2 term λ/(2Σw) Σ‖W‖².
     """
 
-    def __init__(self, net: Any, X: np.ndarray, Y: np.ndarray, sample_weight: Any = None):
+    def __init__(
+        self, net: Any, X: np.ndarray, Y: np.ndarray, sample_weight: Any = None,
+        data_loss_scale: float = 1.0,
+    ):  # fmt: skip
         self.net, self.X, self.Y, self.w = net, X, Y, sample_weight
+        self.data_loss_scale = data_loss_scale
         self.flat = np.zeros_like(net._theta)
         self.grads = net._views(self.flat)
         self.ws = _ws.Workspace(net, X.shape[0])
@@ -49,6 +53,7 @@ class LossAndGradient:
         net = self.net
         net._theta[...] = theta  # cast to the network's dtype
         J = self.ws.loss_and_grads(net._params, self.X, self.Y, self.grads, self.w)
+        J = J * self.data_loss_scale  # the value only: ∇J stays that of the unscaled J
         if net.l2:
             J = add_l2(net, self.grads, J, self.X.shape[0], self.lam)
         self.calls += 1
@@ -65,6 +70,7 @@ def minimize_lbfgs(
     tol: float,
     sample_weight: Any = None,
     verbose: bool = False,
+    data_loss_scale: float = 1.0,
 ) -> Any:
     """Minimize J(θ) by L-BFGS-B from the network's current θ; θ ends at the minimizer.
 
@@ -81,6 +87,9 @@ def minimize_lbfgs(
         SciPy's ``gtol``: stop when every entry of the projected gradient is ≤ tol.
     verbose : bool, default=False
         SciPy's progress output (``iprint=1``, for SciPy versions that still have it).
+    data_loss_scale : float, default=1.0
+        The value of J's data term is multiplied by it, its gradient is not (scikit-learn's
+        squared error with several outputs: ``1 / n_outputs``).
 
     Returns
     -------
@@ -100,7 +109,7 @@ def minimize_lbfgs(
     import scipy
     import scipy.optimize
 
-    fun = LossAndGradient(net, X, Y, sample_weight)
+    fun = LossAndGradient(net, X, Y, sample_weight, data_loss_scale)
     options: dict[str, Any] = {"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": tol}
     if tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15):
         options["iprint"] = 1 if verbose else -1  # removed from SciPy 1.15

@@ -164,6 +164,9 @@ class Trainer:
         # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
         # repeated data's) or scikit-learn's λ/(2 Σ_{i∈B} w_i) over the batch's (True)
         self.l2_per_batch_weight = False
+        # J's data term times this before L2 (1/n_outputs: scikit-learn's squared error,
+        # averaged over the outputs while its gradient sums them); the steps are unchanged
+        self.data_loss_scale = 1.0
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
         self.checkpoint_path: Path | None = None  # the checkpoint file of the last fit
 
@@ -313,6 +316,8 @@ class Trainer:
         J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows, w)
         if run.combine:  # other processes hold other rows of the batch
             J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
+        if self.data_loss_scale != 1.0:
+            J = J * self.data_loss_scale
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
             if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
                 w_b = w if batch.rows is None else w[batch.rows]
