@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import re
 import subprocess
 import sys
 import tracemalloc
@@ -784,26 +783,21 @@ HEAVY = ["sklearn", "scipy", "matplotlib", "tqdm", "torch", "mpi4py", "starlette
 
 
 def test_import_mlplab_is_light():
+    """``import mlplab`` loads NumPy, the standard library and mlplab itself, nothing else
+    (no scikit-learn, SciPy, pandas, Numba, PyTorch, ...). What it costs in time is measured
+    by the benchmarks (benchmarks/time_to_model.py), not asserted here: a timed unit test
+    fails on a busy machine, a list of imported packages does not."""
     code = (
-        "import sys, mlplab\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
+        "import sys, numpy\n"
+        "before = set(sys.modules)\n"
+        "import mlplab\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print('NEW', sorted(new - set(sys.stdlib_module_names) - {'numpy'}))\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
     )
-    times = []
-    for _ in range(3):
-        p = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "HEAVY []" in p.stdout, p.stdout
-        m = re.search(r"\|\s*(\d+) \| mlplab$", p.stderr, re.MULTILINE)
-        assert m, p.stderr[-2000:]
-        times.append(int(m.group(1)) / 1e6)
-    # The target is 150 ms (benchmarks/RESULTS.md measures it); this bound is generous
-    # because the test machine may be busy, but it fails if a heavy import creeps in.
-    assert min(times) < 0.6, times
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in p.stdout, p.stdout
+    assert "NEW ['mlplab']" in p.stdout, p.stdout
 
 
 # ------------------------------------------------------------------- no copy of X
