@@ -47,7 +47,7 @@ import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -127,8 +127,7 @@ def opt_state_to_file(state: Any, net: Any) -> tuple[dict[str, Any], dict[str, n
 def rng_state(rng: Any) -> dict[str, Any] | None:
     """A PCG64 Generator's state as JSON (None for anything else: not stored)."""
     if isinstance(rng, np.random.Generator) and isinstance(rng.bit_generator, np.random.PCG64):
-        state: dict[str, Any] = _archive.jsonable(rng.bit_generator.state)
-        return state
+        return cast("dict[str, Any]", _archive.jsonable(rng.bit_generator.state))
     return None
 
 
@@ -153,12 +152,10 @@ def _trainer_training(
 def _data_info_json(info: dict[str, Any] | None) -> dict[str, Any] | None:
     if info is None:
         return None
-    out: dict[str, Any] = _archive.jsonable(
-        {k: v for k, v in info.items() if k != "classes"}, "data_info"
-    )
+    out = _archive.jsonable({k: v for k, v in info.items() if k != "classes"}, "data_info")
     if info.get("classes") is not None:
         out["classes"] = _archive.labels_to_json(info["classes"])
-    return out
+    return cast("dict[str, Any]", out)
 
 
 def write_model(
@@ -224,8 +221,7 @@ def save(
     if trainer is not None and trainer.net is not obj:
         raise ValueError("trainer= must be the Trainer of the network being saved")
     path = model_path(path)
-    training: dict[str, Any] | None = None
-    arrays: dict[str, np.ndarray] = {}
+    training, arrays = None, dict[str, np.ndarray]()  # typed: no arrays without a trainer
     if trainer is not None:
         training, arrays = _trainer_training(trainer, include_optimizer)
         if history is None:
@@ -385,8 +381,7 @@ def rng_from(state: Any, fallback: Any) -> np.random.Generator:
     if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
         raise ValueError("the RNG state must be a PCG64 state")
     bg = np.random.PCG64()
-    # A file's dict, not NumPy's TypedDict: NumPy's setter validates it (ints only).
-    bg.state = state  # type: ignore[assignment]
+    bg.state = state  # type: ignore[assignment]  # a file's dict: NumPy validates it (ints only)
     return np.random.Generator(bg)
 
 
