@@ -388,7 +388,8 @@ def _target(
             y, bad = numbers(frame, t)
             if bad is not None:
                 raise number_error(frame, bad, t)
-            return y[keep]
+            kept: np.ndarray = y[keep]
+            return kept
 
         return agree(comm, regression), keep, task, None
     if text is None:

@@ -366,6 +366,7 @@ class Session:
         for l, (p, st) in enumerate(pairs):
             if p is None:
                 continue
+            assert st is not None  # a batch-norm layer has both γ, β and running μ, σ²
             lines.append(f"# batch norm of layer {l + 1}: γ, β (trained), running μ, σ²")
             for view, name in ((p, "norm_params"), (st, "running_stats")):
                 for key, arr in zip(view._fields, view, strict=True):

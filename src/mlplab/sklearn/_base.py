@@ -195,7 +195,8 @@ class _BaseMLP(BaseEstimator):
         from mlplab.train.mpi import agree
 
         require_comm(comm)
-        return agree(comm, check)
+        checked: T = agree(comm, check)
+        return checked
 
     def _check_comm(self, comm: Any, sample_weight: Any) -> None:
         """What data-parallel fitting (``fit(..., comm=...)``) does not support."""

@@ -40,6 +40,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if isinstance(sample_weight, numbers.Number):
         # numbers.Number declares no __float__; a complex weight raises TypeError here
         sample_weight = np.full(n_samples, float(cast(SupportsFloat, sample_weight)))
+    sw: np.ndarray
     sw, _ = _check_weights(sample_weight, n_samples)
     if np.all(sw == 1):
         return None  # unit weights are the unweighted cost exactly
