@@ -177,17 +177,7 @@ def _fit_lbfgs(est: Any, X: np.ndarray, Y: np.ndarray, sw: Any) -> None:
     est.loss_ = float(res.fun)
 
 
-def _fit_stochastic(
-    est: Any,
-    X: np.ndarray,
-    Y: np.ndarray,
-    y_raw: Any,
-    sw: np.ndarray | None,
-    incremental: bool,
-    comm: Any,
-    rs: np.random.RandomState,
-    gen: np.random.Generator,
-) -> None:
+def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  # type: ignore[no-untyped-def]
     """Epochs of the one training loop, as scikit-learn's ``_fit_stochastic``."""
     if not incremental or getattr(est, "_optimizer", None) is None:
         est._optimizer = LearningRate(est)  # a fresh optimizer for fit, as scikit-learn's
