@@ -17,6 +17,8 @@ Examples
 [0, 1, 1, 1]
 """
 
+from typing import TYPE_CHECKING
+
 from mlplab._version import __version__
 from mlplab.core import activations, heads, initializers, optimizers, schedules
 from mlplab.core.data import Standardizer, load_dataset
@@ -43,8 +45,23 @@ _OLD_PATHS = frozenset(
     )
 )  # fmt: skip
 
+if TYPE_CHECKING:  # what __getattr__ loads on first use, as type checkers see it
+    from mlplab import callbacks as callbacks
+    from mlplab import checkpoint as checkpoint
+    from mlplab import csvdata as csvdata
+    from mlplab import data as data
+    from mlplab import diagnostics as diagnostics
+    from mlplab import distributed as distributed
+    from mlplab import estimators as estimators
+    from mlplab import io as io
+    from mlplab import layers as layers
+    from mlplab import network as network
+    from mlplab import progress as progress
+    from mlplab import training as training
+    from mlplab.sklearn.estimators import MLPClassifier, MLPRegressor
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> object:
     import importlib
 
     # The estimators import scikit-learn: load them on first use so `import mlplab` stays fast.

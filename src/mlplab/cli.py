@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mlplab._version import __version__
 from mlplab.commands import command_modules
@@ -18,7 +19,7 @@ from mlplab.commands import command_modules
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (plus a pointer to --help)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

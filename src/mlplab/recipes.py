@@ -209,12 +209,12 @@ def train_arrays(
     PyTorch's BLAS beats NumPy's (see the performance guide).
     """
     strategy = _strategy(comm, sharded=shard is not None, backend=backend)
-    setup = dict(task=task, layers=layers, activation=activation, init=init)
+    setup: dict[str, Any] = dict(task=task, layers=layers, activation=activation, init=init)
     setup.update(optimizer=optimizer, lr=lr, beta=beta, seed=seed, test_size=test_size)
     setup.update(normalize=normalize, l2=l2, dtype=dtype, X_test=X_test, y_test=y_test)
     setup.update(network_options=network_options, shard=shard)
     setup["schedule"] = (lr_schedule, clip, batch_size, epochs)
-    prepared = strategy.agree(lambda: prepare_run(X, y, **setup))  # type: ignore[arg-type]
+    prepared = strategy.agree(lambda: prepare_run(X, y, **setup))
     hidden_sizes, X_tr, X_te, y_tr, y_te, net, opt = prepared
     n_train = len(X_tr) if shard is None else shard[1]  # shard: X, y are this rank's rows
     lo, hi = (0, len(X_tr)) if shard else shard_range(n_train, strategy.rank, strategy.size)
@@ -371,6 +371,7 @@ def train_csv(
         return _train_csv_sharded(path, target, task, sep, columns or {}, **kwargs)
     data = training_data(path, target, task, sep=sep, **(columns or {}))
     assert data.plan is not None
+    assert data.codes is not None  # training_data sets it
     idx = np.arange(len(data.y))
     i_tr, i_te, y_tr, y_te = train_test_split(
         idx,
@@ -379,7 +380,7 @@ def train_csv(
         seed=kwargs.get("seed", 0),
         stratify=data.task == "classification",
     )
-    data.plan.fit_fill(data.codes[i_tr])  # type: ignore[index]
+    data.plan.fit_fill(data.codes[i_tr])
     X_tr, X_te = data.features(i_tr), data.features(i_te)
     result = train_arrays(X_tr, y_tr, task=data.task, X_test=X_te, y_test=y_te, **kwargs)
     if result is None:

@@ -129,6 +129,6 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> An
     return load_with_header(path, max_bytes=max_bytes)[0]
 
 
-def read_header(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> dict:
+def read_header(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, Any]:
     """The validated JSON header of a model file (loads and checks the whole file)."""
     return load_with_header(path, max_bytes=max_bytes)[1]

@@ -10,9 +10,12 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mlplab.core.network import Network
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -21,8 +24,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but the results")
 
 
-def add_sep_option(p: argparse.ArgumentParser) -> None:
-    """``--sep``: the CSV separator (detected when not given)."""
+def add_sep_option(p: argparse._ActionsContainer) -> None:
+    """``--sep``: the CSV separator (detected when not given); ``p`` a parser or a group."""
     p.add_argument(
         "--sep",
         default=None,
@@ -69,8 +72,8 @@ class Model:
 
         obj, header = load_with_header(path)
         self.path, self.header = path, header
-        self.estimator = obj if header["kind"] == "estimator" else None
-        self.net = obj.network_ if self.estimator is not None else obj
+        self.estimator: Any = obj if header["kind"] == "estimator" else None
+        self.net: Network = obj.network_ if self.estimator is not None else obj
         info = header.get("data") or {}
         self.feature_names: list[str] | None = info.get("feature_names")
         self.target: str | None = info.get("target")
@@ -92,6 +95,13 @@ class Model:
                 raise ValueError(f"{path}: the label encoding does not match the outputs")
 
     @property
+    def labels(self) -> np.ndarray:
+        """The classes of a classifier's outputs (``classes``, known to be there)."""
+        if self.classes is None:
+            raise ValueError(f"{self.path}: the model file does not name its classes")
+        return self.classes
+
+    @property
     def n_features(self) -> int:
         """n[0]."""
         return self.net.layer_sizes[0]
@@ -100,7 +110,8 @@ class Model:
         """Class probabilities, one column per class (or per label)."""
         if self.estimator is not None:
             with _columns_matched():
-                return self.estimator.predict_proba(X)
+                P_est: np.ndarray = self.estimator.predict_proba(X)
+            return P_est
         P = self.net.predict_proba(X).astype(np.float64)
         return np.hstack([1 - P, P]) if P.shape[1] == 1 and not self.multilabel else P
 
@@ -113,7 +124,7 @@ class Model:
         """Regression outputs, shape (n_samples, n_outputs)."""
         if self.estimator is not None:
             with _columns_matched():
-                out = self.estimator.predict(X)
+                out: np.ndarray = self.estimator.predict(X)
         else:
             out = self.net.predict(X).astype(np.float64)
         return out.reshape(len(X), -1)

@@ -32,7 +32,7 @@ _REAL = {
 }
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("data", help=HELP, description=HELP)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -48,7 +48,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def table(name: str, n_samples: int | None = None, noise: Any = None, seed: int = 0) -> tuple:
+def table(
+    name: str, n_samples: int | None = None, noise: Any = None, seed: int = 0
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(header, feature matrix, target column) of dataset ``name``."""
     if name in _REAL:
         from sklearn import datasets

@@ -18,7 +18,7 @@ from mlplab.commands._common import (
 HELP = "measure a saved model on a labelled CSV file (accuracy, log-loss, confusion; R², MSE)"
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help=HELP, description=HELP)
     p.add_argument("model", type=Path, help="model file (.npz)")
     p.add_argument("data", type=Path, help="CSV file with the features and the target column")
@@ -51,7 +51,7 @@ def evaluate(
     frame.index(target)
     out: dict[str, Any] = {"n_samples": frame.n_rows, "target": target, "task": model.task}
     source = (model.header.get("data") or {}).get("source")
-    out["training_file"] = bool(source) and Path(source).resolve() == Path(data).resolve()
+    out["training_file"] = bool(source and Path(source).resolve() == Path(data).resolve())
     if model.task == "regression":
         y = target_values(frame, target)
         pred = model.predict_values(X)
@@ -63,14 +63,14 @@ def evaluate(
         return out
     if model.multilabel:
         raise ValueError("evaluate handles single-label classifiers only")
-    y = frame_labels(frame, target, model.classes)
+    y = frame_labels(frame, target, model.labels)
     P = model.proba(X)
     pred = P.argmax(axis=1)
-    K = len(model.classes)
+    K = len(model.labels)
     out["accuracy"] = float((pred == y).mean())
     # −(1/n) Σ log P(true class), with P clipped away from 0 so one sure mistake stays finite
     out["log_loss"] = float(-np.log(np.clip(P[np.arange(len(y)), y], 1e-15, 1.0)).mean())
-    out["classes"] = model.classes.tolist()
+    out["classes"] = model.labels.tolist()
     out["confusion_matrix"] = metrics.confusion_matrix(y, pred, labels=np.arange(K)).tolist()
     return out
 

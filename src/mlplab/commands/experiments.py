@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 HELP = "reproduce the lecture's claims: figures, tables, report.md and report.html"
 
@@ -15,7 +14,7 @@ _NAMES = (
 )  # fmt: skip
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "experiments",
         help=HELP,

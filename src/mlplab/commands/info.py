@@ -14,7 +14,7 @@ from mlplab.commands._common import Model, add_output_options, print_json
 HELP = "describe a model file: architecture, parameters, activations, optimizer, training"
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help=HELP, description=HELP)
     p.add_argument("model", type=Path, help="model file (.npz)")
     add_output_options(p)

@@ -6,14 +6,13 @@ import argparse
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 HELP = "serve the interactive playground (a local web page; needs the 'web' extra)"
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("playground", help=HELP, description=HELP)
     p.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     p.add_argument(

@@ -12,7 +12,7 @@ HELP = "plot a saved model: loss, boundary, gradients, activations or confusion"
 KINDS = ("loss", "boundary", "gradients", "activations", "confusion")
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help=HELP, description=HELP)
     p.add_argument("model", type=Path, help="model file (.npz)")
     p.add_argument("--kind", choices=KINDS, default="loss", help="what to plot (default: loss)")
@@ -68,7 +68,7 @@ def _read_data(args: argparse.Namespace, model: Model) -> tuple[Any, Any]:
         if target is not None and target in frame.columns and model.task == "classification":
             from mlplab.persist.csvdata import frame_labels
 
-            y = frame_labels(frame, target, model.classes)
+            y = frame_labels(frame, target, model.labels)
     return X, y
 
 
@@ -116,7 +116,7 @@ def _plot_boundary(args: argparse.Namespace, model: Model, X: Any, y: Any) -> An
         X,
         y,
         bounds=None if X is not None else _default_bounds(model),
-        classes=list(model.classes),
+        classes=list(model.labels),
         title=f"Decision boundary ({_title(args)})",
     )
     names = model.feature_names or ["x1", "x2"]
@@ -140,7 +140,7 @@ def _plot_confusion(args: argparse.Namespace, model: Model, X: Any, y: Any) -> A
 
     if model.task != "classification" or model.multilabel:
         raise ValueError("a confusion matrix needs a single-label classifier")
-    labels = [str(c) for c in model.classes]
+    labels = [str(c) for c in model.labels]
     if y is not None:
         from sklearn.metrics import confusion_matrix
 

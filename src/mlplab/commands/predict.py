@@ -21,7 +21,7 @@ from mlplab.commands._common import (
 HELP = "predict every row of a CSV file with a saved model"
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help=HELP, description=HELP)
     p.add_argument("model", type=Path, help="model file (.npz) from mlplab train --out or save()")
     p.add_argument(
@@ -36,7 +36,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _predictions(model: Model, X: Any, name: str, proba: bool) -> tuple[list, list, dict]:
+def _predictions(
+    model: Model, X: Any, name: str, proba: bool
+) -> tuple[list[str], list[list[Any]], dict[str, Any]]:
     """(header, rows, JSON result) of the predictions of X."""
     import numpy as np
 
@@ -50,15 +52,15 @@ def _predictions(model: Model, X: Any, name: str, proba: bool) -> tuple[list, li
     P = model.proba(X) if proba else None
     idx = model.predict_indices(X)
     if model.multilabel:
-        header, rows = [f"{name}_{c}" for c in model.classes], idx.tolist()
+        header, rows = [f"{name}_{c}" for c in model.labels], idx.tolist()
     else:
-        header, rows = [name], [[c] for c in model.classes[idx].tolist()]
+        header, rows = [name], [[c] for c in model.labels[idx].tolist()]
     result: dict[str, Any] = {"predictions": [r if model.multilabel else r[0] for r in rows]}
     if P is not None:
-        header += [f"proba_{c}" for c in model.classes]
+        header += [f"proba_{c}" for c in model.labels]
         rows = [r + p for r, p in zip(rows, np.round(P, 6).tolist(), strict=True)]
         result["probabilities"] = P
-        result["classes"] = model.classes
+        result["classes"] = model.labels
     return header, rows, result
 
 

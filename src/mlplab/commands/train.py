@@ -15,7 +15,7 @@ from mlplab.train.callbacks import Callback
 HELP = "train a network (default: breast-cancer data, [30, 16, 8, 1] ReLU network)"
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """The ``train`` subcommand; its options in --help order, one group per helper."""
     p = sub.add_parser("train", help=HELP, description=HELP)
     _add_data_options(p)
@@ -87,7 +87,7 @@ def _add_column_options(p: argparse.ArgumentParser) -> None:
         help="at predict time, a category the training file did not have: an error naming "
         "the cell (default) or the all-zero one-hot code",
     )
-    add_sep_option(g)  # type: ignore[arg-type]
+    add_sep_option(g)
 
 
 def _column_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 SATURATED = 0.01
@@ -224,7 +227,7 @@ def activations(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     runs = r.numbers["runs"]
     fig = new_figure(13.0, 3.9)
     ax1, ax2, ax3 = fig.subplots(1, 3)

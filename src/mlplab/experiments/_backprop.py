@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from mlplab._typing import Array
 from mlplab.core.diagnostics import gradcheck
 from mlplab.core.network import Network
 from mlplab.experiments._common import Claim, ExperimentResult, Table, experiment, new_figure, timer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 HEADS = {"binary": 1, "multiclass": 3, "regression": 2}
@@ -98,7 +104,7 @@ def backprop(
 
     binary = get_head("binary")
 
-    def _no_mean(Z, Y):
+    def _no_mean(Z: Array, Y: Array) -> tuple[float, Array]:
         J, dZ = binary.loss_and_grad(Z, Y)
         return J, dZ * Z.shape[0]  # forgets the 1/n of J = (1/n) Σ L(i)
 
@@ -172,7 +178,7 @@ def backprop(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     n = r.numbers
     acts = list(n["errors"])
     heads = list(HEADS)

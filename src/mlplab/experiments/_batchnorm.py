@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import DivergenceError, fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _z_stats(net: Network, X: np.ndarray) -> list[list[float]]:
@@ -37,7 +40,8 @@ def _drift(stats: list[list[list[float]]]) -> list[float]:
     S = np.asarray(stats)  # (epochs, layers, 2)
     mean, sd = S[:, :, 0], np.maximum(S[:, :, 1], 1e-12)
     moved = np.abs(mean - mean[0]) / sd[0] + np.abs(np.log(sd / sd[0]))
-    return moved.max(axis=0).tolist()
+    per_layer: list[float] = moved.max(axis=0).tolist()
+    return per_layer
 
 
 def _train(
@@ -117,13 +121,13 @@ def batchnorm(
     X, y = load_dataset("circles", n_samples=500, noise=0.1, seed=seed)
     X = Standardizer().fit_transform(X)
     sizes = [2, *([width] * depth), 1]
-    configs = {
+    choices = {
         f"sigmoid, Xavier, {depth} layers": ("sigmoid", "xavier", 0.5),
         f"ReLU, N(0, 1), {depth} layers": ("relu", "normal", 0.05),
         f"ReLU, He, {depth} layers": ("relu", "he", 0.05),
     }
     configs = {
-        k: {"sizes": sizes, "act": a, "init": i, "lr": lr} for k, (a, i, lr) in configs.items()
+        k: {"sizes": sizes, "act": a, "init": i, "lr": lr} for k, (a, i, lr) in choices.items()
     }
     runs = {
         name: {
@@ -235,7 +239,7 @@ def batchnorm(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     runs = r.numbers["runs"]
     fig = new_figure(12.0, 4.2)
     ax, zs = fig.subplots(1, 2)

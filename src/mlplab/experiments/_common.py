@@ -15,11 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlplab.train.callbacks import Callback
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
+
+    from mlplab.core.network import Network
 
 DPI = 90
 """Resolution of the PNG figures: readable on screen, small enough to embed in HTML."""
@@ -27,7 +33,7 @@ DPI = 90
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 """One colour per curve, in order (matplotlib's tab10, reordered for contrast)."""
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -248,7 +254,7 @@ def style() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Figure:
     """A Figure with constrained layout, rendered by Agg; no pyplot, nothing shown."""
     from matplotlib.figure import Figure
 
@@ -256,7 +262,7 @@ def new_figure(width: float, height: float) -> Any:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def png_bytes(fig: Any, dpi: int = DPI) -> bytes:
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as a PNG with a 256-colour palette.
 
     Plots use few colours, so the palette PNG looks the same at a third of the size;
@@ -358,7 +364,9 @@ class EpochRecorder(Callback):
     spent evaluating is left out of ``seconds`` (cumulative training time).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, extra: Callable | None = None) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, extra: Callable[[Network], Any] | None = None
+    ) -> None:
         self.X, self.y, self.extra = X, y, extra
         self.cost: list[float] = []
         self.seconds: list[float] = []
@@ -379,7 +387,7 @@ class EpochRecorder(Callback):
         self._t = time.perf_counter()
 
 
-def subsample(curve: Sequence[float], max_points: int = 101) -> dict[str, list]:
+def subsample(curve: Sequence[float], max_points: int = 101) -> dict[str, list[Any]]:
     """A long per-epoch curve thinned for JSON: ``{"epoch": [...], "value": [...]}``.
 
     Epoch 0 and the last epoch are always kept; the full curves stay in ``arrays``.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from mlplab.experiments._common import (
     new_figure,
     timer,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 X_DEMO = np.array([[1.0, 2.0], [-0.5, 3.0], [2.0, -1.0]])
 """Three inputs x (rows) for the identity-network example."""
@@ -75,7 +79,7 @@ def _signal_part(
     from mlplab.core import initializers
     from mlplab.core.diagnostics import gradient_norms
 
-    configs = {
+    configs: dict[str, tuple[str, str | Callable[..., Any]]] = {
         "tanh, N(0, 1)": ("tanh", "normal"),
         "tanh, 1/n (Xavier)": ("tanh", "xavier"),
         "tanh, (5/3)²/n (gain)": (
@@ -319,7 +323,7 @@ def depth(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     n = r.numbers
     ident, signal = n["identity"], n["signal"]
     fig = new_figure(12.0, 8.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _accuracy(net: Network, X: np.ndarray, y: np.ndarray) -> float:
@@ -76,7 +79,9 @@ def dropout(
     grids: dict[str, Any] = {}
     first_data: Any = None
     for keep in keeps:
-        acc: dict[str, list] = {k: [] for k in ("J_tr", "J_te", "a_tr", "a_te", "c_tr", "c_te")}
+        acc: dict[str, list[Any]] = {
+            k: [] for k in ("J_tr", "J_te", "a_tr", "a_te", "c_tr", "c_te")
+        }
         for s in range(n_seeds):
             X, y = load_dataset("moons", n_samples=n_train + n_test, noise=noise, seed=seed + s)
             std = Standardizer().fit(X[:n_train])
@@ -201,7 +206,7 @@ def dropout(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     runs = r.numbers["runs"]
     fig = new_figure(12.0, 4.0)
     ax, b1, b2 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.6, 1, 1]})

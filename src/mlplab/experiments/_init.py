@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 INITS = {
     "zeros": "zeros",
@@ -267,10 +270,11 @@ def init(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     runs = r.numbers["runs"]
     fig = new_figure(13.0, 7.0)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.25, 1])
+    # two rows: an array of SubFigures (typed SubFigure | ndarray: one row gives the first)
+    top, bottom = cast("np.ndarray", fig.subfigures(2, 1, height_ratios=[1.25, 1]))
     ax1, ax2 = top.subplots(1, 2)
     for i, label in enumerate(runs):
         C = r.arrays["curves"][label]["cost"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from mlplab.experiments._common import (
 )
 from mlplab.train.api import fit
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 FEATURES = ("worst radius", "worst texture", "worst smoothness", "worst concave points")
 """Four breast-cancer features on which the classes overlap (see the setup text)."""
 
@@ -28,7 +32,9 @@ ALPHAS = (0.1, 1.0, 100.0)
 """Learning rates drawn for comparison besides the main one: smaller, and too large."""
 
 
-def _sklearn_unpenalized(X: np.ndarray, y: np.ndarray, tol: float = 1e-12, converges=True):
+def _sklearn_unpenalized(
+    X: np.ndarray, y: np.ndarray, tol: float = 1e-12, converges: bool = True
+) -> Any:
     """scikit-learn's LogisticRegression without penalty (lbfgs, tolerance ``tol``).
 
     scikit-learn 1.8 deprecated ``penalty=None`` in favour of ``C=np.inf``; both mean
@@ -234,7 +240,7 @@ def logistic(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     n = r.numbers
     fig = new_figure(12.5, 3.9)
     ax1, ax2, ax3 = fig.subplots(1, 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _schedules(lr: float, epochs: int, steps: int) -> dict[str, Any]:
@@ -214,7 +217,7 @@ def lr_decay(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     runs = r.numbers["runs"]
     fig = new_figure(12.0, 4.2)
     a, c = fig.subplots(1, 2)

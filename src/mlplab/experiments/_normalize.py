@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import DivergenceError, fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCALE = 1000.0
 """The second moons feature is multiplied by this."""
@@ -55,7 +58,8 @@ def _run_arm(
             layers, hidden=hidden, init=init, seed=seed, dtype="float64", standardizer=std
         )
 
-    grid, curves = [], {}
+    grid: list[dict[str, Any]] = []
+    curves: dict[float, list[float]] = {}
     for lr in lrs:
         net = make()
         try:
@@ -147,7 +151,8 @@ def normalize(
     def ratio(label: str) -> float | None:
         raw, nrm = networks[label]["raw"], networks[label]["normalized"]
         if raw["largest_stable_lr"] and nrm["largest_stable_lr"]:
-            return nrm["largest_stable_lr"] / raw["largest_stable_lr"]
+            r: float = nrm["largest_stable_lr"] / raw["largest_stable_lr"]
+            return r
         return None
 
     def fewer(label: str) -> bool:
@@ -273,7 +278,7 @@ def normalize(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     n = r.numbers
     nets = n["networks"]
     fig = new_figure(13.5, 4.0)

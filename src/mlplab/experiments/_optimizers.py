@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from mlplab.experiments._common import (
     timer,
 )
 from mlplab.train.api import DivergenceError, fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _methods(lr: float, beta: float) -> dict[str, tuple[Callable[[], Any], int | None]]:
@@ -90,7 +93,9 @@ def optimizers(
     X = Standardizer().fit_transform(X)
     layers = [2, 5, 2, 1]
 
-    def train(factory: Callable[[], Any], batch_size: int | None, n_epochs: int):
+    def train(
+        factory: Callable[[], Any], batch_size: int | None, n_epochs: int
+    ) -> tuple[Network, list[float], list[float]]:
         net = Network(layers, hidden="tanh", seed=seed, dtype="float64")
         J0 = float(net.loss(X, y))
         rec = EpochRecorder(X, y)
@@ -167,9 +172,9 @@ def optimizers(
         if e is not None and sweep_res["mini-batch GD"][a] is None
     ]
     both = [
-        (sweep_res["momentum (lecture)"][a], e)
+        (m, e)
         for a, e in sweep_res["mini-batch GD"].items()
-        if e is not None and sweep_res["momentum (lecture)"][a] is not None
+        if e is not None and (m := sweep_res["momentum (lecture)"][a]) is not None
     ]
     gap = max((abs(m - g) for m, g in both), default=0)
     if steadier:
@@ -296,11 +301,12 @@ def optimizers(
     )
 
 
-def _plot(r: ExperimentResult):
+def _plot(r: ExperimentResult) -> Figure:
     n = r.numbers
     runs = n["runs"]
     fig = new_figure(14.0, 7.2)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.2, 1])
+    # two rows: an array of SubFigures (typed SubFigure | ndarray: one row gives the first)
+    top, bottom = cast("np.ndarray", fig.subfigures(2, 1, height_ratios=[1.2, 1]))
     ax1, ax2, ax3 = top.subplots(1, 3)
     # The lecture's momentum runs on top of mini-batch GD: dashed over a wide line.
     styles = {"momentum (lecture)": "--"}

@@ -166,8 +166,10 @@ def training_data(
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be classification or regression, got {task!r}")
     # The target is not read as text: numbers stay numbers (fast); text labels are text.
-    text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
-    frame = path if isinstance(path, Frame) else read_frame(path, sep, text=[n for n in text if n])
+    as_text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
+    frame = (
+        path if isinstance(path, Frame) else read_frame(path, sep, text=[n for n in as_text if n])
+    )
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
     R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)

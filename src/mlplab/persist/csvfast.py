@@ -269,11 +269,14 @@ def cut_points(path: Path, start: int, k: int, block: int = 8 * 2**20) -> list[i
 def _piece(values: Any) -> np.ndarray:
     """One chunk of one column, as float64 (numbers) or an object array of str."""
     kind = getattr(values.dtype, "kind", "O")
+    out: np.ndarray
     if kind in "iuf":
-        return values.to_numpy(dtype=np.float64)
-    if kind == "b":
-        return np.where(values.to_numpy(dtype=bool), "True", "False").astype(object)
-    return values.to_numpy(dtype=object, na_value=None)
+        out = values.to_numpy(dtype=np.float64)
+    elif kind == "b":
+        out = np.where(values.to_numpy(dtype=bool), "True", "False").astype(object)
+    else:
+        out = values.to_numpy(dtype=object, na_value=None)
+    return out
 
 
 def _read_range(
@@ -289,7 +292,7 @@ def _read_range(
         return pieces, 0, None
     raw = _Range(path, start, end)
     stream = io.BufferedReader(raw, 2**20)
-    options = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
+    options: dict[str, Any] = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
     # No usecols: with it pandas drops the extra cells of a long row without a word.
     options.update(dtype={k: str for k in text}, index_col=False)
     options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
@@ -351,7 +354,7 @@ def _read_ranges(
     if len(ranges) == 1:
         return [_read_range(path, *ranges[0], hdr, keep, text)]
     with ThreadPoolExecutor(len(ranges)) as pool:
-        return list(pool.map(lambda r: _read_range(path, *r, hdr, keep, text), ranges))
+        return list(pool.map(lambda r: _read_range(path, r[0], r[1], hdr, keep, text), ranges))
 
 
 def _exact(path: Path, sep: str, keep: list[int], text: set[int]) -> Frame:

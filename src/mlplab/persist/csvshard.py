@@ -118,7 +118,7 @@ def read_shard(
         got = agree(comm, lambda: _read_range(p, cuts[rank], cuts[rank + 1], hdr, keep, text_idx))
     agree(comm, lambda: _raise_exact(p, hdr, got[2], text_idx))
     data: list[np.ndarray | None] = [_join(got[0][k]) for k in keep]
-    n_rows = len(data[0]) if data else 0
+    n_rows = len(data[0]) if data and data[0] is not None else 0
     counts = comm.allgather(n_rows)
     frame = Frame(p, hdr.columns, data, hdr.sep, hdr.line)
     frame.row_offset = int(sum(counts[:rank]))
@@ -242,8 +242,8 @@ def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
     parts = comm.allgather((finite, ints, small))
     if not all(p[0] for p in parts) or not all(p[1] and p[2] is not None for p in parts):
         return "regression"
-    union = np.unique(np.concatenate([p[2] for p in parts]))
-    return "classification" if union.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
+    labels = np.unique(np.concatenate([p[2] for p in parts]))
+    return "classification" if labels.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
 
 
 def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -388,7 +388,8 @@ def _target(
             y, bad = numbers(frame, t)
             if bad is not None:
                 raise number_error(frame, bad, t)
-            return y[keep]
+            kept: np.ndarray = y[keep]
+            return kept
 
         return agree(comm, regression), keep, task, None
     if text is None:

@@ -47,7 +47,7 @@ import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def opt_state_to_file(state: Any, net: Any) -> tuple[dict[str, Any], dict[str, n
 def rng_state(rng: Any) -> dict[str, Any] | None:
     """A PCG64 Generator's state as JSON (None for anything else: not stored)."""
     if isinstance(rng, np.random.Generator) and isinstance(rng.bit_generator, np.random.PCG64):
-        return _archive.jsonable(rng.bit_generator.state)
+        return cast("dict[str, Any]", _archive.jsonable(rng.bit_generator.state))
     return None
 
 
@@ -155,7 +155,7 @@ def _data_info_json(info: dict[str, Any] | None) -> dict[str, Any] | None:
     out = _archive.jsonable({k: v for k, v in info.items() if k != "classes"}, "data_info")
     if info.get("classes") is not None:
         out["classes"] = _archive.labels_to_json(info["classes"])
-    return out
+    return cast("dict[str, Any]", out)
 
 
 def write_model(
@@ -221,7 +221,7 @@ def save(
     if trainer is not None and trainer.net is not obj:
         raise ValueError("trainer= must be the Trainer of the network being saved")
     path = model_path(path)
-    training, arrays = None, {}
+    training, arrays = None, dict[str, np.ndarray]()  # typed: no arrays without a trainer
     if trainer is not None:
         training, arrays = _trainer_training(trainer, include_optimizer)
         if history is None:
@@ -381,7 +381,7 @@ def rng_from(state: Any, fallback: Any) -> np.random.Generator:
     if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
         raise ValueError("the RNG state must be a PCG64 state")
     bg = np.random.PCG64()
-    bg.state = state  # validated by NumPy (ints only)
+    bg.state = state  # type: ignore[assignment]  # a file's dict: NumPy validates it (ints only)
     return np.random.Generator(bg)
 
 
@@ -458,7 +458,7 @@ def _check_plan(plan: Any, n_inputs: int) -> None:
         raise ValueError(f"preprocessing: its columns do not make the n[0]={n_inputs} inputs")
 
 
-def read_header(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> dict:
+def read_header(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, Any]:
     """The validated JSON header of a model file (loads and checks the network too;
     :func:`mlplab.saving.read_header` also checks an estimator section)."""
     return read(path, max_bytes)[1]

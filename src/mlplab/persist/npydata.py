@@ -51,7 +51,7 @@ def _header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
             shape, fortran, dtype = (read or np.lib.format.read_array_header_2_0)(f)
             offset = f.tell()
     except PermissionError as exc:
-        raise NpyError(f"{path}: cannot be read ({exc.strerror.lower()})") from None
+        raise NpyError(f"{path}: cannot be read ({(exc.strerror or str(exc)).lower()})") from None
     except (ValueError, OSError) as exc:
         raise NpyError(f"{path}: not a .npy file ({exc})") from None
     if dtype.hasobject or dtype.kind not in "biuf":
@@ -96,7 +96,8 @@ def open_rows(
     lo, hi = (0, n) if rows is None else rows
     if not 0 <= lo <= hi <= n:
         raise NpyError(f"{path}: rows {lo}:{hi} out of its {n} rows")
-    parts, start = [], 0
+    parts: list[np.ndarray] = []
+    start = 0
     for f, m in shards:
         a, b = max(lo - start, 0), min(hi - start, m)
         if a < b:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -75,7 +75,8 @@ def _strings(values: np.ndarray) -> np.ndarray:
     # Each distinct value is converted once (pandas hashes them in C): text columns repeat.
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
     table = np.array([_text_of(u) for u in uniq] + [""], dtype=object)
-    return table[codes]
+    strings: np.ndarray = table[codes]
+    return strings
 
 
 def _parse(text: str) -> float | None:
@@ -433,7 +434,7 @@ class TablePlan:
         return cls([Column(n) for n in names], target)
 
 
-def _strs(v: Any) -> bool:
+def _strs(v: Any) -> TypeGuard[list[str]]:
     return isinstance(v, list) and all(isinstance(s, str) for s in v)
 
 

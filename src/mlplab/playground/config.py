@@ -106,7 +106,7 @@ class RequestError(ValueError):
 # ----------------------------------------------------------------- validation
 
 
-def _number(cfg: dict, key: str, integer: bool = False) -> float | int:
+def _number(cfg: dict[str, Any], key: str, integer: bool = False) -> float | int:
     """``cfg[key]`` as a number (an integer with ``integer``) inside ``LIMITS[key]``."""
     lo, hi = LIMITS[key]
     value = cfg[key]
@@ -121,7 +121,7 @@ def _number(cfg: dict, key: str, integer: bool = False) -> float | int:
     return int(value) if integer else float(value)
 
 
-def _choice(cfg: dict, key: str, options: tuple[str, ...]) -> str:
+def _choice(cfg: dict[str, Any], key: str, options: tuple[str, ...]) -> str:
     """``cfg[key]``, which must be one of ``options``."""
     value = cfg[key]
     if not isinstance(value, str) or value not in options:

@@ -280,8 +280,11 @@ class Session:
         from mlplab.train import lr as _lr
 
         if self.trainer.opt_state is None:
-            return float(_opt.current_learning_rate(self.trainer.optimizer, _opt.EmptyState(0)))
-        return float(_lr.current(self.trainer))
+            lr = _opt.current_learning_rate(self.trainer.optimizer, _opt.EmptyState(0))
+        else:
+            lr = _lr.current(self.trainer)
+        assert lr is not None  # the playground's optimizers are built-in: α is always known
+        return float(lr)
 
     def _record(self, J_tr: float, J_te: float, lr: float) -> None:
         h = self.history
@@ -363,6 +366,7 @@ class Session:
         for l, (p, st) in enumerate(pairs):
             if p is None:
                 continue
+            assert st is not None  # a batch-norm layer has both γ, β and running μ, σ²
             lines.append(f"# batch norm of layer {l + 1}: γ, β (trained), running μ, σ²")
             for view, name in ((p, "norm_params"), (st, "running_stats")):
                 for key, arr in zip(view._fields, view, strict=True):

@@ -11,20 +11,23 @@ the forward pass of prediction. Training is :mod:`mlplab.sklearn._fitting`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlplab._typing import DenseParams
 from mlplab.core import layer_options as _opts
+from mlplab.core.backprop import forward as _forward
 from mlplab.core.network import Network
-from mlplab.core.network import forward as _forward
 from mlplab.sklearn import _fitting, _lecture2, _params
 from mlplab.sklearn._data import reject_ragged, require_comm
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Callable[..., Any])
+E = TypeVar("E", bound="_BaseMLP")
 
 SPARSE = ["csr", "csc"]
 """The sparse formats X may come in (as scikit-learn's MLPs): densified for training."""
@@ -32,13 +35,27 @@ SPARSE = ["csr", "csc"]
 
 def dense(X: Any) -> np.ndarray:
     """X as a dense array (a scipy.sparse matrix or array is expanded)."""
-    return X.toarray() if hasattr(X, "toarray") else X
+    dense_X: np.ndarray = X.toarray() if hasattr(X, "toarray") else X
+    return dense_X
+
+
+def stochastic_only(method: M) -> M:
+    """scikit-learn's ``available_if``: ``partial_fit`` exists for the stochastic solvers
+    only (typed here: scikit-learn's decorator has no type hints)."""
+    described: M = available_if(lambda est: est._check_solver())(method)
+    return described
 
 
 class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and prediction of the two estimators."""
 
-    _parameter_constraints: dict = _params.CONSTRAINTS
+    _parameter_constraints: ClassVar[dict[str, Any]] = _params.CONSTRAINTS
+    # The fitted network, and what was assigned before a fit (see coefs_); class-level
+    # annotations only (no values): scikit-learn's fitted check looks at vars(self).
+    network_: Network
+    _coefs_set: list[Any]
+    _intercepts_set: list[Any]
+    _out_activation_set: str
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """scikit-learn's, without the next lecture's options left at None (off)."""
@@ -86,7 +103,7 @@ class _BaseMLP(BaseEstimator):
         list is the starting point of a ``partial_fit`` or a ``warm_start`` fit, as there.
         """
         if "network_" not in vars(self) and "_coefs_set" in vars(self):
-            return self._coefs_set  # type: ignore[no-any-return]
+            return self._coefs_set
         check_is_fitted(self)
         return [W.T for W in self.network_.weights]
 
@@ -101,7 +118,7 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self) -> list[np.ndarray]:
         """scikit-learn's name for :attr:`biases_` (assignable, as ``coefs_``)."""
         if "network_" not in vars(self) and "_intercepts_set" in vars(self):
-            return self._intercepts_set  # type: ignore[no-any-return]
+            return self._intercepts_set
         return self.biases_
 
     @intercepts_.setter
@@ -129,7 +146,7 @@ class _BaseMLP(BaseEstimator):
     def out_activation_(self) -> str:
         """'logistic', 'softmax', 'identity' or 'exp' (the head's link)."""
         if "network_" not in vars(self) and "_out_activation_set" in vars(self):
-            return self._out_activation_set  # type: ignore[no-any-return]
+            return self._out_activation_set
         check_is_fitted(self)
         return _params.OUT_ACTIVATION[self.network_.head.name]
 
@@ -150,18 +167,21 @@ class _BaseMLP(BaseEstimator):
         started = "network_" in vars(self) or "_coefs_set" in vars(self)
         return not started or (not self.warm_start and not incremental)
 
-    def _validate(self, X: Any, y: Any, comm: Any, sample_weight: Any, first: bool, **kw: Any):  # type: ignore[no-untyped-def]
+    def _validate(
+        self, X: Any, y: Any, comm: Any, sample_weight: Any, first: bool, **kw: Any
+    ) -> tuple[Any, Any]:
         """X, y through scikit-learn's ``validate_data`` (``kw``: its options for this
         estimator's targets); what ``comm`` rules out."""
         if comm is not None:
             self._check_comm(comm, sample_weight)
         reject_ragged(X)
         dtype = (np.float64, np.float32)
-        return validate_data(
+        X_y: tuple[Any, Any] = validate_data(
             self, X, y, reset=first, accept_sparse=SPARSE, dtype=dtype, multi_output=True, **kw
         )
+        return X_y
 
-    def _run(self, X: Any, Y: np.ndarray, y_raw: Any, sw: Any, **how: Any) -> Any:
+    def _run(self: E, X: Any, Y: np.ndarray, y_raw: Any, sw: Any, **how: Any) -> E:
         """Train (:func:`mlplab.sklearn._fitting.fit`); returns self."""
         _fitting.fit(self, dense(X), Y, y_raw, sw, **how)
         return self
@@ -175,7 +195,8 @@ class _BaseMLP(BaseEstimator):
         from mlplab.train.mpi import agree
 
         require_comm(comm)
-        return agree(comm, check)
+        checked: T = agree(comm, check)
+        return checked
 
     def _check_comm(self, comm: Any, sample_weight: Any) -> None:
         """What data-parallel fitting (``fit(..., comm=...)``) does not support."""
@@ -219,14 +240,14 @@ class _BaseMLP(BaseEstimator):
         grads = net._views(flat)
         return J, np.hstack([g.W.T.ravel() for g in grads] + [g.b for g in grads])
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
     # -- pickling: the network travels as data (config + θ), never as functions ----------
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state: dict[str, Any] = super().__getstate__()
         net = state.get("network_")
         if isinstance(net, Network):
             state = dict(state)

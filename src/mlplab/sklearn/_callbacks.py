@@ -14,6 +14,7 @@ its two extension points:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,14 @@ class SklearnEpochEnd(Callback):
         α ↦ the optimizer with that learning rate, when the schedule changes it.
     """
 
-    def __init__(self, est, n_train, validation, incremental, make_optimizer):  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        est: Any,
+        n_train: int,
+        validation: tuple[Any, Any, Any] | None,
+        incremental: bool,
+        make_optimizer: Callable[[float], Any],
+    ) -> None:
         self.est, self.n_train, self.validation = est, n_train, validation
         self.incremental, self.make_optimizer = incremental, make_optimizer
 

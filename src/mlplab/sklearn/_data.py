@@ -8,7 +8,7 @@ weights), and the Standardizer fit with sample weights.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, SupportsFloat, cast
 
 import numpy as np
 
@@ -38,7 +38,9 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
-        sample_weight = np.full(n_samples, float(sample_weight))
+        # numbers.Number declares no __float__; a complex weight raises TypeError here
+        sample_weight = np.full(n_samples, float(cast(SupportsFloat, sample_weight)))
+    sw: np.ndarray
     sw, _ = _check_weights(sample_weight, n_samples)
     if np.all(sw == 1):
         return None  # unit weights are the unweighted cost exactly

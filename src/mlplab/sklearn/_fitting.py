@@ -63,7 +63,16 @@ def fit(est: Any, X: np.ndarray, Y: np.ndarray, y_raw: Any, sw: Any, **how: Any)
         raise ValueError(NON_FINITE)
 
 
-def _new_network(est, X, n_out, head, sw, comm, rs, gen) -> None:  # type: ignore[no-untyped-def]
+def _new_network(
+    est: Any,
+    X: np.ndarray,
+    n_out: int,
+    head: str,
+    sw: np.ndarray | None,
+    comm: Any,
+    rs: np.random.RandomState,
+    gen: np.random.Generator,
+) -> None:
     """The network of a first fit, and scikit-learn's attributes of a fresh model."""
     std = None
     if est.normalize and comm is not None:  # μ, σ of all ranks' rows together
@@ -95,7 +104,9 @@ def _new_network(est, X, n_out, head, sw, comm, rs, gen) -> None:  # type: ignor
         _reset_progress(est)
 
 
-def _network_from_assigned(est, X, head, sw, gen) -> None:  # type: ignore[no-untyped-def]
+def _network_from_assigned(
+    est: Any, X: np.ndarray, head: str, sw: np.ndarray | None, gen: np.random.Generator
+) -> None:
     """The network of assigned ``coefs_``/``intercepts_`` (scikit-learn continues from
     them when it finds ``coefs_``); the attributes a fit keeps get their fresh values
     where they were not assigned too."""
@@ -228,7 +239,16 @@ def _same_kind(state: Any, fresh: Any) -> bool:
     return all(np.shape(a) == np.shape(b) for a, b in zip(state[1:], fresh[1:], strict=True))
 
 
-def _train(est, trainer, X, Y, sw, epochs, B, validation) -> None:  # type: ignore[no-untyped-def]
+def _train(
+    est: Any,
+    trainer: Trainer,
+    X: np.ndarray,
+    Y: np.ndarray,
+    sw: np.ndarray | None,
+    epochs: int,
+    B: int,
+    validation: tuple[Any, np.ndarray, Any] | None,
+) -> None:
     """``trainer.fit``; a step that diverges ends the fit as scikit-learn's would end it."""
     try:
         with warnings.catch_warnings():
@@ -243,7 +263,9 @@ def _train(est, trainer, X, Y, sw, epochs, B, validation) -> None:  # type: igno
         est.validation_scores_.append(float("nan"))
 
 
-def _split(est, X, Y, y_raw, sw, rs):  # type: ignore[no-untyped-def]
+def _split(
+    est: Any, X: np.ndarray, Y: np.ndarray, y_raw: Any, sw: np.ndarray | None, rs: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[Any, np.ndarray, Any]]:
     """scikit-learn's held-out rows: ``train_test_split`` of the same rows with the same
     RandomState, stratified for one-output classifiers (on its 0/1 column)."""
     from sklearn.model_selection import train_test_split

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numbers
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 
@@ -59,10 +59,15 @@ PARAMETERS = """
 """
 
 
+def _real(v: Any) -> TypeGuard[float]:
+    """A real number that is not a bool (any ``numbers.Real``: compared as a float)."""
+    return not isinstance(v, bool) and isinstance(v, numbers.Real)
+
+
 def check(est: Any) -> None:
     """The options' values, checked (ValueError naming the parameter)."""
     d = est.dropout
-    if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0 <= d < 1):
+    if d is not None and (not _real(d) or not 0 <= d < 1):
         raise ValueError(f"dropout must lie in [0, 1), got {d!r}")
     if est.batch_norm is not None and not isinstance(est.batch_norm, (bool, np.bool_)):
         raise ValueError(f"batch_norm must be True or False, got {est.batch_norm!r}")
@@ -73,10 +78,10 @@ def check(est: Any) -> None:
             )
         _schedules.parse(est.lr_schedule, 1.0, 1, 10)  # raises on a bad spec
     c = est.max_grad_norm
-    if c is not None and (isinstance(c, bool) or not isinstance(c, numbers.Real) or not c > 0):
+    if c is not None and (not _real(c) or not c > 0):
         raise ValueError(f"max_grad_norm must be a number > 0 or None, got {c!r}")
     w = est.weight_decay
-    if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Real) or not w >= 0):
+    if w is not None and (not _real(w) or not w >= 0):
         raise ValueError(f"weight_decay must be a number >= 0, got {w!r}")
 
 
@@ -101,9 +106,11 @@ def optimizer(est: Any, opt: _opt.Optimizer, n: int, batch: int | None, epochs: 
     if est.lr_schedule is not None:
         steps = 1 if batch is None else -(-n // batch)
         lr = _schedules.parse(est.lr_schedule, float(est.learning_rate_init), steps, epochs)
-        keywords = {**opt.update.keywords, "lr": lr}  # the same equations, α on the schedule
-        shown = {**(opt.hyperparams or {}), "lr": _schedules.to_config(lr)}
-        opt = opt._replace(update=partial(opt.update.func, **keywords), hyperparams=shown)
+        # _params.make_optimizer built it: its update is a partial of the built-in rule
+        update = cast("partial[tuple[Any, Any]]", opt.update)
+        keywords = {**update.keywords, "lr": lr}  # the same equations, α on the schedule
+        shown: dict[str, Any] = {**(opt.hyperparams or {}), "lr": _schedules.to_config(lr)}
+        opt = opt._replace(update=partial(update.func, **keywords), hyperparams=shown)
     if est.max_grad_norm is not None:
         opt = _opt.clip_by_global_norm(opt, float(est.max_grad_norm))
     return opt

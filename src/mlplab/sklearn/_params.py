@@ -121,7 +121,8 @@ def hidden_sizes(est: Any) -> list[int]:
 def training_dtype(est: Any, X: Any) -> np.dtype:
     """The parameters' dtype: ``dtype`` if given, else X's (float32 stays float32)."""
     if est.dtype is not None:
-        return np.dtype(est.dtype)
+        dtype: np.dtype = np.dtype(est.dtype)
+        return dtype
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
 

@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from mlplab.sklearn import _params
-from mlplab.sklearn._base import _BaseMLP
+from mlplab.sklearn._base import _BaseMLP, stochastic_only
 from mlplab.sklearn._data import check_sample_weight
 
 __all__ = ["MLPClassifier"]
@@ -94,6 +93,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ([(1, 2)], [(2, 1)])
     """
 
+    classes_: np.ndarray
+    _mode_: str  # 'binary', 'multiclass' or 'multilabel'
+
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
@@ -141,7 +143,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if self._mode_ == "multilabel":
             return np.asarray(y, dtype=np.float64)
         lb = LabelBinarizer().fit(self.classes_)
-        return lb.transform(y).astype(np.float64)
+        Y: np.ndarray = lb.transform(y).astype(np.float64)
+        return Y
 
     def _set_classes(self, y: np.ndarray, incremental: bool, shard: bool = False) -> None:
         """scikit-learn's ``_validate_input`` rules for ``classes_`` (define, or check).
@@ -172,10 +175,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         else:
             self._mode_ = "multiclass" if len(self.classes_) > 2 else "binary"
 
-    def _fit(self, X, y, sample_weight, incremental, comm=None):  # type: ignore[no-untyped-def]
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, comm: Any = None
+    ) -> MLPClassifier:
         first = self._begin_fit(incremental)
 
-        def validate():  # type: ignore[no-untyped-def]
+        def validate() -> tuple[Any, Any, np.ndarray | None]:
             X_, y_ = self._validate(X, y, comm, sample_weight, first)
             if y_.ndim == 2 and y_.shape[1] == 1:
                 y_ = column_or_1d(y_, warn=True)
@@ -187,7 +192,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
             classes = global_classes(comm, None if np.ndim(y) == 2 else y)
             if classes is None:  # multi-label: the indicator's columns, on every rank
-                vars(self).pop("classes_", None)
+                self.__dict__.pop("classes_", None)
                 self._on_every_rank(comm, lambda: self._set_classes(y, False))
             else:
                 self.classes_ = classes
@@ -220,7 +225,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
-    @available_if(lambda est: est._check_solver())
+    @stochastic_only
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
@@ -257,7 +262,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """``log(predict_proba(X))``, as scikit-learn defines it (so their argmax agree,
         and a probability that rounds to 0 gives −inf)."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            log_P: np.ndarray = np.log(self.predict_proba(X))
+        return log_P
 
     def _labels_from_logits(self, Z: np.ndarray) -> np.ndarray:
         P = self._proba_from_logits(Z)
@@ -265,7 +271,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return (P > 0.5).astype(np.int64)
         if len(self.classes_) == 1:  # y held one class: that class (scikit-learn's)
             return np.repeat(self.classes_, P.shape[0])
-        return self.classes_[P.argmax(axis=1)]
+        labels: np.ndarray = self.classes_[P.argmax(axis=1)]
+        return labels
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (shape (n_samples,)), or a 0/1 matrix for multi-label."""
@@ -276,7 +283,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         return float(accuracy_score(y, self._labels_from_logits(Z), sample_weight=w))
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags

@@ -52,7 +52,8 @@ def _fitted_json(est: Any) -> dict[str, Any]:
     if hasattr(est, "classes_"):
         fitted["classes"] = labels_to_json(est.classes_)
         fitted["mode"] = est._mode_
-    return jsonable(fitted)
+    fitted_json: dict[str, Any] = jsonable(fitted)
+    return fitted_json
 
 
 def save(
@@ -67,12 +68,13 @@ def save(
     """Save a fitted estimator (see :func:`mlplab.save`)."""
     check_is_fitted(est)
     path = modelfile.model_path(path)
-    section = {
+    section: dict[str, Any] = {
         "class": type(est).__name__,
         "params": _params_json(est),
         "fitted": _fitted_json(est),
     }
-    training, arrays = None, {}
+    training: dict[str, Any] | None = None
+    arrays: dict[str, np.ndarray] = {}
     if include_optimizer and est._opt_state is not None:
         desc, arrays = modelfile.opt_state_to_file(est._opt_state, est.network_)
         training = {"state": desc, "rng": modelfile.rng_state(est._random)}
@@ -95,7 +97,7 @@ def save(
 
 
 # ====================================================================== reading
-def _with_params(cls: type, params: dict[str, Any], net: Any) -> Any:
+def _with_params(cls: type[Any], params: dict[str, Any], net: Any) -> Any:
     """An unfitted estimator with the stored constructor parameters, checked."""
     unknown = set(params) - set(cls._get_param_names())
     if unknown:
@@ -134,7 +136,7 @@ def _set_features(est: Any, fitted: dict[str, Any], net: Any) -> None:
 
 def _set_classes(est: Any, fitted: dict[str, Any], net: Any) -> None:
     classes = labels_from_json(fitted.get("classes"))
-    mode = fitted.get("mode")
+    mode: Any = fitted.get("mode")  # checked below: one of ok's keys
     n_out = net.layer_sizes[-1]
     ok = {
         "binary": classes.shape[0] == 2 and n_out == 1 and net.head.name == "binary",

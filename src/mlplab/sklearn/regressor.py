@@ -11,11 +11,10 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from mlplab.sklearn import _params
-from mlplab.sklearn._base import _BaseMLP
+from mlplab.sklearn._base import _BaseMLP, stochastic_only
 from mlplab.sklearn._data import check_sample_weight
 
 __all__ = ["MLPRegressor"]
@@ -87,7 +86,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # scikit-learn's rule: store every parameter as given and check nothing (fit does)
         _params.store(self, locals())
 
-    _parameter_constraints: ClassVar[dict] = {
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
         **_BaseMLP._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
@@ -95,10 +94,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _stratify(self) -> bool:
         return False
 
-    def _fit(self, X, y, sample_weight, incremental, comm=None):  # type: ignore[no-untyped-def]
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, comm: Any = None
+    ) -> MLPRegressor:
         first = self._begin_fit(incremental)
 
-        def validate():  # type: ignore[no-untyped-def]
+        def validate() -> tuple[Any, np.ndarray, np.ndarray | None]:
             X_, y_ = self._validate(X, y, comm, sample_weight, first, y_numeric=True)
             if y_.ndim == 2 and y_.shape[1] == 1:
                 y_ = column_or_1d(y_, warn=True)
@@ -129,7 +130,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False, comm=comm)
 
-    @available_if(lambda est: est._check_solver())
+    @stochastic_only
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch of mini-batch updates on (X, y), keeping the optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
@@ -149,7 +150,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         pred = self._values_from_logits(Z)
         return float(r2_score(y.reshape(pred.shape), pred, sample_weight=w))
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
