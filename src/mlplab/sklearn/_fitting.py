@@ -182,7 +182,7 @@ def _data_loss_scale(est: Any, Y: np.ndarray) -> float:
     outputs, with the gradient of their sum: scikit-learn issue #8349); otherwise 1."""
     if est.network_.head.name != "regression" or Y.ndim < 2:
         return 1.0
-    return 1.0 / Y.shape[1]
+    return 1.0 / int(Y.shape[1])
 
 
 def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  # type: ignore[no-untyped-def]
