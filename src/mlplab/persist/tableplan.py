@@ -68,13 +68,23 @@ def _text_of(v: Any) -> str:
     return "" if v is None or v != v else repr(float(v))  # v != v: NaN, an empty cell
 
 
-def _strings(values: np.ndarray) -> np.ndarray:
-    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
+def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, table) of an object column: ``table[codes]`` is :func:`_strings` of it.
+
+    ``codes`` (n,) int indexes ``table``, the stripped text of each distinct value with
+    ``""`` last (an empty cell is code −1, that last entry). Each distinct value is
+    converted once (pandas hashes them in C): text columns repeat, so work per row stays
+    in NumPy.
+    """
     import pandas as pd
 
-    # Each distinct value is converted once (pandas hashes them in C): text columns repeat.
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([_text_of(u) for u in uniq] + [""], dtype=object)
+    return codes, np.array([_text_of(u) for u in uniq] + [""], dtype=object)
+
+
+def _strings(values: np.ndarray) -> np.ndarray:
+    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
+    codes, table = _text_codes(values)
     return table[codes]
 
 
