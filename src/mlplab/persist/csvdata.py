@@ -36,10 +36,10 @@ from mlplab.persist.csvexact import (
 from mlplab.persist.csvfast import Frame, read_frame
 from mlplab.persist.tableplan import (
     TablePlan,
-    _category_text,
     _number_text,
     _parse,
     _text_codes,
+    _text_table,
     empty_error,
     number_error,
     numbers,
@@ -147,8 +147,8 @@ def _coded_target(
     """:func:`_target` of a text column given as :func:`~mlplab.persist.tableplan._text_codes`
     (``table[codes]`` its stripped cells): the same result, with the per-row work in NumPy
     (the distinct labels are few; the rows many)."""
-    kept = codes[keep]
-    used = np.flatnonzero(np.bincount(kept % len(table), minlength=len(table)))
+    kept = codes if keep.all() else codes[keep]  # no empty label is kept: codes >= 0
+    used = np.flatnonzero(np.bincount(kept, minlength=len(table)))
     if task is None:
         task = infer_task(sorted(set(table[used].tolist())))
     if task == "regression":
@@ -161,7 +161,7 @@ def _coded_target(
             f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
             "classification needs at least two"
         )
-    return lut[kept % len(table)], task, classes
+    return lut[kept], task, classes
 
 
 def _infer_numbers(y: np.ndarray) -> str:
@@ -249,20 +249,21 @@ def target_values(frame: Frame, name: str) -> np.ndarray:
 def frame_labels(frame: Frame, name: str, classes: np.ndarray) -> np.ndarray:
     """Indices into ``classes`` of the labels in column ``name`` (errors name the line)."""
     t = frame.index(name)
-    text = _category_text(frame, t)
+    codes, table = _text_table(frame, t)  # each distinct label looked up once
     numeric_classes = classes.dtype.kind in "iufb"
     lookup: dict[Any, int] = {
         (float(c) if numeric_classes else str(c)): k for k, c in enumerate(classes)
     }
-    keys = {u: (_parse(u) if numeric_classes else u) for u in set(text.tolist())}
-    out = np.array([lookup.get(keys[s], -1) for s in text.tolist()], dtype=np.int64)
+    keys = [(_parse(u) if numeric_classes else u) for u in table.tolist()]
+    out = np.array([lookup.get(key, -1) for key in keys], dtype=np.int64)[codes]
     bad = np.flatnonzero(out < 0)
     if bad.size:
         i = int(bad[0])
-        if text[i] == "":
+        label = table[codes[i]]
+        if label == "":
             raise empty_error(frame, i, t)
         shown = ", ".join(str(c) for c in classes[:20])
         raise CSVError(
-            f"{frame.where(i, t)}: label {text[i]!r} is not one of the model's classes ({shown})"
+            f"{frame.where(i, t)}: label {label!r} is not one of the model's classes ({shown})"
         )
     return out
