@@ -304,9 +304,10 @@ class TablePlan:
             row, k, make = min(problems, key=lambda p: (p[0], p[1]))
             raise make(frame, row, k)
         R = np.empty((frame.n_rows, len(cols)))
-        for lo in range(0, frame.n_rows, 8192):  # by blocks of rows: R's block stays in cache
+        step = max(256, 2**18 // (8 * max(1, len(cols))))  # R's block (256 KiB) stays in cache
+        for lo in range(0, frame.n_rows, step):
             for j, x in enumerate(cols):
-                R[lo : lo + 8192, j] = x[lo : lo + 8192]
+                R[lo : lo + step, j] = x[lo : lo + step]
         if release:
             for c in self.columns:
                 frame.data[frame.index(c.name)] = None  # the caller is done with them
