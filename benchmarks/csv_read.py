@@ -12,9 +12,12 @@ labels, each reader in its own fresh Python process, ``--rounds`` times, interle
 * for reference, plain ``pandas.read_csv`` and, when importable, pyarrow's
   ``pyarrow.csv.read_csv`` (the two engines the choice was between).
 
-Peak memory is the process's peak resident set (``VmHWM``) less its resident set
-just before reading (after the imports, pandas's included: a fixed cost, not one that
-grows with the file), compared with the size of X in float64.
+Time is wall-clock; CPU is the process's user + system time while reading (all its
+threads): on a machine shared with other work the wall time of a reader that uses two
+cores grows with the load, its CPU time much less. Peak memory is the process's peak
+resident set (``VmHWM``) less its resident set just before reading (after the imports,
+pandas's included: a fixed cost, not one that grows with the file), compared with the
+size of X in float64.
 
     python benchmarks/csv_read.py                      # prints the report
     python benchmarks/csv_read.py --out benchmarks/RESULTS-csv.md
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 K = 20
 
 PRELUDE = """
-import json, sys, time
+import json, resource, sys, time
 sys.path.insert(0, {src!r})
 import numpy as np
 {imports}
@@ -45,14 +48,19 @@ def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the process
+    return r.ru_utime + r.ru_stime
 base = status("VmRSS")
+c0 = cpu()
 t0 = time.perf_counter()
 {body}
 dt = time.perf_counter() - t0
+dc = cpu() - c0
 peak = status("VmHWM")  # not ru_maxrss: after fork + exec it starts at the parent's
 assert X.shape == ({rows}, {k}) and X.dtype == np.float64, (X.shape, X.dtype)
-print(json.dumps({{"seconds": dt, "peak_mb": peak - base, "x_mb": X.nbytes / 2**20,
-                   "checksum": float(X.sum())}}))
+print(json.dumps({{"seconds": dt, "cpu_seconds": dc, "peak_mb": peak - base,
+                   "x_mb": X.nbytes / 2**20, "checksum": float(X.sum())}}))
 """
 
 READERS = {
@@ -163,8 +171,20 @@ def versions() -> str:
     return f"Python {py}, NumPy {np_v}, pandas {pd_v}"
 
 
+def head() -> str:
+    """This tree's commit (what ``after`` measures), marked when files differ from it."""
+    git = ["git", "-C", str(ROOT)]
+    rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True)
+    return rev.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def _med(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
 def report(results: dict, args: argparse.Namespace, size_mb: float, x_mb: float) -> str:
-    before = statistics.median(r["seconds"] for r in results["before"])
+    before = results["before"]
     lines = [
         "# CSV reading: before and after (issue 16)",
         "",
@@ -177,16 +197,27 @@ def report(results: dict, args: argparse.Namespace, size_mb: float, x_mb: float)
         f"X (n, 20) float64 = {x_mb:.0f} MB. Each reader in its own process, "
         f"{args.rounds} rounds interleaved; time: median, memory: peak RSS above the "
         "process's RSS before reading (after the imports, pandas included where a reader "
-        "uses it), largest of the rounds. Load average before the run: "
-        f"{args.load:.2f} (other processes share the CPUs).",
+        "uses it), largest of the rounds. Load average (1 min) before the run: "
+        f"{args.load:.2f}, after it: {os.getloadavg()[0]:.2f} (other processes share the "
+        f"CPUs). `after` is the tree at {head()}.",
         "",
-        "| reader | time (s) | speed-up vs before | peak memory (MB) | peak / X |",
-        "|---|---:|---:|---:|---:|",
+        "| reader | time (s) | speed-up vs before | fastest round (s) | speed-up, fastest "
+        "rounds | CPU (s) | CPU speed-up | peak memory (MB) | peak / X |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    t0, f0, c0 = (
+        _med(before, "seconds"),
+        min(r["seconds"] for r in before),
+        _med(before, "cpu_seconds"),
+    )
     for name, runs in results.items():
-        t = statistics.median(r["seconds"] for r in runs)
+        t, c = _med(runs, "seconds"), _med(runs, "cpu_seconds")
+        fast = min(r["seconds"] for r in runs)
         peak = max(r["peak_mb"] for r in runs)
-        lines.append(f"| {name} | {t:.2f} | {before / t:.1f}× | {peak:.0f} | {peak / x_mb:.2f}× |")
+        lines.append(
+            f"| {name} | {t:.2f} | {t0 / t:.1f}× | {fast:.2f} | {f0 / fast:.1f}× | {c:.2f} | "
+            f"{c0 / c:.1f}× | {peak:.0f} | {peak / x_mb:.2f}× |"
+        )
     lines += [
         "",
         "Targets of issue 16: at least 20× faster than before, peak memory at most 3× X.",
