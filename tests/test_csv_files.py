@@ -362,6 +362,28 @@ def test_fast_reader_agrees_with_the_exact_reader(tmp_path, monkeypatch):
     assert lines == exact.lines
 
 
+def test_a_well_formed_file_never_falls_back_to_the_exact_reader(tmp_path, monkeypatch):
+    """The exact reader is the fast one's fallback: its results are right, only far slower,
+    so no other test would see a fast path that fails on good files."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(2500, 6)) * 10.0 ** rng.integers(-3, 4, size=6)
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(6)])
+    df["label"] = rng.choice(["north", "south", "east"], len(df))
+    path = tmp_path / "big.csv"
+    df.to_csv(path, index=False)
+    monkeypatch.setattr(csvfast, "_workers", lambda size: 3)
+    monkeypatch.setattr(csvfast, "CHUNK_CELLS", 777)  # chunks of 111 rows, ragged at the ends
+
+    def exact(*args, **kwargs):
+        raise AssertionError("the exact reader was used")
+
+    monkeypatch.setattr(csvfast, "_exact", exact)
+    data = read_training_csv(path, "label")
+    np.testing.assert_array_equal(data.X, X)
+    assert data.X.flags.c_contiguous and data.classes.tolist() == ["east", "north", "south"]
+    assert data.classes[data.y].tolist() == df["label"].tolist()
+
+
 def test_cut_points_fall_between_records(tmp_path):
     path = tmp_path / "c.csv"
     path.write_bytes(b'h\n"a\nb"\n"c\nd"\n"e\nf"\n' * 50)
