@@ -9,8 +9,11 @@ labels, each reader in its own fresh Python process, ``--rounds`` times, interle
 * ``after``: this tree's ``mlplab.persist.csvdata.read_training_csv`` (fast read,
   table plan, target encoding), the path ``mlplab train --data`` takes;
 * ``after, read only``: ``mlplab.persist.csvfast.read_frame`` alone;
-* for reference, plain ``pandas.read_csv`` and, when importable, pyarrow's
-  ``pyarrow.csv.read_csv`` (the two engines the choice was between).
+* for reference, plain ``pandas.read_csv`` (its C parser) and, when importable (a folder
+  given by ``--pyarrow-path`` / ``--polars-path``, e.g. from ``pip install --target``:
+  they are no dependencies of mlplab), pandas with ``engine="pyarrow"``, pyarrow's
+  ``pyarrow.csv.read_csv`` with the column types given, and ``polars.read_csv``: the
+  engines the choice was between.
 
 Time is wall-clock; CPU is the process's user + system time while reading (all its
 threads): on a machine shared with other work the wall time of a reader that uses two
@@ -86,15 +89,27 @@ READERS = {
         "df = pd.read_csv(PATH, keep_default_na=False, na_values=[''])\n"
         "X = df.iloc[:, :20].to_numpy(np.float64)\ny = df['label'].to_numpy()",
     ),
+    "pandas engine=pyarrow (reference)": (
+        "import pandas as pd, pyarrow",
+        "df = pd.read_csv(PATH, engine='pyarrow', keep_default_na=False, na_values=[''])\n"
+        "X = df.iloc[:, :20].to_numpy(np.float64)\ny = df['label'].to_numpy()",
+    ),
     "pyarrow.csv (reference)": (
-        "import pyarrow.csv as pc",
-        "tb = pc.read_csv(PATH, convert_options=pc.ConvertOptions(null_values=['']))\n"
+        "import pyarrow as pa, pyarrow.csv as pc",
+        "types = {f'x{j}': pa.float64() for j in range(20)}\n"
+        "options = pc.ConvertOptions(null_values=[''], column_types=types)\n"
+        "tb = pc.read_csv(PATH, convert_options=options)\n"
         "cols = [tb.column(i) for i in range(tb.num_columns)]\ndel tb\n"
         "X = np.empty((len(cols[0]), 20))\n"
         "for j in range(20):\n"
         "    X[:, j] = cols[j].to_numpy()\n"
         "    cols[j] = None\n"
         "y = cols[20]",
+    ),
+    "polars.read_csv (reference)": (
+        "import polars as pl",
+        "df = pl.read_csv(PATH, schema_overrides={f'x{j}': pl.Float64 for j in range(20)})\n"
+        "X = df.select([f'x{j}' for j in range(20)]).to_numpy()\ny = df['label'].to_numpy()",
     ),
 }
 
@@ -115,26 +130,34 @@ def make_file(path: Path, rows: int, seed: int = 0) -> None:
             f.writelines(",".join(r) + "," + c + "\n" for r, c in zip(body, lab, strict=True))
 
 
-def _env(name: str, pyarrow_path: str | None) -> dict[str, str]:
-    """The reader's environment: pyarrow's folder on the path for its reader only (with
-    pyarrow importable, pandas would store text columns in pyarrow for the others)."""
+EXTRA = {"pyarrow": "pyarrow.csv", "polars": "polars"}
+"""Readers whose name holds a key need that module, from the folder given for it."""
+
+
+def _env(name: str, paths: dict[str, str | None]) -> dict[str, str]:
+    """The reader's environment: pyarrow's (polars') folder on the path for its readers
+    only (with pyarrow importable, pandas would store text columns in pyarrow for the
+    others)."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    if "pyarrow" in name and pyarrow_path:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pyarrow_path, env.get("PYTHONPATH")]))
+    extra = [paths.get(key) for key in EXTRA if key in name]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*extra, env.get("PYTHONPATH")]))
     return env
 
 
-def available(name: str, pyarrow_path: str | None) -> bool:
-    if "pyarrow" not in name:
+def available(name: str, paths: dict[str, str | None]) -> bool:
+    modules = [module for key, module in EXTRA.items() if key in name]
+    if not modules:
         return True
-    code = "import pyarrow.csv"
-    env = _env(name, pyarrow_path)
+    code = "import " + ", ".join(modules)
+    env = _env(name, paths)
     return (
         subprocess.run([sys.executable, "-c", code], env=env, capture_output=True).returncode == 0
     )
 
 
-def run_one(name: str, path: Path, rows: int, src_before: Path, pyarrow: str | None) -> dict:
+def run_one(
+    name: str, path: Path, rows: int, src_before: Path, paths: dict[str, str | None]
+) -> dict:
     imports, body = READERS[name]
     src = str(src_before if name == "before" else ROOT / "src")
     code = PRELUDE.format(src=src, imports=imports, body=body, rows=rows, k=K)
@@ -143,7 +166,7 @@ def run_one(name: str, path: Path, rows: int, src_before: Path, pyarrow: str | N
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        env=_env(name, pyarrow),
+        env=_env(name, paths),
         timeout=900,
     )
     if proc.returncode != 0:
@@ -191,6 +214,7 @@ def report(results: dict, args: argparse.Namespace, size_mb: float, x_mb: float)
         f"Command: `python benchmarks/csv_read.py --rows {args.rows} --rounds {args.rounds}"
         f" --before {args.before}"
         f"{' --pyarrow-path DIR' if args.pyarrow_path else ''}"
+        f"{' --polars-path DIR' if args.polars_path else ''}"
         f"{' --out ' + str(args.out) if args.out else ''}`",
         f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; {versions()}.",
         f"File: {args.rows:,} rows × 20 float columns + a text label, {size_mb:.0f} MB; "
@@ -236,6 +260,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the report (markdown) here")
     ap.add_argument("--skip", action="append", default=[], help="a reader to leave out")
     ap.add_argument("--pyarrow-path", default=None, help="a folder holding pyarrow (reference)")
+    ap.add_argument("--polars-path", default=None, help="a folder holding polars (reference)")
     args = ap.parse_args()
     args.load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,11 +275,12 @@ def main() -> None:
         path = tmp_path / "big.csv"
         make_file(path, args.rows)
         size_mb = path.stat().st_size / 2**20
-        names = [n for n in READERS if available(n, args.pyarrow_path) and n not in args.skip]
+        paths = {"pyarrow": args.pyarrow_path, "polars": args.polars_path}
+        names = [n for n in READERS if available(n, paths) and n not in args.skip]
         results: dict[str, list[dict]] = {n: [] for n in names}
         for r in range(args.rounds):
             for name in names:
-                results[name].append(run_one(name, path, args.rows, tmp_path, args.pyarrow_path))
+                results[name].append(run_one(name, path, args.rows, tmp_path, paths))
                 print(f"round {r + 1} {name}: {results[name][-1]}", file=sys.stderr)
         sums = {n: results[n][0]["checksum"] for n in names}
         ref = sums["before"] if "before" in sums else sums["after"]
