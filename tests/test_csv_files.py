@@ -496,3 +496,13 @@ def test_text_columns_are_converted_per_distinct_value_like_per_cell(tmp_path):
     wrong = int(np.flatnonzero(frame.data[1] == 3.0)[0])
     with pytest.raises(CSVError, match=rf"row {wrong}, "):
         frame_labels(frame, "b", np.array([1, 2]))
+
+
+def test_the_tokenizer_keeps_its_buffers_where_pandas_has_the_switch():
+    from types import SimpleNamespace as Ns
+
+    reader = Ns(trim_after_read=True)
+    csvfast._keep_buffers(Ns(_engine=Ns(_reader=reader)))
+    assert reader.trim_after_read is False
+    csvfast._keep_buffers(Ns(_engine=Ns(_reader=Ns())))  # an older pandas: nothing to set
+    csvfast._keep_buffers(object())
