@@ -362,6 +362,28 @@ def test_fast_reader_agrees_with_the_exact_reader(tmp_path, monkeypatch):
     assert lines == exact.lines
 
 
+def test_a_well_formed_file_never_falls_back_to_the_exact_reader(tmp_path, monkeypatch):
+    """The exact reader is the fast one's fallback: its results are right, only far slower,
+    so no other test would see a fast path that fails on good files."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(2500, 6)) * 10.0 ** rng.integers(-3, 4, size=6)
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(6)])
+    df["label"] = rng.choice(["north", "south", "east"], len(df))
+    path = tmp_path / "big.csv"
+    df.to_csv(path, index=False)
+    monkeypatch.setattr(csvfast, "_workers", lambda size: 3)
+    monkeypatch.setattr(csvfast, "CHUNK_CELLS", 777)  # chunks of 111 rows, ragged at the ends
+
+    def exact(*args, **kwargs):
+        raise AssertionError("the exact reader was used")
+
+    monkeypatch.setattr(csvfast, "_exact", exact)
+    data = read_training_csv(path, "label")
+    np.testing.assert_array_equal(data.X, X)
+    assert data.X.flags.c_contiguous and data.classes.tolist() == ["east", "north", "south"]
+    assert data.classes[data.y].tolist() == df["label"].tolist()
+
+
 def test_cut_points_fall_between_records(tmp_path):
     path = tmp_path / "c.csv"
     path.write_bytes(b'h\n"a\nb"\n"c\nd"\n"e\nf"\n' * 50)
@@ -440,3 +462,47 @@ def test_numbers_as_categories_agree_between_a_dataframe_and_its_csv(tmp_path):
     from_csv = TablePlan.fit(tmp_path / "c.csv", "y", categorical=["code"])
     assert from_df == from_csv and from_df.columns[0].categories == ["10", "20", "30"]
     np.testing.assert_array_equal(from_df.transform(df), from_csv.transform(tmp_path / "c.csv"))
+
+
+def test_text_columns_are_converted_per_distinct_value_like_per_cell(tmp_path):
+    """numbers, categories and labels look each distinct text up once and the rows up in
+    NumPy: the result, and the row an error names, are those of a cell-by-cell reading."""
+    from mlplab.persist.csvdata import frame_labels
+    from mlplab.persist.csvfast import Frame
+    from mlplab.persist.tableplan import _category_text, _text_codes, numbers
+
+    rng = np.random.default_rng(7)
+    pool = np.array([" 1", "1 ", "2.5", None, "-0", "7", " x", "x", "inf", "nan"], dtype=object)
+    cells = pool[rng.integers(0, len(pool), 500)]
+    codes, table = _text_codes(cells)
+    stripped = ["" if c is None else c.strip() for c in cells]
+    assert table[codes].tolist() == stripped
+
+    frame = Frame(
+        tmp_path / "t.csv", ["a", "b"], [cells, np.where(rng.random(500) < 0.5, 3.0, 2.0)]
+    )
+    frame.locator = lambda i: f"row {i}"
+    x, bad = numbers(frame, 0)
+    first = next(i for i, s in enumerate(stripped) if s in ("x", "inf", "nan"))
+    assert bad == first
+    ok = [i for i, s in enumerate(stripped) if s not in ("x", "inf", "nan")]
+    want = [np.nan if stripped[i] == "" else float(stripped[i]) for i in ok]
+    np.testing.assert_array_equal(x[ok], want)
+    assert _category_text(frame, 1).tolist() == [str(int(v)) for v in frame.data[1]]
+    got = frame_labels(frame, "b", np.array([2, 3]))
+    np.testing.assert_array_equal(got, (frame.data[1] == 3.0).astype(np.int64))
+    with pytest.raises(CSVError, match=r"row \d+, column 'b' \(column 2\): label '3' is not"):
+        frame_labels(frame, "b", np.array([1, 2]))
+    wrong = int(np.flatnonzero(frame.data[1] == 3.0)[0])
+    with pytest.raises(CSVError, match=rf"row {wrong}, "):
+        frame_labels(frame, "b", np.array([1, 2]))
+
+
+def test_the_tokenizer_keeps_its_buffers_where_pandas_has_the_switch():
+    from types import SimpleNamespace as Ns
+
+    reader = Ns(trim_after_read=True)
+    csvfast._keep_buffers(Ns(_engine=Ns(_reader=reader)))
+    assert reader.trim_after_read is False
+    csvfast._keep_buffers(Ns(_engine=Ns(_reader=Ns())))  # an older pandas: nothing to set
+    csvfast._keep_buffers(object())

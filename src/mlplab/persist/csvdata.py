@@ -36,9 +36,10 @@ from mlplab.persist.csvexact import (
 from mlplab.persist.csvfast import Frame, read_frame
 from mlplab.persist.tableplan import (
     TablePlan,
-    _category_text,
     _number_text,
     _parse,
+    _text_codes,
+    _text_table,
     empty_error,
     number_error,
     numbers,
@@ -140,6 +141,29 @@ def _target(
     return y, task, classes
 
 
+def _coded_target(
+    frame: Frame, t: int, codes: np.ndarray, table: np.ndarray, task: str | None, keep: np.ndarray
+) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """:func:`_target` of a text column given as :func:`~mlplab.persist.tableplan._text_codes`
+    (``table[codes]`` its stripped cells): the same result, with the per-row work in NumPy
+    (the distinct labels are few; the rows many)."""
+    kept = codes if keep.all() else codes[keep]  # no empty label is kept: codes >= 0
+    used = np.flatnonzero(np.bincount(kept, minlength=len(table)))
+    if task is None:
+        task = infer_task(sorted(set(table[used].tolist())))
+    if task == "regression":
+        return _target(frame, t, table[codes], task, keep)
+    classes, idx = _classes(table[used])
+    lut = np.zeros(len(table), dtype=np.int64)
+    lut[used] = idx
+    if classes.shape[0] < 2:
+        raise CSVError(
+            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
+            "classification needs at least two"
+        )
+    return lut[kept], task, classes
+
+
 def _infer_numbers(y: np.ndarray) -> str:
     """:func:`infer_task` for a column of numbers."""
     if not np.isfinite(y).all():
@@ -175,10 +199,10 @@ def training_data(
     R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
     values = frame.data[t]
     if values is not None and values.dtype == np.float64:  # numbers: no text needed
-        text, present = None, ~np.isnan(values)
-    else:
-        text = _category_text(frame, t)
-        present = text != ""
+        labels, present = None, ~np.isnan(values)
+    else:  # text: each distinct label once, rows as codes (no work per row in Python)
+        labels = _text_codes(values)  # type: ignore[arg-type]
+        present = (labels[1] != "")[labels[0]]
     if plan.missing != "drop" and not present.all():
         hint = " (rows without a target can only be dropped: --missing drop)"
         raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
@@ -186,7 +210,10 @@ def training_data(
     if not keep.any():
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     inferred = task is None
-    y, task, classes = _target(frame, t, text, task, keep)
+    if labels is None:
+        y, task, classes = _target(frame, t, None, task, keep)
+    else:
+        y, task, classes = _coded_target(frame, t, *labels, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
     data.plan, data.codes = plan, (R if keep.all() else R[keep])
     data.n_dropped = int((~keep).sum())
@@ -224,20 +251,21 @@ def target_values(frame: Frame, name: str) -> np.ndarray:
 def frame_labels(frame: Frame, name: str, classes: np.ndarray) -> np.ndarray:
     """Indices into ``classes`` of the labels in column ``name`` (errors name the line)."""
     t = frame.index(name)
-    text = _category_text(frame, t)
+    codes, table = _text_table(frame, t)  # each distinct label looked up once
     numeric_classes = classes.dtype.kind in "iufb"
     lookup: dict[Any, int] = {
         (float(c) if numeric_classes else str(c)): k for k, c in enumerate(classes)
     }
-    keys = {u: (_parse(u) if numeric_classes else u) for u in set(text.tolist())}
-    out = np.array([lookup.get(keys[s], -1) for s in text.tolist()], dtype=np.int64)
+    keys = [(_parse(u) if numeric_classes else u) for u in table.tolist()]
+    out: np.ndarray = np.array([lookup.get(key, -1) for key in keys], dtype=np.int64)[codes]
     bad = np.flatnonzero(out < 0)
     if bad.size:
         i = int(bad[0])
-        if text[i] == "":
+        label = table[codes[i]]
+        if label == "":
             raise empty_error(frame, i, t)
         shown = ", ".join(str(c) for c in classes[:20])
         raise CSVError(
-            f"{frame.where(i, t)}: label {text[i]!r} is not one of the model's classes ({shown})"
+            f"{frame.where(i, t)}: label {label!r} is not one of the model's classes ({shown})"
         )
     return out

@@ -68,13 +68,23 @@ def _text_of(v: Any) -> str:
     return "" if v is None or v != v else repr(float(v))  # v != v: NaN, an empty cell
 
 
-def _strings(values: np.ndarray) -> np.ndarray:
-    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
+def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, table) of an object column: ``table[codes]`` is :func:`_strings` of it.
+
+    ``codes`` (n,) int indexes ``table``, the stripped text of each distinct value with
+    ``""`` last (an empty cell is code −1, that last entry). Each distinct value is
+    converted once (pandas hashes them in C): text columns repeat, so work per row stays
+    in NumPy.
+    """
     import pandas as pd
 
-    # Each distinct value is converted once (pandas hashes them in C): text columns repeat.
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([_text_of(u) for u in uniq] + [""], dtype=object)
+    return codes, np.array([_text_of(u) for u in uniq] + [""], dtype=object)
+
+
+def _strings(values: np.ndarray) -> np.ndarray:
+    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
+    codes, table = _text_codes(values)
     strings: np.ndarray = table[codes]
     return strings
 
@@ -96,13 +106,13 @@ def numbers(
     if values.dtype == np.float64:
         x = values if rows is None else values[rows]
     else:
-        text = _strings(values if rows is None else values[rows])
-        uniq = {u: (np.nan if u == "" else _parse(u)) for u in set(text.tolist())}
-        bad = {u for u, v in uniq.items() if u != "" and (v is None or not math.isfinite(v))}
-        x = np.array([np.nan if t in bad else uniq[t] for t in text.tolist()], dtype=np.float64)
-        if bad:
-            first = int(np.flatnonzero([t in bad for t in text.tolist()])[0])
-            return x, first
+        codes, table = _text_codes(values if rows is None else values[rows])
+        parsed = [np.nan if u == "" else _parse(u) for u in table.tolist()]
+        bad = np.array([u != "" and (v is None or not math.isfinite(v)) for u, v in
+                        zip(table.tolist(), parsed, strict=True)], dtype=bool)  # fmt: skip
+        x = np.array([np.nan if b else v for b, v in zip(bad, parsed, strict=True)])[codes]
+        if bad[codes].any():  # each distinct text parsed once, rows looked up in NumPy
+            return x, int(np.flatnonzero(bad[codes])[0])
     inf = np.flatnonzero(np.isinf(x))
     return x, (int(inf[0]) if inf.size else None)
 
@@ -121,11 +131,24 @@ def empty_error(frame: Frame, row: int, col: int, hint: str = "") -> CSVError:
 
 
 def _category_text(frame: Frame, col: int) -> np.ndarray:
+    codes, table = _text_table(frame, col)
+    text: np.ndarray = table[codes]
+    return text
+
+
+def _text_table(frame: Frame, col: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, table): :func:`_category_text` of column ``col`` is ``table[codes]``, with
+    each distinct value converted once."""
     values = frame.data[col]
     assert values is not None
     if values.dtype == np.float64:  # integers as a CSV file writes them: 10, not 10.0
-        return np.array([_number_text(v) for v in values.tolist()], dtype=object)
-    return _strings(values)
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return inverse, np.array([_number_text(v) for v in uniq.tolist()], dtype=object)
+    return _text_codes(values)
+
+
+def _all_finite(x: np.ndarray) -> bool:
+    return x.dtype == np.float64 and bool(np.isfinite(x).all())
 
 
 def _number_text(v: float) -> str:
@@ -141,14 +164,15 @@ def _kind_of(frame: Frame, col: int) -> str:
     assert values is not None
     if values.dtype == np.float64:
         return "number"
-    text = _strings(values)
-    uniq = set(text.tolist()) - {""}
+    codes, table = _text_codes(values)
+    uniq = set(table.tolist()) - {""}
     numeric = {u for u in uniq if _parse(u) is not None}
     if not uniq or numeric == uniq:
         return "number"
     if not numeric:
         return "category"
-    first = int(np.flatnonzero([t not in numeric and t != "" for t in text.tolist()])[0])
+    text_cell = np.array([t not in numeric and t != "" for t in table.tolist()], bool)
+    first = int(np.flatnonzero(text_cell[codes])[0])
     name = frame.columns[col]
     hint = (
         f" (column {name!r} holds numbers and text; to use it as categories, "
@@ -236,9 +260,9 @@ class TablePlan:
         kind = "category" if declared else _kind_of(frame, k)
         if kind == "number":
             return Column(name)
-        text = _category_text(frame, k)
-        cats = sorted(set(text.tolist()) - {""})
-        n = int((text != "").sum())
+        codes, table = _text_table(frame, k)
+        cats = sorted(set(table.tolist()) - {""})
+        n = int((table != "")[codes].sum())
         # A text column with a different value in every row is an id or free text.
         if len(cats) > MAX_CATEGORIES or (not declared and len(cats) == n > ID_LIKE_ROWS):
             raise CSVError(
@@ -265,6 +289,10 @@ class TablePlan:
         problems: list[tuple[int, int, Any]] = []  # (row, column position, error maker)
         for c in self.columns:
             k = frame.index(c.name, "model's feature")
+            x = frame.data[k]
+            if c.kind == "number" and x is not None and _all_finite(x):
+                cols.append(x)  # one pass, nothing to report
+                continue
             if c.kind == "number":
                 x, bad = numbers(frame, k)
                 if bad is not None:
@@ -278,9 +306,10 @@ class TablePlan:
             row, k, make = min(problems, key=lambda p: (p[0], p[1]))
             raise make(frame, row, k)
         R = np.empty((frame.n_rows, len(cols)))
-        for lo in range(0, frame.n_rows, 8192):  # by blocks of rows: R's block stays in cache
+        step = max(256, 2**18 // (8 * max(1, len(cols))))  # R's block (256 KiB) stays in cache
+        for lo in range(0, frame.n_rows, step):
             for j, x in enumerate(cols):
-                R[lo : lo + 8192, j] = x[lo : lo + 8192]
+                R[lo : lo + step, j] = x[lo : lo + step]
         if release:
             for c in self.columns:
                 frame.data[frame.index(c.name)] = None  # the caller is done with them
@@ -289,10 +318,11 @@ class TablePlan:
     def _category_codes(
         self, frame: Frame, k: int, c: Column, problems: list[tuple[int, int, Any]]
     ) -> np.ndarray:
-        text = _category_text(frame, k)
         lookup = {cat: float(i) for i, cat in enumerate(c.categories or [])}
         lookup[""] = np.nan
-        out = np.array([lookup.get(t, -1.0) for t in text.tolist()])
+        codes, table = _text_table(frame, k)  # each distinct text looked up once
+        coded = np.array([lookup.get(t, -1.0) for t in table.tolist()], dtype=np.float64)
+        out: np.ndarray = coded[codes]
         unknown = np.flatnonzero(out == -1.0)
         if unknown.size and self.unknown == "error":
             problems.append((int(unknown[0]), k, self._unknown_error(c)))
