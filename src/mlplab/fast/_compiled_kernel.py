@@ -11,23 +11,45 @@ layer, each (m, n[l]) row by row with room for |B| rows; ``dZb`` the same for dZ
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
+import numpy as np
+from numpy.typing import NDArray
+
+from mlplab._typing import Array
+
+Ints = NDArray[np.int64]
+"""Layer sizes n[l], activation codes, row order: int64 vectors."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Decorator(Protocol):
+    """A decorator that keeps the signature: Numba's compiled function is called as the
+    Python function it compiles."""
+
+    def __call__(self, f: F, /) -> F: ...
+
+
+_jit: _Decorator
+_jit_sum: _Decorator
 try:  # the optional extra [numba]; imported by mlplab.fast.compiled only when it is used
     import numba
 
-    _jit = numba.njit(cache=True, nogil=True)
-    _jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+    _jit = cast(_Decorator, numba.njit(cache=True, nogil=True))
+    _jit_sum = cast(_Decorator, numba.njit(cache=True, nogil=True, fastmath={"reassoc"}))
 except ImportError:  # pragma: no cover - plain Python, for reading and testing
 
-    def _jit(f):
+    def _plain(f: F) -> F:
         return f
 
-    _jit_sum = _jit
+    _jit = _jit_sum = _plain
 
 
 @_jit
-def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, tanh, σ
+def _bias_act(Z: Array, b: Array, code: int) -> None:
+    # z += b, then a = g(z) in place: identity, relu, tanh, σ
     m, r = Z.shape
     for i in range(m):
         for j in range(r):
@@ -42,7 +64,8 @@ def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, ta
 
 
 @_jit
-def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
+def _times_dact(dA: Array, A: Array, code: int) -> None:
+    # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
     m, c = dA.shape
     if code == 0:
         return
@@ -59,7 +82,10 @@ def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a�
 
 
 @_jit
-def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ‖W‖² if l2
+def _forward(
+    A: Array, theta: Array, sizes: Ints, acts: Ints, l2: bool, Zb: Array, bs: int
+) -> tuple[Array, float]:
+    # a[L] (the logits z[L]), Σ‖W‖² if l2
     m = A.shape[0]
     off, zoff, pen = 0, 0, 0.0
     for l in range(sizes.shape[0] - 1):  # z[l] = a[l-1] W[l]ᵀ + b[l], a[l] = g(z[l])
@@ -78,7 +104,8 @@ def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ�
 
 
 @_jit_sum
-def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
+def _apply(theta: Array, v: Array, g: Array, lr: float, beta: float, one_m: float) -> bool:
+    # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
     """The step in place, in one pass; True if every new entry of θ is finite.
 
     The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a separate checking
@@ -99,11 +126,12 @@ def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (
             nt = theta[t] - lr * vt
             theta[t] = nt
             acc += nt - nt
-    return acc == 0
+    return bool(acc == 0)
 
 
 @_jit
-def _head(Z, Y, dZ, head, m):  # J·m of the batch; dZ[L] = (a[L] − y)/m; # correct
+def _head(Z: Array, Y: Array, dZ: Array, head: int, m: int) -> tuple[float, float]:
+    # J·m of the batch; dZ[L] = (a[L] − y)/m; # correct
     k = Z.shape[1]
     total = 0.0
     correct = 0.0
@@ -140,8 +168,10 @@ def _head(Z, Y, dZ, head, m):  # J·m of the batch; dZ[L] = (a[L] − y)/m; # co
 
 
 @_jit
-def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one_m, lam,
-          Zb, dZb, Xb, Yb, out, Jb):  # fmt: skip
+def steps(X: Array, Y: Array, order: Ints, b0: int, b1: int, bs: int, theta: Array,
+          v: Array, g: Array, sizes: Ints, acts: Ints, head: int, lr: float, beta: float,
+          one_m: float, lam: float, Zb: Array, dZb: Array, Xb: Array, Yb: Array, out: Array,
+          Jb: Array) -> None:  # fmt: skip
     """Batches b0..b1−1 of ``order``: forward, head, backward, checked step; see compiled.py."""
     n, L = order.shape[0], sizes.shape[0] - 1
     old_t, old_v = np.empty_like(theta), np.empty_like(v)  # to take a step back
