@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -87,7 +88,7 @@ class MappedRows:
         The rows of the table, in order (e.g. a training split); default all.
     """
 
-    def __init__(self, parts: list[np.ndarray], index: Any = None) -> None:
+    def __init__(self, parts: Sequence[np.ndarray], index: Any = None) -> None:
         if not parts:
             raise ValueError("MappedRows needs at least one array")
         widths = {p.shape[1] if p.ndim == 2 else None for p in parts}
