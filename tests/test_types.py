@@ -69,8 +69,13 @@ def test_config_is_strict_and_allowlists_only_dependencies() -> None:
     for override in config.get("overrides", []):
         modules = override["module"]
         modules = [modules] if isinstance(modules, str) else modules
-        assert set(override) == {"module", "ignore_missing_imports"}, override
-        assert not [m for m in modules if m.split(".")[0] == "mlplab"], modules
+        ours = [m for m in modules if m.split(".")[0] == "mlplab"]
+        assert "ignore_errors" not in override, override
+        if "ignore_missing_imports" in override:  # the allowlist: dependencies only
+            assert set(override) == {"module", "ignore_missing_imports"}, override
+            assert ours == [], modules
+        else:  # our modules: only subclassing scikit-learn's untyped base classes
+            assert set(override) == {"module", "disallow_subclassing_any"}, override
 
 
 @pytest.mark.parametrize(
