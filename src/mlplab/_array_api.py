@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
+from numpy.typing import NDArray
+
+from mlplab._typing import Array
 
 # Top-level modules of array libraries whose arrays mlplab computes with in their own
 # namespace (and not by converting them to NumPy): array-api-compat supports these.
@@ -46,9 +50,32 @@ def compat() -> ModuleType:
         ) from None
 
 
+class Namespace(Protocol):
+    """An array namespace ``xp`` as mlplab uses it: :mod:`numpy` or an array API namespace.
+
+    Its functions (``xp.sum``, ``xp.exp``, ``xp.where``, ...) take arrays of that namespace
+    and return one (typed :data:`mlplab._typing.Array`); ``finfo`` and the dtypes are the
+    exceptions spelled out.
+    """
+
+    int64: Any
+    float32: Any
+    float64: Any
+
+    def finfo(self, dtype: Any, /) -> Any: ...
+
+    def isdtype(self, dtype: Any, kind: Any, /) -> bool: ...
+
+    def isfinite(self, x: Any, /) -> NDArray[np.bool_]: ...
+
+    def __hash__(self) -> int: ...
+
+    def __getattr__(self, name: str) -> Callable[..., Array]: ...
+
+
 # Per array type: its namespace (the training step asks for it dozens of times per step,
 # and array_api_compat.array_namespace costs microseconds).
-_NAMESPACES: dict[type, Any] = {}
+_NAMESPACES: dict[type, Namespace] = {}
 
 
 def is_foreign(obj: Any) -> bool:
@@ -67,7 +94,7 @@ def is_foreign(obj: Any) -> bool:
     )
 
 
-def namespace(*arrays: Any) -> Any:
+def namespace(*arrays: Any) -> Namespace:
     """``xp`` for ``arrays``: :mod:`numpy` unless one of them is a foreign array."""
     if len(arrays) == 1:  # the training step's case
         t = type(arrays[0])
@@ -79,7 +106,7 @@ def namespace(*arrays: Any) -> Any:
     foreign = [a for a in arrays if type(a) is not np.ndarray and is_foreign(a)]
     if not foreign:
         return np
-    xp = compat().array_namespace(*foreign)
+    xp = cast(Namespace, compat().array_namespace(*foreign))
     if len({type(a) for a in foreign}) == 1:
         _NAMESPACES[type(foreign[0])] = xp
     return xp
@@ -101,6 +128,7 @@ def resolve(target: Any, device: Any = None) -> tuple[Any, Any]:
             target = importlib.import_module(target)
         except ImportError as exc:
             raise ValueError(f"cannot import the array library {target!r}: {exc}") from None
+    xp: Namespace
     if isinstance(target, ModuleType):
         if is_numpy(target):
             xp = np
@@ -171,40 +199,40 @@ def scalar(value: float, like: Any, *, typed: bool = False) -> Any:
     return cached
 
 
-_SCALARS: dict[tuple, Any] = {}
+_SCALARS: dict[tuple[Any, ...], Any] = {}
 
 
-def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Array:
     """Σ of x's entries (along ``axis``): NumPy's method (faster than ``np.sum`` on small
     arrays, which the training step meets every time), ``xp.sum`` elsewhere."""
     if type(x) is np.ndarray:
-        return x.sum(axis=axis, keepdims=keepdims)
+        return cast(Array, x.sum(axis=axis, keepdims=keepdims))
     return namespace(x).sum(x, axis=axis, keepdims=keepdims)
 
 
-def cost(E: Any, n: int) -> Any:
+def cost(E: Any, n: int) -> float:
     """J = Σ E / n, the heads' cost: a float for NumPy (as ``float(E.sum() / n)``), a 0-D
-    array on E's device otherwise (see :func:`loss_value`)."""
+    array on E's device otherwise (see :func:`loss_value`), typed as the float it stands for."""
     if type(E) is np.ndarray:
         return float(E.sum() / n)
-    return namespace(E).sum(E) / n
+    return cast(float, namespace(E).sum(E) / n)
 
 
-def max(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+def max(x: Any, axis: int | None = None, keepdims: bool = False) -> Array:
     """The largest entry (along ``axis``), as :func:`sum` does it."""
     if type(x) is np.ndarray:
-        return x.max(axis=axis, keepdims=keepdims)
+        return cast(Array, x.max(axis=axis, keepdims=keepdims))
     return namespace(x).max(x, axis=axis, keepdims=keepdims)
 
 
-def astype(x: Any, dtype: Any) -> Any:
+def astype(x: Any, dtype: Any) -> Array:
     """``x`` as ``dtype`` (``ndarray.astype`` for NumPy, ``xp.astype`` otherwise)."""
     if isinstance(x, np.ndarray):
         return x.astype(dtype)
     return namespace(x).astype(x, dtype)
 
 
-def copy(x: Any) -> Any:
+def copy(x: Any) -> Array:
     """An independent copy of ``x`` in its own namespace and on its own device."""
     if isinstance(x, np.ndarray):
         return x.copy()
@@ -235,8 +263,9 @@ def mean_true(mask: Any) -> float:
     return float(count_true(mask)) / n
 
 
-def loss_value(J: Any) -> Any:
-    """A cost as the core returns it: a float for NumPy, a 0-D array on other namespaces.
+def loss_value(J: Any) -> float:
+    """A cost as the core returns it: a float for NumPy, a 0-D array on other namespaces
+    (typed as the float it stands for).
 
     ``float(J)`` reads a 0-D array back to the host, which waits for the device to finish
     the queued work; the training loop therefore keeps J on the device and sums it there,
@@ -246,11 +275,11 @@ def loss_value(J: Any) -> Any:
         return float(J)
     if isinstance(J, (np.generic, float, int, np.ndarray)):
         return float(J)
-    return J
+    return cast(float, J)
 
 
 @functools.cache
-def _expit() -> Any:
+def _expit() -> Callable[..., Array]:
     # scipy.special costs ~70 ms to import: load it on first use, not with mlplab.
     from scipy.special import expit
 
@@ -258,20 +287,21 @@ def _expit() -> Any:
 
 
 @functools.cache
-def _native_sigmoid(xp: Any) -> Any:
+def _native_sigmoid(xp: Any) -> Callable[..., Array] | None:
     """The library's own one-kernel σ, where it has one (the array API standard has none)."""
     if compat().is_torch_namespace(xp):
         import torch
 
-        return torch.sigmoid  # 1/(1+e^{-z}): e^{1000} = inf gives 0, never NaN
+        # 1/(1+e^{-z}): e^{1000} = inf gives 0, never NaN
+        return cast("Callable[..., Array]", torch.sigmoid)
     if compat().is_cupy_namespace(xp):
         from cupyx.scipy.special import expit
 
-        return expit
+        return cast("Callable[..., Array]", expit)
     return None
 
 
-def sigmoid(Z: Any, out: Any = None) -> Any:
+def sigmoid(Z: Any, out: Any = None) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z, in Z's namespace.
 
     NumPy: scipy's ``expit`` (one ufunc, accurate in both tails; ``out`` supported).
@@ -291,7 +321,7 @@ def sigmoid(Z: Any, out: Any = None) -> Any:
     return xp.where(Z >= 0, r, e * r)
 
 
-def to_numpy(x: Any) -> np.ndarray:
+def to_numpy(x: Any) -> NDArray[Any]:
     """``x`` as a NumPy array on the host (a copy for device arrays; NumPy input as is).
 
     An explicit device → host copy: mlplab calls it outside the training loop only
@@ -301,16 +331,16 @@ def to_numpy(x: Any) -> np.ndarray:
         return x
     mod = type(x).__module__.partition(".")[0]
     if mod == "torch":
-        return x.detach().cpu().numpy()
+        return cast("NDArray[Any]", x.detach().cpu().numpy())
     if mod == "cupy":
-        return x.get()
+        return cast("NDArray[Any]", x.get())
     try:
         return np.asarray(x)
     except (RuntimeError, TypeError, ValueError):
         return np.from_dlpack(x)  # e.g. array_api_strict arrays on a non-CPU device
 
 
-def convert(x: Any, xp: Any, device: Any, dtype: Any = None) -> Any:
+def convert(x: Any, xp: Namespace, device: Any, dtype: Any = None) -> Array:
     """A copy of ``x`` in namespace ``xp`` on ``device`` (dtype: a NumPy dtype or None).
 
     Within one namespace this is a device-to-device copy (``to_device``); between

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 
@@ -20,7 +20,7 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 def check_dtype(dtype: Any) -> np.dtype:
     """Normalize ``"float32"``/``"float64"`` (or the NumPy types) to a ``np.dtype``."""
     try:
-        dt = np.dtype(dtype)
+        dt: np.dtype[Any] = np.dtype(dtype)
     except TypeError as exc:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from exc
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -149,27 +149,41 @@ def check_X(
     return arr
 
 
+@overload
+def check_positive(
+    value: Any, name: str, *, integer: Literal[True], allow_zero: bool = False
+) -> int: ...
+
+
+@overload
+def check_positive(
+    value: Any, name: str, *, integer: Literal[False] = False, allow_zero: bool = False
+) -> float: ...
+
+
 def check_positive(
     value: Any, name: str, *, integer: bool = False, allow_zero: bool = False
-) -> Any:
+) -> int | float:
     """A number > 0 (or >= 0), with bools and NaN rejected."""
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {what}, got {value!r}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    number = cast(float, value)  # typeshed's numbers.Real has no arithmetic: a float to mypy
+    if not np.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return int(value) if integer else float(value)
+    return int(number) if integer else float(number)
 
 
 def check_unit_interval(value: Any, name: str) -> float:
     """A number in [0, 1) (momentum and decay rates)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
-    if not 0.0 <= value < 1.0:
+    number = cast(float, value)  # typeshed's numbers.Real has no arithmetic: a float to mypy
+    if not 0.0 <= number < 1.0:
         raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
-    return float(value)
+    return float(number)
 
 
 def check_layer_sizes(layer_sizes: Any) -> list[int]:
@@ -255,7 +269,7 @@ def as_generator(seed: Any) -> np.random.Generator:
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
         if seed is not None and seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
-        return np.random.default_rng(seed)
+        return np.random.default_rng(cast("int | None", seed))  # an Integral, as NumPy takes
     raise TypeError(f"seed must be an int, None or numpy.random.Generator, got {seed!r}")
 
 

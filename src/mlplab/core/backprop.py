@@ -16,7 +16,7 @@ compares the two).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,12 +28,13 @@ from mlplab.core.activations import Activation
 from mlplab.core.batchnorm import BatchNorm, BNParams, batchnorm_backward, batchnorm_forward
 from mlplab.core.dropout import dropout_backward, dropout_forward
 from mlplab.core.heads import Head
-from mlplab.core.layers import Cache, ExtendedCache, dense_backward, dense_forward
+from mlplab.core.initializers import Initializer
+from mlplab.core.layers import Cache, ExtendedCache, LayerCache, dense_backward, dense_forward
 
 
 def init_params(
     layer_sizes: Sequence[int],
-    inits: Sequence[Callable],
+    inits: Sequence[Initializer],
     rng: np.random.Generator,
     dtype: Any = np.float32,
 ) -> Params:
@@ -70,7 +71,7 @@ def forward(
     masks: Sequence[Array | None] | None = None,
     *,
     training: bool = False,
-) -> tuple[Array, list[Cache]]:
+) -> tuple[Array, list[LayerCache]]:
     """Forward propagation through all L layers: a loop over :func:`dense_forward`.
 
     Parameters
@@ -97,7 +98,7 @@ def forward(
         :class:`~mlplab.core.layers.ExtendedCache` for a layer with batch norm or dropout.
     """
     if norms is None and masks is None:  # the lecture's network
-        caches = []
+        caches: list[LayerCache] = []
         A = X  # a[0] = x
         for l, p in enumerate(params):
             g = hidden[l] if l < len(hidden) else _act.identity
@@ -107,13 +108,20 @@ def forward(
     return _forward_extended(params, X, hidden, norms, masks, training)
 
 
-def _forward_extended(params, X, hidden, norms, masks, training):
+def _forward_extended(
+    params: Params,
+    X: Array,
+    hidden: Sequence[Activation],
+    norms: Sequence[BatchNorm | None] | None,
+    masks: Sequence[Array | None] | None,
+    training: bool,
+) -> tuple[Array, list[LayerCache]]:
     """:func:`forward` with batch normalization and/or dropout on hidden layers."""
-    caches: list[Any] = []
+    caches: list[LayerCache] = []
     A, L = X, len(params)
     for l, (W, b) in enumerate(params):
         A_prev = A
-        Z = A_prev @ W.T + b  # z[l] = W[l] a[l-1] + b[l]
+        Z: Array = A_prev @ W.T + b  # z[l] = W[l] a[l-1] + b[l]
         if l == L - 1:  # the output layer: logits, no batch norm, no dropout
             caches.append(Cache(A_prev, Z, Z))
             return Z, caches
@@ -138,7 +146,7 @@ class Gradients(NamedTuple):
 
 
 def backward(
-    dZ_L: Array, params: Params, caches: Sequence[Cache], hidden: Sequence[Activation]
+    dZ_L: Array, params: Params, caches: Sequence[LayerCache], hidden: Sequence[Activation]
 ) -> Grads:
     r"""Backpropagation: the chain rule from dJ/dz[L] back to every dW[l], db[l].
 
@@ -174,6 +182,7 @@ def backward(
     for l in reversed(range(L)):  # da[0] = dx is not needed: no dA for the first layer
         dA_prev, grads[l] = dense_backward(dZ, params[l], caches[l], need_dA_prev=l > 0)
         if l > 0:
+            assert dA_prev is not None  # asked for: need_dA_prev
             prev = caches[l - 1]
             dZ = dA_prev * hidden[l - 1].derivative(prev.Z, prev.A)  # dA[l-1] ⊙ g'(z[l-1])
     return grads
@@ -215,6 +224,7 @@ def backward_all(
         dA_prev, dense[l] = dense_backward(dZ, params[l], caches[l], need_dA_prev=l > 0 or need_dX)
         if l == 0:
             return Gradients(dense, norms, dA_prev)
+        assert dA_prev is not None  # asked for: need_dA_prev
         prev = caches[l - 1]
         mask = getattr(prev, "mask", None)
         if mask is not None:
@@ -226,7 +236,7 @@ def backward_all(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def l2_penalty(params: Params, lam: float, n_samples: int) -> float:
+def l2_penalty(params: Params, lam: float, n_samples: float) -> float:
     r"""(λ / 2n) Σ_l ‖W[l]‖²_F (biases are not penalized).
 
     A float for NumPy parameters, a 0-D array on their device otherwise (like J).

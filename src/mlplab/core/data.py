@@ -46,20 +46,24 @@ class Standardizer:
     @property
     def n_features_in_(self) -> int:
         """Number of features seen in ``fit``."""
-        self._check_fitted()
-        return int(self.mean_.shape[0])  # type: ignore[union-attr]
+        return int(self._moments()[0].shape[0])
 
     def _check_fitted(self) -> None:
+        self._moments()
+
+    def _moments(self) -> tuple[Array, Array]:
+        """(μ, σ), refused before ``fit``."""
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("this Standardizer is not fitted yet; call fit(X_train) first")
+        return self.mean_, self.scale_
 
     def transform(self, X: Any) -> Array:
         """(X − μ) / σ, in X's floating dtype (float64 for integer input)."""
-        self._check_fitted()
+        mean, scale = self._moments()
         dt = getattr(X, "dtype", None)  # not np.asarray(X): check_X reports bad input
         dtype = dt if isinstance(dt, np.dtype) and dt.kind == "f" else np.dtype(np.float64)
         Xc = check_X(X, dtype, self.n_features_in_, expected_by="the Standardizer was fit on")
-        return ((Xc - self.mean_) / self.scale_).astype(dtype, copy=False)
+        return ((Xc - mean) / scale).astype(dtype, copy=False)
 
     def fit_transform(self, X: Any) -> Array:
         """``fit(X)`` then ``transform(X)``."""
@@ -67,9 +71,9 @@ class Standardizer:
 
     def inverse_transform(self, X: Any) -> Array:
         """x = x' σ + μ."""
-        self._check_fitted()
+        mean, scale = self._moments()
         Xa = check_X(X, np.dtype(np.float64), self.n_features_in_, "X", "the Standardizer has")
-        return Xa * self.scale_ + self.mean_
+        return Xa * scale + mean
 
     @classmethod
     def from_moments(cls, mean: Any, scale: Any) -> Standardizer:
@@ -186,7 +190,10 @@ def train_test_split(
     if rows is None:
         from sklearn.model_selection import train_test_split as _split
 
-        return _split(X, y, test_size=test_size, random_state=seed, stratify=strat)
+        parts: tuple[Array, Array, np.ndarray, np.ndarray] = _split(  # (scikit-learn: untyped)
+            X, y, test_size=test_size, random_state=seed, stratify=strat
+        )
+        return parts
     train, test = rows
     return X[train], X[test], y[train], y[test]
 

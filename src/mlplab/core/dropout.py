@@ -39,7 +39,8 @@ def dropout_mask(
     ([0.0, 1.25], 1.0)
     """
     kept = rng.random(shape) < keep  # d ~ Bernoulli(p)
-    return kept.astype(dtype) * np.asarray(1.0 / keep, dtype=dtype)  # d / p
+    mask: Array = kept.astype(dtype) * np.asarray(1.0 / keep, dtype=dtype)  # d / p
+    return mask
 
 
 def dropout_forward(A: Array, mask: Array) -> Array:

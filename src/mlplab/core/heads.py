@@ -225,8 +225,8 @@ def weighted_loss_and_grad(head: Head, Z: Array, Y: Array, w: Array) -> tuple[An
     J, dZ = head.loss_and_grad(Z, Y)
     xp = _xp.namespace(Z)
     if xp is not np:  # no read from the device: Σw = 0 is handled by where
-        total = _xp.sum(w)
-        safe = xp.where(total > 0, total, xp.ones_like(total))  # w = 0 there anyway
+        w_sum = _xp.sum(w)
+        safe = xp.where(w_sum > 0, w_sum, xp.ones_like(w_sum))  # w = 0 there anyway
         dZ *= xp.reshape(_xp.astype(w * (Z.shape[0] / safe), dZ.dtype), (-1, 1))
         return _xp.sum(w * per_sample_loss(head.name, Z, Y)) / safe, dZ
     total = float(w.sum())

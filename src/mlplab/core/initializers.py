@@ -22,7 +22,7 @@ never NumPy's global state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,7 +30,10 @@ from mlplab._typing import Array
 
 # The Generator is named as a string: touching np.random here would import all of
 # numpy.random (~15 ms) with mlplab; it is imported on first use instead.
-Initializer = Callable[["np.random.Generator", tuple[int, int], "np.dtype | type"], Array]
+DType = np.dtype[Any] | type
+"""A NumPy dtype or scalar type (``np.float32``)."""
+
+Initializer = Callable[["np.random.Generator", tuple[int, int], DType], Array]
 
 
 def _fans(shape: tuple[int, int]) -> tuple[int, int]:
@@ -60,7 +63,7 @@ def variance_scaling(
     if distribution not in ("normal", "uniform"):
         raise ValueError(f"distribution must be normal or uniform, got {distribution!r}")
 
-    def init(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
         n_in, n_out = _fans(shape)
         fan = {"fan_in": n_in, "fan_out": n_out, "fan_avg": (n_in + n_out) / 2}[mode]
         var = scale / fan
@@ -69,7 +72,8 @@ def variance_scaling(
         else:
             limit = np.sqrt(3.0 * var)
             W = rng.uniform(-limit, limit, size=shape)
-        return W.astype(dtype, copy=False)
+        out: Array = W.astype(dtype, copy=False)
+        return out
 
     init.__name__ = name or f"variance_scaling({scale}, {mode}, {distribution})"
     init.__doc__ = f"Var(W) = {scale} / {mode} ({distribution})."
@@ -90,7 +94,7 @@ glorot_uniform = variance_scaling(1.0, "fan_avg", "uniform", "glorot_uniform")
 glorot_uniform.__doc__ = "W ~ U(±√(6/(n[l] + n[l-1]))): variance 2/(n[l] + n[l-1])."
 
 
-def zeros(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+def zeros(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
     """W = 0: every unit of a layer computes the same thing (symmetry never breaks)."""
     return np.zeros(shape, dtype=dtype)
 
@@ -101,7 +105,7 @@ def normal(scale: float = 1.0) -> Initializer:
     if not np.isfinite(scale) or scale < 0:
         raise ValueError(f"normal(scale) needs a finite scale >= 0, got {scale!r}")
 
-    def init(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
         return (rng.standard_normal(shape) * scale).astype(dtype, copy=False)
 
     init.__name__ = "normal" if scale == 1.0 else f"normal({scale!r})"
@@ -115,7 +119,7 @@ def uniform(limit: float = 0.05) -> Initializer:
     if not np.isfinite(limit) or limit < 0:
         raise ValueError(f"uniform(limit) needs a finite limit >= 0, got {limit!r}")
 
-    def init(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
         return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
 
     init.__name__ = "uniform" if limit == 0.05 else f"uniform({limit!r})"
@@ -126,7 +130,7 @@ def constant(value: float) -> Initializer:
     """Every weight equal to ``value`` (a symmetric start, for experiments)."""
     value = float(value)
 
-    def init(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
         return np.full(shape, value, dtype=dtype)
 
     init.__name__ = f"constant({value!r})"
@@ -141,7 +145,7 @@ def identity(scale: float = 1.0) -> Initializer:
     """
     scale = float(scale)
 
-    def init(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float32) -> Array:
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DType = np.float32) -> Array:
         return (np.eye(shape[0], shape[1]) * scale).astype(dtype)
 
     init.__name__ = f"identity({scale!r})"
@@ -193,7 +197,7 @@ def get(init: str | Initializer) -> Initializer:
     key = init.strip().lower()
     if key in INITIALIZERS:
         return INITIALIZERS[key]
-    factories = {
+    factories: dict[str, Callable[[float], Initializer]] = {
         "normal": normal,
         "uniform": uniform,
         "constant": constant,

@@ -17,7 +17,7 @@ from mlplab._typing import Array
 from mlplab._validation import check_X, finite_extremes
 
 
-def prepare_X(net: Any, X: Any, extremes: list | None = None) -> Array:
+def prepare_X(net: Any, X: Any, extremes: list[Any] | None = None) -> Array:
     """X checked and converted for this network (standardized if it has a Standardizer).
 
     If ``extremes`` is a list and X is used as given, X's (min, max) are appended to it

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -69,12 +69,12 @@ class LayerOptions(NamedTuple):
 def _per_layer(value: Any, n_hidden: int, name: str) -> list[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         return [value] * n_hidden
-    value = list(value)
-    if len(value) != n_hidden:
+    values = list(value)
+    if len(values) != n_hidden:
         raise ValueError(
-            f"{name} has {len(value)} entries, but the network has L-1={n_hidden} hidden layers"
+            f"{name} has {len(values)} entries, but the network has L-1={n_hidden} hidden layers"
         )
-    return value
+    return values
 
 
 def parse(
@@ -87,7 +87,8 @@ def parse(
     """The options checked: one value for every hidden layer, or one per hidden layer."""
     keep = []
     for p in _per_layer(keep_prob, L - 1, "keep_prob"):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
+        # (cast: typeshed's numbers.Real has no comparisons; p compares as the float it is)
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < cast(float, p) <= 1:
             raise ValueError(f"keep_prob must lie in (0, 1] (1: no dropout), got {p!r}")
         keep.append(float(p))
     norm = []
@@ -109,9 +110,11 @@ def n_norm_params(layer_sizes: Sequence[int], opts: LayerOptions) -> int:
     return 2 * sum(normalized_sizes(layer_sizes, opts))
 
 
-def _split(flat: Array, start: int, layer_sizes: Sequence[int], opts: LayerOptions) -> list:
+def _split(
+    flat: Array, start: int, layer_sizes: Sequence[int], opts: LayerOptions
+) -> list[tuple[Array, Array] | None]:
     """Pairs of (n[l],) views from ``flat[start:]``, one pair per normalized hidden layer."""
-    out: list[Any] = []
+    out: list[tuple[Array, Array] | None] = []
     off = start
     for l, on in enumerate(opts.batch_norm):
         if not on:
@@ -123,13 +126,17 @@ def _split(flat: Array, start: int, layer_sizes: Sequence[int], opts: LayerOptio
     return out
 
 
-def norm_views(flat: Array, layer_sizes: Sequence[int], opts: LayerOptions) -> list:
+def norm_views(
+    flat: Array, layer_sizes: Sequence[int], opts: LayerOptions
+) -> list[BNParams | None]:
     """γ[l], β[l] as views of θ's tail (after every W, b), None for other layers."""
     n_dense = n_dense_params(layer_sizes)
     return [None if p is None else BNParams(*p) for p in _split(flat, n_dense, layer_sizes, opts)]
 
 
-def stats_views(stats: Array, layer_sizes: Sequence[int], opts: LayerOptions) -> list:
+def stats_views(
+    stats: Array, layer_sizes: Sequence[int], opts: LayerOptions
+) -> list[BNStats | None]:
     """μ[l], σ²[l] (running averages) as views of the flat statistics vector."""
     return [None if p is None else BNStats(*p) for p in _split(stats, 0, layer_sizes, opts)]
 
@@ -152,7 +159,7 @@ def inference_norms(net: Any) -> list[BatchNorm | None] | None:
     params = norm_views(net._theta, net.layer_sizes, opts)
     stats = stats_views(net._bn_stats, net.layer_sizes, opts)
     return [
-        None if p is None else BatchNorm(p, s, opts.bn_eps)
+        None if p is None or s is None else BatchNorm(p, s, opts.bn_eps)
         for p, s in zip(params, stats, strict=True)
     ]
 

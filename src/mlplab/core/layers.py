@@ -39,6 +39,10 @@ class ExtendedCache(NamedTuple):
     mask: Array | None  # d[l]/p, or None
 
 
+LayerCache = Cache | ExtendedCache
+"""The cache of one layer: :class:`Cache`, or :class:`ExtendedCache` (batch norm, dropout)."""
+
+
 def dense_forward(params: DenseParams, A_prev: Array, g: Activation) -> tuple[Array, Cache]:
     r"""Forward pass of one dense layer.
 
@@ -76,7 +80,7 @@ def dense_forward(params: DenseParams, A_prev: Array, g: Activation) -> tuple[Ar
 
 
 def dense_backward(
-    dZ: Array, params: DenseParams, cache: Cache, *, need_dA_prev: bool = True
+    dZ: Array, params: DenseParams, cache: LayerCache, *, need_dA_prev: bool = True
 ) -> tuple[Array | None, DenseParams]:
     r"""Backward pass of one dense layer: from dJ/dz[l] to dJ/dW[l], dJ/db[l], dJ/da[l-1].
 

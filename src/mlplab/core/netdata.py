@@ -62,7 +62,7 @@ def getstate(net: Any) -> dict[str, Any]:
     before θ stored W[l]ᵀ): the namespace (a module), the device, the views W[l], b[l]
     and cached copies are derived from it on load.
     """
-    state = net.__dict__.copy()
+    state: dict[str, Any] = net.__dict__.copy()
     for key in ("_xp", "_device", "_params", "_std_arrays"):
         state.pop(key, None)
     state["_theta"] = net._to_rows(net._theta)
@@ -135,7 +135,7 @@ def from_state_dict(cls: Any, state: dict[str, Any]) -> Any:
         net.set_running_stats(state["bn_stats"])
     if state.get("standardizer") is not None:
         std = Standardizer.from_moments(*state["standardizer"])
-        if std.mean_.shape != (net.layer_sizes[0],):
+        if std._moments()[0].shape != (net.layer_sizes[0],):
             raise ValueError("the standardizer does not match n[0]")
         net.standardizer = std
     return net

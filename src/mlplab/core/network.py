@@ -16,7 +16,7 @@ moved them. The trainer's NumPy fast path is :mod:`mlplab.fast.workspace`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,16 +37,28 @@ from mlplab.core import layer_options as _opts
 from mlplab.core import netdata as _data
 from mlplab.core import params as _theta
 from mlplab.core.activations import Activation
-from mlplab.core.backprop import (  # noqa: F401  (backward, l2_penalty: re-exported)
-    backward,
-    forward,
-    init_params,
-    l2_penalty,
-    loss_and_all_grads,
-    loss_and_grads,
+from mlplab.core.backprop import (  # re-exported: `name as name` says so to type checkers
+    backward as backward,
 )
+from mlplab.core.backprop import (
+    forward as forward,
+)
+from mlplab.core.backprop import (
+    init_params as init_params,
+)
+from mlplab.core.backprop import (
+    l2_penalty as l2_penalty,
+)
+from mlplab.core.backprop import (
+    loss_and_all_grads as loss_and_all_grads,
+)
+from mlplab.core.backprop import (
+    loss_and_grads as loss_and_grads,
+)
+from mlplab.core.batchnorm import BNParams, BNStats
 from mlplab.core.heads import Head
-from mlplab.core.layers import Cache
+from mlplab.core.initializers import Initializer
+from mlplab.core.layers import LayerCache
 
 
 class Network:
@@ -107,7 +119,7 @@ class Network:
         layer_sizes: Sequence[int],
         hidden: str | Activation | Sequence[str | Activation] = "relu",
         output: str | Head = "binary",
-        init: str | Callable | Sequence[str | Callable] | None = None,
+        init: str | Initializer | Sequence[str | Initializer] | None = None,
         seed: int | np.random.Generator | None = 0,
         dtype: Any = "float32",
         l2: float = 0.0,
@@ -143,7 +155,7 @@ class Network:
         inits = _data.initializers(init, [g.name for g in self.hidden] + [self.head.name])
         self.init = [getattr(i, "__name__", repr(i)) for i in inits]
         self.seed = seed if isinstance(seed, int) else None
-        self._xp: Any = np  # where θ lives (see to()): NumPy until moved
+        self._xp: _xp.Namespace = np  # where θ lives (see to()): NumPy until moved
         self._device: Any = None
         rng = as_generator(seed)
         # All parameters live in one flat vector θ; W[l] and b[l] are views into it, so
@@ -175,12 +187,12 @@ class Network:
         )
 
     @property
-    def norm_params(self) -> list:
+    def norm_params(self) -> list[BNParams | None]:
         """γ[l], β[l] (BNParams views of θ) of each hidden layer, None where not normalized."""
         return _opts.norm_views(self._theta, self.layer_sizes, self.options)
 
     @property
-    def running_stats(self) -> list:
+    def running_stats(self) -> list[BNStats | None]:
         """Running μ[l], σ²[l] (BNStats) of each hidden layer, None where not normalized."""
         return _opts.stats_views(self._bn_stats, self.layer_sizes, self.options)
 
@@ -340,7 +352,7 @@ class Network:
         self._from_rows(arr, out=self._theta)
 
     # -- data in -------------------------------------------------------------------
-    def _prepare_X(self, X: Any, extremes: list | None = None) -> Array:
+    def _prepare_X(self, X: Any, extremes: list[Any] | None = None) -> Array:
         """X checked and converted for this network (:func:`mlplab.core.inputs.prepare_X`)."""
         return _inputs.prepare_X(self, X, extremes)
 
@@ -361,7 +373,7 @@ class Network:
         """a[L] = link(z[L]) for every row of X, shape (n_samples, n[L])."""
         return self.head.link(self.logits(X))
 
-    def forward_cache(self, X: Any) -> list[Cache]:
+    def forward_cache(self, X: Any) -> list[LayerCache]:
         """Every layer's (a[l-1], z[l], a[l]) for X: what backprop and diagnostics use."""
         Xc = self._prepare_X(X)
         _, caches = forward(self._params, Xc, self.hidden, _opts.inference_norms(self))
@@ -449,7 +461,8 @@ class Network:
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Network:
         """A Network with the architecture :meth:`config` describes (weights all zero)."""
-        return _data.from_config(cls, cfg)
+        net: Network = _data.from_config(cls, cfg)
+        return net
 
     def config(self) -> dict[str, Any]:
         """Architecture as plain data (what a model file stores besides the arrays)."""
@@ -472,7 +485,8 @@ class Network:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> Network:
         """Inverse of :meth:`state_dict` (θ, the statistics and the Standardizer are checked)."""
-        return _data.from_state_dict(cls, state)
+        net: Network = _data.from_state_dict(cls, state)
+        return net
 
     def set_running_stats(self, stats: Any) -> None:
         """Replace batch norm's running μ[l], σ²[l] from one flat vector (checked): the

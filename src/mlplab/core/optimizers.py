@@ -43,33 +43,33 @@ class Optimizer(NamedTuple):
     init: Callable[[Any], Any]
     update: Callable[[Any, Any, Any], tuple[Any, Any]]
     name: str = "optimizer"
-    hyperparams: dict[str, float] | None = None
+    hyperparams: dict[str, Any] | None = None
 
 
 class EmptyState(NamedTuple):
     """State of a stateless optimizer (plain gradient descent): only a step counter."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the step count t, shadowing tuple.count
 
 
 class MomentumState(NamedTuple):
     """v: the exponentially weighted average of past gradients."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the step count t, shadowing tuple.count
     v: Any
 
 
 class RMSPropState(NamedTuple):
     """s: the exponentially weighted average of past squared gradients."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the step count t, shadowing tuple.count
     s: Any
 
 
 class AdamState(NamedTuple):
     """First moment v and second moment s (the lecture's v, plus RMSProp's s)."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the step count t, shadowing tuple.count
     v: Any
     s: Any
 
@@ -96,7 +96,12 @@ def apply_updates(params: Any, updates: Any) -> Any:
 #
 # The learning rate α may be a number or a Schedule (:mod:`mlplab.core.schedules`): each
 # update then uses α_t = lr(t), t = ``state.count`` the steps taken before this one.
-def _bind(name: str, init: Callable, update: Callable, **hyperparams: Any) -> Optimizer:
+def _bind(
+    name: str,
+    init: Callable[[Any], Any],
+    update: Callable[..., tuple[Any, Any]],
+    **hyperparams: Any,
+) -> Optimizer:
     """``Optimizer(init, update with the hyperparameters bound, name, hyperparameters)``.
 
     ``hyperparams`` (for display and files) holds a schedule as its JSON description.
@@ -123,7 +128,9 @@ def sgd_init(params: Any) -> EmptyState:
     return EmptyState(0)
 
 
-def sgd_update(grads: Any, state: EmptyState, params: Any = None, *, lr: float):
+def sgd_update(
+    grads: Any, state: EmptyState, params: Any = None, *, lr: float | Schedule
+) -> tuple[Any, EmptyState]:
     """``(updates, new state)`` of one gradient descent step: the update is −α dW."""
     lr = value(lr, state.count)  # α, or α_t of a schedule
     return tree_map(lambda g: -lr * g, grads), EmptyState(state.count + 1)  # W = W − α dW
@@ -163,7 +170,9 @@ def momentum_init(params: Any) -> MomentumState:
     return MomentumState(0, _zeros_like(params))
 
 
-def momentum_update(grads: Any, state: MomentumState, params: Any = None, *, lr, beta):
+def momentum_update(
+    grads: Any, state: MomentumState, params: Any = None, *, lr: float | Schedule, beta: float
+) -> tuple[Any, MomentumState]:
     """``(updates, new state)`` of one momentum step (:func:`momentum`)."""
     lr = value(lr, state.count)
     v = tree_map(lambda v, g: beta * v + (1 - beta) * g, state.v, grads)  # v = βv + (1−β)dW
@@ -186,7 +195,9 @@ def nesterov(lr: float | Schedule = 0.01, beta: float = 0.9) -> Optimizer:
     return _bind("nesterov", momentum_init, nesterov_update, lr=lr, beta=beta)
 
 
-def nesterov_update(grads: Any, state: MomentumState, params: Any = None, *, lr, beta):
+def nesterov_update(
+    grads: Any, state: MomentumState, params: Any = None, *, lr: float | Schedule, beta: float
+) -> tuple[Any, MomentumState]:
     """``(updates, new state)`` of one Nesterov step (:func:`nesterov`)."""
     lr = value(lr, state.count)
     v = tree_map(lambda v, g: beta * v + (1 - beta) * g, state.v, grads)  # v = βv + (1−β)dW
@@ -213,7 +224,15 @@ def rmsprop_init(params: Any) -> RMSPropState:
     return RMSPropState(0, _zeros_like(params))
 
 
-def rmsprop_update(grads: Any, state: RMSPropState, params: Any = None, *, lr, rho, eps):
+def rmsprop_update(
+    grads: Any,
+    state: RMSPropState,
+    params: Any = None,
+    *,
+    lr: float | Schedule,
+    rho: float,
+    eps: float,
+) -> tuple[Any, RMSPropState]:
     """``(updates, new state)`` of one RMSProp step (:func:`rmsprop`)."""
     lr = value(lr, state.count)
     s = tree_map(lambda s, g: rho * s + (1 - rho) * g * g, state.s, grads)  # s = ρs + (1−ρ)dW²
@@ -247,7 +266,16 @@ def adam_init(params: Any) -> AdamState:
     return AdamState(0, _zeros_like(params), _zeros_like(params))
 
 
-def adam_update(grads: Any, state: AdamState, params: Any = None, *, lr, b1, b2, eps):
+def adam_update(
+    grads: Any,
+    state: AdamState,
+    params: Any = None,
+    *,
+    lr: float | Schedule,
+    b1: float,
+    b2: float,
+    eps: float,
+) -> tuple[Any, AdamState]:
     """``(updates, new state)`` of one Adam step (:func:`adam`); t is the new step count."""
     lr = value(lr, state.count)
     t = state.count + 1
@@ -294,7 +322,17 @@ def adamw(
     return _bind("adamw", adam_init, adamw_update, lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=wd)
 
 
-def adamw_update(grads, state: AdamState, params: Any = None, *, lr, b1, b2, eps, weight_decay):
+def adamw_update(
+    grads: Any,
+    state: AdamState,
+    params: Any = None,
+    *,
+    lr: float | Schedule,
+    b1: float,
+    b2: float,
+    eps: float,
+    weight_decay: float,
+) -> tuple[Any, AdamState]:
     """``(updates, new state)`` of one AdamW step (:func:`adamw`); needs ``params``."""
     if params is None:
         raise ValueError("adamw's update needs the parameters (its decay is λW)")
@@ -311,7 +349,7 @@ def global_norm(tree: Any) -> float:
     return math.sqrt(sum(float(_xp.sum(g * g)) for g in tree_leaves(tree)))
 
 
-def clip_by_global_norm(inner: Optimizer | dict, max_norm: float) -> Optimizer:
+def clip_by_global_norm(inner: Optimizer | dict[str, Any], max_norm: float) -> Optimizer:
     r"""Wrap an optimizer so that it sees the gradient clipped to global norm ≤ c.
 
     .. math::
@@ -340,11 +378,16 @@ def clip_by_global_norm(inner: Optimizer | dict, max_norm: float) -> Optimizer:
         raise TypeError(f"inner must be an Optimizer, got {inner!r}")
     max_norm = check_positive(max_norm, "max_norm")
     opt = _bind("clip_by_global_norm", inner.init, clipped_update, inner=inner, max_norm=max_norm)
-    shown = {"max_norm": max_norm, "inner": {"name": inner.name, "hyperparams": inner.hyperparams}}
+    shown: dict[str, Any] = {
+        "max_norm": max_norm,
+        "inner": {"name": inner.name, "hyperparams": inner.hyperparams},
+    }
     return opt._replace(hyperparams=shown)
 
 
-def clipped_update(grads: Any, state: Any, params: Any = None, *, inner, max_norm):
+def clipped_update(
+    grads: Any, state: Any, params: Any = None, *, inner: Optimizer, max_norm: float
+) -> tuple[Any, Any]:
     """``inner.update`` on the gradient scaled to global norm ≤ ``max_norm``."""
     norm = global_norm(grads)
     if norm > max_norm:  # NaN compares false: a NaN gradient passes through, to be caught

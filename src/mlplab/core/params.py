@@ -76,14 +76,14 @@ def from_rows(rows: Array, layer_sizes: Sequence[int], out: Array | None = None)
     return out
 
 
-class LayerList(list):
+class LayerList(list[Array]):
     """A list of per-layer arrays whose item assignment writes into the network."""
 
     def __init__(self, items: Iterable[Array], setter: Callable[[int, Any], None]):
         super().__init__(items)
         self._setter = setter
 
-    def __setitem__(self, l, value):  # type: ignore[override]
+    def __setitem__(self, l: Any, value: Any) -> None:
         if isinstance(l, slice):
             raise TypeError("assign one layer at a time, e.g. net.weights[0] = W1")
         self._setter(l, value)

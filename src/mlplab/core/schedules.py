@@ -211,7 +211,7 @@ def from_config(cfg: Any) -> Schedule:
     return schedule
 
 
-def learning_rate(lr: float | Schedule | dict, name: str = "lr") -> float | Schedule:
+def learning_rate(lr: float | Schedule | dict[str, Any], name: str = "lr") -> float | Schedule:
     """A learning-rate argument checked: a number > 0, a Schedule, or a schedule's config."""
     if isinstance(lr, Schedule):
         return lr

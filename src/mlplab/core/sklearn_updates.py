@@ -31,7 +31,7 @@ from mlplab.core.schedules import Schedule, learning_rate, value
 class VelocityState(NamedTuple):
     """u: scikit-learn's velocity, the last step without the Nesterov look-ahead."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the step count t, shadowing tuple.count
     u: Any
 
 
@@ -62,8 +62,9 @@ def sgd_init_velocity(params: Any) -> VelocityState:
     return VelocityState(0, _zeros_like(params))
 
 
-def sklearn_sgd_update(grads: Any, state: VelocityState, params: Any = None, *, lr, momentum,
-                       nesterov):  # fmt: skip
+def sklearn_sgd_update(grads: Any, state: VelocityState, params: Any = None, *,
+                       lr: float | Schedule, momentum: float,
+                       nesterov: bool) -> tuple[Any, VelocityState]:  # fmt: skip
     """``(updates, new state)`` of one step of :func:`sklearn_sgd`."""
     lr = value(lr, state.count)
     u = tree_map(lambda u, g: momentum * u - lr * g, state.u, grads)  # u = μu − α dW
@@ -93,7 +94,16 @@ def sklearn_adam(
     return _bind("sklearn_adam", adam_init, sklearn_adam_update, lr=lr, b1=b1, b2=b2, eps=eps)
 
 
-def sklearn_adam_update(grads: Any, state: AdamState, params: Any = None, *, lr, b1, b2, eps):
+def sklearn_adam_update(
+    grads: Any,
+    state: AdamState,
+    params: Any = None,
+    *,
+    lr: float | Schedule,
+    b1: float,
+    b2: float,
+    eps: float,
+) -> tuple[Any, AdamState]:
     """``(updates, new state)`` of one step of :func:`sklearn_adam`."""
     lr = value(lr, state.count)
     t = state.count + 1

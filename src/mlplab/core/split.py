@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 def split_rows(
@@ -58,7 +59,7 @@ def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomSta
     """Rows to draw per class: the floors of counts·n_draws/n, then the largest remainders
     (ties broken at random): scikit-learn's ``_approximate_mode``, draw for draw."""
     continuous = counts / counts.sum() * n_draws
-    floored = np.floor(continuous)
+    floored: NDArray[np.float64] = np.floor(continuous)
     need = int(n_draws - floored.sum())
     if need > 0:
         remainder = continuous - floored

@@ -60,12 +60,13 @@ def _numpy_openblas() -> tuple[Any, str, type] | None:
     import glob
 
     try:
-        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]  # type: ignore[attr-defined]
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
     except (AttributeError, KeyError, TypeError):
         return None
     if blas.get("name") != "scipy-openblas":
         return None
     ilp64 = "USE64BITINT" in str(blas.get("openblas configuration", ""))
+    int_t: type
     if ilp64:  # the 64-bit-integer build NumPy's wheels ship: symbols end in 64_
         template, int_t = "scipy_cblas_{}64_", ctypes.c_int64
     else:
@@ -136,13 +137,17 @@ def level1(dtype: Any) -> Level1 | None:
         return _cache[dt.name]
     import ctypes
 
-    kinds = {"float32": ("s", ctypes.c_float), "float64": ("d", ctypes.c_double)}
+    kinds: dict[str, tuple[str, type]] = {
+        "float32": ("s", ctypes.c_float),
+        "float64": ("d", ctypes.c_double),
+    }
     ops = None
     if dt.name in kinds:
         if _lib is _UNSET:
             _lib = _numpy_openblas()
         if _lib is not None:
-            ops = _make(*_lib, *kinds[dt.name])
+            lib, template, int_t = _lib
+            ops = _make(lib, template, int_t, *kinds[dt.name])
             if ops is not None and not _self_test(ops, dt):
                 ops = None
     _cache[dt.name] = ops

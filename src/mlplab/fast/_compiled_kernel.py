@@ -11,23 +11,45 @@ layer, each (m, n[l]) row by row with room for |B| rows; ``dZb`` the same for dZ
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
+import numpy as np
+from numpy.typing import NDArray
+
+from mlplab._typing import Array
+
+Ints = NDArray[np.int64]
+"""Layer sizes n[l], activation codes, row order: int64 vectors."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Decorator(Protocol):
+    """A decorator that keeps the signature: Numba's compiled function is called as the
+    Python function it compiles."""
+
+    def __call__(self, f: F, /) -> F: ...
+
+
+_jit: _Decorator
+_jit_sum: _Decorator
 try:  # the optional extra [numba]; imported by mlplab.fast.compiled only when it is used
     import numba
 
-    _jit = numba.njit(cache=True, nogil=True)
-    _jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+    _jit = cast(_Decorator, numba.njit(cache=True, nogil=True))
+    _jit_sum = cast(_Decorator, numba.njit(cache=True, nogil=True, fastmath={"reassoc"}))
 except ImportError:  # pragma: no cover - plain Python, for reading and testing
 
-    def _jit(f):
+    def _plain(f: F) -> F:
         return f
 
-    _jit_sum = _jit
+    _jit = _jit_sum = _plain
 
 
 @_jit
-def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, tanh, σ
+def _bias_act(Z: Array, b: Array, code: int) -> None:
+    # z += b, then a = g(z) in place: identity, relu, tanh, σ
     m, r = Z.shape  # one loop per activation: the branch is not taken per entry, and the
     if code == 1:  # ReLU and identity loops are vectorized
         for i in range(m):
@@ -50,7 +72,8 @@ def _bias_act(Z, b, code):  # z += b, then a = g(z) in place: identity, relu, ta
 
 
 @_jit
-def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
+def _times_dact(dA: Array, A: Array, code: int) -> None:
+    # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a², a(1 − a)
     m, c = dA.shape
     if code == 1:
         for i in range(m):
@@ -67,7 +90,10 @@ def _times_dact(dA, A, code):  # dA ⊙= g'(z) from a = g(z): 1[a > 0], 1 − a�
 
 
 @_jit
-def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ‖W‖² if l2
+def _forward(
+    A: Array, theta: Array, sizes: Ints, acts: Ints, l2: bool, Zb: Array, bs: int
+) -> tuple[Array, float]:
+    # a[L] (the logits z[L]), Σ‖W‖² if l2
     m = A.shape[0]
     off, zoff, pen = 0, 0, 0.0
     for l in range(sizes.shape[0] - 1):  # z[l] = a[l-1] W[l]ᵀ + b[l], a[l] = g(z[l])
@@ -86,7 +112,8 @@ def _forward(A, theta, sizes, acts, l2, Zb, bs):  # a[L] (the logits z[L]), Σ�
 
 
 @_jit_sum
-def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
+def _apply(theta: Array, v: Array, g: Array, lr: float, beta: float, one_m: float) -> bool:
+    # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
     """The step in place, in one pass; True if every new entry of θ is finite.
 
     The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a separate checking
@@ -107,11 +134,12 @@ def _apply(theta, v, g, lr, beta, one_m):  # θ ← θ − αg, or v ← βv + (
             nt = theta[t] - lr * vt
             theta[t] = nt
             acc += nt - nt
-    return acc == 0
+    return bool(acc == 0)
 
 
 @_jit
-def _head(Z, Y, dZ, head, m):  # J·m of the batch; dZ[L] = (a[L] − y)/m; # correct
+def _head(Z: Array, Y: Array, dZ: Array, head: int, m: int) -> tuple[float, float]:
+    # J·m of the batch; dZ[L] = (a[L] − y)/m; # correct
     k = Z.shape[1]
     total = 0.0
     correct = 0.0
@@ -148,8 +176,21 @@ def _head(Z, Y, dZ, head, m):  # J·m of the batch; dZ[L] = (a[L] − y)/m; # co
 
 
 @_jit
-def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one_m, lam,
-          Zb, dZb, Xb, Yb, out, Jb):  # fmt: skip
+def _gather(X: Array, Y: Array, rows: Ints, Xb: Array, Yb: Array) -> None:
+    """The batch's rows of X and Y, copied entry by entry into Xb and Yb."""
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        for j in range(X.shape[1]):
+            Xb[i, j] = X[row, j]
+        for j in range(Y.shape[1]):
+            Yb[i, j] = Y[row, j]
+
+
+@_jit
+def steps(X: Array, Y: Array, order: Ints, b0: int, b1: int, bs: int, theta: Array,
+          v: Array, g: Array, sizes: Ints, acts: Ints, head: int, lr: float, beta: float,
+          one_m: float, lam: float, Zb: Array, dZb: Array, Xb: Array, Yb: Array, out: Array,
+          Jb: Array) -> None:  # fmt: skip
     """Batches b0..b1−1 of ``order``: forward, head, backward, checked step; see compiled.py."""
     n, L = order.shape[0], sizes.shape[0] - 1
     old_t, old_v = np.empty_like(theta), np.empty_like(v)  # to take a step back
@@ -157,12 +198,7 @@ def steps(X, Y, order, b0, b1, bs, theta, v, g, sizes, acts, head, lr, beta, one
     for b in range(b0, b1):
         s = b * bs
         m = min(bs, n - s)
-        for i in range(m):  # the batch's rows, gathered
-            row = order[s + i]
-            for j in range(X.shape[1]):
-                Xb[i, j] = X[row, j]
-            for j in range(Y.shape[1]):
-                Yb[i, j] = Y[row, j]
+        _gather(X, Y, order[s : s + m], Xb, Yb)
         A, pen = _forward(Xb[:m], theta, sizes, acts, lam != 0, Zb, bs)
         off, zoff, k = theta.shape[0], bs * (Zb.shape[0] // bs), sizes[L]
         zoff -= bs * k

@@ -15,6 +15,7 @@ and the workspace calls that head's pure ``loss_and_grad``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _regression_into(Z: Array, Y: Array, dZ: Array, T1: Array, T2: Array) -> flo
 
 
 # The pure loss_and_grad of each built-in head -> its in-place twin.
-_KERNELS: dict[Callable, HeadKernel] = {
+_KERNELS: dict[Callable[..., Any], HeadKernel] = {
     _heads.binary.loss_and_grad: _binary_into,
     _heads.multiclass.loss_and_grad: _multiclass_into,
     _heads.regression.loss_and_grad: _regression_into,

@@ -21,9 +21,9 @@ Activation called "relu", or a user's ``Optimizer(init, update)``, runs its own 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,12 @@ from mlplab.core import activations as _act
 from mlplab.core import optimizers as _opt
 from mlplab.core import sklearn_updates as _sk
 from mlplab.core.schedules import Schedule
+
+if TYPE_CHECKING:
+    from mlplab.fast._blas import Level1
+
+Bufs = Sequence[Array]
+"""An optimizer state's flat arrays (or scratch arrays), in the order of its fields."""
 
 # ------------------------------------------------------------------ activations
 
@@ -98,12 +104,12 @@ class InPlaceKernels(NamedTuple):
     backward_into: Callable[[Array, Array, Array], Array]
 
 
-def _key(g: _act.Activation) -> tuple[Callable, Callable]:
+def _key(g: _act.Activation) -> tuple[Callable[..., Any], Callable[..., Any]]:
     return (g.forward, g.derivative)
 
 
 # (forward, derivative) of each built-in activation -> its in-place kernels.
-_KERNELS: dict[tuple[Callable, Callable], InPlaceKernels] = {
+_KERNELS: dict[tuple[Callable[..., Any], Callable[..., Any]], InPlaceKernels] = {
     _key(_act.relu): InPlaceKernels(_relu_into, _relu_backward_into),
     _key(_act.sigmoid): InPlaceKernels(_sigmoid_into, _sigmoid_backward_into),
     _key(_act.tanh): InPlaceKernels(_tanh_into, _tanh_backward_into),
@@ -167,24 +173,24 @@ class OptimizerKernels(NamedTuple):
 
 
 def _sgd(lr: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         np.multiply(g, -lr, out=u)  # −α dW
 
-    def blas(k, g, state, theta, t):
+    def blas(k: Level1, g: Array, state: Bufs, theta: Array, t: int) -> None:
         k.axpy(-lr, g, theta)  # W = W − α dW
 
     return OptimizerKernels(propose, 0, lr, blas)
 
 
 def _momentum(lr: float, beta: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (v,), (v_new,) = old, new
         np.multiply(v, beta, out=v_new)  # v = βv + (1−β)dW
         np.multiply(g, 1 - beta, out=u)
         v_new += u
         np.multiply(v_new, -lr, out=u)  # W = W − αv
 
-    def blas(k, g, state, theta, t):
+    def blas(k: Level1, g: Array, state: Bufs, theta: Array, t: int) -> None:
         (v,) = state
         k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
         k.axpy(-lr, v, theta)  # W = W − αv
@@ -193,7 +199,7 @@ def _momentum(lr: float, beta: float) -> OptimizerKernels:
 
 
 def _nesterov(lr: float, beta: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (v,), (v_new,), (g1,) = old, new, tmp
         np.multiply(g, 1 - beta, out=g1)  # (1−β)dW
         np.multiply(v, beta, out=v_new)
@@ -202,7 +208,7 @@ def _nesterov(lr: float, beta: float) -> OptimizerKernels:
         u += g1
         u *= -lr  # −α(βv + (1−β)dW)
 
-    def blas(k, g, state, theta, t):
+    def blas(k: Level1, g: Array, state: Bufs, theta: Array, t: int) -> None:
         (v,) = state
         k.axpby(1 - beta, g, beta, v)  # v = βv + (1−β)dW
         k.axpy(-lr * beta, v, theta)  # W = W − α(βv + (1−β)dW)
@@ -212,7 +218,7 @@ def _nesterov(lr: float, beta: float) -> OptimizerKernels:
 
 
 def _rmsprop(lr: float, rho: float, eps: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (s,), (s_new,), (t0,) = old, new, tmp
         np.multiply(g, 1 - rho, out=t0)
         t0 *= g  # (1−ρ)dW²
@@ -227,7 +233,7 @@ def _rmsprop(lr: float, rho: float, eps: float) -> OptimizerKernels:
 
 
 def _adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (v, s), (v_new, s_new), (t0,) = old, new, tmp
         np.multiply(v, b1, out=v_new)
         np.multiply(g, 1 - b1, out=t0)
@@ -248,7 +254,7 @@ def _adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKernels:
 
 
 def _sklearn_sgd(lr: float, momentum: float, nesterov: bool) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (v,), (v_new,), (t0,) = old, new, tmp
         np.multiply(g, lr, out=t0)  # α dW
         np.multiply(v, momentum, out=v_new)
@@ -263,7 +269,7 @@ def _sklearn_sgd(lr: float, momentum: float, nesterov: bool) -> OptimizerKernels
 
 
 def _sklearn_adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKernels:
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         (v, s), (v_new, s_new), (t0,) = old, new, tmp
         np.multiply(v, b1, out=v_new)
         np.multiply(g, 1 - b1, out=t0)
@@ -282,7 +288,7 @@ def _sklearn_adam(lr: float, b1: float, b2: float, eps: float) -> OptimizerKerne
 
 
 # The equations of each built-in optimizer -> the builder of their in-place form.
-_OPTIMIZER_KERNELS: dict[Callable, Callable[..., OptimizerKernels]] = {
+_OPTIMIZER_KERNELS: dict[Callable[..., Any], Callable[..., OptimizerKernels]] = {
     _opt.sgd_update: _sgd,
     _opt.momentum_update: _momentum,
     _opt.nesterov_update: _nesterov,
@@ -293,7 +299,9 @@ _OPTIMIZER_KERNELS: dict[Callable, Callable[..., OptimizerKernels]] = {
 }
 
 
-def _scheduled(build: Callable[..., OptimizerKernels], keywords: dict) -> OptimizerKernels:
+def _scheduled(
+    build: Callable[..., OptimizerKernels], keywords: dict[str, Any]
+) -> OptimizerKernels:
     """The kernels of an optimizer whose α is a Schedule: α_t = lr(t − 1) at new count t.
 
     Each step builds (or reuses, while α_t stays the same) the kernels of the constant
@@ -306,14 +314,15 @@ def _scheduled(build: Callable[..., OptimizerKernels], keywords: dict) -> Optimi
         lr = schedule(t - 1)
         if lr != last[0]:
             last[:] = [lr, build(**{**keywords, "lr": lr})]
-        return last[1]
+        kernels: OptimizerKernels = last[1]
+        return kernels
 
     base = build(**{**keywords, "lr": schedule.peak if schedule.peak < float("inf") else 1.0})
 
-    def propose(g, old, new, u, tmp, t):
+    def propose(g: Array, old: Bufs, new: Bufs, u: Array, tmp: Bufs, t: int) -> None:
         at(t).propose(g, old, new, u, tmp, t)
 
-    def blas(k, g, state, theta, t):
+    def blas(k: Level1, g: Array, state: Bufs, theta: Array, t: int) -> None:
         at(t).blas(k, g, state, theta, t)  # type: ignore[misc]
 
     bound = schedule.peak if base.lr_bound is not None and schedule.peak < float("inf") else None

@@ -46,31 +46,39 @@ class RegularizedWorkspace(Workspace):
         one process.
     """
 
-    def __init__(self, net: Any, n_samples: int, sum_rows: Callable | None = None) -> None:
+    def __init__(
+        self, net: Any, n_samples: int, sum_rows: Callable[[Array], None] | None = None
+    ) -> None:
         super().__init__(net, n_samples)
         s, dt, opts = net.layer_sizes, net.dtype, net.options
         hidden = range(len(s) - 2)
         self.sum_rows = sum_rows
         self.options = opts
-        self.running = net.running_stats  # views of the network's statistics vector
+        self.running: list[Any] = net.running_stats  # views of the network's statistics vector
 
         def per_layer(on: Any, dtype: Any = dt) -> list[Array | None]:
             return [np.empty((n_samples, s[l + 1]), dtype) if on(l) else None for l in hidden]
 
         def normalized(l: int) -> bool:
-            return opts.batch_norm[l]
+            return bool(opts.batch_norm[l])
 
         def dropped(l: int) -> bool:
-            return opts.keep_prob[l] < 1
+            return bool(opts.keep_prob[l] < 1)
 
-        self.Z_hat = per_layer(normalized)  # ẑ
-        self.Z_in = per_layer(normalized)  # z̃ = γ ⊙ ẑ + β, the input of g
-        self.A_drop = per_layer(dropped)  # a[l] ⊙ d/p, the next layer's input
-        self.masks = per_layer(dropped)  # d/p
-        self.kept = per_layer(dropped, bool)
-        self.uniform = [None if not dropped(l) else np.empty(0) for l in hidden]
-        self.sums = [np.empty(2 * s[l + 1] + 1, dt) if normalized(l) else None for l in hidden]
-        self.inv_std = [np.empty(s[l + 1], dt) if normalized(l) else None for l in hidden]
+        # Per hidden layer: a buffer, or None where the layer has no batch norm (no dropout);
+        # typed Any, as each is read only for the layers that have one.
+        self.Z_hat: list[Any] = per_layer(normalized)  # ẑ
+        self.Z_in: list[Any] = per_layer(normalized)  # z̃ = γ ⊙ ẑ + β, the input of g
+        self.A_drop: list[Any] = per_layer(dropped)  # a[l] ⊙ d/p, the next layer's input
+        self.masks: list[Any] = per_layer(dropped)  # d/p
+        self.kept: list[Any] = per_layer(dropped, bool)
+        self.uniform: list[Any] = [None if not dropped(l) else np.empty(0) for l in hidden]
+        self.sums: list[Any] = [
+            np.empty(2 * s[l + 1] + 1, dt) if normalized(l) else None for l in hidden
+        ]
+        self.inv_std: list[Any] = [
+            np.empty(s[l + 1], dt) if normalized(l) else None for l in hidden
+        ]
         self.count = float(n_samples)  # |B|: the rows of the batch over every process
 
     # -- dropout ------------------------------------------------------------------------
@@ -90,8 +98,8 @@ class RegularizedWorkspace(Workspace):
             if keep >= 1:
                 continue
             U = self.uniform[l]
-            if U.shape != (total, self.masks[l].shape[1]):  # type: ignore[union-attr]
-                U = self.uniform[l] = np.empty((total, self.masks[l].shape[1]))  # type: ignore[union-attr]
+            if U.shape != (total, self.masks[l].shape[1]):
+                U = self.uniform[l] = np.empty((total, self.masks[l].shape[1]))
             rng.random(out=U)  # the batch's uniforms, as core's dropout_mask draws them
             mine = U[first : first + m]
             if rank is not None:
@@ -125,7 +133,7 @@ class RegularizedWorkspace(Workspace):
             unbiased = var * (total / (total - 1)) if total > 1 else var
             running.mean[...] = mom * running.mean + (1 - mom) * (c + shift)
             running.var[...] = mom * running.var + (1 - mom) * unbiased
-        Z_in = self.Z_in[l]
+        Z_in: Array = self.Z_in[l]
         np.multiply(Z_hat, gamma, out=Z_in)
         Z_in += beta  # z̃ = γ ⊙ ẑ + β
         return Z_in

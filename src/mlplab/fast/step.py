@@ -173,17 +173,19 @@ class CheckedStep:
         self._u: np.ndarray | None = None
         self._tmp: list[np.ndarray] = []
         self._sets: list[tuple[np.ndarray, ...]] = []
-        self._key: tuple | None = None
+        self._key: tuple[Any, ...] | None = None
         # The built-in optimizer's in-place kernels, looked up once (None: a user's own).
         kernels = _kernels.for_optimizer(optimizer)
-        self._propose = kernels.propose if kernels else None
+        # Any, not Optional: None only for a user's optimizer, whose state _flat_arrays never
+        # flattens, so the branches that call these run only when they are set.
+        self._propose: Any = kernels.propose if kernels else None
         self._n_tmp = kernels.n_tmp if kernels else 0
         self._one_slice = False
         self._tmp_fixed: list[np.ndarray] = []
         self._returned: Any = None  # the state step_into returned last
         self._g: Any = None  # and the gradient array it was given
         self._lr_bound = kernels.lr_bound if kernels else None
-        self._blas_step = kernels.blas if kernels else None
+        self._blas_step: Any = kernels.blas if kernels else None
         self.blas_min = BLAS_MIN
         self._k: _blas.Level1 | None = None  # the BLAS routines for θ's dtype and size
         self.in_place_min = IN_PLACE_MIN
@@ -362,7 +364,7 @@ def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
 
     def step(grads: Any, state: Any, params: Any) -> Any:
         old = _flat_arrays(grads, state, params) if kernels else None
-        if old is None:
+        if old is None or kernels is None:
             updates, new_state = optimizer.update(grads, state, params)
             for p, u in zip(tree_leaves(params), tree_leaves(updates), strict=True):
                 p += u
@@ -454,8 +456,8 @@ class AlternatingTheta:
 
     def __init__(self, net: Any) -> None:
         self.net = net
-        self.home = (net._theta, net._params)
-        self.other: tuple[np.ndarray, list] | None = None
+        self.home: tuple[np.ndarray, list[Any]] = (net._theta, net._params)
+        self.other: tuple[np.ndarray, list[Any]] | None = None
 
     def spare(self) -> np.ndarray:
         """The vector that does not hold the current θ."""

@@ -14,6 +14,7 @@ Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from mlplab import _array_api as _xp
 from mlplab._typing import Array, Grads, Params
 from mlplab.core import heads as _heads
 from mlplab.core.activations import Activation
-from mlplab.core.layers import Cache
+from mlplab.core.layers import LayerCache
 from mlplab.core.network import Network
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
@@ -166,7 +167,11 @@ def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> 
 
 
 def backward_into(
-    dZ_L: Array, params: Params, caches: Sequence[Cache], hidden: Sequence[Activation], out: Grads
+    dZ_L: Array,
+    params: Params,
+    caches: Sequence[LayerCache],
+    hidden: Sequence[Activation],
+    out: Grads,
 ) -> Grads:
     r""":func:`~mlplab.core.backprop.backward`, with dW[l], db[l] written into ``out``.
 
@@ -198,7 +203,10 @@ def backward_into(
     # PyTorch has out= too: the products go straight into the gradient vector (dW[l]ᵀ is
     # a contiguous block of it), saving a temporary and a copy per layer and step.
     torch_out = not on_numpy and _xp.compat().is_torch_namespace(xp)
-    dZ = dZ_L
+    dZ: Any = dZ_L  # NumPy arrays, or the arrays of another library (the torch branch)
+    A_prev: Any
+    dW: Any
+    db: Any
     for l in reversed(range(len(params))):
         A_prev, (dW, db) = caches[l].A_prev, out[l]
         if on_numpy:

@@ -231,9 +231,9 @@ class ReduceLROnPlateau(Callback):
         for name, v in (("patience", patience), ("cooldown", cooldown)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
-        for name, v in (("min_delta", min_delta), ("min_lr", min_lr)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        for name, x in (("min_delta", min_delta), ("min_lr", min_lr)):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {x!r}")
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.min_delta, self.cooldown, self.min_lr = float(min_delta), cooldown, float(min_lr)
 

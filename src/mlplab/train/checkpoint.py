@@ -23,13 +23,12 @@ Layout (format version 1)::
     bn_stats    batch normalization's running averages (networks with batch norm)
     standardizer_mean, standardizer_scale; checksum: SHA-256 (hex) of all the above
 
-Writes are atomic and keep the previous checkpoint: the new file is written and fsync'ed
-under ``<name>.tmp``, the current file renamed to ``<stem>.prev.npz``, the new one renamed
-into place, and the folder fsync'ed. A crash at any moment (even SIGKILL mid-write) leaves
-at least one complete checkpoint; if the newest one is damaged or missing,
-:func:`load_latest` falls back to the previous one with a warning. Callbacks of your own
-are checkpointed too when they have ``state_dict()`` (a dict of JSON values and NumPy
-arrays) and ``load_state_dict(state)``.
+Writes are atomic and keep the previous checkpoint: the new file is written and fsync'ed under
+``<name>.tmp``, the current file renamed to ``<stem>.prev.npz``, the new one renamed into
+place, and the folder fsync'ed. A crash at any moment (even SIGKILL mid-write) leaves at least
+one complete checkpoint; if the newest one is damaged or missing, :func:`load_latest` falls
+back to the previous one with a warning. Callbacks of your own are checkpointed too when they
+have ``state_dict()`` (a dict of JSON values and NumPy arrays) and ``load_state_dict(state)``.
 """
 
 from __future__ import annotations
@@ -47,7 +46,8 @@ import numpy as np
 
 from mlplab import _archive
 from mlplab._archive import jsonable as _jsonable
-from mlplab.train.digest import data_digest, row_hash_sum  # noqa: F401  (re-exported)
+from mlplab.train.digest import data_digest as data_digest  # re-exported
+from mlplab.train.digest import row_hash_sum as row_hash_sum
 from mlplab.train.state import Position, TrainState
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def _state(trainer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return header, arrays
 
 
-def _position_to_file(st: TrainState, rows: Any, arrays: dict[str, Any]) -> dict | None:
+def _position_to_file(st: TrainState, rows: Any, arrays: dict[str, Any]) -> dict[str, Any] | None:
     """Where the run stands inside its epoch (None at an epoch's end); its arrays too."""
     pos = st.position
     if pos is None:

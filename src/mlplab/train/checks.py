@@ -45,7 +45,7 @@ def check_fit(
     xp = net._xp
     extremes: list[tuple[float, float]] = []
     mapped = _rows.is_mapped(X) and xp is np  # out of core: checked in one streaming pass
-    Xc = _rows.prepare(net, X) if mapped else net._prepare_X(X, extremes)
+    Xc: Any = _rows.prepare(net, X) if mapped else net._prepare_X(X, extremes)  # rows or array
     if mapped:
         pass  # prepare() checked the scale
     elif xp is np:

@@ -110,7 +110,8 @@ def minimize_lbfgs(
     import scipy.optimize
 
     fun = LossAndGradient(net, X, Y, sample_weight, data_loss_scale)
-    options: dict[str, Any] = {"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": tol}
+    # Any: the options SciPy takes depend on its version (iprint went away in 1.15).
+    options: Any = {"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": tol}
     if tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15):
         options["iprint"] = 1 if verbose else -1  # removed from SciPy 1.15
     x0 = net._theta.astype(np.float64)

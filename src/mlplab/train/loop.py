@@ -249,7 +249,8 @@ class Trainer:
 
     def _run_epoch(self, run: Run) -> dict[str, Any]:
         """One epoch (or the rest of a resumed one); returns its logs."""
-        st, epoch, logs = self.state, self.epoch, {}
+        st, epoch = self.state, self.epoch
+        logs: dict[str, Any] = {}
         if run.position is None:  # a new epoch: fresh shuffle of the row indices
             run.callbacks.on_epoch_begin(epoch, logs)
             order = run.plan.draw(st.rng)
@@ -408,7 +409,7 @@ class Trainer:
         if resume:
             resumed = self.strategy.read(lambda: _ckpt.load_latest(checkpoint))
         if resumed is not None:
-            run.position = _ckpt.restore(self, resumed, st.run)  # type: ignore[arg-type]
+            run.position = _ckpt.restore(self, resumed, st.run)
             run.checkpoints.fell_back = resumed.fell_back
             run.checkpoints.written = (self.epoch, self.step)
         run.end_epoch = st.run["start_epoch"] + epochs  # type: ignore[index]

@@ -112,7 +112,8 @@ def _confusion(y: Any, pred: Any, k: int) -> np.ndarray:
     if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) and pred.dtype.kind in "iu"):
         from sklearn.metrics import confusion_matrix
 
-        return confusion_matrix(y, pred, labels=np.arange(k))
+        C: np.ndarray = confusion_matrix(y, pred, labels=np.arange(k))  # (scikit-learn: untyped)
+        return C
     y, pred = y.astype(np.int64), pred.astype(np.int64).ravel()
     keep = (y >= 0) & (y < k) & (pred >= 0) & (pred < k)
     return np.bincount(y[keep] * k + pred[keep], minlength=k * k).reshape(k, k)

@@ -48,7 +48,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -226,7 +226,7 @@ def agree(comm: Any, fn: Any) -> Any:
     return _agree(comm, fn)
 
 
-def _agree(comm: Any, fn: Any) -> Any:
+def _agree(comm: Any, fn: Callable[[], T]) -> T:
     """Run ``fn()`` on every rank; if it raises on any rank, raise the same
     :class:`DistributedError` on all of them (naming the rank) instead of leaving the
     others waiting in the next collective call."""
@@ -239,7 +239,7 @@ def _agree(comm: Any, fn: Any) -> Any:
     for rank, e in enumerate(errors):
         if e is not None:
             raise DistributedError(f"rank {rank} of {len(errors)}: {e}")
-    return result
+    return cast(T, result)  # fn() returned on every rank
 
 
 def _abort(comm: Any, exc: BaseException, code: int = 1) -> None:
@@ -380,7 +380,7 @@ class MPI(Local):
         result, err = self.comm.bcast((result, err), root=0)
         if err is not None:
             raise CheckpointError(err)
-        return result  # type: ignore[return-value]
+        return cast(T, result)  # rank 0's fn() returned
 
     def check_same_run(self, trainer: Any, settings: dict[str, Any]) -> None:
         """Every rank has the same network, optimizer, settings and standardizer."""

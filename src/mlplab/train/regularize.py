@@ -95,7 +95,7 @@ def _correct(net: Any, Z: np.ndarray, Y: np.ndarray, labels: Any) -> float:
     if labels is not None:  # multiclass
         return float(np.count_nonzero(Z.argmax(axis=1) == labels))
     if net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
-        return np.count_nonzero((Z > 0) == Y) / Z.shape[1]
+        return float(np.count_nonzero((Z > 0) == Y) / Z.shape[1])
     return 0.0
 
 

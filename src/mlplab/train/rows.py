@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,7 +88,7 @@ class MappedRows:
         The rows of the table, in order (e.g. a training split); default all.
     """
 
-    def __init__(self, parts: list[Any], index: Any = None) -> None:
+    def __init__(self, parts: Sequence[np.ndarray], index: Any = None) -> None:
         if not parts:
             raise ValueError("MappedRows needs at least one array")
         widths = {p.shape[1] if p.ndim == 2 else None for p in parts}
@@ -101,7 +102,8 @@ class MappedRows:
         self.shape = (n, int(widths.pop()))  # type: ignore[arg-type]
         self.dtype = np.result_type(*[p.dtype for p in parts])
         self.ndim = 2
-        self.files = [_Watched(f) for f in {_filename(p) for p in parts} - {None}]
+        names = cast("set[str]", {_filename(p) for p in parts} - {None})
+        self.files = [_Watched(f) for f in names]
         self.layout: list[list[Any]] | None = None
         """[[file name, rows], ...] of the shards opened (open_rows); in checkpoints."""
 
@@ -131,7 +133,7 @@ class MappedRows:
         idx = np.asarray(idx, dtype=np.int64)
         at = idx if self.index is None else self.index[idx]
         if len(self.parts) == 1:
-            return self.parts[0][at]
+            return cast(np.ndarray, self.parts[0][at])
         out = np.empty((at.shape[0], self.shape[1]), dtype=self.dtype)
         k = np.searchsorted(self.starts, at, side="right") - 1
         for j in np.unique(k).tolist():
@@ -185,9 +187,12 @@ class PreparedRows:
         X = raw.astype(self.dtype, copy=False)
         if self.std is None:
             return np.ascontiguousarray(X)
-        return ((X - self.std.mean_) / self.std.scale_).astype(self.dtype, copy=False)
+        Xs = (X - self.std.mean_) / self.std.scale_  # (a fitted Standardizer: μ, σ set)
+        return cast(np.ndarray, Xs.astype(self.dtype, copy=False))
 
-    def take(self, idx: Any, axis: int = 0, out: Any = None, mode: str = "clip") -> np.ndarray:
+    def take(
+        self, idx: Any, axis: int = 0, out: np.ndarray | None = None, mode: str = "clip"
+    ) -> np.ndarray:
         """Rows ``idx``, prepared (into ``out`` when given), like ``ndarray.take``."""
         rows = self._prepare(self.source.rows(idx))
         if out is None:
@@ -238,7 +243,7 @@ def prepare(net: Any, X: Any, name: str = "X") -> PreparedRows:
     return rows
 
 
-def sample_rows(X: Any, max_rows: int = 256) -> np.ndarray:
+def sample_rows(X: MappedRows, max_rows: int = 256) -> np.ndarray:
     """The rows :class:`~mlplab.train.callbacks.ActivationLogger` samples from X (the
     same seed and choice), read from disk: the logger then needs no other rows."""
     n = X.shape[0]

@@ -131,9 +131,10 @@ def l2_lambda(net: Any, n_rows: int, weight_total: float | None) -> float:
     """λ of the L2 term: the network's λ, or λ·n/Σw with sample weights of total
     ``weight_total`` on ``n_rows`` rows, so that the penalty (λ·n/Σw)/2n = λ/2Σw is that
     of the data with row i repeated w_i times."""
+    l2: float = net.l2
     if weight_total is None:
-        return net.l2
-    return net.l2 * n_rows / weight_total
+        return l2
+    return l2 * n_rows / weight_total
 
 
 class HostStep:

@@ -55,7 +55,7 @@ class Local:
         batch of ``size`` rows; ``grad`` (the mean dJ/dθ) becomes the batch's in place."""
         return J, correct
 
-    sum_rows = None
+    sum_rows: Callable[[Any], None] | None = None
     """Under MPI, ``sum_rows(buf)`` adds a buffer of per-row sums over the processes in
     place (batch normalization's Σz, Σz²); None here: one process has every row."""
 
