@@ -188,6 +188,13 @@ def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
     assert got["same_on_all_ranks"]
     np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
     assert got["metrics"]["test_confusion_matrix"] == single.metrics["test_confusion_matrix"]
+    np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)
+    # each rank mapped one contiguous part of the file: together the file, each row once
+    parts = [m[0] for m in got["maps"]]
+    assert [len(m) for m in got["maps"]] == [1] * k
+    assert [off for off, _ in parts] == [128 + 32 * sum(r for _, r in parts[:j]) for j in range(k)]
+    assert sum(r for _, r in parts) == 240
+    assert all(abs(r - 240 / k) <= 240 / k / 2 for _, r in parts)  # about n / K rows each
     # fit on open_rows(comm=...): each rank maps only its contiguous rows of the file
     X, y = np.load(paths["X"]), np.load(paths["y"])
     net = mlplab.Network([4, 6, 3], output="multiclass", seed=3, dtype="float64")
