@@ -16,7 +16,7 @@ from mlplab.train import metrics as _m
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
 from mlplab.train.mpi import shard_range
-from mlplab.train.rows import MappedRows, is_mapped, sample_rows
+from mlplab.train.rows import is_mapped, sample_rows
 from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
@@ -401,19 +401,14 @@ def _train_csv_sharded(
     """:func:`train_csv` over MPI ranks, each reading only its byte range of the file
     (:mod:`mlplab.persist.csvshard`); the weights are those of one process."""
     from mlplab.persist.csvshard import sharded_training_data
-    from mlplab.train.mpi import fit_standardizer
 
     strategy = _strategy(kw.pop("comm"), sharded=True)
     split = {"test_size": kw.get("test_size", 0.25), "seed": kw.get("seed", 0)}
     d = sharded_training_data(path, target, strategy.comm, task, sep=sep, **split, **columns)
-    std = (
-        fit_standardizer(d.X_train, strategy.comm, exact=True)
-        if kw.get("normalize", True)
-        else None
-    )
+    std = _exact_standardizer(d.X_train, strategy) if kw.get("normalize", True) else None
     n_classes = 0 if d.classes is None else max(len(d.classes), 2)
     result = train_arrays(
-        MappedRows([d.X_train]),  # standardized batch by batch: no copy of the rows
+        d.X_train,  # the rank's codes matrix, encoded and standardized batch by batch
         d.y_train,
         task=d.task,
         X_test=d.X_test,
@@ -451,7 +446,6 @@ def train_npy(
     inferred from the targets when not given (integers, at most 20: classification).
     """
     from mlplab.persist.npydata import file_blocks, layout, open_rows, read_target
-    from mlplab.train.exactsum import moments
 
     st = _strategy(comm, sharded=True)
     n = sum(m for _, m in st.agree(lambda: layout(path)))
@@ -470,27 +464,11 @@ def train_npy(
     te = i_te[(i_te >= a) & (i_te < b)]  # the test rows among them, in the split's order
     X_tr = X.select(tr - a)
     X_tr.relabel = relabel
-    total = (
-        None
-        if st.size == 1
-        else (lambda v: [sum(t) for t in zip(*st.comm.allgather(v), strict=True)])
-    )
-    mu, sigma = moments(lambda: (blk for _, blk in X_tr.blocks()), total)
-    std = Standardizer()
-    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
-    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    std = _exact_standardizer(X_tr, st)
     n_classes = 0 if classes is None else max(len(classes), 2)
     shard = (n_classes, len(i_tr), std if kwargs.get("normalize", True) else None, len(i_te))
-    result = train_arrays(
-        X_tr,
-        y[tr],
-        task=task,
-        X_test=X.select(te - a),
-        y_test=y[te],
-        comm=st,
-        shard=shard,
-        **kwargs,
-    )
+    fit = dict(task=task, X_test=X.select(te - a), y_test=y[te], comm=st, shard=shard)
+    result = train_arrays(X_tr, y[tr], **fit, **kwargs)
     if result is None:
         return None
     result.options.update(dataset=str(path), data=str(path), target=str(target), out_of_core=True)
@@ -498,3 +476,18 @@ def train_npy(
     if classes is not None:
         result.data_info["classes"] = classes
     return result
+
+
+def _exact_standardizer(X: Any, st: Any) -> Standardizer:
+    """μ and σ of every rank's training rows (rows on disk, read block by block), from
+    exact sums: the same bits for any number of ranks (:mod:`mlplab.train.exactsum`)."""
+    from mlplab.train.exactsum import moments
+
+    def total(v: list[int]) -> list[int]:
+        return [sum(t) for t in zip(*st.comm.allgather(v), strict=True)]
+
+    mu, sigma = moments(lambda: (b for _, b in X.blocks()), None if st.size == 1 else total)
+    std = Standardizer()  # a constant feature keeps σ = 1, as Standardizer.fit
+    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
+    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    return std
