@@ -442,7 +442,11 @@ def _split(
 
     n = sum(counts)
     idx = np.arange(n)
-    labels = np.concatenate(comm.allgather(y)) if stratify else idx
+    if stratify:  # every rank's labels, in the smallest integer type that holds them
+        small = np.min_scalar_type(max(comm.allgather(int(y.max()) if y.size else 0)))
+        labels = np.concatenate(comm.allgather(y.astype(small)))
+    else:
+        labels = idx
     i_tr, i_te, _, _ = train_test_split(
         idx, labels, test_size=test_size, seed=seed, stratify=stratify
     )

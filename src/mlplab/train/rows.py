@@ -30,8 +30,9 @@ import numpy as np
 
 from mlplab._validation import SCALE_WARNING, check_input_scale
 
-BLOCK_BYTES = 8 * 2**20
-"""Streaming passes read about this many bytes of rows at a time."""
+BLOCK_BYTES = 2**20
+"""Streaming passes read about this many bytes of rows at a time (small: each block
+makes a few temporaries of its size, in every rank)."""
 
 
 class DataChangedError(RuntimeError):
