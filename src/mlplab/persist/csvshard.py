@@ -21,11 +21,15 @@ makes on the whole file:
   exact sums: a checkpoint's digest of the standardized rows is the same for any K, so a
   run resumes on another number of ranks).
 
-The training rows are then exchanged (one ``alltoall``) so that rank k holds the
-contiguous block ``shard_range(n_train, k, K)`` of the training rows in the order of the
-split: exactly the rows :func:`mlplab.recipes.train_arrays` gives rank k of a run on the
-whole file, so the batches, and the weights, are those of one process. The test rows stay
-where they were read; metrics on them are sums over the ranks.
+The feature columns are parsed straight into one float64 matrix of the rank's rows,
+which becomes the codes matrix (:mod:`mlplab.persist.csvrows`): a rank holds its numbers
+once. The training rows then stay in the file's order: rank k keeps block k of them
+(:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
+take those near the edges of the ranks' parts (one ``Alltoallv`` moves them), and reads
+them, and its test rows, from that matrix through an index, fill values and one-hot
+codes applied as they are read. The permutation is drawn over the split's order and
+mapped to the file's (:attr:`mlplab.train.rows.MappedRows.relabel`): the batches, and the
+weights, are those of one process. Metrics on the test rows are sums over the ranks.
 
 An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
 read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,
