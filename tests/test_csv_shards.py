@@ -1,8 +1,9 @@
 """A CSV file read in parts by MPI ranks (mlplab.persist.csvshard): K ranks = one process.
 
 Each rank parses only its byte range of the file; the ranks agree on the row counts,
-the plan (kinds, categories, fill values), the classes, the split and the standardizer,
-and exchange the training rows so that rank k holds the block one process gives it.
+the plan (kinds, categories, fill values), the classes, the split and the standardizer;
+the training rows stay in the file's order (only rows near the edges of the ranks'
+parts move) and the batches are drawn in the split's order, as one process draws them.
 Three launches (K = 1, 2, 4) train a classification file (text labels, a text column,
 empty cells filled with the median) and a regression file (rows with empty cells
 dropped), and check the single-process weights to 1e-10 in float64; the K = 2 launch
