@@ -109,21 +109,30 @@ def bench_csv(args: argparse.Namespace, folder: Path) -> None:
         f"CSV {size / 1e6:.0f} MB, {rows} rows x {FEATURES} floats + label; float size "
         f"{floats / 1e6:.0f} MB"
     )
-    # one process without MPI, the baseline of the reader (issue 16)
-    print("| K | rank | peak RSS (MB) | float size / K (MB) | ratio | seconds |")
-    print("|---|---|---|---|---|---|")
     mpiexec = str(Path(PY).parent / "mpiexec")
-    for k in args.ranks:
-        cmd = [mpiexec, "--oversubscribe", "-n", str(k), PY, str(HERE), "_csv_rank", str(path)]
+
+    def ranks(k: int, csv: Path) -> list[dict]:
+        cmd = [mpiexec, "--oversubscribe", "-n", str(k), PY, str(HERE), "_csv_rank", str(csv)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
         if proc.returncode:
             print(proc.stderr[-3000:])
             raise SystemExit(f"mpiexec -n {k} failed")
-        for r in json.loads(proc.stdout.strip().splitlines()[-1]):
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    # the constant: the same run on a file of 2,000 rows (Python, NumPy, pandas, mpi4py)
+    small = folder / "small.csv"
+    with open(path) as f:
+        small.write_text("".join(f.readline() for _ in range(2001)))
+    base = max(r["peak_kb"] for r in ranks(1, small)) / 1024
+    print(f"constant (one rank, 2,000 rows): peak RSS {base:.0f} MiB")
+    print("| K | rank | peak RSS (MiB) | float size / K (MiB) | (peak - constant) / share | s |")
+    print("|---|---|---|---|---|---|")
+    for k in args.ranks:
+        for r in ranks(k, path):
             mb = r["peak_kb"] / 1024
             share = floats / k / 2**20
             print(
-                f"| {k} | {r['rank']} | {mb:.0f} | {share:.0f} | {mb / share:.2f} | "
+                f"| {k} | {r['rank']} | {mb:.0f} | {share:.0f} | {(mb - base) / share:.2f} | "
                 f"{r['seconds']:.1f} |",
                 flush=True,
             )

@@ -1,8 +1,9 @@
 """A CSV file read in parts by MPI ranks (mlplab.persist.csvshard): K ranks = one process.
 
 Each rank parses only its byte range of the file; the ranks agree on the row counts,
-the plan (kinds, categories, fill values), the classes, the split and the standardizer,
-and exchange the training rows so that rank k holds the block one process gives it.
+the plan (kinds, categories, fill values), the classes, the split and the standardizer;
+the training rows stay in the file's order (only rows near the edges of the ranks'
+parts move) and the batches are drawn in the split's order, as one process draws them.
 Three launches (K = 1, 2, 4) train a classification file (text labels, a text column,
 empty cells filled with the median) and a regression file (rows with empty cells
 dropped), and check the single-process weights to 1e-10 in float64; the K = 2 launch
@@ -188,6 +189,13 @@ def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
     assert got["same_on_all_ranks"]
     np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
     assert got["metrics"]["test_confusion_matrix"] == single.metrics["test_confusion_matrix"]
+    np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)
+    # each rank mapped one contiguous part of the file: together the file, each row once
+    parts = [m[0] for m in got["maps"]]
+    assert [len(m) for m in got["maps"]] == [1] * k
+    assert [off for off, _ in parts] == [128 + 32 * sum(r for _, r in parts[:j]) for j in range(k)]
+    assert sum(r for _, r in parts) == 240
+    assert all(abs(r - 240 / k) <= 240 / k / 2 for _, r in parts)  # about n / K rows each
     # fit on open_rows(comm=...): each rank maps only its contiguous rows of the file
     X, y = np.load(paths["X"]), np.load(paths["y"])
     net = mlplab.Network([4, 6, 3], output="multiclass", seed=3, dtype="float64")

@@ -177,10 +177,70 @@ def test_train_npy_is_train_arrays_out_of_core(data, capsys):
     for key in ("n_train", "n_test", "test_confusion_matrix", "train_accuracy"):
         assert one.metrics[key] == mem.metrics[key]
     assert one.metrics["test_log_loss"] == pytest.approx(mem.metrics["test_log_loss"], rel=1e-9)
+    # the per-epoch validation curve, read from the file block by block
+    np.testing.assert_allclose(one.history.history["val_loss"], mem.history.history["val_loss"],
+                               rtol=1e-12)  # fmt: skip
+    assert one.history.history["val_accuracy"] == mem.history.history["val_accuracy"]
     args = ["train", "--data", str(path / "shards"), "--target", str(path / "y.npy")]
     assert main([*args, "--epochs", "3", "--layers", "6", "--seed", "4", "--json", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_train"] == 450 and out["task"] == "classification"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_validation_out_of_core_equals_in_memory_bit_for_bit(data, monkeypatch, dtype):
+    import mlplab.train.run
+
+    path, X, y = data
+    monkeypatch.setattr(mlplab.train.run, "BLOCK_BYTES", 7 * 5 * 8)  # blocks of 7 rows
+    std = mlplab.Standardizer().fit(X[:400])
+    runs = []
+    val_sources = (X[400:], np.load(path / "X.npy", mmap_mode="r")[400:])
+    for X_val in (*val_sources, open_rows(path / "shards", rows=(400, 600))):
+        net = mlplab.Network([5, 7, 3], output="multiclass", seed=3, dtype=dtype)
+        net.standardizer = std
+        stop = mlplab.callbacks.EarlyStopping(patience=2, min_delta=1e-2)
+        opt = mlplab.optimizers.momentum(lr=0.3, beta=0.9)
+        hist = mlplab.fit(net, X[:400], y[:400], opt, epochs=30, batch_size=16, seed=1,
+                          validation_data=(X_val, y[400:]), callbacks=[stop],
+                          restore_best="val_loss")  # fmt: skip
+        runs.append((net.get_flat_params(), hist.history))
+    assert len(runs[0][1]["val_loss"]) < 30  # early stopping ended it
+    for theta, history in runs[1:]:
+        assert np.array_equal(theta, runs[0][0])
+        for key in ("val_loss", "val_accuracy", "loss"):
+            assert history[key] == runs[0][1][key]
+    bad = np.lib.format.open_memmap(path / "bad.npy", "w+", np.float64, (3, 5))
+    bad[1, 2] = np.nan
+    bad.flush()
+    X_bad = np.load(path / "bad.npy", mmap_mode="r")
+    net = mlplab.Network([5, 3], output="multiclass")
+    with pytest.raises(ValueError, match=r"X_val contains NaN \(first at row 1, column 2\)"):
+        mlplab.fit(net, X, y, epochs=1, validation_data=(X_bad, y[:3]))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_file_blocks_give_each_rank_one_part_of_the_file_and_the_split_s_batches(size):
+    from mlplab.persist.npydata import file_blocks
+    from mlplab.train.batches import EpochPlan
+
+    n = 103
+    train = np.random.default_rng(5).permutation(n)[:77]  # the split's order
+    parts = [file_blocks(train, n, r, size) for r in range(size)]
+    ranges = [p[0] for p in parts]
+    assert ranges[0][0] == 0 and ranges[-1][1] == n
+    assert all(ranges[r][1] == ranges[r + 1][0] for r in range(size - 1))  # contiguous
+    for (a, b), mine, _ in parts:
+        assert np.all((mine >= a) & (mine < b)) and np.all(np.diff(mine) > 0)
+    held = np.concatenate([p[1] for p in parts])  # every training row, once, in file order
+    assert np.array_equal(held, np.sort(train))
+    relabel = parts[0][2]
+    assert np.array_equal(held[relabel], train)  # p-th row of the split is held at relabel[p]
+    plain, mapped = EpochPlan(77, 10), EpochPlan(77, 10)
+    mapped.relabel = relabel
+    orders = [p.draw(np.random.default_rng(0)) for p in (plain, mapped)]
+    for b1, b2 in zip(plain.split(orders[0]), mapped.split(orders[1]), strict=True):
+        assert np.array_equal(train[b1.rows], held[b2.rows])  # the same rows, in order
 
 
 def test_exact_sums_do_not_depend_on_order_or_split():

@@ -16,7 +16,7 @@ from mlplab.train import metrics as _m
 from mlplab.train.callbacks import ActivationLogger, Callback, GradientNormLogger, History
 from mlplab.train.loop import Trainer
 from mlplab.train.mpi import shard_range
-from mlplab.train.rows import MappedRows, is_mapped, sample_rows
+from mlplab.train.rows import is_mapped, sample_rows
 from mlplab.train.strategy import Local
 
 DEFAULT_LR = {
@@ -225,7 +225,7 @@ def train_arrays(
     trainer = Trainer(net, opt, [*recorders, *mine], seed=seed, strategy=strategy)
     batch_size = None if batch_size is None or batch_size >= n_train else batch_size
     has_test = len(X_te) if shard is None else shard[3]  # a held-out curve, never to select
-    validation = (X_te, y_te) if has_test and not is_mapped(X_te) else None
+    validation = (X_te, y_te) if has_test else None  # rows on disk: read block by block
     fit = dict(epochs=epochs, batch_size=batch_size, validation_data=validation)
     history = _fit(trainer, backend, (X_tr[lo:hi], y_tr[lo:hi]), {**fit, **(fit_kwargs or {})})
     parts = (X_tr, X_te, y_tr, y_te)
@@ -402,19 +402,14 @@ def _train_csv_sharded(
     """:func:`train_csv` over MPI ranks, each reading only its byte range of the file
     (:mod:`mlplab.persist.csvshard`); the weights are those of one process."""
     from mlplab.persist.csvshard import sharded_training_data
-    from mlplab.train.mpi import fit_standardizer
 
     strategy = _strategy(kw.pop("comm"), sharded=True)
     split = {"test_size": kw.get("test_size", 0.25), "seed": kw.get("seed", 0)}
     d = sharded_training_data(path, target, strategy.comm, task, sep=sep, **split, **columns)
-    std = (
-        fit_standardizer(d.X_train, strategy.comm, exact=True)
-        if kw.get("normalize", True)
-        else None
-    )
+    std = _exact_standardizer(d.X_train, strategy) if kw.get("normalize", True) else None
     n_classes = 0 if d.classes is None else max(len(d.classes), 2)
     result = train_arrays(
-        MappedRows([d.X_train]),  # standardized batch by batch: no copy of the rows
+        d.X_train,  # the rank's codes matrix, encoded and standardized batch by batch
         d.y_train,
         task=d.task,
         X_test=d.X_test,
@@ -444,44 +439,37 @@ def train_npy(
     X is memory-mapped, never loaded (:func:`mlplab.persist.npydata.open_rows`): the
     split is of row indices (as :func:`train_arrays` splits), the standardizer's μ and σ
     come from a streaming pass with exact sums, every mini-batch is gathered from the
-    file (:mod:`mlplab.train.rows`), the metrics are computed block by block; there is
-    no per-epoch validation curve (it would read the test rows every epoch). With
-    ``comm`` each MPI rank reads only its block of the training rows. The task is
-    inferred from the targets when not given (integers with at most 20 values:
-    classification).
+    file (:mod:`mlplab.train.rows`), the metrics and the per-epoch validation curve are
+    computed block by block. The training rows are kept in the file's order, the batches
+    drawn in the split's (:func:`~mlplab.persist.npydata.file_blocks`): those of
+    :func:`train_arrays`. With ``comm`` each MPI rank maps only one contiguous part of
+    the file: its block of the training rows and the test rows among them. The task is
+    inferred from the targets when not given (integers, at most 20: classification).
     """
-    from mlplab.persist.npydata import open_rows, read_target
-    from mlplab.train.exactsum import moments
+    from mlplab.persist.npydata import file_blocks, layout, open_rows, read_target
 
     st = _strategy(comm, sharded=True)
-    X = st.agree(lambda: open_rows(path))
-    y = st.agree(lambda: read_target(target, X.shape[0]))
+    n = sum(m for _, m in st.agree(lambda: layout(path)))
+    y = st.agree(lambda: read_target(target, n))
     if task is None:
         few = np.unique(y).size <= 20 and np.all(y == np.round(y))
         task = "classification" if y.ndim == 1 and few else "regression"
     classes = None
     if task == "classification":
         classes, y = np.unique(y, return_inverse=True)
-    idx = np.arange(X.shape[0])
     seed, test_size = kwargs.get("seed", 0), kwargs.get("test_size", 0.25)
-    split = train_test_split(idx, y, test_size, seed, task == "classification")
+    split = train_test_split(np.arange(n), y, test_size, seed, task == "classification")
     i_tr, i_te = (np.asarray(a) for a in split[:2])
-    tr, te = (np.array_split(i, st.size)[st.rank] for i in (i_tr, i_te))
-    X_tr = X.select(tr)
-    total = (
-        None
-        if st.size == 1
-        else (lambda v: [sum(t) for t in zip(*st.comm.allgather(v), strict=True)])
-    )
-    mu, sigma = moments(lambda: (b for _, b in X_tr.blocks()), total)
-    std = Standardizer()
-    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
-    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    (a, b), tr, relabel = st.agree(lambda: file_blocks(i_tr, n, st.rank, st.size))
+    X = st.agree(lambda: open_rows(path, rows=(a, b)))  # this rank's part of the file only
+    te = i_te[(i_te >= a) & (i_te < b)]  # the test rows among them, in the split's order
+    X_tr = X.select(tr - a)
+    X_tr.relabel = relabel
+    std = _exact_standardizer(X_tr, st)
     n_classes = 0 if classes is None else max(len(classes), 2)
     shard = (n_classes, len(i_tr), std if kwargs.get("normalize", True) else None, len(i_te))
-    result = train_arrays(
-        X_tr, y[tr], task=task, X_test=X.select(te), y_test=y[te], comm=st, shard=shard, **kwargs
-    )
+    fit = dict(task=task, X_test=X.select(te - a), y_test=y[te], comm=st, shard=shard)
+    result = train_arrays(X_tr, y[tr], **fit, **kwargs)
     if result is None:
         return None
     result.options.update(dataset=str(path), data=str(path), target=str(target), out_of_core=True)
@@ -489,3 +477,18 @@ def train_npy(
     if classes is not None:
         result.data_info["classes"] = classes
     return result
+
+
+def _exact_standardizer(X: Any, st: Any) -> Standardizer:
+    """μ and σ of every rank's training rows (rows on disk, read block by block), from
+    exact sums: the same bits for any number of ranks (:mod:`mlplab.train.exactsum`)."""
+    from mlplab.train.exactsum import moments
+
+    def total(v: list[int]) -> list[int]:
+        return [sum(t) for t in zip(*st.comm.allgather(v), strict=True)]
+
+    mu, sigma = moments(lambda: (b for _, b in X.blocks()), None if st.size == 1 else total)
+    std = Standardizer()  # a constant feature keeps σ = 1, as Standardizer.fit
+    tiny = np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)
+    std.mean_, std.scale_ = mu, np.where(sigma <= tiny, 1.0, sigma)
+    return std

@@ -5,8 +5,9 @@ Usage: csv_shards.py OUT.json CASES_JSON
 CASES_JSON maps a name to ``[FILE.csv, TARGET, OPTIONS]``; for each case every rank runs
 ``mlplab.recipes.train_csv(FILE, TARGET, comm=MPI.COMM_WORLD, **OPTIONS)`` (each parses
 its byte range of the file: mlplab.persist.csvshard), or with ``"kind": "npy"`` in
-OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each reads its training rows of the
-memory map; ``"deny_rank": r``: rank r is made unable to read the file), or with
+OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each maps one contiguous part of the
+file; rank 0 records each rank's maps, as (offset, rows); ``"deny_rank": r``: rank r
+is made unable to read the file), or with
 ``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
 comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
 Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
@@ -26,6 +27,7 @@ from mpi4py import MPI
 
 import mlplab
 import mlplab.persist.csvshard as csvshard
+import mlplab.persist.npydata as npydata
 import mlplab.recipes
 from mlplab.persist.npydata import open_rows
 from mlplab.recipes import train_csv, train_npy
@@ -42,10 +44,21 @@ class Kept(mlplab.recipes.Trainer):
 
 
 mlplab.recipes.Trainer = Kept  # type: ignore[misc]
+opened: list = []  # what train_npy memory-mapped on this rank
+
+
+def _recording_open_rows(*args, **kwargs):
+    rows = open_rows(*args, **kwargs)
+    opened.append(rows)
+    return rows
+
+
+npydata.open_rows = _recording_open_rows
 comm = MPI.COMM_WORLD
 out: dict[str, object] = {}
 for name, (path, target, options) in json.loads(sys.argv[2]).items():
     kind = options.pop("kind", "csv")
+    opened.clear()
     if kind == "fit_npy":
         X_k = open_rows(path, comm=comm)
         X, y = np.load(path), np.load(target)
@@ -73,6 +86,7 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
         csvshard.os = os
     theta = Kept.last.net.get_flat_params()
     thetas = comm.gather(theta, root=0)
+    maps = comm.gather([[int(p.offset), p.shape[0]] for p in opened[-1].parts] if opened else [])
     if comm.rank == 0:
         assert result is not None
         hist = result.history.history
@@ -84,6 +98,7 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
             "val_loss": hist.get("val_loss"),
             "preprocessing": result.data_info.get("preprocessing"),
             "classes": [str(c) for c in result.data_info.get("classes", [])],
+            "maps": maps,
         }
 if comm.rank == 0:
     with open(sys.argv[1], "w") as f:

@@ -21,11 +21,15 @@ makes on the whole file:
   exact sums: a checkpoint's digest of the standardized rows is the same for any K, so a
   run resumes on another number of ranks).
 
-The training rows are then exchanged (one ``alltoall``) so that rank k holds the
-contiguous block ``shard_range(n_train, k, K)`` of the training rows in the order of the
-split: exactly the rows :func:`mlplab.recipes.train_arrays` gives rank k of a run on the
-whole file, so the batches, and the weights, are those of one process. The test rows stay
-where they were read; metrics on them are sums over the ranks.
+The feature columns are parsed straight into one float64 matrix of the rank's rows,
+which becomes the codes matrix (:mod:`mlplab.persist.csvrows`): a rank holds its numbers
+once. The training rows then stay in the file's order: rank k keeps block k of them
+(:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
+take those near the edges of the ranks' parts (one ``Alltoallv`` moves them), and reads
+them, and its test rows, from that matrix through an index, fill values and one-hot
+codes applied as they are read. The permutation is drawn over the split's order and
+mapped to the file's (:attr:`mlplab.train.rows.MappedRows.relabel`): the batches, and the
+weights, are those of one process. Metrics on the test rows are sums over the ranks.
 
 An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
 read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,
@@ -48,12 +52,12 @@ from mlplab.persist.csvfast import (
     Frame,
     Header,
     _exact,
-    _join,
-    _read_range,
     cut_points,
     newline_cuts,
     read_header,
 )
+from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
+from mlplab.persist.npydata import file_blocks
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -68,7 +72,8 @@ from mlplab.persist.tableplan import (
     numbers,
 )
 from mlplab.train.exactsum import column_sums, mean
-from mlplab.train.mpi import agree, exchange_rows, shard_range
+from mlplab.train.mpi import agree, exchange_rows
+from mlplab.train.rows import MappedRows
 
 __all__ = ["Shard", "read_shard", "sharded_training_data"]
 
@@ -89,6 +94,19 @@ def read_shard(
     ``frame.row_offset`` is the number of data rows before them (for messages naming
     their lines). ``text``: columns kept as text (ids, declared categories).
     """
+    return _read(path, comm, sep, text)[0]
+
+
+def _read(
+    path: str | os.PathLike[str],
+    comm: Any,
+    sep: str | None,
+    text: Any,
+    target: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[Frame, Parsed]:
+    """This rank's rows; with ``options`` (a table plan's), its feature columns parsed
+    straight into one float matrix (:mod:`mlplab.persist.csvrows`), the target beside."""
     rank, size = comm.Get_rank(), comm.Get_size()
 
     def header() -> tuple[Path, Header, int]:
@@ -108,26 +126,38 @@ def read_shard(
     for r, (b, cols) in enumerate(seen):
         if (b, cols) != seen[0]:
             raise _different_file(p, r, seen[0], (b, cols))
-    keep = list(range(len(hdr.columns)))
+    features: list[int] = []
+    aside = list(range(len(hdr.columns)))
+    if options is not None:  # the plan's columns, from the header alone
+        empty = Frame(p, hdr.columns, [np.empty(0)] * len(hdr.columns), hdr.sep, hdr.line)
+        names = agree(comm, lambda: TablePlan.choose(empty, target, **options).features)
+        features = [hdr.columns.index(n) for n in names]
+        aside = [k for k, c in enumerate(hdr.columns) if c == target]
     text_idx = {k for k, c in enumerate(hdr.columns) if c in set(text)}
+
+    def parse(cuts: list[int]) -> tuple[Parsed, int, Exception | None]:
+        a, b = cuts[rank], cuts[rank + 1]
+        got: tuple[Parsed, int, Exception | None]
+        got = agree(comm, lambda: read_into(p, a, b, hdr, features, aside, text_idx))
+        return got
+
     cuts = comm.bcast(_rank_cuts(p, hdr.start, size, False) if rank == 0 else None, root=0)
-    got = agree(comm, lambda: _read_range(p, cuts[rank], cuts[rank + 1], hdr, keep, text_idx))
+    got = parse(cuts)
     parities = comm.allgather(got[1] % 2)
     if any(q % 2 for q in itertools.accumulate(parities[:-1])):  # a cut inside quotes
         cuts = comm.bcast(_rank_cuts(p, hdr.start, size, True) if rank == 0 else None, root=0)
-        got = agree(comm, lambda: _read_range(p, cuts[rank], cuts[rank + 1], hdr, keep, text_idx))
+        got = None  # type: ignore[assignment]  # free the first parse before the second
+        got = parse(cuts)
     agree(comm, lambda: _raise_exact(p, hdr, got[2], text_idx))
-    data: list[np.ndarray | None] = [_join(got[0][k]) for k in keep]
-    n_rows = len(data[0]) if data and data[0] is not None else 0
-    counts = comm.allgather(n_rows)
-    frame = Frame(p, hdr.columns, data, hdr.sep, hdr.line)
+    parsed = got[0]
+    frame = frame_of(parsed, p, hdr)
+    counts = comm.allgather(parsed.n)
     frame.row_offset = int(sum(counts[:rank]))
-    last_empty = any(bool(a[0]) for a in got[0][-1])
-    if any(comm.allgather(last_empty)):
+    if any(comm.allgather(parsed.last_empty)):
         agree(comm, frame.check_structure)  # a short row: the exact reader names it
     if sum(counts) == 0:
         raise CSVError(f"{p}: no data rows after the header (line {hdr.line})")
-    return frame
+    return frame, parsed
 
 
 def _different_file(p: Path, r: int, first: Any, mine: Any) -> CSVError:
@@ -270,12 +300,16 @@ def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- fill values
-def fit_fill_global(plan: TablePlan, R: np.ndarray, comm: Any) -> TablePlan:
-    """:meth:`TablePlan.fit_fill` on the training rows of every rank (``R``: this rank's)."""
+def fit_fill_global(
+    plan: TablePlan, R: np.ndarray, comm: Any, rows: np.ndarray | None = None
+) -> TablePlan:
+    """:meth:`TablePlan.fit_fill` on the training rows of every rank (``R``: this rank's
+    codes; ``rows``: a mask of its training rows, default all)."""
     if plan.missing not in ("mean", "median"):
         return plan
     for j, c in enumerate(plan.columns):
-        x = R[:, j][~np.isnan(R[:, j])]
+        ok = ~np.isnan(R[:, j])
+        x = R[:, j][ok if rows is None else ok & rows]  # one column at a time
         if c.kind == "category":
             counts = np.bincount(x[x >= 0].astype(np.int64), minlength=len(c.categories or []))
             total = np.sum(comm.allgather(counts), axis=0)
@@ -301,9 +335,9 @@ def fit_fill_global(plan: TablePlan, R: np.ndarray, comm: Any) -> TablePlan:
 class Shard:
     """This rank's part of a CSV training file, ready for :func:`mlplab.recipes.train_csv`."""
 
-    X_train: np.ndarray
+    X_train: np.ndarray | MappedRows  # rows read through an index (MappedRows) or in memory
     y_train: np.ndarray
-    X_test: np.ndarray
+    X_test: np.ndarray | MappedRows
     y_test: np.ndarray
     n_train: int
     n_test: int
@@ -313,7 +347,8 @@ class Shard:
     classes: np.ndarray | None = None
     n_dropped: int = 0
     rows: tuple[int, int] = (0, 0)
-    """This rank's training rows ``lo:hi`` of the split's order."""
+    """The rows ``a:b`` of the file (rows with an empty cell dropped) that this rank's
+    block of the training rows lies in (:func:`~mlplab.persist.npydata.file_blocks`)."""
     n_read: int = field(default=0, repr=False)
     """Data rows this rank parsed."""
 
@@ -333,31 +368,32 @@ def sharded_training_data(
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be classification or regression, got {task!r}")
     text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
-    frame = read_shard(path, comm, sep, [n for n in text if n])
+    frame, parsed = _read(path, comm, sep, [n for n in text if n], target, plan_options)
     t = agree(comm, lambda: frame.index(target))
     plan = choose_plan(frame, comm, target, **plan_options)
-    R = agree(comm, lambda: plan.codes(frame, allow_missing=plan.missing != "error", release=True))
+    R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
     y, keep, task_, classes = _target(frame, t, R, plan.missing, task, comm)
     frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
-    R = R if keep.all() else R[keep]
+    R = keep_rows(R, keep)  # in place: R is a view of the parsed matrix
     counts = comm.allgather(int(R.shape[0]))
     lo = int(sum(counts[: comm.rank]))
     i_tr, i_te = _split(y, counts, task_ == "classification", test_size, seed, comm)
-    mine = (i_tr >= lo) & (i_tr < lo + R.shape[0])
     if plan.missing in ("mean", "median"):
-        fit_fill_global(plan, R[i_tr[mine] - lo], comm)
-    test = np.sort(i_te[(i_te >= lo) & (i_te < lo + R.shape[0])]) - lo
-    X_te, y_te = plan.expand(R[test]), y[test]
-    rows = shard_range(len(i_tr), comm.rank, comm.size)
-    pos, dest = _destinations(np.flatnonzero(mine), len(i_tr), comm.size)
-    send = R[i_tr[pos] - lo]  # this rank's training rows, grouped by destination
-    del R  # from here on, the training rows only
-    R_tr, y_tr = _exchange(send, pos, dest, y[i_tr[pos] - lo], rows, comm)
+        mine = np.zeros(R.shape[0], dtype=bool)
+        mine[i_tr[(i_tr >= lo) & (i_tr < lo + R.shape[0])] - lo] = True
+        fit_fill_global(plan, R, comm, mine)
+        del mine
+    width = len(plan.output_names)
+    test = i_te[(i_te >= lo) & (i_te < lo + R.shape[0])] - lo  # the split's order
+    X_te = MappedRows([R], test).encoded(plan.expand, width)  # fill, one-hot: when read
+    (a, b), block, relabel = file_blocks(i_tr, sum(counts), comm.rank, comm.size)
+    X_tr, y_tr = _gather_block(R, y, lo, i_tr, block, comm)
+    del i_tr
+    X_tr = X_tr.encoded(plan.expand, width)
+    X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     dropped = sum(comm.allgather(int((~keep).sum())))
-    out = Shard(
-        plan.expand(R_tr), y_tr, X_te, y_te, len(i_tr), len(i_te), task_, task is None, plan
-    )
-    out.classes, out.n_dropped, out.rows = classes, dropped, rows
+    out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), len(i_te), task_, task is None, plan)
+    out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
     return out
 
@@ -413,47 +449,47 @@ def _split(
 
     n = sum(counts)
     idx = np.arange(n)
-    labels = np.concatenate(comm.allgather(y)) if stratify else idx
+    if stratify:  # every rank's labels, in the smallest integer type that holds them
+        small = np.min_scalar_type(max(comm.allgather(int(y.max()) if y.size else 0)))
+        labels = np.concatenate(comm.allgather(y.astype(small)))
+    else:
+        labels = idx
     i_tr, i_te, _, _ = train_test_split(
         idx, labels, test_size=test_size, seed=seed, stratify=stratify
     )
     return np.asarray(i_tr), np.asarray(i_te)
 
 
-def _destinations(mine: np.ndarray, n_train: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """This rank's training positions (of the split's order), grouped by the rank whose
-    block holds them, and those ranks."""
-    bounds = [shard_range(n_train, r, size)[0] for r in range(size)]
-    dest = np.searchsorted(bounds, mine, side="right") - 1
-    order = np.argsort(dest, kind="stable")
-    return mine[order], dest[order]
+def _gather_block(
+    R: np.ndarray, y: np.ndarray, lo: int, i_tr: np.ndarray, block: np.ndarray, comm: Any
+) -> tuple[MappedRows, np.ndarray]:
+    """This rank's block of the training rows in file order (``block``: their global
+    indices, :func:`~mlplab.persist.npydata.file_blocks`), without copying ``R``.
 
-
-def _exchange(
-    send: np.ndarray,
-    pos: np.ndarray,
-    dest: np.ndarray,
-    y: np.ndarray,
-    rows: tuple[int, int],
-    comm: Any,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Send each training row (``send``, grouped by destination ``dest``; ``pos``: its
-    place in the split's order) to the rank whose block holds it; return this rank's
-    block in order. Rows travel as one ``Alltoallv`` of float64 rows; positions and
-    targets (8 bytes a row) with them."""
-    counts = np.bincount(dest, minlength=comm.size).tolist()
-    if comm.size == 1:
-        got, got_pos, got_y = send, pos, y
-    else:
-        got = exchange_rows(comm, send, counts)
-        del send
-        cuts = np.cumsum([0, *counts])
-        parts = comm.alltoall([(pos[a:b], y[a:b]) for a, b in itertools.pairwise(cuts)])
-        got_pos = np.concatenate([p[0] for p in parts])
-        got_y = np.concatenate([p[1] for p in parts])
-    if np.array_equal(got_pos, np.arange(*rows)):  # in order already (one rank): no copy
-        return got, got_y
-    order = np.argsort(got_pos, kind="stable")
-    if not np.array_equal(got_pos[order], np.arange(*rows)):  # pragma: no cover - a bug
+    The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows
+    it holds stay in ``R``, the few around the edges of the ranks' parts move (one
+    ``Alltoallv``); the result reads ``R`` through an index."""
+    n = R.shape[0]
+    ordered = np.sort(i_tr[(i_tr >= lo) & (i_tr < lo + n)])  # my training rows, file order
+    starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
+    starts[0] = 0
+    dest = np.searchsorted(starts, ordered, side="right") - 1
+    away = dest != comm.rank
+    stay = ordered[~away] - lo
+    if comm.size == 1 or not any(comm.allgather(bool(away.any()))):
+        return MappedRows([R], stay), y[stay]
+    counts = np.bincount(dest[away], minlength=comm.size).tolist()
+    send = ordered[away] - lo  # grouped by destination already: both in file order
+    got = exchange_rows(comm, R[send], counts)
+    cuts = np.cumsum([0, *counts])
+    parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
+    below = sum(len(p[0]) for p in parts[: comm.rank])
+    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[~away]]
+                         + [p[0] for p in parts[comm.rank :]])  # fmt: skip
+    if not np.array_equal(pos, block):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    return got[order], got_y[order]
+    index = np.concatenate(
+        [np.arange(below), below + stay, below + n + np.arange(got.shape[0] - below)]
+    )
+    ys = [p[1] for p in parts[: comm.rank]] + [y[stay]] + [p[1] for p in parts[comm.rank :]]
+    return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)

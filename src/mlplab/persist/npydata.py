@@ -22,7 +22,7 @@ import numpy as np
 from mlplab.train.mpi import shard_range
 from mlplab.train.rows import MappedRows
 
-__all__ = ["NpyError", "files_of", "open_rows", "read_target"]
+__all__ = ["NpyError", "file_blocks", "files_of", "open_rows", "read_target"]
 
 
 class NpyError(ValueError):
@@ -112,6 +112,35 @@ def open_rows(
     out = MappedRows(parts)
     out.layout = [[f.name, m] for f, m in shards]
     return out
+
+
+def file_blocks(
+    train: np.ndarray, n_rows: int, rank: int, size: int
+) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
+    """Training rows kept in the file's order, in one contiguous part of the file per rank.
+
+    ``train`` holds the training rows (file rows, in the split's order) of a file of
+    ``n_rows`` rows. Rank ``rank`` of ``size`` keeps block ``shard_range(n_train, rank,
+    size)`` of the training rows *sorted*: all of them lie in file rows ``a:b``, and the
+    ranks' parts ``a:b`` cut the file into contiguous pieces (the test rows between
+    them included). Returns ``((a, b), its training rows in file order, relabel)``;
+    ``relabel[p]`` is the place in file order of the split's p-th training row, for
+    :attr:`~mlplab.train.rows.MappedRows.relabel`, so the batches stay those of the split's order.
+
+    Examples
+    --------
+    >>> (a, b), mine, relabel = file_blocks(np.array([7, 2, 5, 0]), 9, 1, 2)
+    >>> (a, b), mine.tolist(), relabel.tolist()
+    ((5, 9), [5, 7], [3, 1, 2, 0])
+    """
+    order = np.argsort(train, kind="stable")
+    ordered = np.asarray(train)[order]
+    lo, hi = shard_range(int(ordered.shape[0]), rank, size)
+    a = 0 if rank == 0 else int(ordered[lo])
+    b = n_rows if rank == size - 1 else int(ordered[hi])
+    relabel = np.empty(order.shape[0], dtype=np.int64)
+    relabel[order] = np.arange(order.shape[0])
+    return (a, b), ordered[lo:hi], relabel
 
 
 def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:

@@ -55,12 +55,21 @@ class EpochPlan:
         self.batch_size = batch_size
         self.rows = (0, self.n_global) if rows is None else (int(rows[0]), int(rows[1]))
         self.everything = self.rows == (0, self.n_global)
+        self.relabel: np.ndarray | None = None
+        """Optional: ``relabel[p]`` is the place, in the processes' order of the rows, of
+        row p of the order the permutation is drawn over. Rows held in a file's order (so
+        that each process reads one contiguous part of the file) then make the batches of
+        rows held in a split's order: the same rows, in the same order, as one process."""
 
     def draw(self, rng: np.random.Generator) -> np.ndarray | None:
         """This epoch's permutation of the global rows (None for batch GD)."""
         if self.order is not None:
-            return np.asarray(self.order(self.n_global))
-        return None if self.batch_size is None else rng.permutation(self.n_global)
+            perm = np.asarray(self.order(self.n_global))
+        elif self.batch_size is None:
+            return None
+        else:
+            perm = rng.permutation(self.n_global)
+        return perm if self.relabel is None else self.relabel[perm]
 
     def split(self, order: np.ndarray | None) -> list[Batch]:
         """The epoch's batches from its permutation ``order``."""

@@ -116,6 +116,11 @@ def check_validation(net: Any, validation_data: Any) -> tuple[Any, Any]:
     xp = net._xp
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         raise TypeError("validation_data must be a pair (X_val, y_val)")
+    if _rows.is_mapped(validation_data[0]) and xp is np:  # out of core: one streaming pass
+        Xv = _rows.prepare(net, validation_data[0], "X_val")
+        Yv = check_y(validation_data[1], net.head.name, net.layer_sizes[-1], Xv.shape[0],
+                     net.dtype, "y_val")  # fmt: skip
+        return Xv, Yv
     # Checked under their own names first, so an error says which X it means.
     Xv = _xp.check_X_in(
         validation_data[0], xp, net._device, net.dtype, net.layer_sizes[0], name="X_val"

@@ -376,6 +376,7 @@ class Trainer:
         stepper = (HostStep if self.net._xp is np else DeviceStep)(self.optimizer, self.net)
         cbs = CallbackList(self.callbacks, self)
         plan = EpochPlan(n_global, B, rows, self.order)
+        plan.relabel = getattr(X, "relabel", None)  # rows kept in a file's order (rows.py)
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped

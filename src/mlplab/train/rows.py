@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
 
 from mlplab._validation import SCALE_WARNING, check_input_scale
 
-BLOCK_BYTES = 8 * 2**20
-"""Streaming passes read about this many bytes of rows at a time."""
+BLOCK_BYTES = 2**20
+"""Streaming passes read about this many bytes of rows at a time (small: each block
+makes a few temporaries of its size, in every rank)."""
 
 
 class DataChangedError(RuntimeError):
@@ -106,6 +107,11 @@ class MappedRows:
         self.files = [_Watched(f) for f in names]
         self.layout: list[list[Any]] | None = None
         """[[file name, rows], ...] of the shards opened (open_rows); in checkpoints."""
+        self.relabel: np.ndarray | None = None
+        self.transform: Callable[[np.ndarray], np.ndarray] | None = None
+        """For training rows kept in the file's order rather than the split's: each row of
+        the split's order, its place in the file's order (:attr:`EpochPlan.relabel
+        <mlplab.train.batches.EpochPlan.relabel>`; :func:`mlplab.persist.npydata.file_blocks`)."""
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -125,26 +131,39 @@ class MappedRows:
             raise TypeError("MappedRows are cut by slices; read rows with rows(indices)")
         return self.select(np.arange(self.shape[0])[key])
 
+    def encoded(self, fn: Callable[[np.ndarray], np.ndarray], width: int) -> MappedRows:
+        """These rows passed through ``fn`` as they are read (e.g. a table plan's fill
+        values and one-hot codes, :meth:`~mlplab.persist.tableplan.TablePlan.expand`):
+        ``width`` columns of float64. The stored rows stay as they are (narrower)."""
+        out = MappedRows.__new__(MappedRows)
+        out.__dict__.update(self.__dict__)
+        out.transform, out.shape, out.dtype = fn, (self.shape[0], int(width)), np.dtype(float)
+        return out
+
     def rows(self, idx: Any) -> np.ndarray:
-        """Rows ``idx`` (table order), as stored."""
+        """Rows ``idx`` (table order), as stored (through :meth:`encoded`'s function)."""
         for f in self.files:
             if not f.size_ok():
                 f.check()  # raises DataChangedError naming the file
         idx = np.asarray(idx, dtype=np.int64)
         at = idx if self.index is None else self.index[idx]
         if len(self.parts) == 1:
-            return cast(np.ndarray, self.parts[0][at])
-        out = np.empty((at.shape[0], self.shape[1]), dtype=self.dtype)
+            return self._out(self.parts[0][at])
+        width = self.parts[0].shape[1]
+        out = np.empty((at.shape[0], width), dtype=np.result_type(*[p.dtype for p in self.parts]))
         k = np.searchsorted(self.starts, at, side="right") - 1
         for j in np.unique(k).tolist():
             sel = k == j
             out[sel] = self.parts[j][at[sel] - self.starts[j]]
-        return out
+        return self._out(out)
+
+    def _out(self, raw: np.ndarray) -> np.ndarray:
+        return raw if self.transform is None else self.transform(raw)
 
     def block(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as stored (contiguous reads when there is no index)."""
         if self.index is None and len(self.parts) == 1:
-            return np.asarray(self.parts[0][start:stop])
+            return self._out(np.asarray(self.parts[0][start:stop]))
         return self.rows(np.arange(start, stop))
 
     def blocks(self) -> Any:
@@ -181,7 +200,7 @@ class PreparedRows:
         self.source, self.std = source, standardizer
         self.dtype = np.dtype(dtype)
         self.shape, self.ndim = source.shape, 2
-        self.layout = source.layout
+        self.layout, self.relabel = source.layout, source.relabel
 
     def _prepare(self, raw: np.ndarray) -> np.ndarray:
         X = raw.astype(self.dtype, copy=False)

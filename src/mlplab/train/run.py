@@ -22,6 +22,7 @@ from mlplab.core import network as _net
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train.batches import EpochPlan
 from mlplab.train.callbacks import CallbackList
+from mlplab.train.rows import BLOCK_BYTES, PreparedRows
 from mlplab.train.state import Position
 
 
@@ -102,7 +103,7 @@ class Run:
             logs.update(_shared_val_logs(net, self.val, self.val_total, classify))
         elif self.val is not None:
             Xv, Yv = self.val
-            Zv, _ = _net.forward(net._params, Xv, net.hidden, _opts.inference_norms(net))
+            Zv = _outputs(net, Xv)
             penalty = _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
             logs["val_loss"] = float(net.head.loss(Zv, Yv) + penalty)
             if classify:
@@ -135,13 +136,26 @@ class Checkpoints:
             self.write(trainer, None)
 
 
+def _outputs(net: Any, Xv: Any) -> Any:
+    """Z[L] of the validation rows: at once, or for rows on disk
+    (:class:`~mlplab.train.rows.PreparedRows`) block by block: row by row the same numbers."""
+    norms = _opts.inference_norms(net)
+    if not isinstance(Xv, PreparedRows):
+        return _net.forward(net._params, Xv, net.hidden, norms)[0]
+    step = max(1, BLOCK_BYTES // (Xv.shape[1] * Xv.dtype.itemsize))
+    blocks = range(0, Xv.shape[0], step)
+    return np.concatenate(
+        [_net.forward(net._params, Xv[s : s + step], net.hidden, norms)[0] for s in blocks]
+    )
+
+
 def _shared_val_logs(net: Any, val: Any, total: Any, classify: bool) -> dict[str, float]:
     """``val_loss`` (and ``val_accuracy``) over the validation rows of every process:
     (Σ L(i), # correct, n) added up, then the L2 term for the n rows."""
     Xv, Yv = val
     m, loss, ok = Xv.shape[0], 0.0, 0.0
     if m:
-        Zv, _ = _net.forward(net._params, Xv, net.hidden, _opts.inference_norms(net))
+        Zv = _outputs(net, Xv)
         loss = float(net.head.loss(Zv, Yv)) * m
         ok = _accuracy(net.head.name, Zv, Yv) * m if classify else 0.0
     n, loss, ok = total(np.array([m, loss, ok], dtype=np.float64))

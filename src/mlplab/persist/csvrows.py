@@ -1,0 +1,162 @@
+"""One MPI rank's byte range of a CSV file, parsed straight into one float matrix.
+
+:mod:`mlplab.persist.csvshard` reads a file in parts; this module keeps a rank's part
+small. The feature columns are known from the header alone (the table plan's columns:
+``--features``, ``--drop``, the target and id column left out), so before parsing, the
+rank allocates one float64 matrix ``M`` of (rows, features), rows being an upper bound
+(the range's newlines; pages of rows never written are never touched). pandas parses
+the range in chunks (the options of :mod:`mlplab.persist.csvfast`); each chunk's
+feature columns of numbers are written into their rows of ``M`` and the chunk is freed.
+Then ``M`` is the codes matrix of :meth:`~mlplab.persist.tableplan.TablePlan.codes`
+(:func:`encode` writes the category indices and the numbers read as text into their
+columns): the rank's numbers exist once, as the float64 the network needs, never as
+pandas columns, their concatenation and an encoded copy.
+
+The other kept columns (the target; a feature column that is text in some chunk) are
+arrays as :mod:`~mlplab.persist.csvfast` makes them. The frame's columns of numbers are
+views of ``M``'s columns, so every check and message of the plan works unchanged.
+:func:`keep_rows` drops rows in place.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplab.persist.csvfast import CHUNK_CELLS, Frame, Header, _join, _piece, _Range
+from mlplab.persist.tableplan import TablePlan, number_error, numbers
+
+BLOCK_ROWS = 65536
+"""Rows moved at a time when rows are dropped in place."""
+
+
+def _newlines(path: Path, start: int, end: int) -> int:
+    """The number of ``\\n`` in bytes start..end: with one, an upper bound on the rows."""
+    n, left = 0, end - start
+    with open(path, "rb") as f:
+        f.seek(start)
+        while left > 0 and (block := f.read(min(left, 8 * 2**20))):
+            n += block.count(b"\n")
+            left -= len(block)
+    return n
+
+
+class Parsed:
+    """A range's columns: ``M`` (upper bound rows, features) and the other kept columns'
+    pieces (``pieces[k]``: (first row, array) per chunk)."""
+
+    def __init__(self, rows: int, slots: dict[int, int], keep: Collection[int]) -> None:
+        self.M = np.empty((rows, len(slots)))
+        self.slots = slots  # file column → column of M
+        self.pieces: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k in keep}
+        self.n = 0
+        self.last_empty = False
+
+    def add(self, chunk: Any, n_columns: int) -> None:
+        m = len(chunk)
+        for k, j in self.slots.items():
+            piece = _piece(chunk[k])
+            if piece.dtype == np.float64:
+                self.M[self.n : self.n + m, j] = piece
+            else:  # text in this chunk: kept aside (a mixed column, or categories)
+                self.pieces.setdefault(k, []).append((self.n, piece))
+        for k in self.pieces.keys() - self.slots.keys():
+            self.pieces[k].append((self.n, _piece(chunk[k])))
+        self.last_empty |= bool(chunk[n_columns - 1].isna().any())
+        self.n += m
+
+    def column(self, k: int) -> np.ndarray:
+        """Column k of the range: a view of M, or an array of its pieces."""
+        j, parts = self.slots.get(k), self.pieces.get(k, [])
+        if j is not None and not parts:
+            return self.M[: self.n, j]
+        if j is None:
+            return _join([p for _, p in parts])
+        out, at = [], 0  # M's rows between the text pieces, then the piece
+        for r, p in parts:
+            out += [self.M[at:r, j], p] if r > at else [p]
+            at = r + len(p)
+        out += [self.M[at : self.n, j]] if at < self.n else []
+        return _join(out)
+
+
+def read_into(
+    path: Path, start: int, end: int, hdr: Header, features: list[int], keep: list[int],
+    text: Collection[int],
+) -> tuple[Parsed, int, Exception | None]:  # fmt: skip
+    """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M,
+    the other ``keep`` columns aside; the number of quotes read and pandas' error."""
+    import pandas as pd
+
+    rows = _newlines(path, start, end) + 1 if end > start else 0
+    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep)
+    if end <= start:
+        return out, 0, None
+    raw = _Range(path, start, end)
+    stream = io.BufferedReader(raw, 2**20)
+    options: dict[str, Any] = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
+    options.update(dtype={k: str for k in text}, index_col=False, low_memory=False)
+    options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
+    chunk_rows = max(1024, CHUNK_CELLS // len(hdr.columns))
+    try:
+        with stream, pd.read_csv(stream, engine="c", chunksize=chunk_rows, **options) as chunks:
+            for chunk in chunks:
+                out.add(chunk, len(hdr.columns))
+    except pd.errors.EmptyDataError:
+        pass
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        return out, raw.quotes, exc
+    except (UnicodeDecodeError, ValueError, OverflowError) as exc:
+        return out, raw.quotes, exc
+    return out, raw.quotes, None
+
+
+def frame_of(parsed: Parsed, path: Path, hdr: Header) -> Frame:
+    """The range as a :class:`Frame`: its kept columns (numbers: views of ``M``)."""
+    data: list[np.ndarray | None] = [None] * len(hdr.columns)
+    for k in parsed.slots.keys() | parsed.pieces.keys():
+        data[k] = parsed.column(k)
+    return Frame(path, hdr.columns, data, hdr.sep, hdr.line)
+
+
+def encode(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -> np.ndarray:
+    """:meth:`TablePlan.codes` of the frame, written into ``M``: the codes matrix
+    (n_rows, n_features) is ``M``'s first rows, with the same errors as ``codes``."""
+    problems: list[tuple[int, int, Any]] = []
+    M = parsed.M[: parsed.n]
+    for j, c in enumerate(plan.columns):
+        k = frame.index(c.name, "model's feature")
+        if parsed.slots.get(k) != j:  # pragma: no cover - read_into's order is the plan's
+            raise RuntimeError(f"column {c.name!r} was not read into place")
+        if c.kind == "number":
+            x, bad = numbers(frame, k)
+            if bad is not None:
+                problems.append((bad, k, number_error))
+        else:
+            x = plan._category_codes(frame, k, c, problems)
+        if not allow_missing and np.isnan(x).any():
+            problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, plan._empty))
+        if not np.shares_memory(x, M):  # codes of text, or numbers read as text
+            M[:, j] = x
+    if problems:
+        row, k, make = min(problems, key=lambda p: (p[0], p[1]))
+        raise make(frame, row, k)
+    for c in plan.columns:
+        frame.data[frame.index(c.name)] = None  # M holds them now
+    return M
+
+
+def keep_rows(R: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``R[keep]`` in place (rows move forward, a block at a time): a view of R's rows."""
+    if keep.all():
+        return R
+    at = 0
+    for s in range(0, R.shape[0], BLOCK_ROWS):
+        rows = s + np.flatnonzero(keep[s : s + BLOCK_ROWS])
+        R[at : at + rows.shape[0]] = R[rows]  # a copy of the block first: at <= s
+        at += rows.shape[0]
+    return R[:at]
