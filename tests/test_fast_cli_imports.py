@@ -78,3 +78,46 @@ def test_cli_train_on_a_csv_does_not_import_scikit_learn(tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-2000:]
     assert '"test_confusion_matrix"' in p.stdout
+
+
+HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "torch", "numba", "jax", "array_api_compat")
+
+
+def _imported(code: str) -> list[str]:
+    """The heavy packages a fresh interpreter has imported after running ``code``."""
+    tops = "{m.split('.')[0] for m in sys.modules}"
+    probe = f"import sys\n{code}\nprint(sorted({tops} & {set(HEAVY)!r}))"
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return eval(p.stdout.strip().splitlines()[-1])  # a printed list of names
+
+
+def test_import_mlplab_and_the_train_parser_load_no_heavy_package():
+    assert _imported("import mlplab") == []
+    help_text = (
+        "import contextlib, io, mlplab.cli as c\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    c.main(['train', '--help'])"
+    )
+    assert _imported(help_text) == []
+
+
+def test_mlplab_train_registers_only_its_own_subcommand():
+    code = "import mlplab.cli as c\nc.main(['info', '--help'])"
+    p = subprocess.run([sys.executable, "-c", code + "\n"], capture_output=True, text=True)
+    assert p.returncode == 0 and "usage: mlplab info" in p.stdout
+    probe = (
+        "import contextlib, io, sys, mlplab.cli as c\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    c.main(['train', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mlplab.commands.')))"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    loaded = set(eval(p.stdout.strip().splitlines()[-1]))
+    others = {f"mlplab.commands.{n}" for n in ("data", "evaluate", "info", "plot", "predict")}
+    assert "mlplab.commands.train" in loaded and not loaded & others
+    p = subprocess.run([sys.executable, "-m", "mlplab", "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and all(c in p.stdout for c in ("train", "predict", "playground"))
+    p = subprocess.run([sys.executable, "-m", "mlplab", "trian"], capture_output=True, text=True)
+    assert p.returncode == 2 and "invalid choice: 'trian'" in p.stderr and "predict" in p.stderr

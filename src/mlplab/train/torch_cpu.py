@@ -82,6 +82,7 @@ class TorchGradient:
         self.torch = torch
         self.net, self.grads = net, grads
         self.acts = [g.name for g in net.hidden]
+        self.zero = torch.zeros((), dtype=net._theta.dtype)  # logaddexp(0, z) of the binary head
 
     def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
         """(J, m, # correct) on rows ``rows`` of X, Y (None: all), J and the count as 0-D
@@ -102,7 +103,7 @@ class TorchGradient:
         As = self._forward(X)
         Z = As[-1]
         J, dZ = self._head(Z, Y)
-        correct: Any = 0.0  # before backprop: dZ overwrites nothing of Z, but keep it plain
+        correct: Any = 0.0  # the head wrote dZ into new tensors: Z is intact
         if labels is not None:
             correct = torch.count_nonzero(Z.argmax(dim=1) == labels)
         elif self.net.head.name == "binary":
@@ -135,8 +136,7 @@ class TorchGradient:
             J = torch.dot(Y.reshape(-1), logp.reshape(-1)) / -m
             dZ = logp.exp_()  # a[L] = softmax(z[L])
         elif name == "binary":  # J = Σ [log(1 + e^z) − yz] / m
-            zero = torch.zeros((), dtype=Z.dtype)
-            J = (torch.logaddexp(zero, Z).sum() - torch.dot(Y.reshape(-1), Z.reshape(-1))) / m
+            J = (torch.logaddexp(self.zero, Z).sum() - torch.dot(Y.reshape(-1), Z.reshape(-1))) / m
             dZ = torch.sigmoid(Z)
         else:  # regression: J = Σ (z − y)² / 2m
             dZ = Z.clone()
