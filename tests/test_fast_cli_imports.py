@@ -121,3 +121,32 @@ def test_mlplab_train_registers_only_its_own_subcommand():
     assert p.returncode == 0 and all(c in p.stdout for c in ("train", "predict", "playground"))
     p = subprocess.run([sys.executable, "-m", "mlplab", "trian"], capture_output=True, text=True)
     assert p.returncode == 2 and "invalid choice: 'trian'" in p.stderr and "predict" in p.stderr
+
+
+def test_numpy_sigmoid_is_stable_and_close_to_expit():
+    from scipy.special import expit
+
+    from mlplab import _array_api as _xp
+    from mlplab.core.activations import stable_sigmoid
+
+    z = np.linspace(-700, 700, 20001)  # normal numbers: relative error within |z|·ε
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow is fine
+        got = stable_sigmoid(z)
+        ends = stable_sigmoid(np.array([-1e308, -745.0, 1e-300, 745.0, np.inf, -np.inf]))
+    assert np.all(np.abs(got - expit(z)) <= 2e-16 * (1 + np.abs(z)) * expit(z))
+    assert ends.tolist() == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0, 0.0], abs=1e-300)
+    z32 = np.linspace(-80, 80, 2001, dtype=np.float32)
+    got32 = _xp.sigmoid(z32, out=np.empty_like(z32))
+    assert got32.dtype == np.float32
+    assert np.all(np.abs(got32 - expit(z32)) <= 2e-7 * (1 + np.abs(z32)) * expit(z32))
+    assert _xp.sigmoid(np.array(0.0)) == 0.5 and _xp.sigmoid(np.array([-3, 3])).dtype == np.float64
+
+
+def test_a_binary_fit_and_predict_import_no_scipy():
+    code = (
+        "import numpy as np, mlplab\n"
+        "X = np.random.default_rng(0).normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)\n"
+        "net = mlplab.Network([3, 4, 1], hidden='sigmoid', output='binary')\n"
+        "mlplab.fit(net, X, y, epochs=2); net.predict_proba(X)"
+    )
+    assert _imported(code) == []
