@@ -13,7 +13,8 @@ The functions here are the few places where NumPy and the standard differ:
 
 * :func:`namespace` picks ``xp`` from arrays without importing anything for NumPy;
 * :func:`astype`, :func:`copy`, :func:`norm` (NumPy methods vs standard functions);
-* :func:`sigmoid`: scipy's ``expit`` for NumPy, a two-branch stable form elsewhere;
+* :func:`sigmoid`: exp(−log(1 + e^{−z})) for NumPy (no SciPy import), the library's own
+  kernel or a two-branch stable form elsewhere;
 * :func:`to_numpy` / :func:`convert`: the explicit host <-> device copies (``Network.to``,
   ``mlplab.save``, input checks), never used inside the training loop;
 * :func:`loss_value`: a cost J is a Python float with NumPy (as it always was), but a 0-D
@@ -278,12 +279,31 @@ def loss_value(J: Any) -> float:
     return cast(float, J)
 
 
-@functools.cache
-def _expit() -> Callable[..., Array]:
-    # scipy.special costs ~70 ms to import: load it on first use, not with mlplab.
-    from scipy.special import expit
+def _numpy_sigmoid(Z: Any, out: Any = None) -> Array:
+    r"""σ(z) = exp(−log(1 + e^{−z})) in four NumPy ufuncs (``out`` supported).
 
-    return expit
+    ``np.logaddexp(0, −z)`` = log(1 + e^{−z}) never overflows and e^{−it} ≤ 1, so σ is
+    finite and warning-free for every z; its relative error stays within |z|·ε of
+    scipy's ``expit`` (4e-15 at |z| = 700). The NumPy reference loop of the benchmarks
+    computes σ the same way. Not scipy's ``expit`` itself: importing ``scipy.special``
+    took 0.3–0.5 s on the loaded benchmark machine, a third of a whole short training
+    process (benchmarks/time_to_model.py), against a few µs more per call here.
+    """
+    Z = np.asarray(Z)
+    if Z.dtype.kind != "f":
+        Z = Z.astype(np.float64)
+    t = np.empty_like(Z) if out is None else out
+    np.negative(Z, out=t)
+    with np.errstate(invalid="ignore"):  # NaN in, NaN out, silently (as expit)
+        np.logaddexp(0, t, out=t)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    return cast(Array, t[()] if t.ndim == 0 and out is None else t)
+
+
+def _expit() -> Callable[..., Array]:
+    """NumPy's σ with ``out=`` (:func:`_numpy_sigmoid`; ``fast.kernels`` calls it too)."""
+    return _numpy_sigmoid
 
 
 @functools.cache
@@ -304,7 +324,8 @@ def _native_sigmoid(xp: Any) -> Callable[..., Array] | None:
 def sigmoid(Z: Any, out: Any = None) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z, in Z's namespace.
 
-    NumPy: scipy's ``expit`` (one ufunc, accurate in both tails; ``out`` supported).
+    NumPy: exp(−log(1 + e^{−z})) (:func:`_numpy_sigmoid`: four ufuncs, within |z|·ε of
+    scipy's ``expit``; ``out`` supported).
     PyTorch and CuPy: their own ``torch.sigmoid`` and ``cupyx.scipy.special.expit`` (one
     kernel on a GPU, as accurate). Any other array API library: the same function
     written in two branches: with e = e^{-|z|} ≤ 1 (which never overflows),

@@ -23,8 +23,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand registered, or only the subcommand ``only``.
+
+    ``mlplab train ...`` needs the parser of ``train`` alone: importing the other
+    subcommands' modules (and what they import) would only add to its start-up time.
+    """
     parser = _Parser(
         prog="mlplab",
         description="mlplab: fully connected networks with backpropagation by hand.",
@@ -32,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in command_modules():
+    for name in command_modules() if only is None else [only]:
         module = importlib.import_module(f"mlplab.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_run=module.run)
@@ -41,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mlplab`` console script and ``python -m mlplab``."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # `mlplab COMMAND ...`: only that command's module; anything else (--help, --version,
+    # a typo) gets the full parser, whose messages list every command.
+    first = argv[0] if argv else None
+    parser = build_parser(first if first in command_modules() else None)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

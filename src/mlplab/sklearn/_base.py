@@ -22,7 +22,7 @@ from mlplab._typing import DenseParams
 from mlplab.core import layer_options as _opts
 from mlplab.core.backprop import forward as _forward
 from mlplab.core.network import Network
-from mlplab.sklearn import _fitting, _lecture2, _params
+from mlplab.sklearn import _backend, _fitting, _lecture2, _params
 from mlplab.sklearn._data import reject_ragged, require_comm
 
 T = TypeVar("T")
@@ -70,6 +70,7 @@ class _BaseMLP(BaseEstimator):
         self._validate_params()
         _params.check_params(self)
         _lecture2.check(self)
+        _backend.check(self)
 
     def _check_solver(self) -> bool:
         """``partial_fit`` exists for the stochastic solvers only (as in scikit-learn)."""
@@ -255,6 +256,7 @@ class _BaseMLP(BaseEstimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {"backend": "numpy", **state}  # pickled before the parameter existed
         net = state.get("network_")
         if isinstance(net, dict):
             state = dict(state)

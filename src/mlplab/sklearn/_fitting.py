@@ -24,7 +24,7 @@ import numpy as np
 
 from mlplab._validation import InputScaleWarning, finite_extremes
 from mlplab.core.network import Network
-from mlplab.sklearn import _lecture2, _params
+from mlplab.sklearn import _backend, _lecture2, _params
 from mlplab.sklearn._callbacks import LearningRate, ShuffledOrder, SklearnEpochEnd
 from mlplab.sklearn._data import weighted_standardizer
 from mlplab.train.divergence import DivergenceError
@@ -253,7 +253,7 @@ def _train(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InputScaleWarning)  # scikit-learn does not warn
-            trainer.fit(X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
+            _backend.fit(est, trainer, X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
     except DivergenceError as exc:
         # scikit-learn would go on with NaN; its best epoch is what it keeps
         if validation is None:

@@ -81,6 +81,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "lr_schedule": [str, None],
     "max_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
     "weight_decay": [Interval(numbers.Real, 0, None, closed="left"), None],
+    "backend": [StrOptions({"numpy", "torch"})],
 }
 """scikit-learn's ``_parameter_constraints`` of its MLPs, with mlplab's options added."""
 

@@ -59,6 +59,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         schedule counted in epochs (``"cosine"``, ``"step:10:0.5"``, ...), gradient
         clipping by global norm, and AdamW's λ (``solver="adamw"``); see
         :mod:`mlplab.sklearn._lecture2`.
+    backend : {"numpy", "torch"}, default="numpy"
+        Where the stochastic solvers train: mlplab's NumPy path, or PyTorch CPU tensors
+        (``pip install 'mlplab[torch]'``), which pays for wide layers on CPUs where
+        PyTorch's BLAS is the faster one (docs/guide/performance.md). The fitted network
+        is NumPy either way; ``solver="lbfgs"`` needs ``"numpy"``.
 
     Attributes
     ----------
@@ -130,6 +135,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         lr_schedule: str | None = None,
         max_grad_norm: float | None = None,
         weight_decay: float | None = None,
+        backend: str = "numpy",
     ) -> None:
         # scikit-learn's rule: store every parameter as given and check nothing (fit does)
         _params.store(self, locals())

@@ -82,6 +82,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         lr_schedule: str | None = None,
         max_grad_norm: float | None = None,
         weight_decay: float | None = None,
+        backend: str = "numpy",
     ) -> None:
         # scikit-learn's rule: store every parameter as given and check nothing (fit does)
         _params.store(self, locals())

@@ -35,6 +35,7 @@ from mlplab.core.optimizers import Optimizer
 from mlplab.fast import workspace as _ws
 from mlplab.fast.guarded import GuardedStep
 from mlplab.fast.step import AlternatingTheta, CheckedStep, add_l2_into, non_finite
+from mlplab.train import torch_cpu as _torch_cpu
 from mlplab.train.strategy import Local
 
 
@@ -53,6 +54,8 @@ class BatchGradient:
         self.grads = grads
         self.workspaces: dict[int, Any] = {}  # fast path: buffers per batch size
         self.last_Z: Any = None
+        # PyTorch CPU tensors: train/torch_cpu.py, made on first use
+        self._torch: _torch_cpu.TorchGradient | None = None
 
     def __call__(
         self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None
@@ -93,6 +96,11 @@ class BatchGradient:
     def _on_device(self, X: Any, Y: Any, labels: Any, rows: Any, w: Any) -> tuple[Any, int, Any]:
         """The lecture's functions in X's library; J and the count stay on the device."""
         net, xp = self.net, self.net._xp
+        if w is None and _torch_cpu.gradient_applies(net):  # fused PyTorch CPU kernels
+            if self._torch is None or self._torch.net is not net:
+                self._torch = _torch_cpu.TorchGradient(net, self.grads)
+            self._torch.grads = self.grads
+            return self._torch(X, Y, labels, rows)
         if rows is not None:
             X, Y = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
             labels = None if labels is None else xp.take(labels, rows, axis=0)
@@ -176,7 +184,8 @@ class DeviceStep:
 
     def __init__(self, optimizer: Optimizer, net: Any) -> None:
         self.net = net
-        self.guard = GuardedStep(optimizer)
+        # PyTorch CPU tensors, sgd/momentum: in place, checked on the host (torch_cpu.py)
+        self.guard = _torch_cpu.step_for(optimizer, net._theta) or GuardedStep(optimizer)
 
     def apply(self, J: Any, g: Any, state: Any) -> Any:
         return self.guard(J, g, state, self.net._theta)

@@ -1,0 +1,136 @@
+"""The PyTorch CPU step (issue 19, ``train/torch_cpu.py``): fused kernels and an in-place
+sgd/momentum step, checked on the host, equal to the NumPy path up to rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab.core import optimizers as O
+from mlplab.train import torch_cpu
+from mlplab.train.callbacks import Callback, ReduceLROnPlateau
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("array_api_compat")
+
+
+class _Spy(Callback):
+    """Records which gradient and step the trainer used."""
+
+    def on_train_begin(self, logs=None):
+        self.guard = self.trainer._stepper.guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.fused = self.trainer.gradient._torch is not None
+
+
+def _data(head, rng, n=40):
+    X = rng.normal(size=(n, 4))
+    if head == "multiclass":
+        return X, rng.integers(0, 3, n)
+    if head == "binary":
+        return X, rng.integers(0, 2, n)
+    return X, rng.normal(size=(n, 2))
+
+
+def _fit(net, X, y, opt, callbacks=(), **kw):
+    trainer = mlplab.Trainer(net, opt, list(callbacks), seed=3)
+    return trainer, trainer.fit(X, y, epochs=3, batch_size=8, **kw)
+
+
+@pytest.mark.parametrize("head", ["multiclass", "binary", "regression"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "identity"])
+@pytest.mark.parametrize("opt", [lambda: O.momentum(0.1, 0.9), lambda: O.sgd(0.05)])
+def test_fused_step_equals_numpy(head, act, opt):
+    rng = np.random.default_rng(0)
+    X, y = _data(head, rng)
+    k = {"multiclass": 3, "binary": 1, "regression": 2}[head]
+    ref = mlplab.Network([4, 6, 5, k], hidden=act, output=head, seed=1, dtype="float64")
+    net = ref.copy()
+    _, h0 = _fit(ref, X, y, opt(), validation_data=(X[:10], y[:10]))
+    spy = _Spy()
+    _, h1 = _fit(net, torch.asarray(X), torch.asarray(y), opt(), [spy],
+                 validation_data=(torch.asarray(X[:10]), torch.asarray(y[:10])))  # fmt: skip
+    assert spy.fused and isinstance(spy.guard, torch_cpu.TorchMomentumStep)
+    for key, values in h0.history.items():
+        np.testing.assert_allclose(h1.history[key], values, rtol=1e-10, atol=1e-13, err_msg=key)
+    theta = net.get_flat_params().numpy()
+    np.testing.assert_allclose(theta, ref.get_flat_params(), rtol=1e-10, atol=1e-13)
+
+
+def test_other_activations_weights_and_optimizers_take_the_generic_path():
+    """leaky_relu and sample weights: the generic gradient; adam: the generic step."""
+    rng = np.random.default_rng(1)
+    X, y = _data("binary", rng)
+    for hidden, opt, w in [("leaky_relu", O.sgd(0.1), None), ("relu", O.adam(0.01), None),
+                           ("relu", O.sgd(0.1), rng.uniform(0.5, 2, len(y)))]:  # fmt: skip
+        ref = mlplab.Network([4, 5, 1], hidden=hidden, seed=0, dtype="float64")
+        net = ref.copy()
+        spy = _Spy()
+        _, h0 = _fit(ref, X, y, opt, sample_weight=w)
+        _, h1 = _fit(net, torch.asarray(X), torch.asarray(y), opt, [spy], sample_weight=w)
+        assert spy.fused == (hidden == "relu" and w is None)
+        assert isinstance(spy.guard, torch_cpu.TorchMomentumStep) == (opt.name == "sgd")
+        np.testing.assert_allclose(h1.history["loss"], h0.history["loss"], rtol=1e-10)
+
+
+def test_reduce_lr_on_plateau_scales_the_fused_step():
+    rng = np.random.default_rng(2)
+    X, y = _data("multiclass", rng)
+    ref = mlplab.Network([4, 6, 3], output="multiclass", seed=0, dtype="float64")
+    net = ref.copy()
+    cb = lambda: ReduceLROnPlateau("loss", factor=0.5, patience=1, min_delta=10.0)  # noqa: E731
+    _, h0 = _fit(ref, X, y, O.momentum(0.2), [cb()])
+    _, h1 = _fit(net, torch.asarray(X), torch.asarray(y), O.momentum(0.2), [cb()])
+    assert h0.history["lr"][-1] < 0.2  # the plateau did shrink α
+    np.testing.assert_allclose(h1.history["lr"], h0.history["lr"])
+    np.testing.assert_allclose(h1.history["loss"], h0.history["loss"], rtol=1e-10)
+
+
+def _state(v):
+    return O.MomentumState(4, torch.asarray(v, dtype=torch.float32))
+
+
+def test_a_refused_step_changes_nothing_and_later_steps_neither():
+    step = torch_cpu.TorchMomentumStep(O.momentum(0.1, 0.9))
+    theta, v = torch.ones(3), [0.5, -0.5, 1.0]
+    g = torch.tensor([1.0, float("nan"), 0.0])
+    state = step(torch.tensor(0.3), g, _state(v), theta)
+    assert not step.ok and step.applied == 0 and state.count == 5
+    assert theta.tolist() == [1.0, 1.0, 1.0] and state.v.tolist() == v
+    state = step(torch.tensor(0.3), torch.zeros(3), state, theta)  # refused from now on
+    assert theta.tolist() == [1.0, 1.0, 1.0] and state.count == 6 and step.applied == 0
+    step2 = torch_cpu.TorchMomentumStep(O.sgd(0.1))
+    step2(torch.tensor(float("inf")), torch.zeros(3), O.EmptyState(0), theta)  # J = inf
+    assert not step2.ok and theta.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_the_check_survives_a_sum_that_overflows():
+    step = torch_cpu.TorchMomentumStep(O.sgd(1e-38))
+    theta = torch.zeros(2)
+    g = torch.tensor([3e38, 3e38])  # finite entries, Σ = inf in float32
+    step(torch.tensor(0.0), g, O.EmptyState(0), theta)
+    assert step.ok and step.applied == 1
+    np.testing.assert_allclose(theta.numpy(), [-3.0, -3.0], rtol=1e-6)
+
+
+def test_a_large_rate_whose_update_overflows_is_refused():
+    step = torch_cpu.TorchMomentumStep(O.momentum(100.0, 0.5))
+    theta, v = torch.zeros(2), [1e37, 0.0]
+    state = step(torch.tensor(0.0), torch.tensor([1e37, 1.0]), _state(v), theta)
+    assert not step.ok  # v = 1e37 is finite, α v = -1e39 is not
+    assert theta.tolist() == [0.0, 0.0] and state.v.tolist() == pytest.approx(v)
+
+
+def test_float32_wide_layers_train_like_numpy():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(64, 20)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    ref = mlplab.Network([20, 32, 32, 1], seed=0)
+    net = ref.copy()
+    _, h0 = _fit(ref, X, y, O.momentum(0.1))
+    _, h1 = _fit(net, torch.from_numpy(X), torch.from_numpy(y), O.momentum(0.1))
+    assert net.get_flat_params().dtype == torch.float32
+    np.testing.assert_allclose(h1.history["loss"], h0.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(h1.history["accuracy"], h0.history["accuracy"])
