@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -75,6 +76,10 @@ MODULES: dict[str, list[str]] = {
     "batchnorm": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
 }
 """Each core module and the test files that exercise it."""
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""mutmut forks a test process per mutant: thread pools started before the fork (PyTorch's
+OpenMP pool, in the tests that compare with it) deadlock the child, so none is started."""
 
 KILLED = ("killed", "timeout", "segfault")
 """mutmut's statuses of a mutant some test noticed (a crash or a hang counts)."""
@@ -168,11 +173,12 @@ def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[d
     """Mutate ``module`` in a copy of the checkout: mutant names by status, and unkilled ones."""
     _write_copy(module, workdir)
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run"], cwd=workdir, check=False, stdout=subprocess.DEVNULL)
+    env = {**os.environ, **ONE_THREAD}
+    subprocess.run([*mutmut, "run"], cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
     by_status = _results(mutmut, workdir)
     if by_status.get("timeout"):  # a busy machine can time a mutant out: try those once more
         again = [*mutmut, "run", *by_status["timeout"]]
-        subprocess.run(again, cwd=workdir, check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(again, cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
         by_status = _results(mutmut, workdir)
     return by_status, _unkilled(mutmut, workdir, by_status)
 
@@ -191,7 +197,9 @@ def rerun_survivors(module: str, workdir: Path) -> tuple[dict[str, list[str]], l
     shutil.copytree(ROOT / "tests", workdir / "mutants" / "tests")
     shutil.copy(workdir / "pyproject.toml", workdir / "mutants" / "pyproject.toml")
     if todo:
-        subprocess.run([*mutmut, "run", *todo], cwd=workdir, check=False, stdout=subprocess.DEVNULL)
+        run = [*mutmut, "run", *todo]
+        env = {**os.environ, **ONE_THREAD}
+        subprocess.run(run, cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
     after = {name: status for status, names in _results(mutmut, workdir).items() for name in names}
     by_status: dict[str, list[str]] = {}
     for status, names in before.items():
