@@ -193,3 +193,14 @@ def test_init_params_casts_every_draw_to_the_dtype():
     np.testing.assert_array_equal(
         params[0].W, initializers.he(np.random.default_rng(1), (3, 4), np.float64)
     )
+
+
+def test_init_params_hands_each_initializer_the_dtype():
+    seen = []
+
+    def record(rng, shape, dtype):
+        seen.append(dtype)
+        return np.zeros(shape, dtype=dtype)
+
+    backprop.init_params([2, 3, 1], [record, record], np.random.default_rng(0), np.float32)
+    assert seen == [np.float32, np.float32]
