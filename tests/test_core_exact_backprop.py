@@ -151,3 +151,56 @@ def test_forward_caches_and_the_linear_output_layer():
         np.testing.assert_array_equal(Z_L, [[-1.0], [4.0]])  # no activation on layer L
         np.testing.assert_array_equal(caches[1].A, Z_L)
         np.testing.assert_array_equal(caches[1].A_prev, caches[0].A)
+
+
+@pytest.mark.parametrize(("bn", "mask"), [(True, False), (False, True)])
+def test_batch_norm_alone_and_dropout_alone_equal_the_reference(bn, mask):
+    t = {k: v.copy() for k, v in THETA.items()}
+    for training in (True, False):
+        J, grads = _module_call(t, training, bn=bn, mask=mask)
+        assert J == pytest.approx(_reference_J(t, training, bn=bn, mask=mask), rel=1e-13)
+        assert len(grads.norms) == 2
+
+
+def test_defaults_of_the_functions():
+    t = {k: v.copy() for k, v in THETA.items()}
+    params = [DenseParams(t[f"W{l}"], t[f"b{l}"]) for l in (1, 2, 3)]
+    hidden = [activations.tanh, activations.leaky_relu(0.2)]
+    J0 = _reference_J(t, True, bn=False, mask=False, lam=0.0)
+    assert backprop.loss_and_grads(params, X, Y_BIN, hidden, heads.binary)[0] == pytest.approx(J0)
+    bn_layer = B.BatchNorm(B.BNParams(t["gamma"], t["beta"]), RUNNING, EPS_BN)
+    J, grads = backprop.loss_and_all_grads(
+        params, X, Y_BIN, hidden, heads.binary, norms=[bn_layer, None]
+    )
+    assert J == pytest.approx(_reference_J(t, True, mask=False, lam=0.0), rel=1e-13)  # training
+    assert grads.dX is None
+    Z_L, caches = backprop.forward(params, X, hidden, [bn_layer, None])  # inference by default
+    Z_inf, _ = backprop.forward(params, X, hidden, [bn_layer, None], training=False)
+    np.testing.assert_array_equal(Z_L, Z_inf)
+    dZ = heads.binary.loss_and_grad(Z_L.copy(), Y_BIN)[1]
+    assert backprop.backward_all(dZ, params, caches, hidden).dX is None
+
+
+def test_init_params_casts_every_draw_to_the_dtype():
+    def wide(rng, shape, dtype):
+        return np.ones(shape)  # float64 whatever is asked
+
+    params = backprop.init_params([2, 3], [wide], np.random.default_rng(0), np.float32)
+    assert params[0].W.dtype == np.float32 and params[0].b.dtype == np.float32
+    from mlplab.core import initializers
+
+    params = backprop.init_params([4, 3], [initializers.he], np.random.default_rng(1), np.float64)
+    np.testing.assert_array_equal(
+        params[0].W, initializers.he(np.random.default_rng(1), (3, 4), np.float64)
+    )
+
+
+def test_init_params_hands_each_initializer_the_dtype():
+    seen = []
+
+    def record(rng, shape, dtype):
+        seen.append(dtype)
+        return np.zeros(shape, dtype=dtype)
+
+    backprop.init_params([2, 3, 1], [record, record], np.random.default_rng(0), np.float32)
+    assert seen == [np.float32, np.float32]

@@ -178,3 +178,55 @@ def test_train_test_split_without_strata_is_one_permutation():
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.4, seed=4)  # stratified
     assert sorted(y_te.tolist()) == [0, 0, 1, 1]
     assert len(X_tr) == 6 and sorted(X_tr[:, 0].tolist() + X_te[:, 0].tolist()) == list(X[:, 0])
+
+
+def test_standardizer_state_messages_and_list_input():
+    fresh = Standardizer()
+    assert fresh.mean_ is None and fresh.scale_ is None
+    half = Standardizer()
+    half.mean_ = np.zeros(2)  # μ without σ is not fitted either
+    with pytest.raises(RuntimeError, match="not fitted"):
+        half.transform(np.ones((1, 2)))
+    std = Standardizer.from_moments([1.0, -2.0], [2.0, 4.0])
+    np.testing.assert_array_equal(std.transform([[3, 2]]), [[1.0, 1.0]])  # a list: float64
+    assert std.transform([[3, 2]]).dtype == np.float64
+    with pytest.raises(
+        ValueError, match=r"^X has 3 features, but the Standardizer was fit on n\[0\]=2$"
+    ):
+        std.transform(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"^X has 1 features, but the Standardizer has n\[0\]=2$"):
+        std.inverse_transform(np.ones((1, 1)))
+    np.testing.assert_array_equal(std.inverse_transform([[1, 1]]), [[3.0, 2.0]])
+    with pytest.raises(ValueError, match="^the standardizer's mean and scale must be 1-D, of the"):
+        Standardizer.from_moments([[0.0]], [[1.0]])
+    with pytest.raises(ValueError, match="^the standardizer arrays are not finite and positive$"):
+        Standardizer.from_moments([0.0], [0.0])
+
+
+def test_load_dataset_defaults():
+    X, y = load_dataset()
+    assert X.shape == (569, 30)  # breast cancer
+    np.testing.assert_array_equal(load_dataset("xor", 6)[0], load_dataset("xor", 6, seed=0)[0])
+    assert not np.array_equal(load_dataset("xor", 6)[0], load_dataset("xor", 6, seed=1)[0])
+
+
+def test_train_test_split_defaults_strata_and_the_scikit_learn_path():
+    from sklearn.model_selection import train_test_split as sk_split
+
+    X, y = np.arange(40.0).reshape(20, 2), np.array([0] * 14 + [1] * 6)
+    got = train_test_split(X, y)
+    want = sk_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    want = sk_split(X, y, test_size=0.3, random_state=5, stratify=y)
+    for a, b in zip(train_test_split(X, y, 0.3, seed=5), want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    Y2 = np.eye(2, dtype=int)[y]  # 2-D integer targets are no strata
+    want = sk_split(X, Y2, test_size=0.3, random_state=5)
+    for a, b in zip(train_test_split(X, Y2, 0.3, seed=5), want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    X_list = X.tolist()  # not a NumPy array: scikit-learn itself
+    want = sk_split(X_list, y, test_size=0.3, random_state=5, stratify=y)
+    got = train_test_split(X_list, y, 0.3, seed=5)
+    assert got[0] == want[0] and got[1] == want[1]
+    np.testing.assert_array_equal(got[3], want[3])

@@ -93,3 +93,27 @@ def test_init_bn_starts_at_one_zero_zero_one(dtype):
     for array, value in [(params.gamma, 1), (params.beta, 0), (stats.mean, 0), (stats.var, 1)]:
         assert array.dtype == dtype and array.shape == (3,) and (array == value).all()
     assert B.BatchNorm(params, stats).eps == 1e-5
+
+
+def test_batchnorm_in_another_array_library():
+    xps = pytest.importorskip("array_api_strict")
+    pytest.importorskip("array_api_compat")
+    rng = np.random.default_rng(5)
+    Z, dZt = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    bn = _bn([2.0, 0.5, 1.0], [0.1, 0.2, 0.3], [0.5, 0.0, -1.0], [2.0, 1.0, 0.5], 1e-3)
+    bn_s = B.BatchNorm(
+        B.BNParams(*(xps.asarray(a) for a in bn.params)),
+        B.BNStats(*(xps.asarray(a) for a in bn.running)),
+        bn.eps,
+    )
+    for training in (True, False):
+        Zt, cache = B.batchnorm_forward(Z, bn, training)
+        Zt_s, cache_s = B.batchnorm_forward(xps.asarray(Z), bn_s, training)
+        assert type(Zt_s) is type(xps.asarray(Z))
+        np.testing.assert_allclose(np.asarray(Zt_s), Zt, rtol=1e-14)
+        dZ, grads = B.batchnorm_backward(dZt, cache)
+        dZ_s, grads_s = B.batchnorm_backward(xps.asarray(dZt), cache_s)
+        np.testing.assert_allclose(np.asarray(dZ_s), dZ, rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(grads_s.gamma), grads.gamma, rtol=1e-13)
+    mean, var = B.batch_moments(xps.asarray(Z))
+    np.testing.assert_allclose(np.asarray(var), Z.var(axis=0), rtol=1e-14)

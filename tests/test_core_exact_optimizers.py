@@ -192,3 +192,64 @@ def test_zeros_like_state_and_apply_updates_keep_inputs():
     new = O.apply_updates(P, G1)
     _close(new, _map(lambda p, g: p + g, P, G1))
     assert P["W"].tolist() == [[1.0, -2.0]]
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "name"),
+    [
+        (O.nesterov, {"beta": 1.0}, "beta"),
+        (O.rmsprop, {"rho": 1.0}, "rho"),
+        (O.rmsprop, {"eps": 0.0}, "eps"),
+        (O.adam, {"b1": 1.0}, "b1"),
+        (O.adam, {"b2": -0.1}, "b2"),
+        (O.adam, {"eps": 0.0}, "eps"),
+        (O.adamw, {"b1": 1.0}, "b1"),
+        (O.adamw, {"b2": 1.0}, "b2"),
+        (O.adamw, {"eps": 0.0}, "eps"),
+        (O.adamw, {"weight_decay": -0.1}, "weight_decay"),
+    ],
+)
+def test_every_bad_hyperparameter_is_named(make, kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name} must "):
+        make(**kwargs)
+
+
+def test_scheduled_updates_and_params_reach_every_path():
+    sched = S.step_decay(1.0, 1, 0.5)
+    for make in (O.momentum, O.nesterov, O.rmsprop):
+        u1, u2, _ = _two_steps(make(sched))
+        ref1, ref2, _ = _two_steps(make(1.0))
+        _close(u1, ref1)
+        assert not np.allclose(u2["W"], ref2["W"])  # the second step at α = 0.5
+    assert O.adamw(weight_decay=0.0).hyperparams["weight_decay"] == 0.0
+    with pytest.raises(ValueError, match=r"needs the parameters \(its decay is λW\)$"):
+        O.adamw().update(G1, O.adamw().init(P))
+    clipped = O.clip_by_global_norm(O.adamw(0.5, weight_decay=0.3), 100.0)  # params reach adamw
+    u, _ = clipped.update(G1, clipped.init(P), P)
+    w, _, _, _ = _adam_steps(0.9, 0.999, 1e-8, 0.5, decay=0.3)
+    _close(u, w)
+
+    def update(grads, state, params):
+        return _map(lambda g, p: -g * p, grads, params), state  # uses params
+
+    mine = O.scale_learning_rate(O.Optimizer(O.sgd_init, update, "mine", {}), 0.5)
+    u, _ = mine.update(G1, O.EmptyState(0), P)
+    _close(u, _map(lambda g, p: -0.5 * g * p, G1, P))
+    wrapped = O.clip_by_global_norm(O.sgd(sched), 10.0)
+    assert O.current_learning_rate(wrapped, O.EmptyState(2)) == 0.25
+    assert O.current_learning_rate(O.sgd(sched), object()) == 1.0  # no count: step 0
+
+
+def test_optimizer_state_in_another_array_library():
+    xps = pytest.importorskip("array_api_strict")
+    pytest.importorskip("array_api_compat")
+    Ps = {k: xps.asarray(v) for k, v in P.items()}
+    Gs = {k: xps.asarray(v) for k, v in G1.items()}
+    opt = O.adam(0.5)
+    state = opt.init(Ps)
+    assert type(state.v["W"]) is type(Ps["W"])
+    u, state = opt.update(Gs, state, Ps)
+    want, _ = opt.update(G1, opt.init(P), P)
+    for key in ("W", "b"):
+        assert type(u[key]) is type(Ps["W"])
+        np.testing.assert_allclose(np.asarray(u[key]), want[key], rtol=1e-14)

@@ -139,3 +139,62 @@ def test_parse_every_form_exactly():
         S.parse("sine", 1.0)
     with pytest.raises(ValueError, match="steps_per_epoch must be > 0"):
         S.parse("constant", 1.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "name"),
+    [
+        (S.constant, {"lr": 0.0}, "lr"),
+        (S.step_decay, {"lr": 0.0, "step_size": 1}, "lr"),
+        (S.step_decay, {"lr": 1.0, "step_size": 0}, "step_size"),
+        (S.step_decay, {"lr": 1.0, "step_size": 1, "gamma": 0.0}, "gamma"),
+        (S.exponential_decay, {"lr": 0.0, "gamma": 0.5}, "lr"),
+        (S.exponential_decay, {"lr": 1.0, "gamma": 0.0}, "gamma"),
+        (S.exponential_decay, {"lr": 1.0, "gamma": 0.5, "every": 0}, "every"),
+        (S.inverse_time_decay, {"lr": 0.0, "decay": 0.5}, "lr"),
+        (S.inverse_time_decay, {"lr": 1.0, "decay": -0.5}, "decay"),
+        (S.inverse_time_decay, {"lr": 1.0, "decay": 0.5, "every": 0}, "every"),
+        (S.cosine_decay, {"lr": 0.0, "decay_steps": 2}, "lr"),
+        (S.cosine_decay, {"lr": 1.0, "decay_steps": 0}, "decay_steps"),
+        (S.cosine_decay, {"lr": 1.0, "decay_steps": 2, "final_lr": -0.1}, "final_lr"),
+        (S.linear_warmup, {"lr": 0.0, "warmup_steps": 2}, "lr"),
+        (S.linear_warmup, {"lr": 1.0, "warmup_steps": 0}, "warmup_steps"),
+        (S.linear_warmup, {"lr": 1.0, "warmup_steps": 2, "start_factor": -0.1}, "start_factor"),
+    ],
+)
+def test_every_bad_hyperparameter_is_named(make, kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name} must be "):
+        make(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: S.step_decay(1.0, 2.0), "step_size"),
+        (lambda: S.exponential_decay(1.0, 0.5, every=1.0), "every"),
+        (lambda: S.inverse_time_decay(1.0, 0.5, every=1.0), "every"),
+        (lambda: S.cosine_decay(1.0, 2.0), "decay_steps"),
+        (lambda: S.linear_warmup(1.0, 2.0), "warmup_steps"),
+    ],
+)
+def test_step_counts_must_be_integers(make, name):
+    with pytest.raises(
+        TypeError,
+        match=f"^{name} must be an integer, got 2.0$|^{name} must be an integer, got 1.0$",
+    ):
+        make()
+
+
+def test_repr_config_keys_and_parse_defaults():
+    assert repr(S.step_decay(1.0, 3, 0.5)) == "step(lr=1.0, step_size=3, gamma=0.5)"
+    with pytest.raises(ValueError, match=r"choose one of \['constant', 'cosine', 'exponential'"):
+        S.from_config({"schedule": "sine"})
+    c = S.from_config({"schedule": "constant", "lr": 0.5, "after": None})  # after: None dropped
+    assert c(0) == 0.5 and c.hyperparams == {"lr": 0.5}
+    assert S.parse("step:2", 1.0).hyperparams["step_size"] == 2  # one step per epoch
+    with pytest.raises(
+        ValueError,
+        match=r"use constant, step:S\[:gamma\], exponential:gamma, inverse_time:decay, "
+        r"cosine\[:E\] or warmup:W\[:then\]$",
+    ):
+        S.parse("sine", 1.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -75,6 +76,10 @@ MODULES: dict[str, list[str]] = {
     "batchnorm": ["tests/test_batchnorm_dropout.py", "tests/test_core_exact_lecture2.py"],
 }
 """Each core module and the test files that exercise it."""
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""mutmut forks a test process per mutant: thread pools started before the fork (PyTorch's
+OpenMP pool, in the tests that compare with it) deadlock the child, so none is started."""
 
 KILLED = ("killed", "timeout", "segfault")
 """mutmut's statuses of a mutant some test noticed (a crash or a hang counts)."""
@@ -133,22 +138,20 @@ def _results(mutmut: list[str], workdir: Path) -> dict[str, list[str]]:
     return by_status
 
 
-def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[dict]]:
-    """Mutate ``module`` in a copy of the checkout: mutant names by status, and unkilled ones."""
+def _write_copy(module: str, workdir: Path) -> None:
+    """The checkout's src, tests and conftest in ``workdir``, configured for ``module``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for part in ("src", "tests"):
+        shutil.rmtree(workdir / part, ignore_errors=True)
         shutil.copytree(ROOT / part, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "conftest.py", workdir / "conftest.py")
     pyproject = (ROOT / "pyproject.toml").read_text()
     pyproject = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", pyproject)
     (workdir / "pyproject.toml").write_text(pyproject + _config(module, MODULES[module]))
-    mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run"], cwd=workdir, check=False, stdout=subprocess.DEVNULL)
-    by_status = _results(mutmut, workdir)
-    if by_status.get("timeout"):  # a busy machine can time a mutant out: try those once more
-        again = [*mutmut, "run", *by_status["timeout"]]
-        subprocess.run(again, cwd=workdir, check=False, stdout=subprocess.DEVNULL)
-        by_status = _results(mutmut, workdir)
+
+
+def _unkilled(mutmut: list[str], workdir: Path, by_status: dict[str, list[str]]) -> list[dict]:
+    """Every mutant no test killed, with its function, changed lines and diff."""
     unkilled = []
     for status in UNKILLED:
         for name in by_status.get(status, []):
@@ -163,7 +166,48 @@ def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[d
                     "diff": diff.stdout,
                 }
             )
-    return by_status, unkilled
+    return unkilled
+
+
+def run_module(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[dict]]:
+    """Mutate ``module`` in a copy of the checkout: mutant names by status, and unkilled ones."""
+    _write_copy(module, workdir)
+    mutmut = [sys.executable, "-m", "mutmut"]
+    env = {**os.environ, **ONE_THREAD}
+    subprocess.run([*mutmut, "run"], cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
+    by_status = _results(mutmut, workdir)
+    if by_status.get("timeout"):  # a busy machine can time a mutant out: try those once more
+        again = [*mutmut, "run", *by_status["timeout"]]
+        subprocess.run(again, cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
+        by_status = _results(mutmut, workdir)
+    return by_status, _unkilled(mutmut, workdir, by_status)
+
+
+def rerun_survivors(module: str, workdir: Path) -> tuple[dict[str, list[str]], list[dict]]:
+    """Run only the unkilled mutants of an earlier ``--keep`` run again, with today's tests.
+
+    Tests are only ever added, so a mutant killed before stays killed: its verdict is kept,
+    and every survivor is run again (mutmut learns which new test covers what).
+    """
+    mutmut = [sys.executable, "-m", "mutmut"]
+    before = _results(mutmut, workdir)
+    todo = [name for status in UNKILLED for name in before.get(status, [])]
+    _write_copy(module, workdir)
+    shutil.rmtree(workdir / "mutants" / "tests", ignore_errors=True)
+    shutil.copytree(ROOT / "tests", workdir / "mutants" / "tests")
+    shutil.copy(workdir / "pyproject.toml", workdir / "mutants" / "pyproject.toml")
+    if todo:
+        run = [*mutmut, "run", *todo]
+        env = {**os.environ, **ONE_THREAD}
+        subprocess.run(run, cwd=workdir, check=False, stdout=subprocess.DEVNULL, env=env)
+    after = {name: status for status, names in _results(mutmut, workdir).items() for name in names}
+    by_status: dict[str, list[str]] = {}
+    for status, names in before.items():
+        for name in names:
+            now = after.get(name, status) if name in todo else status
+            now = status if now not in KILLED + UNKILLED else now  # not re-checked: as before
+            by_status.setdefault(now, []).append(name)
+    return by_status, _unkilled(mutmut, workdir, by_status)
 
 
 def _key(entry: dict) -> tuple[str, tuple[str, ...]]:
@@ -201,6 +245,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the table as Markdown here")
     parser.add_argument("--json", type=Path, help="write the unlisted survivors here (JSON)")
     parser.add_argument("--keep", type=Path, help="run in KEEP/<module> and keep it (no temp)")
+    parser.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="with --keep: run only the earlier run's unkilled mutants again, with today's tests",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
@@ -214,7 +263,9 @@ def main() -> int:
     ]
     failed, found_new = [], {}
     for module in args.modules:
-        if args.keep:
+        if args.keep and args.rerun_survivors:
+            by_status, unkilled = rerun_survivors(module, args.keep / module)
+        elif args.keep:
             shutil.rmtree(args.keep / module, ignore_errors=True)
             by_status, unkilled = run_module(module, args.keep / module)
         else:
