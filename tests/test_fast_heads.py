@@ -94,7 +94,9 @@ def test_estimator_epoch_order_is_scikit_learns_shuffle():
 
 def test_blas_level1_lookup_by_dtype_is_the_named_one_and_obeys_set_enabled():
     dt = np.dtype(np.float64)
-    first = _blas.level1(dt)  # fills the per-dtype cache
+    _blas._cache.clear()  # other tests rebuild the routines: start from empty caches
+    _blas._by_dtype.clear()
+    first = _blas.level1(dt)  # fills both caches
     assert _blas.level1(dt) is first is _blas.level1("float64")
     old = _blas.set_enabled(False)
     try:
