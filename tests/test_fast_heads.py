@@ -90,3 +90,18 @@ def test_estimator_epoch_order_is_scikit_learns_shuffle():
         idx = shuffle(idx, random_state=rs)
         np.testing.assert_array_equal(order(11), idx)
     np.testing.assert_array_equal(ShuffledOrder(rs, shuffle=False)(5), np.arange(5))
+
+
+def test_blas_level1_lookup_by_dtype_is_the_named_one_and_obeys_set_enabled():
+    dt = np.dtype(np.float64)
+    _blas._cache.clear()  # other tests rebuild the routines: start from empty caches
+    _blas._by_dtype.clear()
+    first = _blas.level1(dt)  # fills both caches
+    assert _blas.level1(dt) is first is _blas.level1("float64")
+    old = _blas.set_enabled(False)
+    try:
+        assert _blas.level1(dt) is None  # the cache does not bypass the switch
+    finally:
+        _blas.set_enabled(old)
+    assert _blas.level1(dt) is first
+    assert _blas.level1(np.dtype(np.int64)) is None  # no BLAS routines for integers

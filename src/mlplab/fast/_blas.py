@@ -43,6 +43,8 @@ class Level1(NamedTuple):
 
 _UNSET: Any = object()
 _cache: dict[str, Level1 | None] = {}
+_by_dtype: dict[Any, Level1 | None] = {}  # the same, keyed by the dtype as passed: one
+# dict lookup per call (the trainer asks once per layer and step; dtype.name is slow)
 _lib: Any = _UNSET
 _enabled = os.environ.get("MLPLAB_BLAS", "1") != "0"
 
@@ -132,9 +134,16 @@ def level1(dtype: Any) -> Level1 | None:
     global _lib
     if not _enabled:
         return None
+    try:
+        return _by_dtype[dtype]
+    except (KeyError, TypeError):  # not seen yet, or not hashable
+        pass
     dt = np.dtype(dtype)
     if dt.name in _cache:
-        return _cache[dt.name]
+        ops = _cache[dt.name]
+        if isinstance(dtype, np.dtype):
+            _by_dtype[dtype] = ops
+        return ops
     import ctypes
 
     kinds: dict[str, tuple[str, type]] = {
@@ -151,4 +160,6 @@ def level1(dtype: Any) -> Level1 | None:
             if ops is not None and not _self_test(ops, dt):
                 ops = None
     _cache[dt.name] = ops
+    if isinstance(dtype, np.dtype):
+        _by_dtype[dtype] = ops
     return ops

@@ -17,6 +17,8 @@ by step, so that the same ``random_state`` gives the same model up to rounding:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import warnings
 from typing import Any
 
@@ -239,6 +241,34 @@ def _same_kind(state: Any, fresh: Any) -> bool:
     return all(np.shape(a) == np.shape(b) for a, b in zip(state[1:], fresh[1:], strict=True))
 
 
+SMALL_PRODUCT = 1 << 22
+"""Largest m·n[l-1]·n[l] (multiply-adds of one batch's product) trained on one BLAS thread.
+
+On products this small, two BLAS threads spend more time handing work over than computing
+(benchmarks/RESULTS-sklearn-dropin.md: digits, 200 × 64 × 100)."""
+
+_controller: list[Any] = []  # threadpoolctl's ThreadpoolController, made once
+
+
+def _blas_threads(sizes: Any, B: int, steps: int) -> Any:
+    """A context that runs BLAS on one thread while the fit's products are all small.
+
+    For ``steps`` of at least 100 batches of ``B`` rows whose every product has at most
+    :data:`SMALL_PRODUCT` multiply-adds; otherwise (and without threadpoolctl, which
+    scikit-learn installs) a context that changes nothing.
+    """
+    if steps < 100 or max(B * a * b for a, b in itertools.pairwise(sizes)) > SMALL_PRODUCT:
+        return contextlib.nullcontext()
+    try:
+        if not _controller:
+            from threadpoolctl import ThreadpoolController
+
+            _controller.append(ThreadpoolController())
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return contextlib.nullcontext()
+    return _controller[0].limit(limits=1, user_api="blas")
+
+
 def _train(
     est: Any,
     trainer: Trainer,
@@ -253,7 +283,8 @@ def _train(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InputScaleWarning)  # scikit-learn does not warn
-            _backend.fit(est, trainer, X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
+            with _blas_threads(est.network_.layer_sizes, B, epochs * -(-X.shape[0] // B)):
+                _backend.fit(est, trainer, X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
     except DivergenceError as exc:
         # scikit-learn would go on with NaN; its best epoch is what it keeps
         if validation is None:
