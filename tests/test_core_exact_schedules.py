@@ -132,7 +132,7 @@ def test_parse_every_form_exactly():
         match=r"^bad learning-rate schedule 'cosine': cosine needs its number of epochs: cosine:E$",
     ):
         S.parse("cosine", 1.0)
-    for bad in ("step", "exponential"):
+    for bad in ("step", "exponential", "step:x", "exponential:0.9:y"):
         with pytest.raises(ValueError, match=f"^bad learning-rate schedule '{bad}': "):
             S.parse(bad, 1.0)
     with pytest.raises(ValueError, match=r"^unknown learning-rate schedule 'sine'; use constant"):

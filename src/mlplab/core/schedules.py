@@ -236,8 +236,8 @@ def parse(spec: str, lr: float, steps_per_epoch: int = 1, epochs: int | None = N
     """
     head, _, rest = spec.strip().lower().partition(":")
     k = _steps(steps_per_epoch, "steps_per_epoch")
-    nums = [float(x) for x in rest.split(":") if x] if head != "warmup" else []
     try:
+        nums = [float(x) for x in rest.split(":") if x] if head != "warmup" else []
         if head == "constant":
             return constant(lr)
         if head == "step":
