@@ -1,19 +1,16 @@
 """The per-step shortcuts of the NumPy fast path equal the pure code they replace.
 
 * mlplab.fast.heads: the in-place heads, bit for bit the pure ``loss_and_grad``;
-* mlplab.fast.step.add_l2_into: the L2 term without temporaries, equal to the pure
-  penalty and gradient term to rounding;
 * the estimators' epoch order: scikit-learn's ``shuffle`` draw without its checks.
 """
 
 import numpy as np
 import pytest
 
-from mlplab.core import backprop, heads
+from mlplab.core import heads
 from mlplab.core.network import Network
 from mlplab.fast import _blas
 from mlplab.fast.heads import head_kernel
-from mlplab.fast.step import add_l2_into
 from mlplab.fast.workspace import Workspace
 
 
@@ -55,28 +52,6 @@ def test_only_the_built_in_heads_have_kernels():
     Y = np.ones((4, 2))
     J = ws.loss_and_grads(net._params, np.ones((4, 3)), Y, net._views(np.zeros_like(net._theta)))
     assert J == 0.0  # the user's loss_and_grad ran
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("blas", [True, False])
-def test_add_l2_into_equals_the_pure_l2_terms(rng, dtype, blas):
-    net = Network([5, 7, 3, 2], hidden="tanh", output="multiclass", dtype=dtype, seed=1)
-    g = rng.standard_normal(net._theta.shape).astype(dtype)
-    grads = net._views(g.copy())
-    lam, size = 0.3, 16
-    old = _blas.set_enabled(blas)
-    try:
-        _blas._cache.clear()
-        penalty = add_l2_into(net._params, grads, lam, size)
-    finally:
-        _blas.set_enabled(old)
-        _blas._cache.clear()
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    assert penalty == pytest.approx(backprop.l2_penalty(net._params, lam, size), rel=rtol)
-    expected = net._views(g.copy())
-    for (gW, gb), (eW, eb), p in zip(grads, expected, net._params, strict=True):
-        np.testing.assert_allclose(gW, eW + (lam / size) * p.W, rtol=rtol, atol=rtol)
-        np.testing.assert_array_equal(gb, eb)  # biases are not penalized
 
 
 def test_estimator_epoch_order_is_scikit_learns_shuffle():

@@ -13,8 +13,7 @@ The functions here are the few places where NumPy and the standard differ:
 
 * :func:`namespace` picks ``xp`` from arrays without importing anything for NumPy;
 * :func:`astype`, :func:`copy`, :func:`norm` (NumPy methods vs standard functions);
-* :func:`sigmoid`: exp(−log(1 + e^{−z})) for NumPy (no SciPy import), the library's own
-  kernel or a two-branch stable form elsewhere;
+* :func:`sigmoid`: scipy's ``expit`` for NumPy, a two-branch stable form elsewhere;
 * :func:`to_numpy` / :func:`convert`: the explicit host <-> device copies (``Network.to``,
   ``mlplab.save``, input checks), never used inside the training loop;
 * :func:`loss_value`: a cost J is a Python float with NumPy (as it always was), but a 0-D
@@ -279,31 +278,12 @@ def loss_value(J: Any) -> float:
     return cast(float, J)
 
 
-def _numpy_sigmoid(Z: Any, out: Any = None) -> Array:
-    r"""σ(z) = exp(−log(1 + e^{−z})) in four NumPy ufuncs (``out`` supported).
-
-    ``np.logaddexp(0, −z)`` = log(1 + e^{−z}) never overflows and e^{−it} ≤ 1, so σ is
-    finite and warning-free for every z; its relative error stays within |z|·ε of
-    scipy's ``expit`` (4e-15 at |z| = 700). The NumPy reference loop of the benchmarks
-    computes σ the same way. Not scipy's ``expit`` itself: importing ``scipy.special``
-    took 0.3–0.5 s on the loaded benchmark machine, a third of a whole short training
-    process (benchmarks/time_to_model.py), against a few µs more per call here.
-    """
-    Z = np.asarray(Z)
-    if Z.dtype.kind != "f":
-        Z = Z.astype(np.float64)
-    t = np.empty_like(Z) if out is None else out
-    np.negative(Z, out=t)
-    with np.errstate(invalid="ignore"):  # NaN in, NaN out, silently (as expit)
-        np.logaddexp(0, t, out=t)
-    np.negative(t, out=t)
-    np.exp(t, out=t)
-    return cast(Array, t[()] if t.ndim == 0 and out is None else t)
-
-
+@functools.cache
 def _expit() -> Callable[..., Array]:
-    """NumPy's σ with ``out=`` (:func:`_numpy_sigmoid`; ``fast.kernels`` calls it too)."""
-    return _numpy_sigmoid
+    # scipy.special costs ~70 ms to import: load it on first use, not with mlplab.
+    from scipy.special import expit
+
+    return expit
 
 
 @functools.cache
@@ -324,8 +304,7 @@ def _native_sigmoid(xp: Any) -> Callable[..., Array] | None:
 def sigmoid(Z: Any, out: Any = None) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z, in Z's namespace.
 
-    NumPy: exp(−log(1 + e^{−z})) (:func:`_numpy_sigmoid`: four ufuncs, within |z|·ε of
-    scipy's ``expit``; ``out`` supported).
+    NumPy: scipy's ``expit`` (one ufunc, accurate in both tails; ``out`` supported).
     PyTorch and CuPy: their own ``torch.sigmoid`` and ``cupyx.scipy.special.expit`` (one
     kernel on a GPU, as accurate). Any other array API library: the same function
     written in two branches: with e = e^{-|z|} ≤ 1 (which never overflows),

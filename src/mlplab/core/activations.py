@@ -44,10 +44,10 @@ class Activation(NamedTuple):
 def stable_sigmoid(Z: Array) -> Array:
     r"""σ(z) = 1 / (1 + e^{-z}), finite and warning-free for every z.
 
-    The bare ``1/(1+np.exp(-z))`` overflows for z ≪ 0 (e^{1000} = inf); NumPy arrays
-    take σ(z) = exp(−log(1 + e^{−z})) instead (``np.logaddexp`` never overflows), within
-    |z|·ε of scipy's ``expit``. Arrays of other libraries use their own sigmoid or the
-    two-branch form of :func:`mlplab._array_api.sigmoid`.
+    The bare ``1/(1+np.exp(-z))`` overflows for z ≪ 0 (e^{1000} = inf); scipy's
+    ``expit`` evaluates the same function in one ufunc, accurate in both tails.
+    Arrays of other libraries (no expit there) use their own sigmoid or the two-branch
+    form of :func:`mlplab._array_api.sigmoid`.
 
     Parameters
     ----------
@@ -57,7 +57,7 @@ def stable_sigmoid(Z: Array) -> Array:
     -------
     array of Z's shape, dtype and namespace
     """
-    if type(Z) is np.ndarray:  # NumPy: four ufuncs, no SciPy import
+    if type(Z) is np.ndarray:  # NumPy: scipy's expit directly
         return _xp._expit()(Z)
     return _xp.sigmoid(Z)
 

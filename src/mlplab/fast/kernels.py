@@ -61,7 +61,7 @@ def _relu_backward_into(dA: Array, Z: Array, out: Array) -> Array:
 
 
 def _sigmoid_into(Z: Array, out: Array) -> Array:
-    return _xp._expit()(Z, out=out)  # a = σ(z), the same σ as core's (_xp._numpy_sigmoid)
+    return _xp._expit()(Z, out=out)  # a = σ(z), scipy's expit as core's stable_sigmoid
 
 
 def _sigmoid_backward_into(dA: Array, Z: Array, A: Array) -> Array:

@@ -382,56 +382,6 @@ def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
     return step
 
 
-def add_l2_into(params: Any, grads: Any, lam: float, size: float) -> float:
-    r"""dW[l] += (λ/|B|) W[l] in place for every layer; returns (λ/2|B|) Σ_l ‖W[l]‖²_F.
-
-    :func:`mlplab.core.backprop.l2_penalty` and the gradient term of
-    :func:`~mlplab.core.backprop.loss_and_grads`, for NumPy parameters, without a
-    temporary: ‖W[l]‖² is one dot product of W[l]'s entries (as scikit-learn computes
-    it), and the gradient term one BLAS ``axpy`` (:mod:`mlplab.fast._blas`) where NumPy's
-    BLAS has it, else ``dW += (λ/|B|) W``. Equal to the pure terms up to rounding.
-
-    Parameters
-    ----------
-    params : list of DenseParams
-        W[l] of shape (n[l], n[l-1]) (biases are not penalized).
-    grads : list of DenseParams
-        dW[l] of the same shapes, written in place.
-    lam : float
-        λ.
-    size : float
-        |B|, the batch's rows (or their total weight).
-
-    Returns
-    -------
-    float
-        The penalty (λ/2|B|) Σ_l ‖W[l]‖².
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mlplab.core.layers import DenseParams
-    >>> W = np.array([[1.0, 2.0]])
-    >>> gW = np.zeros_like(W)
-    >>> add_l2_into([DenseParams(W, np.zeros(1))], [DenseParams(gW, np.zeros(1))], 0.5, 5)
-    0.25
-    >>> gW.tolist()  # (λ/|B|) W = 0.1 W
-    [[0.1, 0.2]]
-    """
-    c = lam / size
-    total = 0.0
-    for g, p in zip(grads, params, strict=True):
-        W, gW = p.W, g.W
-        w = W.reshape(-1)  # a view: W[l] is a block of θ
-        total += float(w @ w)
-        k = _blas.level1(W.dtype) if gW.dtype == W.dtype else None
-        if k is not None and W.flags.c_contiguous and gW.flags.c_contiguous:
-            k.axpy(c, w, gW.reshape(-1))  # d/dW of (λ/2|B|)‖W‖² = (λ/|B|) W
-        else:
-            gW += c * W
-    return lam / (2 * size) * total
-
-
 def non_finite(J: float, g: np.ndarray, new_theta: np.ndarray) -> bool:
     """Entry by entry: is J, the gradient or θ + update NaN or inf?
 

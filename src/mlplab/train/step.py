@@ -34,7 +34,7 @@ from mlplab.core import network as _net
 from mlplab.core.optimizers import Optimizer
 from mlplab.fast import workspace as _ws
 from mlplab.fast.guarded import GuardedStep
-from mlplab.fast.step import AlternatingTheta, CheckedStep, add_l2_into, non_finite
+from mlplab.fast.step import AlternatingTheta, CheckedStep, non_finite
 from mlplab.train import torch_cpu as _torch_cpu
 from mlplab.train.strategy import Local
 
@@ -127,8 +127,6 @@ def add_l2(net: Any, grads: list[Any], J: Any, size: float, lam: float | None = 
     sample weights).
     """
     lam = net.l2 if lam is None else lam
-    if net._xp is np:  # in place, no temporaries (mlplab.fast.step)
-        return J + add_l2_into(net._params, grads, lam, size)
     J += _net.l2_penalty(net._params, lam, size)
     for g, p in zip(grads, net._params, strict=True):
         g.W[...] += (lam / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
