@@ -15,8 +15,8 @@ from mlplab.core.backprop import init_params
 X = np.array([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.0]])
 
 
-def _net(output="binary", sizes=(2, 3, 1), **kw):
-    net = Network(list(sizes), hidden="tanh", output=output, dtype="float64", seed=0, **kw)
+def _net(output="binary", sizes=(2, 3, 1), dtype="float64", **kw):
+    net = Network(list(sizes), hidden="tanh", output=output, dtype=dtype, seed=0, **kw)
     n = net.n_params
     net.set_flat_params(np.linspace(-1.0, 1.0, n))
     return net
@@ -173,3 +173,115 @@ def test_copy_is_deep_and_to_numpy_is_a_no_op():
     assert net.weights[0].any() and net.standardizer.mean_[0] != 99.0
     np.testing.assert_array_equal(twin.get_flat_params()[6:], net.get_flat_params()[6:])
     assert net.to(np) is net and net.xp is np and net.device is None
+
+
+# ---------------------------------------------------------------- another array library
+# The branches for a network moved off NumPy (to(), the setters, y's conversion) are
+# invisible to NumPy; array-api-strict on a non-default device sees a wrong namespace,
+# device or dtype (mixing them raises).
+
+
+def _strict_net(output="binary", sizes=(2, 3, 1), **kw):
+    xps = pytest.importorskip("array_api_strict")
+    dev = xps.Device("device1")
+    return _net(output, sizes, **kw).to(xps, device=dev), xps, dev
+
+
+def _on(a, xps, dev, dtype=None):
+    return xps.asarray(np.asarray(a, dtype=dtype), device=dev)
+
+
+def _is_strict(a, xps, dev, dtype):
+    return type(a) is type(xps.zeros(1)) and a.device == dev and a.dtype == getattr(xps, dtype)
+
+
+def test_to_moves_theta_and_its_views_once(monkeypatch):
+    net = _net("binary", sizes=(2, 3, 1), batch_norm=True)
+    theta = net.get_flat_params()
+    stats = net._bn_stats.copy()
+    checked = []
+    real = mlplab._array_api.check_views_write_through
+    monkeypatch.setattr(
+        mlplab._array_api, "check_views_write_through", lambda *a: checked.append(a) or real(*a)
+    )
+    assert net.to(np) is net and checked == []  # NumPy: nothing to check, nothing moved
+    xps = pytest.importorskip("array_api_strict")
+    dev = xps.Device("device1")
+    assert net.to(xps, device=dev) is net and checked == [(net.xp, dev)]
+    assert net.device == dev and net.xp is mlplab._array_api.namespace(net._theta)
+    assert _is_strict(net._theta, xps, dev, "float64")
+    assert _is_strict(net._bn_stats, xps, dev, "float64")
+    assert _is_strict(net.weights[0], xps, dev, "float64")
+    np.testing.assert_array_equal(mlplab._array_api.to_numpy(net.get_flat_params()), theta)
+    np.testing.assert_array_equal(mlplab._array_api.to_numpy(net._bn_stats), stats)
+    moved = net._theta
+    assert net.to(xps, device=dev) is net and net._theta is moved  # already there
+    assert len(checked) == 1
+    dev2 = xps.Device("device2")  # same library, another device: moved again
+    net.to(xps, device=dev2)
+    assert net._theta is not moved and net.device == dev2 and net._theta.device == dev2
+    net.weights[0] = np.zeros((3, 2))  # W[1] is a view of the moved θ
+    assert float(mlplab._array_api.to_numpy(net._theta)[:6].sum()) == 0.0
+    net.to(np)
+    assert type(net._theta) is np.ndarray and net.device is None and net.xp is np
+    np.testing.assert_array_equal(net.get_flat_params()[6:], theta[6:])
+
+
+def test_setters_convert_to_the_networks_arrays():
+    net, xps, dev = _strict_net(dtype="float32")
+    net.weights[0] = np.full((3, 2), 0.1)  # float64 from the host, into float32 on dev
+    net.biases[-1] = _on([2.5], xps, dev, np.float64)  # a device array of the same library
+    assert _is_strict(net.weights[0], xps, dev, "float32")
+    np.testing.assert_array_equal(
+        mlplab._array_api.to_numpy(net.get_flat_params())[[0, 5, 12]],
+        np.array([0.1, 0.1, 2.5], dtype=np.float32),
+    )
+    with pytest.raises(ValueError, match=r"^W\[1\] must have shape \(3, 2\), got \(2, 3\)$"):
+        net.weights[0] = _on(np.zeros((2, 3)), xps, dev)
+    with pytest.raises(ValueError, match=r"^b\[2\] contains NaN or infinite values$"):
+        net.biases[1] = _on([np.nan], xps, dev)
+    host = _net(sizes=(2, 3, 1))
+    host.biases[0] = _on([1.0, 2.0, 3.0], xps, dev)  # a foreign value on a NumPy network
+    assert type(host.biases[0]) is np.ndarray
+    np.testing.assert_array_equal(host.biases[0], [1.0, 2.0, 3.0])
+
+
+def test_set_flat_params_in_another_library():
+    net, xps, dev = _strict_net(dtype="float32")
+    rows = np.arange(13.0)
+    net.set_flat_params(_on(rows, xps, dev, np.float64))  # same library: on the device
+    assert _is_strict(net._theta, xps, dev, "float32")
+    np.testing.assert_array_equal(mlplab._array_api.to_numpy(net.get_flat_params()), rows)
+    np.testing.assert_array_equal(
+        mlplab._array_api.to_numpy(net.weights[0]), np.arange(6.0).reshape(3, 2)
+    )
+    net.set_flat_params(-rows)  # from the host
+    assert _is_strict(net._theta, xps, dev, "float32")
+    np.testing.assert_array_equal(mlplab._array_api.to_numpy(net.get_flat_params()), -rows)
+    for bad in (_on(np.zeros(12), xps, dev), np.zeros(12)):
+        with pytest.raises(ValueError, match=r"^theta must have shape \(13,\), got \(12,\)$"):
+            net.set_flat_params(bad)
+    for bad in (_on(np.full(13, np.inf), xps, dev), np.full(13, np.nan)):
+        with pytest.raises(ValueError, match="^theta contains NaN or infinite values$"):
+            net.set_flat_params(bad)
+    np.testing.assert_array_equal(mlplab._array_api.to_numpy(net.get_flat_params()), -rows)
+    host = _net(sizes=(2, 3, 1))
+    host.set_flat_params(_on(rows, xps, dev))  # a foreign θ on a NumPy network
+    assert type(host._theta) is np.ndarray
+    np.testing.assert_array_equal(host.get_flat_params(), rows)
+
+
+@pytest.mark.parametrize("output", ["binary", "multiclass", "regression", "poisson"])
+def test_predict_score_and_loss_in_another_library(output):
+    sizes = (2, 3, 3) if output == "multiclass" else (2, 3, 1)
+    ref = _net(output, sizes=sizes)
+    net, xps, dev = _strict_net(output, sizes=sizes)
+    y = {"binary": [1, 0, 1], "multiclass": [2, 0, 1]}.get(output, [0.0, 1.0, 3.0])
+    y = np.asarray(y)
+    for X_in, y_in in ((X, y), (_on(X, xps, dev), _on(y, xps, dev))):
+        pred = net.predict(X_in)
+        assert type(pred) is type(xps.zeros(1)) and pred.device == dev
+        np.testing.assert_allclose(mlplab._array_api.to_numpy(pred), ref.predict(X), rtol=1e-14)
+        assert mlplab._array_api.to_numpy(pred).dtype == ref.predict(X).dtype
+        assert net.score(X_in, y_in) == pytest.approx(ref.score(X, y), rel=1e-14)
+        assert net.loss(X_in, y_in) == pytest.approx(ref.loss(X, y), rel=1e-14)
