@@ -12,17 +12,14 @@ NumPy array. pandas parses; everything pandas would guess is decided here instea
   an ``object`` array of ``str`` (``None`` where a cell is empty; a float where pandas
   read a number in one part of a column that holds text elsewhere).
 
-Line numbers are not kept: rows are counted from 0. When a problem must be named
-(:meth:`Frame.where`), one pass of the exact reader finds the line. When pandas cannot
-read the file, or when a row might be short (pandas fills missing trailing cells, the
-exact reader refuses such a row), the exact reader decides and names the problem, so the
-errors are those of the exact reader.
+Rows are counted from 0; to name a problem (:meth:`Frame.where`), one pass of the exact
+reader finds the line. When pandas cannot read the file, or a row might be short (pandas
+fills missing trailing cells, the exact reader refuses such a row), the exact reader
+decides and names the problem: the errors are the exact reader's.
 
 Large files (``SPLIT_BYTES`` and more) are cut at record boundaries (a newline outside
-quotes: cut after a newline, and cut again if the quotes read before it are odd) into one
-range per worker thread; pandas' parser releases the GIL while it
-tokenizes and converts numbers. Each range is read in chunks of about ``CHUNK_CELLS``
-cells, so memory stays near the size of the arrays produced (benchmarks/csv_read.py).
+quotes; cut again if the quotes before it are odd) into one range per worker thread (pandas
+releases the GIL while it parses), each read in chunks of about ``CHUNK_CELLS`` cells.
 """
 
 from __future__ import annotations
@@ -55,8 +52,7 @@ SPLIT_BYTES = 16 * 2**20
 CHUNK_CELLS = 2**18
 """pandas reads a range in chunks of about this many cells: the tokenizer's buffers, kept
 from chunk to chunk (:func:`_keep_buffers`), and the chunk's arrays stay small (400,000
-× 21 cells, two threads: peak RSS 147 MB with 2**18, 164 MB with 2**19, 196 MB with
-2**20, for X of 61 MB; CPU time the same within the noise)."""
+× 21 cells, two threads: peak RSS 147 / 164 / 196 MB with 2**18 / 2**19 / 2**20, X 61 MB)."""
 MAX_WORKERS = 4
 _BOM = b"\xef\xbb\xbf"
 
@@ -292,6 +288,9 @@ def _piece(values: Any) -> np.ndarray:
     return out
 
 
+DECODE_ERRORS = (UnicodeDecodeError, ValueError, OverflowError)  # and pandas' ParserError
+
+
 def _read_range(
     path: Path, start: int, end: int, hdr: Header, keep: list[int], text: Collection[int]
 ) -> tuple[dict[int, list[np.ndarray]], int, Exception | None]:
@@ -304,28 +303,34 @@ def _read_range(
     if end <= start:
         return pieces, 0, None
     raw = _Range(path, start, end)
+    try:
+        for chunk in range_chunks(raw, hdr, text):
+            for k in keep:
+                pieces[k].append(_piece(chunk[k]))
+            pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
+    except (pd.errors.ParserError, pd.errors.ParserWarning, *DECODE_ERRORS) as exc:
+        return pieces, raw.quotes, exc
+    return pieces, raw.quotes, None
+
+
+def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[Any]:
+    """pandas' DataFrames of a byte range, chunk by chunk (columns ``text`` as text, empty
+    cells NaN): the reading set-up of this reader and the sharded one (``csvrows``)."""
+    import pandas as pd
+
     options: dict[str, Any] = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
     # No usecols: with it pandas drops the extra cells of a long row without a word.
-    options.update(dtype={k: str for k in text}, index_col=False)
-    options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
     # low_memory=False: each chunk is typed whole (no DtypeWarning for a column typed
     # differently within a chunk); the chunks are small already.
-    options.update(low_memory=False)
+    options.update(dtype={k: str for k in text}, index_col=False, low_memory=False)
+    options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
     rows = max(1024, CHUNK_CELLS // len(hdr.columns))
     try:
         with raw, pd.read_csv(raw, engine="c", chunksize=rows, **options) as chunks:
             _keep_buffers(chunks)
-            for chunk in chunks:
-                for k in keep:
-                    pieces[k].append(_piece(chunk[k]))
-                pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
+            yield from chunks
     except pd.errors.EmptyDataError:
-        pass
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        return pieces, raw.quotes, exc
-    except (UnicodeDecodeError, ValueError, OverflowError) as exc:
-        return pieces, raw.quotes, exc
-    return pieces, raw.quotes, None
+        return
 
 
 def _keep_buffers(chunks: Any) -> None:

@@ -20,14 +20,21 @@ views of ``M``'s columns, so every check and message of the plan works unchanged
 
 from __future__ import annotations
 
-import io
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlplab.persist.csvfast import CHUNK_CELLS, Frame, Header, _join, _piece, _Range
+from mlplab.persist.csvfast import (
+    DECODE_ERRORS,
+    Frame,
+    Header,
+    _join,
+    _piece,
+    _Range,
+    range_chunks,
+)
 from mlplab.persist.tableplan import TablePlan, number_error, numbers
 
 BLOCK_ROWS = 65536
@@ -97,20 +104,10 @@ def read_into(
     if end <= start:
         return out, 0, None
     raw = _Range(path, start, end)
-    stream = io.BufferedReader(raw, 2**20)
-    options: dict[str, Any] = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
-    options.update(dtype={k: str for k in text}, index_col=False, low_memory=False)
-    options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
-    chunk_rows = max(1024, CHUNK_CELLS // len(hdr.columns))
     try:
-        with stream, pd.read_csv(stream, engine="c", chunksize=chunk_rows, **options) as chunks:
-            for chunk in chunks:
-                out.add(chunk, len(hdr.columns))
-    except pd.errors.EmptyDataError:
-        pass
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        return out, raw.quotes, exc
-    except (UnicodeDecodeError, ValueError, OverflowError) as exc:
+        for chunk in range_chunks(raw, hdr, text):
+            out.add(chunk, len(hdr.columns))
+    except (pd.errors.ParserError, pd.errors.ParserWarning, *DECODE_ERRORS) as exc:
         return out, raw.quotes, exc
     return out, raw.quotes, None
 
