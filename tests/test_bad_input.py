@@ -112,6 +112,8 @@ CASES = [
     ("validation y", lambda t: fit1(X, validation_data=(X, Y + 2)), ValueError, "y_val for the binary head"),
     ("validation pair", lambda t: fit1(X, validation_data=X), TypeError, "validation_data must be a pair"),
     ("weights shape", lambda t: setattr(net(), "weights", [np.zeros((2, 2)), np.zeros((1, 5))]), ValueError, r"W\[1\] must have shape \(5, 4\)"),
+    ("weights ragged", lambda t: setattr(net(), "weights", [[[1.0, 2.0], [3.0]], np.zeros((1, 5))]), ValueError, r"^W\[1\] is ragged: its rows have different lengths \(row 0 has 2 values, row 1 has 1 value\)$"),
+    ("biases ragged", lambda t: net().biases.__setitem__(-1, [[1.0], 2.0]), ValueError, r"^b\[2\] is ragged"),
     ("weights NaN", lambda t: setattr(net(), "biases", [np.full(5, np.nan), np.zeros(1)]), ValueError, r"b\[1\] contains NaN"),
     ("predict NaN", lambda t: net().predict(with_value(X, np.nan)), ValueError, "X contains NaN"),
     ("gradcheck n[0]", lambda t: mlplab.gradcheck(net(), X[:, :2], Y), ValueError, r"X has 2 features"),

@@ -32,6 +32,14 @@ def _is_sparse(obj: Any) -> bool:
     return hasattr(obj, "tocsr") and hasattr(obj, "nnz")
 
 
+def as_array(obj: Any, name: str) -> np.ndarray:
+    """``np.asarray(obj)``, with a clear error naming ``name`` for a ragged nested list."""
+    try:
+        return np.asarray(obj)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} {_ragged(obj)}") from None
+
+
 def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
     """Convert to a floating array of ``dtype`` with clear errors (copying, never aliasing)."""
     if obj is None:

@@ -24,6 +24,7 @@ import numpy as np
 from mlplab import _array_api as _xp
 from mlplab._typing import Array, DenseParams, Params
 from mlplab._validation import (
+    as_array,
     as_generator,
     check_dtype,
     check_layer_sizes,
@@ -259,7 +260,7 @@ class Network:
             raise IndexError(f"layer index {l} out of range for L={self.L} layers")
         target = getattr(self._params[l], which)
         name = f"{'W' if which == 'W' else 'b'}[{l % self.L + 1}]"
-        arr = _xp.to_numpy(value) if _xp.is_foreign(value) else np.asarray(value)
+        arr = _xp.to_numpy(value) if _xp.is_foreign(value) else as_array(value, name)
         if arr.shape != tuple(target.shape):
             raise ValueError(f"{name} must have shape {tuple(target.shape)}, got {arr.shape}")
         if arr.dtype.kind not in "biuf":
