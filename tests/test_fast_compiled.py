@@ -174,4 +174,6 @@ def test_a_step_that_would_overflow_is_found_before_anything_changes():
     before = theta.copy(), v.copy()
     assert not kernel._finite_after(theta, v, g, f(10), f(0.9), f(0.1), f(np.finfo(f).tiny))
     assert not kernel._finite_after(theta, v, g, f(10), f(0), f(1), f(np.finfo(f).tiny))
+    g_nan = np.array([np.nan, 0.0], f)  # a NaN gradient is not flushed away as "tiny"
+    assert not kernel._finite_after(theta, v, g_nan, f(0.1), f(0.9), f(0.1), f(1e-38))
     assert theta.tobytes() == before[0].tobytes() and v.tobytes() == before[1].tobytes()
