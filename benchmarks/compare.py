@@ -88,6 +88,10 @@ def worker(tree: str, workload: str, impl: str, quick: bool, seed: int, pause: f
         "steps_per_epoch": wl.steps_per_epoch,
         "n_params": wl.n_params,
     }
+    if impl not in workloads.IMPLEMENTATIONS:  # numpy-reference, mlplab-compiled, ...
+        import peers
+
+        peers.register()
     fn = workloads.IMPLEMENTATIONS[impl]
     phase = "warm-up"
     try:
@@ -478,8 +482,10 @@ def main(argv: list[str] | None = None) -> int:
 
     wanted = [] if args.workloads == "none" else args.workloads.split(",")
     impls = args.impls.split(",")
+    import peers
     import workloads as _w
 
+    peers.register()  # the peers of bench.py too (numpy-reference, mlplab-compiled, ...)
     for x in impls:
         if x not in _w.IMPLEMENTATIONS:
             ap.error(f"--impls: unknown {x!r}; one of {', '.join(_w.IMPLEMENTATIONS)}")

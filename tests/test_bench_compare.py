@@ -111,3 +111,14 @@ def test_compare_distributed(tmp_path):
     res = json.loads(raw.read_text())["distributed"]["tiny"]["1"]
     assert len(res["before"]["epoch_s"]) == len(res["after"]["epoch_s"]) == 1
     assert "| tiny | 1 | " in out.read_text()
+
+
+def test_the_peers_of_bench_py_can_be_compared_too():
+    # compare.py registers benchmarks/peers.py's runners (numpy-reference, and
+    # mlplab-compiled where Numba is installed), so an --impls typo lists them.
+    cmd = [sys.executable, str(SCRIPT), "--before", str(ROOT), "--after", str(ROOT)]
+    cmd += ["--impls", "no-such-impl", "--workloads", "none"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2
+    assert "unknown 'no-such-impl'" in p.stderr
+    assert "numpy-reference" in p.stderr

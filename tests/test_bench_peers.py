@@ -52,3 +52,27 @@ def test_jax_step_and_scan_follow_the_same_trajectory(bench):
     assert step == pytest.approx(ref, rel=1e-4)
     assert scan == pytest.approx(ref, rel=1e-4)
     assert np.isfinite(scan)
+
+
+def test_the_compiled_column_is_judged_in_rows_of_its_own():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH))
+    results = {
+        "moons": {
+            "mlplab-compiled": {"epoch_s": [0.004, 0.005, 0.009]},
+            "jax-scan": {"epoch_s": [0.007, 0.006, 0.012]},
+            "numpy-reference": {"epoch_s": [0.003, 0.004, 0.0045]},
+        },
+        "tabular": {"jax-scan": {"epoch_s": [0.002]}},  # no compiled column: no rows
+    }
+    lines = bench.compiled_targets(["tabular", "moons"], results)
+    rows = [ln for ln in lines if ln.startswith("| moons")]
+    assert rows == [
+        "| moons | numpy-reference | 0.80× [0.75×] | ≥ 0.9× | ✗ |",
+        "| moons | jax-scan | 1.40× [1.50×] | ≥ 1.0× | ✓ |",
+    ]
+    assert not [ln for ln in lines if ln.startswith("| tabular")]
+    assert bench.compiled_targets(["tabular"], results) == []

@@ -142,3 +142,38 @@ def test_where_it_does_not_apply_the_numpy_loop_runs(monkeypatch):
     assert not chosen("always", optimizer=opt.adam(0.01))
     assert not chosen("always", sample_weight=np.ones(len(y)))
     assert not chosen("always", sizes=(5, 300, 200, 1))  # > MAX_PARAMS parameters
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_step_flushes_only_subnormal_velocities_to_zero(dtype):
+    from mlplab.fast import _compiled_kernel as kernel
+
+    tiny = np.finfo(dtype).tiny
+    lr, beta = dtype(0.1), dtype(0.9)
+    one_m = dtype(1 - beta)
+    v = np.array([tiny * 1.05, -tiny * 1.05, tiny * 4, 1e-3, -0.5, 0.0, tiny / 8], dtype)
+    g = np.array([0.0, 0.0, 0.0, 0.25, 1.0, 0.0, 0.0], dtype)
+    theta = np.linspace(-1, 1, v.size).astype(dtype)
+    v_np = beta * v + one_m * g  # the NumPy step: the first two and the last are subnormal
+    subnormal = (v_np != 0) & (np.abs(v_np) < tiny)
+    assert subnormal.tolist() == [True, True, False, False, False, False, True]
+    v_want = np.where(subnormal, dtype(0), v_np)
+    theta_want = theta - lr * v_want
+    assert kernel._finite_after(theta, v, g, lr, beta, one_m, dtype(tiny))
+    kernel._apply(theta, v, g, lr, beta, one_m, dtype(tiny))
+    assert v.tobytes() == v_want.tobytes()  # flushed entries 0, the others bit for bit
+    assert theta.tobytes() == theta_want.tobytes()
+
+
+def test_a_step_that_would_overflow_is_found_before_anything_changes():
+    from mlplab.fast import _compiled_kernel as kernel
+
+    f = np.float32
+    theta, v = np.array([1.0, -3e38], f), np.zeros(2, f)
+    g = np.array([0.0, 1e38], f)
+    before = theta.copy(), v.copy()
+    assert not kernel._finite_after(theta, v, g, f(10), f(0.9), f(0.1), f(np.finfo(f).tiny))
+    assert not kernel._finite_after(theta, v, g, f(10), f(0), f(1), f(np.finfo(f).tiny))
+    g_nan = np.array([np.nan, 0.0], f)  # a NaN gradient is not flushed away as "tiny"
+    assert not kernel._finite_after(theta, v, g_nan, f(0.1), f(0.9), f(0.1), f(1e-38))
+    assert theta.tobytes() == before[0].tobytes() and v.tobytes() == before[1].tobytes()

@@ -112,29 +112,57 @@ def _forward(
 
 
 @_jit_sum
-def _apply(theta: Array, v: Array, g: Array, lr: float, beta: float, one_m: float) -> bool:
-    # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
-    """The step in place, in one pass; True if every new entry of θ is finite.
+def _finite_after(
+    theta: Array, v: Array, g: Array, lr: float, beta: float, one_m: float, tiny: float
+) -> bool:
+    """True if every entry of θ that :func:`_apply` would write is finite; changes nothing.
 
-    The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a separate checking
-    pass, or a test per entry, kept the loop from being vectorized and cost 30-60 % of a
-    moons epoch (benchmarks/RESULTS.md). Only that sum may be reassociated (``reassoc``):
-    each entry's arithmetic, and so θ and v, stay those of the NumPy step bit for bit.
+    The check is Σ (θ_t − θ_t): 0 when all are finite, NaN otherwise; a test per entry kept
+    the loop from being vectorized and cost 30-60 % of a moons epoch (benchmarks/RESULTS.md).
+    Only that sum may be reassociated (``reassoc``). Checking first and then writing, rather
+    than writing, checking and copying θ and v back from a saved copy, saves two copies of
+    θ and v per step.
     """
     acc = theta[0] * 0
     if beta == 0:
         for t in range(theta.shape[0]):
             nt = theta[t] - lr * g[t]
-            theta[t] = nt
             acc += nt - nt
     else:
+        zero = tiny - tiny
         for t in range(theta.shape[0]):
             vt = beta * v[t] + one_m * g[t]
-            v[t] = vt
+            vt = zero if abs(vt) < tiny else vt  # NaN stays NaN: refused
             nt = theta[t] - lr * vt
-            theta[t] = nt
             acc += nt - nt
     return bool(acc == 0)
+
+
+@_jit
+def _apply(
+    theta: Array, v: Array, g: Array, lr: float, beta: float, one_m: float, tiny: float
+) -> None:
+    # θ ← θ − αg, or v ← βv + (1−β)g, θ ← θ − αv
+    """The step in place, each entry's arithmetic that of the NumPy step, except that an
+    entry of v smaller than the smallest normal float (``tiny``) is set to 0.
+
+    Why: a unit that no row activates has a zero gradient, so its entries of v shrink by β
+    per step into the subnormal floats and stay there (β times the smallest subnormal
+    rounds back to it); arithmetic on subnormals takes a slow microcode path on x86 CPUs.
+    On moons [2,64,64,1] some 300 such entries made an epoch 2× slower by its 10th epoch
+    (docs/guide/performance.md). JAX's compiled code treats all subnormals as zero on
+    CPUs; this flushes only v, which moves θ by less than α·tiny per step.
+    """
+    if beta == 0:
+        for t in range(theta.shape[0]):
+            theta[t] = theta[t] - lr * g[t]
+    else:
+        zero = tiny - tiny
+        for t in range(theta.shape[0]):
+            vt = beta * v[t] + one_m * g[t]
+            vt = zero if abs(vt) < tiny else vt  # NaN stays NaN: refused
+            v[t] = vt
+            theta[t] = theta[t] - lr * vt
 
 
 @_jit
@@ -165,8 +193,9 @@ def _head(Z: Array, Y: Array, dZ: Array, head: int, m: int) -> tuple[float, floa
             for j in range(k):
                 z, y = Z[i, j], Y[i, j]
                 if head == 0:  # σ + cross-entropy: log(1 + e^z) − yz
-                    total += max(z, 0) + np.log1p(np.exp(-abs(z))) - y * z
-                    a = 1 / (1 + np.exp(-z)) if z >= 0 else np.exp(z) / (1 + np.exp(z))
+                    e = np.exp(-abs(z))  # one exp for J and σ: the same numbers
+                    total += max(z, 0) + np.log1p(e) - y * z
+                    a = 1 / (1 + e) if z >= 0 else e / (1 + e)
                     correct += (1.0 if (z > 0) == (y > 0.5) else 0.0) / k
                 else:  # identity + squared error: (1/2)‖a − y‖²
                     a = z
@@ -189,11 +218,10 @@ def _gather(X: Array, Y: Array, rows: Ints, Xb: Array, Yb: Array) -> None:
 @_jit
 def steps(X: Array, Y: Array, order: Ints, b0: int, b1: int, bs: int, theta: Array,
           v: Array, g: Array, sizes: Ints, acts: Ints, head: int, lr: float, beta: float,
-          one_m: float, lam: float, Zb: Array, dZb: Array, Xb: Array, Yb: Array, out: Array,
-          Jb: Array) -> None:  # fmt: skip
+          one_m: float, lam: float, tiny: float, Zb: Array, dZb: Array, Xb: Array, Yb: Array,
+          out: Array, Jb: Array) -> None:  # fmt: skip
     """Batches b0..b1−1 of ``order``: forward, head, backward, checked step; see compiled.py."""
     n, L = order.shape[0], sizes.shape[0] - 1
-    old_t, old_v = np.empty_like(theta), np.empty_like(v)  # to take a step back
     out[0] = out[1] = out[2] = out[3] = 0.0
     for b in range(b0, b1):
         s = b * bs
@@ -235,12 +263,9 @@ def steps(X: Array, Y: Array, order: Ints, b0: int, b1: int, bs: int, theta: Arr
         out[3] = J
         if not np.isfinite(J):
             return  # not applied: θ and v as the last step left them
-        old_t[:] = theta
-        old_v[:] = v
-        if not _apply(theta, v, g, lr, beta, one_m):  # a new entry is not finite:
-            theta[:] = old_t  # the step is taken back
-            v[:] = old_v
-            return
+        if not _finite_after(theta, v, g, lr, beta, one_m, tiny):
+            return  # a new entry would not be finite: not applied
+        _apply(theta, v, g, lr, beta, one_m, tiny)
         out[0] += J * m
         out[1] += correct
         out[2] += 1

@@ -13,7 +13,9 @@ only the first run on a machine compiles it, about 7 s):
 * J and dZ[L] = (a[L] − y)/m of the head; with L2, J += (λ/2|B|) Σ‖W[l]‖²;
 * dW[l] = dZ[l]ᵀ a[l-1] (gemm), db[l] = Σ_i dZ[l], dZ[l-1] = (dZ[l] W[l]) ⊙ g'(z[l-1]);
   with L2, dW[l] += (λ/|B|) W[l];
-* gradient descent θ ← θ − α g, or the lecture's momentum v ← βv + (1−β) g, θ ← θ − αv;
+* gradient descent θ ← θ − α g, or the lecture's momentum v ← βv + (1−β) g, θ ← θ − αv,
+  where an entry of v below the smallest normal float is set to 0 (a flush to zero: the
+  NumPy path keeps such subnormal entries, on which x86 CPUs compute many times slower);
 * every step checked before θ changes: if J or any entry of the new θ is not finite,
   the call stops there with θ and v as the previous step left them and that step's
   gradient in ``g`` (the trainer then raises its :class:`DivergenceError`).
@@ -141,7 +143,7 @@ class Kernel:
         """
         dt = theta.dtype.type
         one_m = dt(1 - beta)  # as NumPy's (1 − β)·g: rounded once to the dtype
-        hyper = (dt(lr), dt(beta), one_m, dt(lam))
+        hyper = (dt(lr), dt(beta), one_m, dt(lam), dt(np.finfo(dt).tiny))
         bufs = (self.Z, self.dZ, self.Xb, self.Yb, self.out, self.J)
         _steps()(X, Y, order, b0, b1, self.bs, theta, v, g, self.sizes, self.acts, self.head,
                  *hyper, *bufs)  # fmt: skip
