@@ -182,3 +182,28 @@ def test_scale_check_of_a_ready_tensor_reads_its_extremes():
     X[1, 0] = -1e17
     with pytest.raises(ValueError, match="row 1, column 0"):
         mlplab.fit(net, X, torch.asarray([0, 1]), optimizer=O.sgd(0.01), epochs=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_momentum_kernel_equals_the_two_calls(dtype):
+    """v ← βv + (1−β)g, θ ← θ − αv through PyTorch's fused SGD kernel (one pass) or, where
+    it is missing, two in-place calls: the same numbers up to rounding, in θ's dtype."""
+    fused = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.9))
+    assert fused.fused is not None  # this PyTorch has the kernel: the path under test
+    plain = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.9))
+    plain.fused = None
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.randn(1000, generator=gen, dtype=dtype)
+    v = torch.randn(1000, generator=gen, dtype=dtype)
+    states = [O.MomentumState(4, v.clone()), O.MomentumState(4, v.clone())]
+    thetas = [theta.clone(), theta.clone()]
+    for _ in range(5):
+        g = torch.randn(1000, generator=gen, dtype=dtype)
+        states = [step(torch.tensor(0.3), g, st, th) for step, st, th
+                  in zip((fused, plain), states, thetas, strict=True)]  # fmt: skip
+    assert fused.fused is not None and fused.applied == plain.applied == 5
+    tol = 1e-6 if dtype == torch.float32 else 1e-14
+    assert thetas[0].dtype == states[0].v.dtype == dtype
+    torch.testing.assert_close(thetas[0], thetas[1], rtol=tol, atol=tol)
+    torch.testing.assert_close(states[0].v, states[1].v, rtol=tol, atol=tol)
+    assert not torch.equal(thetas[0], theta)  # the steps were taken
