@@ -201,9 +201,28 @@ def test_fused_momentum_kernel_equals_the_two_calls(dtype):
         g = torch.randn(1000, generator=gen, dtype=dtype)
         states = [step(torch.tensor(0.3), g, st, th) for step, st, th
                   in zip((fused, plain), states, thetas, strict=True)]  # fmt: skip
-    assert fused.fused is not None and fused.applied == plain.applied == 5
+    assert fused._fused_ok == {dtype: True} and fused.applied == plain.applied == 5
     tol = 1e-6 if dtype == torch.float32 else 1e-14
     assert thetas[0].dtype == states[0].v.dtype == dtype
     torch.testing.assert_close(thetas[0], thetas[1], rtol=tol, atol=tol)
     torch.testing.assert_close(states[0].v, states[1].v, rtol=tol, atol=tol)
     assert not torch.equal(thetas[0], theta)  # the steps were taken
+
+
+def test_a_fused_kernel_that_does_another_update_is_not_used():
+    """The kernel is tried once per dtype on known numbers; one that refuses the tensors or
+    computes something else (another PyTorch's semantics) leaves the two calls in charge."""
+
+    def refuses(*args, **kwargs):
+        raise RuntimeError("fused=True requires CUDA tensors")
+
+    def other(params, grads, bufs, **kwargs):
+        params[0].sub_(grads[0])  # plain SGD, no momentum buffer
+
+    for kernel in (refuses, other):
+        step = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.5))
+        step.fused = kernel
+        theta = torch.ones(3)
+        state = step(torch.tensor(0.0), torch.full((3,), 3.0), _state([1.0, 1.0, 1.0]), theta)
+        assert step._fused_ok == {torch.float32: False}
+        assert state.v.tolist() == [2.0] * 3 and theta.tolist() == [0.0] * 3

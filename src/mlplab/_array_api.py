@@ -287,11 +287,11 @@ def _expit() -> Callable[..., Array]:
 
     ``import scipy.special`` costs 0.2–0.3 s (its array-API layer imports every NumPy
     submodule, f2py included), more than training a small network. ``expit`` itself is a
-    ufunc of the compiled extension ``scipy.special._special_ufuncs`` (SciPy ≥ 1.14), which
-    needs none of that: that extension is loaded alone, under its own name, so a later
-    ``import scipy.special`` finds it in ``sys.modules`` and its ``expit`` *is* this ufunc
-    (the same compiled code: every bit the same; tests/test_backends.py). Where SciPy is
-    laid out otherwise, ``from scipy.special import expit``.
+    ufunc of the compiled extension ``scipy.special._special_ufuncs`` (in SciPy 1.17, for
+    one), which needs none of that: that extension is loaded alone, under its own name, so
+    a later ``import scipy.special`` finds it in ``sys.modules`` and its ``expit`` *is* this
+    ufunc (the same compiled code: every bit the same; tests/test_performance_contracts.py).
+    Where SciPy is laid out otherwise, ``from scipy.special import expit``.
     """
     try:
         return cast("Callable[..., Array]", _special_ufuncs().expit)
