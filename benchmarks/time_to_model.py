@@ -21,7 +21,9 @@ interleaved — every implementation once per round, the order rotating — and 
 gives medians of the rounds (≥ 5) and the same-run ratios other/mlplab.
 
 Usage: ``python benchmarks/time_to_model.py [--rounds 5] [--datasets breast_cancer,digits]
-[--out FILE]``.
+[--out FILE] [--before-src DIR]`` (``--before-src``: one more column, mlplab-api run with
+the mlplab of ``DIR``, e.g. an earlier commit's ``src`` from ``git archive``, for a
+same-run before/after).
 """
 
 from __future__ import annotations
@@ -223,25 +225,39 @@ def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     return wall, usage.ru_maxrss / 1024, float(acc)
 
 
-def measure(datasets: list[str], rounds: int, impls: list[str]) -> dict[str, dict]:
+BEFORE = "mlplab-api-before"  # mlplab-api with another mlplab (--before-src): same-run A/B
+
+
+def measure(
+    datasets: list[str], rounds: int, impls: list[str], before_src: str | None = None
+) -> dict[str, dict]:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parent.parent / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("JAX_PLATFORMS", "cpu")
+    # Bytecode as an installed package has it: pip compiles every library's .pyc at
+    # install time, but mlplab runs here from src/, whose .pyc files the untimed first run
+    # writes; with PYTHONDONTWRITEBYTECODE set (some shells and CI images set it) every
+    # mlplab process would compile mlplab's ~60 modules again (~50 ms) and no other.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    envs = {name: env for name in impls}
+    if before_src is not None:
+        envs[BEFORE] = {**env, "PYTHONPATH": before_src + os.pathsep + env["PYTHONPATH"]}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="mlplab-ttm-") as tmp:
         folder = Path(tmp)
         for ds in datasets:
             cmds = commands(folder, write_csv(ds, folder), ds)
+            cmds[BEFORE] = cmds["mlplab-api"]
             res: dict[str, dict[str, list[float]]] = {
                 k: {"wall": [], "rss": [], "acc": []} for k in impls
             }
             for name in impls:  # one untimed run each: the OS file cache, .pyc files
-                run_once(cmds[name], env)
+                run_once(cmds[name], envs[name])
             for r in range(rounds):
                 k = r % len(impls)
                 for name in impls[k:] + impls[:k]:
-                    wall, rss, acc = run_once(cmds[name], env)
+                    wall, rss, acc = run_once(cmds[name], envs[name])
                     res[name]["wall"].append(wall)
                     res[name]["rss"].append(rss)
                     res[name]["acc"].append(acc)
@@ -303,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", default="breast_cancer,digits")
     ap.add_argument("--impls", default="mlplab-api,mlplab-cli,scikit-learn,pytorch,jax")
     ap.add_argument("--out", default=None, help="write the Markdown report here")
+    ap.add_argument(
+        "--before-src",
+        default=None,
+        help=f"also time mlplab-api with the mlplab of this src folder ({BEFORE})",
+    )
     args = ap.parse_args(argv)
     import importlib.util
 
@@ -312,8 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         if i not in ("pytorch", "jax")
         or importlib.util.find_spec("torch" if i == "pytorch" else "jax")
     ]
+    if args.before_src is not None:
+        impls.insert(impls.index("mlplab-api") + 1, BEFORE)
     t0 = time.perf_counter()
-    results = measure(args.datasets.split(","), args.rounds, impls)
+    results = measure(args.datasets.split(","), args.rounds, impls, args.before_src)
     cmd = "python benchmarks/time_to_model.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )

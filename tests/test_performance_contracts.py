@@ -800,6 +800,45 @@ def test_import_mlplab_is_light():
     assert "NEW ['mlplab']" in p.stdout, p.stdout
 
 
+def test_sigmoid_is_scipys_expit_loaded_without_scipy_special():
+    """σ on NumPy arrays is scipy's ``expit`` ufunc itself, loaded without importing
+    ``scipy.special`` (0.2–0.3 s: more than training a small network): a binary fit and
+    its predictions leave scipy.special unimported, and a later ``import scipy.special``
+    hands out that very ufunc (the same object, so the same bits as before)."""
+    code = (
+        "import sys, numpy as np, mlplab\n"
+        "X = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)\n"
+        "net = mlplab.Network([3, 4, 1], hidden='sigmoid', seed=0)\n"
+        "mlplab.fit(net, X, X[:, 0] > 0, optimizer=mlplab.optimizers.sgd(0.1), epochs=2,\n"
+        "           batch_size=8)\n"
+        "p = net.predict_proba(X)\n"
+        "print('SPECIAL', 'scipy.special' in sys.modules)\n"
+        "from mlplab import _array_api\n"
+        "import scipy.special\n"
+        "print('SAME', _array_api._expit() is sys.modules['scipy.special._ufuncs'].expit)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "SPECIAL False" in p.stdout and "SAME True" in p.stdout, p.stdout + p.stderr
+    import scipy.special  # noqa: F401  (both loaded here, in either order)
+
+    from mlplab import _array_api
+
+    assert _array_api._expit() is sys.modules["scipy.special._ufuncs"].expit  # in this process
+
+
+def test_sigmoid_falls_back_to_scipy_special(monkeypatch):
+    """Where SciPy has no separate ``_special_ufuncs`` extension, σ is imported the usual way."""
+    import scipy.special
+
+    from mlplab import _array_api
+
+    def missing():
+        raise ImportError("another SciPy layout")
+
+    monkeypatch.setattr(_array_api, "_special_ufuncs", missing)
+    assert _array_api._expit.__wrapped__() is scipy.special.expit
+
+
 # ------------------------------------------------------------------- no copy of X
 def test_fit_uses_float32_X_without_copying_it_and_never_writes_into_it(rng):
     net = mlplab.Network([3, 4, 1], seed=0)

@@ -134,3 +134,95 @@ def test_float32_wide_layers_train_like_numpy():
     assert net.get_flat_params().dtype == torch.float32
     np.testing.assert_allclose(h1.history["loss"], h0.history["loss"], rtol=1e-5)
     np.testing.assert_allclose(h1.history["accuracy"], h0.history["accuracy"])
+
+
+def test_fit_uses_a_ready_tensor_as_is_and_never_writes_into_it():
+    """A float32 CPU tensor of the right shape with finite entries is trained on as it is
+    (no copy, as NumPy's X: the copy and ``all(isfinite)`` cost a tenth of an mnist-shape
+    epoch), and stays unchanged; anything else is still checked and converted."""
+    rng = np.random.default_rng(0)
+    X = torch.asarray(rng.normal(size=(30, 4)).astype(np.float32))
+    y = torch.asarray(rng.integers(0, 2, 30))
+    net = mlplab.Network([4, 5, 1], seed=0)
+    net.to(X)
+    assert net._prepare_X(X) is X
+    before = X.clone()
+    mlplab.fit(net, X, y, optimizer=O.momentum(0.1), epochs=3, batch_size=8)
+    net.predict(X)
+    assert torch.equal(X, before)
+    assert net._prepare_X(X.T.contiguous().T) is not X  # any layout: used as it is too
+    for other in (X.double(), X[:, :3]):
+        if other.shape[1] != 4:
+            with pytest.raises(ValueError, match="features"):
+                net._prepare_X(other)
+            continue
+        Xc = net._prepare_X(other)
+        assert Xc is not other and Xc.dtype == torch.float32
+        assert torch.equal(Xc, X)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_ready_tensor_with_a_non_finite_entry_is_named(bad):
+    X = torch.zeros((6, 3), dtype=torch.float32)
+    X[4, 2] = bad
+    net = mlplab.Network([3, 2, 1], seed=0)
+    net.to(X)
+    with pytest.raises(ValueError, match="row 4") as err:
+        mlplab.fit(net, X, torch.asarray([0, 1] * 3), optimizer=O.sgd(0.1), epochs=1)
+    assert "column 2" in str(err.value)
+
+
+def test_scale_check_of_a_ready_tensor_reads_its_extremes():
+    """The unnormalized-input warning and the overflow refusal use X's min and max."""
+    net = mlplab.Network([2, 2, 1], seed=0)
+    X = torch.tensor([[0.0, 1.0], [-3e5, 2.0]], dtype=torch.float32)
+    net.to(X)
+    with pytest.warns(UserWarning, match="row 1, column 0"):
+        mlplab.fit(net, X, torch.asarray([0, 1]), optimizer=O.sgd(0.01), epochs=1)
+    X[1, 0] = -1e17
+    with pytest.raises(ValueError, match="row 1, column 0"):
+        mlplab.fit(net, X, torch.asarray([0, 1]), optimizer=O.sgd(0.01), epochs=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_momentum_kernel_equals_the_two_calls(dtype):
+    """v ← βv + (1−β)g, θ ← θ − αv through PyTorch's fused SGD kernel (one pass) or, where
+    it is missing, two in-place calls: the same numbers up to rounding, in θ's dtype."""
+    fused = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.9))
+    assert fused.fused is not None  # this PyTorch has the kernel: the path under test
+    plain = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.9))
+    plain.fused = None
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.randn(1000, generator=gen, dtype=dtype)
+    v = torch.randn(1000, generator=gen, dtype=dtype)
+    states = [O.MomentumState(4, v.clone()), O.MomentumState(4, v.clone())]
+    thetas = [theta.clone(), theta.clone()]
+    for _ in range(5):
+        g = torch.randn(1000, generator=gen, dtype=dtype)
+        states = [step(torch.tensor(0.3), g, st, th) for step, st, th
+                  in zip((fused, plain), states, thetas, strict=True)]  # fmt: skip
+    assert fused._fused_ok == {dtype: True} and fused.applied == plain.applied == 5
+    tol = 1e-6 if dtype == torch.float32 else 1e-14
+    assert thetas[0].dtype == states[0].v.dtype == dtype
+    torch.testing.assert_close(thetas[0], thetas[1], rtol=tol, atol=tol)
+    torch.testing.assert_close(states[0].v, states[1].v, rtol=tol, atol=tol)
+    assert not torch.equal(thetas[0], theta)  # the steps were taken
+
+
+def test_a_fused_kernel_that_does_another_update_is_not_used():
+    """The kernel is tried once per dtype on known numbers; one that refuses the tensors or
+    computes something else (another PyTorch's semantics) leaves the two calls in charge."""
+
+    def refuses(*args, **kwargs):
+        raise RuntimeError("fused=True requires CUDA tensors")
+
+    def other(params, grads, bufs, **kwargs):
+        params[0].sub_(grads[0])  # plain SGD, no momentum buffer
+
+    for kernel in (refuses, other):
+        step = torch_cpu.TorchMomentumStep(O.momentum(0.5, 0.5))
+        step.fused = kernel
+        theta = torch.ones(3)
+        state = step(torch.tensor(0.0), torch.full((3,), 3.0), _state([1.0, 1.0, 1.0]), theta)
+        assert step._fused_ok == {torch.float32: False}
+        assert state.v.tolist() == [2.0] * 3 and theta.tolist() == [0.0] * 3

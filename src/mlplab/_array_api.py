@@ -278,12 +278,50 @@ def loss_value(J: Any) -> float:
     return cast(float, J)
 
 
+_SPECIAL_UFUNCS = "scipy.special._special_ufuncs"
+
+
 @functools.cache
 def _expit() -> Callable[..., Array]:
-    # scipy.special costs ~70 ms to import: load it on first use, not with mlplab.
-    from scipy.special import expit
+    """scipy's ``expit`` ufunc, loaded on first use and without the rest of scipy.special.
 
-    return expit
+    ``import scipy.special`` costs 0.2–0.3 s (its array-API layer imports every NumPy
+    submodule, f2py included), more than training a small network. ``expit`` itself is a
+    ufunc of the compiled extension ``scipy.special._special_ufuncs`` (in SciPy 1.17, for
+    one), which needs none of that: that extension is loaded alone, under its own name, so
+    a later ``import scipy.special`` finds it in ``sys.modules`` and its ``expit`` *is* this
+    ufunc (the same compiled code: every bit the same; tests/test_performance_contracts.py).
+    Where SciPy is laid out otherwise, ``from scipy.special import expit``.
+    """
+    try:
+        return cast("Callable[..., Array]", _special_ufuncs().expit)
+    except (ImportError, AttributeError, OSError):
+        from scipy.special import expit
+
+        return expit
+
+
+def _special_ufuncs() -> ModuleType:
+    """The extension module ``scipy.special._special_ufuncs``, without importing its package."""
+    import sys
+
+    if _SPECIAL_UFUNCS in sys.modules:  # scipy.special imported already (or loaded before)
+        return sys.modules[_SPECIAL_UFUNCS]
+    import importlib.machinery
+    import importlib.util
+
+    import scipy  # the package alone: a version and a config, no submodule
+
+    folder = [f"{p}/special" for p in scipy.__path__]
+    spec = importlib.machinery.PathFinder.find_spec("_special_ufuncs", folder)
+    if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+        raise ImportError(f"no compiled {_SPECIAL_UFUNCS} in {folder}")
+    loader = importlib.machinery.ExtensionFileLoader(_SPECIAL_UFUNCS, cast(str, spec.origin))
+    full = importlib.util.spec_from_file_location(_SPECIAL_UFUNCS, spec.origin, loader=loader)
+    module = importlib.util.module_from_spec(cast(importlib.machinery.ModuleSpec, full))
+    loader.exec_module(module)
+    sys.modules[_SPECIAL_UFUNCS] = module
+    return module
 
 
 @functools.cache

@@ -46,12 +46,41 @@ def prepare_X(net: Any, X: Any, extremes: list[Any] | None = None) -> Array:
         if net.standardizer is not None:
             Xc = net.standardizer.transform(Xc).astype(net.dtype, copy=False)
         return Xc
-    # Checked (and copied) where the network computes: on the device for its arrays.
-    Xc = _xp.check_X_in(X, xp, net._device, net.dtype, net.layer_sizes[0])
+    # Checked (and copied) where the network computes: on the device for its arrays;
+    # an array that is already what that would return is used as is, as above.
+    as_is = _xp.is_foreign(X) and _usable_as_is(net, X, extremes)
+    Xc = X if as_is else _xp.check_X_in(X, xp, net._device, net.dtype, net.layer_sizes[0])
     if net.standardizer is not None:
         mean, scale = standardizer_arrays(net)
         Xc = _xp.astype((Xc - mean) / scale, _xp.dtype_in(xp, net.dtype))
     return Xc
+
+
+def _usable_as_is(net: Any, X: Any, extremes: list[Any] | None) -> bool:
+    """Whether an array of another library is already what
+    :func:`mlplab._array_api.check_X_in` would return: in the network's namespace, on its
+    device, in its dtype, of its width, without autograd, and with a finite min and max
+    (NaN and ±inf propagate through the array API's ``min`` and ``max``); then its
+    (min, max) go to ``extremes``, as for NumPy. Copying 60000×784 floats and the two
+    passes of ``all(isfinite(X))`` take a good part of an mnist-shape epoch on PyTorch.
+    """
+    xp, shape = net._xp, tuple(X.shape)
+    if not (
+        len(shape) == 2
+        and shape[0] > 0
+        and shape[1] == net.layer_sizes[0]
+        and _xp.namespace(X) is xp
+        and _xp.device_of(X) == net._device
+        and X.dtype == _xp.dtype_in(xp, net.dtype)
+        and not getattr(X, "requires_grad", False)
+    ):
+        return False
+    lo, hi = float(xp.min(X)), float(xp.max(X))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return False  # check_X_in names the problem
+    if extremes is not None and net.standardizer is None:
+        extremes.append((lo, hi))
+    return True
 
 
 def standardizer_arrays(net: Any) -> tuple[Array, Array]:

@@ -50,8 +50,10 @@ def check_fit(
         pass  # prepare() checked the scale
     elif xp is np:
         check_input_scale(Xc, net.standardizer is not None, extremes=next(iter(extremes), None))
-    elif float(xp.max(xp.abs(Xc))) > SCALE_WARNING:  # one read; the message on the host
-        check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
+    else:  # max |x| from X's min and max (finite): reads only; the message on the host
+        lo, hi = next(iter(extremes), None) or (float(xp.min(Xc)), float(xp.max(Xc)))
+        if max(-lo, hi) > SCALE_WARNING:
+            check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
     Y = net._prepare_y(y, Xc.shape[0])
     if require_two_classes:
         check_two_classes(Y if xp is np else _xp.to_numpy(Y), net.head.name)

@@ -17,7 +17,8 @@ binary, multiclass and regression, without sample weights:
   tanh' = 1 − a²), the multiclass head through ``log_softmax`` and J as one dot product,
   dW[l]ᵀ and db[l] written into the trainer's flat gradient with ``out=``;
 * :class:`TorchMomentumStep`: ``sgd``/``momentum`` with a constant α, the update written
-  in place — v ← βv + (1−β)g, θ ← θ − αv: three passes over θ-sized vectors and one
+  in place — v ← βv + (1−β)g, θ ← θ − αv: one pass over θ, g and v through PyTorch's fused
+  SGD kernel (the one of ``torch.optim.SGD(fused=True)``; three passes without it) and one
   read-only pass for the check, where the pure update takes six and the device check two
   more.
 
@@ -198,6 +199,9 @@ class TorchMomentumStep:
         self.torch = torch
         self.optimizer = optimizer
         self.ok, self.applied = True, 0
+        # PyTorch's fused SGD kernel (torch.optim.SGD(fused=True) on the CPU), if it has one
+        self.fused: Any = getattr(torch, "_fused_sgd_", None)
+        self._fused_ok: dict[Any, bool] = {}  # per dtype: does the kernel do our update?
 
     @property
     def optimizer(self) -> Any:
@@ -225,13 +229,46 @@ class TorchMomentumStep:
             if not bool(self.torch.isfinite(u).all()):
                 return self._refuse(state, count)
             theta.add_(u)
+        elif beta:  # v ← βv + (1−β)g: finite, as g is (checked above); θ ← θ − αv
+            v = state.v
+            self._momentum(theta, g, v, lr, beta)
         else:
             v = g
-            if beta:  # v ← βv + (1−β)g in place: finite, as g is (checked above)
-                v = state.v.mul_(beta).add_(g, alpha=1.0 - beta)
-            theta.add_(v, alpha=-lr)  # θ ← θ − αv
+            theta.add_(g, alpha=-lr)  # θ ← θ − αg
         self.applied += 1
         return EmptyState(count) if not beta else MomentumState(count, v)
+
+    def _momentum(self, theta: Any, g: Any, v: Any, lr: float, beta: float) -> None:
+        """v ← βv + (1−β)g, θ ← θ − αv in place, in one pass over θ, g and v: PyTorch's
+        fused SGD kernel with dampening β (its momentum buffer is v); where that kernel is
+        missing or does not do this update (:meth:`_fused_works`), two in-place calls
+        (three passes)."""
+        if self._fused_works(theta.dtype):
+            self._fused_call(theta, g, v, lr, beta)
+        else:
+            v.mul_(beta).add_(g, alpha=1.0 - beta)
+            theta.add_(v, alpha=-lr)
+
+    def _fused_call(self, theta: Any, g: Any, v: Any, lr: float, beta: float) -> None:
+        self.fused([theta], [g], [v], weight_decay=0.0, momentum=beta, lr=lr, dampening=beta,
+                   nesterov=False, maximize=False, is_first_step=False)  # fmt: skip
+
+    def _fused_works(self, dtype: Any) -> bool:
+        """Whether the fused kernel exists and does this update for ``dtype``: tried once
+        on three small tensors of known result (θ = 1, g = 3, v = 1, β = 0.5, α = 0.5 give
+        v = 2, θ = 0), never on the trainer's θ."""
+        if self.fused is None:
+            return False
+        if dtype not in self._fused_ok:
+            torch = self.torch
+            theta, g, v = (torch.full((2,), x, dtype=dtype) for x in (1.0, 3.0, 1.0))
+            try:
+                self._fused_call(theta, g, v, 0.5, 0.5)
+                works = v.tolist() == [2.0, 2.0] and theta.tolist() == [0.0, 0.0]
+            except (RuntimeError, TypeError, NotImplementedError):
+                works = False
+            self._fused_ok[dtype] = works
+        return self._fused_ok[dtype]
 
     def _finite(self, J: Any, g: Any) -> bool:
         """J and every entry of g finite: from J + Σ g_i (entry by entry if that overflows)."""
