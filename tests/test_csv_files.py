@@ -408,6 +408,27 @@ def test_ragged_rows_are_refused_even_in_unused_columns(tmp_path, text, message)
         read_frame(path, keep=["a"])
 
 
+def test_rows_all_longer_than_the_header_are_refused_whatever_the_warning_filter(tmp_path):
+    """pandas' DataFrame drops the extra cells of such rows with a ParserWarning; the
+    parser's columns are checked instead, so no warning filter decides (the sharded
+    reader, ``csvrows.read_into``, had none)."""
+    from mlplab.persist.csvheader import read_header
+    from mlplab.persist.csvrows import read_into
+
+    path = tmp_path / "long.csv"
+    path.write_text("a,b\n1,2,9\n3,4,8\n")
+    hdr = read_header(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(CSVError, match=r"long\.csv, line 2: 3 cells, but the header"):
+            read_frame(path)
+        parsed, _, error = read_into(path, hdr.start, path.stat().st_size, hdr, [0, 1], [], ())
+    assert error is not None and parsed.n == 0
+    path.write_text("a,b\n1,2,\n3,4,\n")  # one empty field more on every row: pandas' rule
+    frame = read_frame(path)
+    assert frame.columns == ["a", "b"] and frame.data[1].tolist() == [2.0, 4.0]
+
+
 def test_empty_cells_and_na_text(tmp_path):
     path = tmp_path / "na.csv"
     path.write_text("a,b,y\n1,NA,0\n,x,1\n2,nan,0\n")

@@ -29,12 +29,13 @@ import numpy as np
 from mlplab.persist.csvfast import (
     DECODE_ERRORS,
     Frame,
-    Header,
+    _has_empty,
     _join,
     _piece,
     _Range,
     range_chunks,
 )
+from mlplab.persist.csvheader import Header
 from mlplab.persist.tableplan import TablePlan, number_error, numbers
 
 BLOCK_ROWS = 65536
@@ -63,8 +64,8 @@ class Parsed:
         self.n = 0
         self.last_empty = False
 
-    def add(self, chunk: Any, n_columns: int) -> None:
-        m = len(chunk)
+    def add(self, chunk: dict[int, Any], n_columns: int) -> None:
+        m = len(chunk[0])
         for k, j in self.slots.items():
             piece = _piece(chunk[k])
             if piece.dtype == np.float64:
@@ -73,7 +74,7 @@ class Parsed:
                 self.pieces.setdefault(k, []).append((self.n, piece))
         for k in self.pieces.keys() - self.slots.keys():
             self.pieces[k].append((self.n, _piece(chunk[k])))
-        self.last_empty |= bool(chunk[n_columns - 1].isna().any())
+        self.last_empty |= _has_empty(chunk[n_columns - 1])
         self.n += m
 
     def column(self, k: int) -> np.ndarray:
