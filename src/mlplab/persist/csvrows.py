@@ -1,16 +1,21 @@
-"""One MPI rank's byte range of a CSV file, parsed straight into one float matrix.
+"""Byte ranges of a CSV file, parsed straight into one float matrix.
 
-:mod:`mlplab.persist.csvshard` reads a file in parts; this module keeps a rank's part
-small. The feature columns are known from the header alone (the table plan's columns:
-``--features``, ``--drop``, the target and id column left out), so before parsing, the
-rank allocates one float64 matrix ``M`` of (rows, features), rows being an upper bound
-(the range's newlines; pages of rows never written are never touched). pandas parses
-the range in chunks (the options of :mod:`mlplab.persist.csvfast`); each chunk's
-feature columns of numbers are written into their rows of ``M`` and the chunk is freed.
-Then ``M`` is the codes matrix of :meth:`~mlplab.persist.tableplan.TablePlan.codes`
-(:func:`encode` writes the category indices and the numbers read as text into their
-columns): the rank's numbers exist once, as the float64 the network needs, never as
-pandas columns, their concatenation and an encoded copy.
+Two readers keep their numbers small this way: an MPI rank's part of a file
+(:mod:`mlplab.persist.csvshard`), and a training file in one process
+(:func:`read_for_plan`, the path of :func:`~mlplab.persist.csvdata.training_data`). The
+feature columns are known from the header alone (the table plan's columns:
+``--features``, ``--drop``, the target and id column left out), so the float64 matrix
+``M`` of (rows, features) is known before parsing. pandas parses a range in chunks (the
+options of :mod:`mlplab.persist.csvfast`); each chunk's feature columns of numbers are
+written into their rows of ``M`` and the chunk is freed. A rank allocates ``M`` with
+rows an upper bound (the range's newlines; pages of rows never written are never
+touched); threads, whose ranges' row counts are not known before they are read, write
+one block of rows per chunk (:class:`Blocks`, filled while the chunk is in cache),
+copied in order into ``M`` once all are read (:func:`joined`). Then ``M`` is the codes
+matrix of :meth:`~mlplab.persist.tableplan.TablePlan.codes` (:func:`encode` writes the
+category indices and the numbers read as text into their columns, and checks nothing
+when every block was numbers, all finite): the numbers exist once, as the float64 the
+network needs, never as pandas columns, their concatenation and an encoded copy.
 
 The other kept columns (the target; a feature column that is text in some chunk) are
 arrays as :mod:`~mlplab.persist.csvfast` makes them. The frame's columns of numbers are
