@@ -229,6 +229,7 @@ def report(results: dict, anon: dict, args: argparse.Namespace, size_mb: float, 
         f" --before {args.before}"
         f"{' --pyarrow-path DIR' if args.pyarrow_path else ''}"
         f"{' --polars-path DIR' if args.polars_path else ''}"
+        f"{''.join(f' --skip {name!r}' for name in args.skip)}"
         f"{' --out ' + str(args.out) if args.out else ''}`",
         f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; {versions()}.",
         f"File: {args.rows:,} rows × 20 float columns + a text label, {size_mb:.0f} MB; "

@@ -20,8 +20,15 @@ import pytest
 
 import mlplab
 from mlplab.cli import main
-from mlplab.persist import csvfast
-from mlplab.persist.csvdata import CSVError, read_frame, read_table, read_training_csv
+from mlplab.persist import csvfast, csvrows
+from mlplab.persist.csvdata import (
+    CSVError,
+    read_frame,
+    read_table,
+    read_training_csv,
+    training_data,
+)
+from mlplab.persist.csvheader import cut_points
 from mlplab.persist.tableplan import TablePlan
 
 pd = pytest.importorskip("pandas")
@@ -384,6 +391,48 @@ def test_a_well_formed_file_never_falls_back_to_the_exact_reader(tmp_path, monke
     assert data.classes[data.y].tolist() == df["label"].tolist()
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_training_files_parsed_into_the_codes_matrix_match_the_frame_path(
+    tmp_path, monkeypatch, threads
+):
+    """``training_data`` of a path parses the plan's features straight into one matrix, by
+    threads (csvrows.read_for_plan); the same file read as a Frame first must give the
+    same codes, target, plan and drops: quoted fields across the cuts (cut again),
+    a category, a column that is text in one chunk only, empty cells, an id column."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "a": rng.normal(size=n)})
+    notes = ["plain", "with, comma", 'a "quote"', "two\nlines" * 20]  # cuts fall in quotes
+    df["note"] = rng.choice(notes, n)
+    df["b"] = rng.integers(-5, 5, n).astype(float)
+    df.loc[rng.choice(n, 40, replace=False), "b"] = np.nan
+    df["c"] = rng.normal(size=n).astype(object)
+    df.loc[1500, "c"] = "oops"  # text in one chunk: refused, naming the cell
+    df["y"] = rng.choice(["north", "south"], n)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    monkeypatch.setattr(csvfast, "_workers", lambda size: threads)
+    monkeypatch.setattr(csvfast, "CHUNK_CELLS", 777)
+    options = dict(id_column="id", categorical=["note"], missing="drop", drop=["c"])
+    recut = []
+    monkeypatch.setattr(csvrows, "cut_points", lambda *a: recut.append(a) or cut_points(*a))
+    assert csvrows.read_for_plan(path, None, "y", ["id", "note"], options) is not None
+    assert bool(recut) == (threads > 1)  # the first cuts fell inside a quoted field
+    fast = training_data(path, "y", **options)
+    slow = training_data(read_frame(path, text=["id", "note"]), "y", **options)
+    np.testing.assert_array_equal(fast.codes, slow.codes)
+    np.testing.assert_array_equal(fast.y, slow.y)
+    assert fast.plan.to_json() == slow.plan.to_json() and fast.n_dropped == slow.n_dropped == 40
+    assert fast.codes.shape == (n - 40, 3)
+    with pytest.raises(
+        CSVError, match=r"t\.csv, line \d+, column 'c' \(column 5\): 'oops' is not a number"
+    ):
+        training_data(path, "y", id_column="id", categorical=["note"], missing="drop")
+    line = read_table(path).lines[1500]
+    with pytest.raises(CSVError, match=rf"line {line}, column 'c'"):
+        training_data(path, "y", id_column="id", categorical=["note"], missing="drop")
+
+
 def test_cut_points_fall_between_records(tmp_path):
     path = tmp_path / "c.csv"
     path.write_bytes(b'h\n"a\nb"\n"c\nd"\n"e\nf"\n' * 50)
@@ -406,6 +455,27 @@ def test_ragged_rows_are_refused_even_in_unused_columns(tmp_path, text, message)
     path.write_text(text)
     with pytest.raises(CSVError, match=message):
         read_frame(path, keep=["a"])
+
+
+def test_rows_all_longer_than_the_header_are_refused_whatever_the_warning_filter(tmp_path):
+    """pandas' DataFrame drops the extra cells of such rows with a ParserWarning; the
+    parser's columns are checked instead, so no warning filter decides (the sharded
+    reader, ``csvrows.read_into``, had none)."""
+    from mlplab.persist.csvheader import read_header
+    from mlplab.persist.csvrows import read_into
+
+    path = tmp_path / "long.csv"
+    path.write_text("a,b\n1,2,9\n3,4,8\n")
+    hdr = read_header(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(CSVError, match=r"long\.csv, line 2: 3 cells, but the header"):
+            read_frame(path)
+        parsed, _, error = read_into(path, hdr.start, path.stat().st_size, hdr, [0, 1], [], ())
+    assert error is not None and parsed.n == 0
+    path.write_text("a,b\n1,2,\n3,4,\n")  # one empty field more on every row: pandas' rule
+    frame = read_frame(path)
+    assert frame.columns == ["a", "b"] and frame.data[1].tolist() == [2.0, 4.0]
 
 
 def test_empty_cells_and_na_text(tmp_path):

@@ -25,6 +25,7 @@ from mlplab.persist.csvexact import (
     MAX_CLASSES_FOR_INTEGERS,
     CSVError,
     Table,
+    check_file,
     infer_task,
     integer_labels,
     labels,
@@ -34,6 +35,7 @@ from mlplab.persist.csvexact import (
     read_table,
 )
 from mlplab.persist.csvfast import Frame, read_frame
+from mlplab.persist.csvrows import Parsed, encode, keep_rows, read_for_plan
 from mlplab.persist.tableplan import (
     TablePlan,
     _number_text,
@@ -173,6 +175,19 @@ def _infer_numbers(y: np.ndarray) -> str:
     return "regression"
 
 
+def _read(
+    path: str | os.PathLike[str] | Frame, sep: str | None, target: str, options: dict[str, Any]
+) -> tuple[Frame, Parsed | None]:
+    """The training table; for a file read fast, also its features parsed straight into
+    the codes matrix (:func:`~mlplab.persist.csvrows.read_for_plan`)."""
+    if isinstance(path, Frame):
+        return path, None
+    # The target is not read as text: numbers stay numbers (fast); text labels are text.
+    text = [n for n in [options.get("id_column"), *options.get("categorical", ())] if n]
+    fast = read_for_plan(check_file(path), sep, target, text, options)
+    return fast if fast is not None else (read_frame(path, sep, text=text), None)
+
+
 def training_data(
     path: str | os.PathLike[str] | Frame,
     target: str,
@@ -189,14 +204,13 @@ def training_data(
     """
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be classification or regression, got {task!r}")
-    # The target is not read as text: numbers stay numbers (fast); text labels are text.
-    as_text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
-    frame = (
-        path if isinstance(path, Frame) else read_frame(path, sep, text=[n for n in as_text if n])
-    )
+    frame, parsed = _read(path, sep, target, plan_options)
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
-    R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
+    if parsed is not None:  # the features were parsed straight into the codes matrix
+        R = encode(plan, frame, parsed, allow_missing=plan.missing != "error")
+    else:
+        R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
     values = frame.data[t]
     if values is not None and values.dtype == np.float64:  # numbers: no text needed
         labels, present = None, ~np.isnan(values)
@@ -215,7 +229,7 @@ def training_data(
     else:
         y, task, classes = _coded_target(frame, t, *labels, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
-    data.plan, data.codes = plan, (R if keep.all() else R[keep])
+    data.plan, data.codes = plan, (R if keep.all() else keep_rows(R, keep) if parsed else R[keep])
     data.n_dropped = int((~keep).sum())
     return data
 

@@ -24,7 +24,6 @@ releases the GIL while it parses), each read in chunks of about ``CHUNK_CELLS`` 
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import os
@@ -37,15 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from mlplab.persist.csvexact import (
-    SEPARATORS,
-    CSVError,
-    check_file,
-    check_names,
-    iter_records,
-    locate,
-    no_column,
-)
+from mlplab.persist.csvexact import CSVError, check_file, iter_records, locate, no_column
+from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
+
+__all__ = ["Frame", "Header", "cut_points", "from_dataframe", "newline_cuts", "read_frame",
+           "read_header"]  # fmt: skip
 
 SPLIT_BYTES = 16 * 2**20
 """Files from this size on are read by several threads, one byte range each."""
@@ -54,18 +49,6 @@ CHUNK_CELLS = 2**18
 from chunk to chunk (:func:`_keep_buffers`), and the chunk's arrays stay small (400,000
 × 21 cells, two threads: peak RSS 147 / 164 / 196 MB with 2**18 / 2**19 / 2**20, X 61 MB)."""
 MAX_WORKERS = 4
-_BOM = b"\xef\xbb\xbf"
-
-
-@dataclass
-class Header:
-    """Where the data of a CSV file start, and how its fields are separated."""
-
-    columns: list[str]
-    line: int
-    start: int
-    """Byte offset of the first data line (after the header record)."""
-    sep: str
 
 
 @dataclass
@@ -144,59 +127,6 @@ class Frame:
         return locate(self.path, self.sep, row + self.row_offset)[1][col]  # type: ignore[index]
 
 
-# ---------------------------------------------------------------------- the header
-def _lines_of(path: Path, limit: int = 64, max_bytes: int = 2**20) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        for k, raw in enumerate(f):
-            yield raw[3:] if k == 0 and raw.startswith(_BOM) else raw
-            max_bytes -= len(raw)
-            if k + 1 >= limit or max_bytes <= 0:
-                return
-
-
-def detect_sep(lines: list[str]) -> str:
-    """The separator among ``, ; tab |`` that gives the header two fields or more and the
-    most rows with the header's number of fields (ties: the earlier one; none: ``,``)."""
-    best, best_score = ",", (0, 0)
-    for sep in SEPARATORS:
-        try:
-            rows = [r for r in csv.reader(lines, delimiter=sep) if r and any(c.strip() for c in r)]
-        except csv.Error:
-            continue
-        if not rows or len(rows[0]) < 2:
-            continue
-        score = (sum(len(r) == len(rows[0]) for r in rows[1:]), len(rows[0]))
-        if score > best_score:
-            best, best_score = sep, score
-    return best
-
-
-def read_header(path: Path, sep: str | None = None) -> Header | None:
-    """The header record, its line, the offset of the data and the separator; None for a
-    file the exact reader must read (not UTF-8, bare CR line ends, odd quoting)."""
-    try:
-        if sep is None:
-            sep = detect_sep([raw.decode("utf-8") for raw in _lines_of(path)])
-        consumed = 0
-        with open(path, "rb") as f:
-
-            def lines() -> Iterator[str]:
-                nonlocal consumed
-                for k, raw in enumerate(f):
-                    consumed += len(raw)
-                    yield (raw[3:] if k == 0 and raw.startswith(_BOM) else raw).decode("utf-8")
-
-            reader = csv.reader(lines(), delimiter=sep, strict=True)
-            for cells in reader:
-                if cells and not (len(cells) <= 1 and not cells[0].strip()):
-                    columns = [c.strip() for c in cells]
-                    check_names(path, reader.line_num, columns)
-                    return Header(columns, reader.line_num, consumed, sep)
-    except (UnicodeDecodeError, csv.Error):
-        return None
-    return None
-
-
 # ---------------------------------------------------------------------- the ranges
 class _Range(io.RawIOBase):
     """Bytes ``start`` to ``end`` of a file, as a file.
@@ -236,56 +166,39 @@ class _Range(io.RawIOBase):
         super().close()
 
 
-def newline_cuts(path: Path, start: int, k: int) -> list[int]:
-    """``start``, up to k−1 offsets just after the first newline past each k-th of the
-    file, and the file size: record boundaries unless a cut falls inside a quoted field
-    (:func:`_fast` checks the quotes it read before each cut, and cuts again with
-    :func:`cut_points` when one did)."""
-    size = os.path.getsize(path)
-    cuts = [start]
-    with open(path, "rb") as f:
-        for j in range(1, k):
-            f.seek(max(start + (size - start) * j // k, cuts[-1]))
-            f.readline()
-            cuts.append(f.tell())
-    return [*sorted({c for c in cuts if c < size}), size]
-
-
-def cut_points(path: Path, start: int, k: int, block: int = 8 * 2**20) -> list[int]:
-    """``start``, then up to k−1 offsets just after a newline outside quotes (an even
-    number of ``"`` since ``start``), then the file size: record boundaries."""
-    size = os.path.getsize(path)
-    targets = [start + (size - start) * j // k for j in range(1, k)]
-    cuts, quotes, pos = [start], 0, start
-    with open(path, "rb") as f:
-        f.seek(start)
-        while targets and (data := f.read(block)):
-            o = 0
-            while targets:
-                o = max(o, targets[0] - pos)
-                nl = data.find(b"\n", o)
-                if nl < 0:
-                    break
-                if (quotes + data.count(b'"', 0, nl)) % 2 == 0:
-                    cuts.append(pos + nl + 1)
-                    targets.pop(0)
-                o = nl + 1
-            quotes += data.count(b'"')
-            pos += len(data)
-    return sorted(set(cuts)) + ([size] if cuts[-1] != size else [])
-
-
 def _piece(values: Any) -> np.ndarray:
-    """One chunk of one column, as float64 (numbers) or an object array of str."""
+    """One chunk of one column, as float64 (numbers) or an object array of str (None where
+    a cell is empty). ``values``: the parser's array (NumPy, or pandas' for text)."""
+    import pandas as pd
+
     kind = getattr(values.dtype, "kind", "O")
-    out: np.ndarray
     if kind in "iuf":
-        out = values.to_numpy(dtype=np.float64)
-    elif kind == "b":
-        out = np.where(values.to_numpy(dtype=bool), "True", "False").astype(object)
-    else:
-        out = values.to_numpy(dtype=object, na_value=None)
+        return np.asarray(values, dtype=np.float64)
+    if kind == "b":
+        out = np.where(np.asarray(values, dtype=bool), "True", "False").astype(object)
+        return out
+    if not isinstance(values, np.ndarray):
+        return np.asarray(values.to_numpy(dtype=object, na_value=None))
+    out = values.astype(object, copy=False)  # the parser's own array: changed in place
+    if not _all_text(out):
+        out[pd.isna(out)] = None
     return out
+
+
+def _all_text(values: np.ndarray) -> bool:
+    """Whether every entry of an object array is a str (one C pass, 5× faster than
+    ``pd.isna``): then no cell is empty."""
+    from pandas.api.types import infer_dtype
+
+    return bool(infer_dtype(values, skipna=False) == "string")
+
+
+def _has_empty(values: Any) -> bool:
+    import pandas as pd
+
+    if isinstance(values, np.ndarray) and values.dtype == object and _all_text(values):
+        return False
+    return bool(pd.isna(values).any())
 
 
 DECODE_ERRORS = (UnicodeDecodeError, ValueError, OverflowError)  # and pandas' ParserError
@@ -307,15 +220,16 @@ def _read_range(
         for chunk in range_chunks(raw, hdr, text):
             for k in keep:
                 pieces[k].append(_piece(chunk[k]))
-            pieces[-1].append(np.array([chunk[len(hdr.columns) - 1].isna().any()]))
+            pieces[-1].append(np.array([_has_empty(chunk[len(hdr.columns) - 1])]))
     except (pd.errors.ParserError, pd.errors.ParserWarning, *DECODE_ERRORS) as exc:
         return pieces, raw.quotes, exc
     return pieces, raw.quotes, None
 
 
-def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[Any]:
-    """pandas' DataFrames of a byte range, chunk by chunk (columns ``text`` as text, empty
-    cells NaN): the reading set-up of this reader and the sharded one (``csvrows``)."""
+def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[dict[int, Any]]:
+    """The columns of a byte range, chunk by chunk, as pandas' parser returns them
+    (``{column: array}``; columns ``text`` as text, empty cells NaN; no DataFrame is
+    built): the reading set-up of this reader and the sharded one (``csvrows``)."""
     import pandas as pd
 
     options: dict[str, Any] = dict(sep=hdr.sep, header=None, names=list(range(len(hdr.columns))))
@@ -327,20 +241,52 @@ def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[An
     rows = max(1024, CHUNK_CELLS // len(hdr.columns))
     try:
         with raw, pd.read_csv(raw, engine="c", chunksize=rows, **options) as chunks:
-            _keep_buffers(chunks)
-            yield from chunks
+            reader = _keep_buffers(chunks)
+            if reader is None:  # pragma: no cover - a pandas without the parser's reader
+                for frame in chunks:
+                    yield {int(k): frame[k].array for k in frame.columns}
+                return
+            while True:
+                try:
+                    columns = reader.read(rows)
+                except StopIteration:
+                    return
+                yield _width_checked(columns, len(hdr.columns))
     except pd.errors.EmptyDataError:
         return
 
 
-def _keep_buffers(chunks: Any) -> None:
-    """Let pandas' tokenizer keep its buffers from chunk to chunk (freed when the reader
-    closes) where its parser has the switch (pandas 3.1's ``trim_after_read``, which its
-    own threaded reader sets): freeing and faulting them in again for every chunk was
-    half of the page faults and 0.1 s of CPU on the benchmark's 96 MB file."""
+def _width_checked(columns: dict[int, Any], n: int) -> dict[int, Any]:
+    """The chunk's columns, refused (ParserError) when its rows are all longer than the
+    header (pandas' DataFrame would drop the extra cells with a ParserWarning) except for
+    one empty last field on every row, which pandas allows (and drops)."""
+    import pandas as pd
+
+    if len(columns) == n + 1 and _all_empty(columns[n]):
+        del columns[n]
+    if len(columns) != n:
+        raise pd.errors.ParserError(f"rows of {len(columns)} cells after a header of {n}")
+    return columns
+
+
+def _all_empty(values: Any) -> bool:
+    import pandas as pd
+
+    if getattr(values.dtype, "kind", "O") == "O":
+        return bool((pd.isna(values) | (np.asarray(values, dtype=object) == "")).all())
+    return bool(pd.isna(values).all())
+
+
+def _keep_buffers(chunks: Any) -> Any:
+    """pandas' C reader under the chunked reader (None: not found), set to keep the
+    tokenizer's buffers from chunk to chunk (freed when the reader closes) where its parser
+    has the switch (pandas 3.1's ``trim_after_read``, which its own threaded reader sets):
+    freeing and faulting them in again for every chunk was half of the page faults and
+    0.1 s of CPU on the benchmark's 96 MB file."""
     reader: Any = getattr(getattr(chunks, "_engine", None), "_reader", None)
     if hasattr(reader, "trim_after_read"):
         reader.trim_after_read = False
+    return reader if hasattr(reader, "read") else None
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:

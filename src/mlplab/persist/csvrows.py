@@ -1,16 +1,21 @@
-"""One MPI rank's byte range of a CSV file, parsed straight into one float matrix.
+"""Byte ranges of a CSV file, parsed straight into one float matrix.
 
-:mod:`mlplab.persist.csvshard` reads a file in parts; this module keeps a rank's part
-small. The feature columns are known from the header alone (the table plan's columns:
-``--features``, ``--drop``, the target and id column left out), so before parsing, the
-rank allocates one float64 matrix ``M`` of (rows, features), rows being an upper bound
-(the range's newlines; pages of rows never written are never touched). pandas parses
-the range in chunks (the options of :mod:`mlplab.persist.csvfast`); each chunk's
-feature columns of numbers are written into their rows of ``M`` and the chunk is freed.
-Then ``M`` is the codes matrix of :meth:`~mlplab.persist.tableplan.TablePlan.codes`
-(:func:`encode` writes the category indices and the numbers read as text into their
-columns): the rank's numbers exist once, as the float64 the network needs, never as
-pandas columns, their concatenation and an encoded copy.
+Two readers keep their numbers small this way: an MPI rank's part of a file
+(:mod:`mlplab.persist.csvshard`), and a training file in one process
+(:func:`read_for_plan`, the path of :func:`~mlplab.persist.csvdata.training_data`). The
+feature columns are known from the header alone (the table plan's columns:
+``--features``, ``--drop``, the target and id column left out), so the float64 matrix
+``M`` of (rows, features) is known before parsing. pandas parses a range in chunks (the
+options of :mod:`mlplab.persist.csvfast`); each chunk's feature columns of numbers are
+written into their rows of ``M`` and the chunk is freed. A rank allocates ``M`` with
+rows an upper bound (the range's newlines; pages of rows never written are never
+touched); threads, whose ranges' row counts are not known before they are read, write
+one block of rows per chunk (:class:`Blocks`, filled while the chunk is in cache),
+copied in order into ``M`` once all are read (:func:`joined`). Then ``M`` is the codes
+matrix of :meth:`~mlplab.persist.tableplan.TablePlan.codes` (:func:`encode` writes the
+category indices and the numbers read as text into their columns, and checks nothing
+when every block was numbers, all finite): the numbers exist once, as the float64 the
+network needs, never as pandas columns, their concatenation and an encoded copy.
 
 The other kept columns (the target; a feature column that is text in some chunk) are
 arrays as :mod:`~mlplab.persist.csvfast` makes them. The frame's columns of numbers are
@@ -20,21 +25,29 @@ views of ``M``'s columns, so every check and message of the plan works unchanged
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from mlplab.persist import csvfast
+from mlplab.persist.csvexact import CSVError
 from mlplab.persist.csvfast import (
     DECODE_ERRORS,
     Frame,
-    Header,
+    _checked_rows,
+    _has_empty,
     _join,
+    _may_have_short_rows,
     _piece,
     _Range,
     range_chunks,
 )
+from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.tableplan import TablePlan, number_error, numbers
 
 BLOCK_ROWS = 65536
@@ -62,18 +75,27 @@ class Parsed:
         self.pieces: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k in keep}
         self.n = 0
         self.last_empty = False
+        self.finite = True
+        """Whether every feature cell was a finite number (then :func:`encode` checks nothing)."""
 
-    def add(self, chunk: Any, n_columns: int) -> None:
-        m = len(chunk)
+    def _rows(self, m: int) -> np.ndarray:
+        """Where the next chunk's m rows of features go."""
+        return self.M[self.n : self.n + m]
+
+    def add(self, chunk: dict[int, Any], n_columns: int) -> None:
+        m = len(chunk[0])
+        rows, whole = self._rows(m), True
         for k, j in self.slots.items():
             piece = _piece(chunk[k])
             if piece.dtype == np.float64:
-                self.M[self.n : self.n + m, j] = piece
+                rows[:, j] = piece
             else:  # text in this chunk: kept aside (a mixed column, or categories)
                 self.pieces.setdefault(k, []).append((self.n, piece))
+                whole = False
         for k in self.pieces.keys() - self.slots.keys():
             self.pieces[k].append((self.n, _piece(chunk[k])))
-        self.last_empty |= bool(chunk[n_columns - 1].isna().any())
+        self.last_empty |= _has_empty(chunk[n_columns - 1])
+        self.finite = self.finite and whole and bool(np.isfinite(rows).all())  # in cache
         self.n += m
 
     def column(self, k: int) -> np.ndarray:
@@ -91,16 +113,25 @@ class Parsed:
         return _join(out)
 
 
+P = TypeVar("P", bound=Parsed)
+
+
 def read_into(
     path: Path, start: int, end: int, hdr: Header, features: list[int], keep: list[int],
     text: Collection[int],
 ) -> tuple[Parsed, int, Exception | None]:  # fmt: skip
     """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M,
     the other ``keep`` columns aside; the number of quotes read and pandas' error."""
+    rows = _newlines(path, start, end) + 1 if end > start else 0
+    return _parse(Parsed(rows, {k: j for j, k in enumerate(features)}, keep), path, start, end,
+                  hdr, text)  # fmt: skip
+
+
+def _parse(
+    out: P, path: Path, start: int, end: int, hdr: Header, text: Collection[int]
+) -> tuple[P, int, Exception | None]:
     import pandas as pd
 
-    rows = _newlines(path, start, end) + 1 if end > start else 0
-    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep)
     if end <= start:
         return out, 0, None
     raw = _Range(path, start, end)
@@ -110,6 +141,103 @@ def read_into(
     except (pd.errors.ParserError, pd.errors.ParserWarning, *DECODE_ERRORS) as exc:
         return out, raw.quotes, exc
     return out, raw.quotes, None
+
+
+class Blocks(Parsed):
+    """A range parsed into one block of rows per chunk (its row count is not known before
+    the range is read): :func:`joined` copies the blocks of all ranges into one ``M``."""
+
+    def __init__(self, slots: dict[int, int], keep: Collection[int]) -> None:
+        super().__init__(0, slots, keep)
+        self.blocks: list[np.ndarray] = []
+
+    def _rows(self, m: int) -> np.ndarray:
+        self.blocks.append(np.empty((m, len(self.slots))))
+        return self.blocks[-1]
+
+
+def joined(parts: list[Blocks]) -> Parsed:
+    """The ranges, in order, as one :class:`Parsed`: each block is freed once copied into
+    ``M`` (whose pages are touched only as they are written), so the numbers are held
+    about once, not twice."""
+    out = Parsed(sum(p.n for p in parts), parts[0].slots, [])
+    out.pieces = {}
+    for p in parts:
+        for k, pieces in p.pieces.items():
+            out.pieces.setdefault(k, []).extend((out.n + r, a) for r, a in pieces)
+        p.blocks.reverse()
+        while p.blocks:
+            block = p.blocks.pop()
+            out.M[out.n : out.n + len(block)] = block
+            out.n += len(block)
+        out.last_empty |= p.last_empty
+        out.finite = out.finite and p.finite
+    return out
+
+
+def read_ranges(
+    path: Path, hdr: Header, features: list[int], keep: list[int], text: Collection[int],
+    workers: int,
+) -> Parsed:  # fmt: skip
+    """The rows after the header, cut into ``workers`` byte ranges parsed in as many
+    threads (pandas' parser releases the GIL), joined (:func:`joined`); pandas' error
+    raised as such (the caller lets the exact reader name the problem)."""
+    slots = {k: j for j, k in enumerate(features)}
+
+    def one(r: tuple[int, int]) -> tuple[Blocks, int, Exception | None]:
+        return _parse(Blocks(slots, keep), path, r[0], r[1], hdr, text)
+
+    def parse(cuts: list[int]) -> list[tuple[Blocks, int, Exception | None]]:
+        ranges = list(itertools.pairwise(cuts))
+        if len(ranges) == 1:
+            return [one(ranges[0])]
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            return list(pool.map(one, ranges))
+
+    results = parse(newline_cuts(path, hdr.start, workers))
+    if any(q % 2 for q in itertools.accumulate(r[1] for r in results[:-1])):
+        results = []  # a cut fell inside a quoted field: cut where the quotes say, again
+        results = parse(cut_points(path, hdr.start, workers))
+    for _, _, error in results:
+        if error is not None:
+            raise error
+    return joined([r[0] for r in results])
+
+
+def read_for_plan(
+    path: Path, sep: str | None, target: str, text: Collection[str], options: dict[str, Any]
+) -> tuple[Frame, Parsed] | None:
+    """A training file for :func:`~mlplab.persist.csvdata.training_data`, fast: the plan's
+    feature columns (known from the header alone) parsed by threads straight into one
+    float matrix, the target beside (the id column and other columns are not kept).
+
+    None where :func:`~mlplab.persist.csvfast.read_frame` must read the file instead:
+    a header the exact reader must read, an option the header refutes, a file pandas
+    cannot parse (they then raise their errors, in their order, or read the file).
+    """
+    import pandas as pd
+
+    hdr = None if sep is not None and len(sep) != 1 else read_header(path, sep)
+    if hdr is None:
+        return None
+    empty = Frame(path, hdr.columns, [np.empty(0)] * len(hdr.columns), hdr.sep, hdr.line)
+    try:
+        empty.index(target)
+        names = TablePlan.choose(empty, target, **options).features
+    except (CSVError, ValueError):
+        return None
+    features = [hdr.columns.index(n) for n in names]
+    text_idx = {k for k, c in enumerate(hdr.columns) if c in set(text)}
+    workers = csvfast._workers(os.path.getsize(path) - hdr.start)  # (tests patch it there)
+    keep = [hdr.columns.index(target)]
+    try:
+        parsed = read_ranges(path, hdr, features, keep, text_idx, workers)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, *DECODE_ERRORS):
+        return None
+    frame = frame_of(parsed, path, hdr)
+    if parsed.last_empty and _may_have_short_rows(path, hdr, parsed.n):
+        frame.check_structure()
+    return _checked_rows(frame), parsed
 
 
 def frame_of(parsed: Parsed, path: Path, hdr: Header) -> Frame:
@@ -125,7 +253,8 @@ def encode(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -
     (n_rows, n_features) is ``M``'s first rows, with the same errors as ``codes``."""
     problems: list[tuple[int, int, Any]] = []
     M = parsed.M[: parsed.n]
-    for j, c in enumerate(plan.columns):
+    checked = parsed.finite and all(c.kind == "number" for c in plan.columns)
+    for j, c in enumerate([] if checked else plan.columns):  # else: nothing to report
         k = frame.index(c.name, "model's feature")
         if parsed.slots.get(k) != j:  # pragma: no cover - read_into's order is the plan's
             raise RuntimeError(f"column {c.name!r} was not read into place")

@@ -2,9 +2,9 @@
 
 ``mpiexec -n K mlplab train --distributed --data FILE.csv`` comes here
 (:func:`sharded_training_data`). Rank k reads bytes ``cut_k:cut_{k+1}`` of the file, the
-cuts falling just after a newline outside quotes (:func:`~mlplab.persist.csvfast.newline_cuts`,
+cuts falling just after a newline outside quotes (:func:`~mlplab.persist.csvheader.newline_cuts`,
 checked with the quotes each rank counted, and cut again with
-:func:`~mlplab.persist.csvfast.cut_points` when one fell inside a quoted field), and
+:func:`~mlplab.persist.csvheader.cut_points` when one fell inside a quoted field), and
 parses those rows with pandas' C parser as one process does. Everything global is then
 agreed through the communicator, so that every rank makes the decisions one process
 makes on the whole file:
@@ -48,14 +48,8 @@ from typing import Any
 import numpy as np
 
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, check_file, infer_task
-from mlplab.persist.csvfast import (
-    Frame,
-    Header,
-    _exact,
-    cut_points,
-    newline_cuts,
-    read_header,
-)
+from mlplab.persist.csvfast import Frame, _exact
+from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
 from mlplab.persist.npydata import file_blocks
 from mlplab.persist.tableplan import (
