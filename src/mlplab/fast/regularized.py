@@ -82,18 +82,14 @@ class RegularizedWorkspace(Workspace):
         self.count = float(n_samples)  # |B|: the rows of the batch over every process
 
     # -- dropout ------------------------------------------------------------------------
-    def draw_masks(
-        self, rng: np.random.Generator, total: int, first: int, rank: np.ndarray | None
-    ) -> None:
+    def draw_masks(self, rng: np.random.Generator, total: int, places: Any) -> None:
         """d[l]/p for this process's rows, from uniforms drawn for the whole batch.
 
         Each hidden layer with dropout draws ``rng.random((total, n[l]))`` (the global
         batch: every process draws the same numbers, so the streams stay together), and
-        the batch row whose global index is the j-th smallest gets row j. This process's
-        rows are ``first .. first + m`` of that order; ``rank[i]`` is the place of row i
-        among them (None: already in order).
+        this process's row i takes row ``places[i]`` of them (``places``: m indices, or
+        a slice of m rows).
         """
-        m = self.n_samples
         for l, keep in enumerate(self.options.keep_prob):
             if keep >= 1:
                 continue
@@ -101,9 +97,7 @@ class RegularizedWorkspace(Workspace):
             if U.shape != (total, self.masks[l].shape[1]):
                 U = self.uniform[l] = np.empty((total, self.masks[l].shape[1]))
             rng.random(out=U)  # the batch's uniforms, as core's dropout_mask draws them
-            mine = U[first : first + m]
-            if rank is not None:
-                mine = mine.take(rank, axis=0)
+            mine = U[places]
             np.less(mine, keep, out=self.kept[l])  # d ~ Bernoulli(p)
             np.multiply(self.kept[l], self.masks[l].dtype.type(1.0 / keep), out=self.masks[l])
 
