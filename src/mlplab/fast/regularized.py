@@ -23,7 +23,7 @@ to rounding (tests/test_regularized_training.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -80,6 +80,14 @@ class RegularizedWorkspace(Workspace):
             np.empty(s[l + 1], dt) if normalized(l) else None for l in hidden
         ]
         self.count = float(n_samples)  # |B|: the rows of the batch over every process
+
+    def first_rows(self, m: int) -> RegularizedWorkspace:
+        """:meth:`Workspace.first_rows`, with the per-row buffers of batch norm and dropout."""
+        out = cast(RegularizedWorkspace, super().first_rows(m))
+        for name in ("Z_hat", "Z_in", "A_drop", "masks", "kept"):
+            setattr(out, name, [None if a is None else a[:m] for a in getattr(self, name)])
+        out.uniform, out.count = list(self.uniform), float(m)
+        return out
 
     # -- dropout ------------------------------------------------------------------------
     def draw_masks(self, rng: np.random.Generator, total: int, places: Any) -> None:

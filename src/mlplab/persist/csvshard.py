@@ -446,18 +446,21 @@ def _split(
     """The training and test rows (global indices) of the one-process split: the same
     function of all rows' labels on every rank."""
     from mlplab.core.data import train_test_split
+    from mlplab.core.split import split_rows
 
     n = sum(counts)
-    idx = np.arange(n)
+    labels = None
     if stratify:  # every rank's labels, in the smallest integer type that holds them
         small = np.min_scalar_type(max(comm.allgather(int(y.max()) if y.size else 0)))
         labels = np.concatenate(comm.allgather(y.astype(small)))
-    else:
-        labels = idx
-    i_tr, i_te, _, _ = train_test_split(
-        idx, labels, test_size=test_size, seed=seed, stratify=stratify
-    )
-    return np.asarray(i_tr), np.asarray(i_te)
+    rows = np.broadcast_to(np.int8(0), (n,))  # n rows, without an array of n indices
+    split = split_rows(rows, rows if labels is None else labels, test_size, seed, labels)
+    if split is None:  # scikit-learn decides (and names what is wrong)
+        idx = np.arange(n)
+        by = idx if labels is None else labels
+        split = train_test_split(idx, by, test_size=test_size, seed=seed, stratify=stratify)[:2]
+    index = np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.int64)  # 4 bytes a row
+    return np.asarray(split[0]).astype(index), np.asarray(split[1]).astype(index)
 
 
 def _gather_block(

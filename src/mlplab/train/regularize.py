@@ -25,6 +25,7 @@ import numpy as np
 
 from mlplab.core import layer_options as _opts
 from mlplab.fast.regularized import RegularizedWorkspace, norm_views_of
+from mlplab.fast.workspace import workspace_for
 from mlplab.train.batches import Batch, ranks
 from mlplab.train.step import BatchGradient
 
@@ -68,9 +69,9 @@ class RegularizedGradient(BatchGradient):
         if rows is None and not isinstance(X, np.ndarray):  # out of core, batch GD
             X = X[0 : X.shape[0]]
         m = X.shape[0] if rows is None else rows.shape[0]
-        ws = self.workspaces.get(m)
-        if ws is None or ws.net is not net:
-            ws = self.workspaces[m] = RegularizedWorkspace(net, m, strategy.sum_rows)
+        ws = workspace_for(
+            self.workspaces, net, m, lambda n: RegularizedWorkspace(net, n, strategy.sum_rows)
+        )
         if rows is not None:
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
