@@ -13,7 +13,7 @@ makes on the whole file:
 * the table plan: each column's kind (numbers, categories, or an error for a column
   mixing both), the sorted union of the categories, the id-like check;
 * the target: the task when it is inferred, the sorted class labels;
-* the train/test split, drawn on every rank from all rows' labels (one int64 per row);
+* the train/test split, drawn on every rank from all rows' labels (int32 indices);
 * the fill values of empty cells, from the training rows (mean: exact sums, the same
   bits for any K; median: the column's training values gathered one column at a time;
   a category: summed counts);
