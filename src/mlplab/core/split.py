@@ -37,14 +37,16 @@ def split_rows(
     if not (0 < n_test < n and n_train > 0):
         return None
     rng = np.random.RandomState(seed)
+    index = np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.intp)  # 4 bytes a row
     if strat is None:  # ShuffleSplit: one permutation, the test rows first
-        perm = rng.permutation(n)
+        perm = _shuffled(np.arange(n, dtype=index), rng)  # rng.permutation(n), draw for draw
         return perm[n_test:], perm[:n_test]
     classes, counts = np.unique(strat, return_counts=True)
     if counts.min() < 2 or min(n_train, n_test) < classes.shape[0]:
         return None
     # the rows by class: a stable sort of the labels is one of their class indices
-    by_class = np.split(np.argsort(strat, kind="stable"), np.cumsum(counts)[:-1])
+    order = np.argsort(strat, kind="stable").astype(index)
+    by_class = np.split(order, np.cumsum(counts)[:-1])
     n_i = _approximate_mode(counts, n_train, rng)
     t_i = _approximate_mode(counts - n_i, n_test, rng)
     train: list[np.ndarray] = []  # arrays, not lists of ints: 8 bytes a row, not 40

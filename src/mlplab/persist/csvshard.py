@@ -460,7 +460,8 @@ def _split(
         by = idx if labels is None else labels
         split = train_test_split(idx, by, test_size=test_size, seed=seed, stratify=stratify)[:2]
     index = np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.int64)  # 4 bytes a row
-    return np.asarray(split[0]).astype(index), np.asarray(split[1]).astype(index)
+    i_tr, i_te = (np.asarray(part).astype(index, copy=False) for part in split[:2])
+    return i_tr, i_te
 
 
 def _gather_block(
