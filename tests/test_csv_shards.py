@@ -73,6 +73,9 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     cases["npy"] = [str(paths["X"]), str(paths["y"]), {**OPTS, "kind": "npy"}]
     fit_opts = {"epochs": 3, "batch_size": 16, "seed": 2, "kind": "fit_npy"}
     cases["fit_npy"] = [str(paths["X"]), str(paths["y"]), fit_opts]
+    drop = {**OPTS, "layers": "6,5", "network_options": {"keep_prob": [0.6, 0.8]}}
+    cases["cls_drop"] = [str(paths["cls"]), "label", {**drop, "columns": {"missing": "median"}}]
+    cases["npy_drop"] = [str(paths["X"]), str(paths["y"]), {**drop, "kind": "npy"}]
     fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
@@ -221,3 +224,23 @@ def test_ranks_without_test_rows_still_equal_one_process(runs):
     theta = single.net.get_flat_params()
     np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
     np.testing.assert_allclose(got["val_loss"], single.history.history["val_loss"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_dropout_on_k_ranks_drops_the_units_of_the_one_process_in_memory_run(runs, k):
+    from mlplab.recipes import train_arrays
+
+    paths, out, _ = runs  # masks follow the batch's drawn (split) order, not the file's
+    opts = {**OPTS, "layers": "6,5", "network_options": {"keep_prob": [0.6, 0.8]}}
+    single = _single(paths["cls"], "label", "median", **opts)
+    mem = train_arrays(np.load(paths["X"]), np.load(paths["y"]), **opts)
+    for got, one in ((out[k]["cls_drop"], single), (out[k]["npy_drop"], mem)):
+        assert "error" not in got, got
+        assert got["same_on_all_ranks"]
+        theta = one.net.get_flat_params()
+        np.testing.assert_allclose(
+            got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max()
+        )
+        np.testing.assert_allclose(got["loss"], one.history.history["loss"], rtol=1e-10)
+    plain = _single(paths["cls"], "label", "median", **{**opts, "network_options": None})
+    assert np.abs(plain.net.get_flat_params() - single.net.get_flat_params()).max() > 1e-3

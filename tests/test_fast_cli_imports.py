@@ -43,6 +43,21 @@ def test_split_is_scikit_learns_row_for_row(stratify, test_size):
             np.testing.assert_array_equal(a, b, err_msg=f"trial {trial}")
 
 
+@pytest.mark.parametrize("stratify", [True, False])
+def test_split_rows_are_scikit_learns_as_4_byte_indices(stratify):
+    from mlplab.core.split import split_rows
+
+    y = np.random.default_rng(1).integers(0, 3, 500).astype(np.uint8)  # labels, one byte
+    rows = np.broadcast_to(np.int8(0), (500,))  # only the count of the rows is read
+    train, test = split_rows(rows, y, 0.3, 7, y if stratify else None)
+    assert train.dtype == test.dtype == np.int32  # an MPI rank holds them for all rows
+    theirs = sk_split(
+        np.arange(500), test_size=0.3, random_state=7, stratify=y if stratify else None
+    )
+    np.testing.assert_array_equal(train, theirs[0])
+    np.testing.assert_array_equal(test, theirs[1])
+
+
 def test_split_leaves_what_it_does_not_handle_to_scikit_learn():
     X, y = np.zeros((10, 2)), np.array([0] * 9 + [1])  # one row of class 1
     with pytest.raises(ValueError, match="least populated class"):

@@ -257,3 +257,48 @@ def test_exact_sums_do_not_depend_on_order_or_split():
     assert np.array_equal(mu, moments(x[perm])[0])
     np.testing.assert_allclose(mu, x.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(sigma, x.std(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [32, None])
+def test_dropout_out_of_core_drops_the_units_of_the_in_memory_run(data, batch_size):
+    from mlplab.recipes import train_arrays, train_npy
+
+    path, X, y = data  # rows kept in the file's order, batches (and masks) in the split's
+    opts = dict(epochs=3, layers="6,5", dtype="float64", seed=4, batch_size=batch_size)
+    opts["network_options"] = {"keep_prob": [0.6, 0.8]}
+    one = train_npy(path / "X.npy", path / "y.npy", **opts)
+    mem = train_arrays(X, y, **opts)
+    theta = mem.net.get_flat_params()  # μ, σ by exact sums: equal to rounding
+    np.testing.assert_allclose(one.net.get_flat_params(), theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(one.history.history["loss"], mem.history.history["loss"],
+                               rtol=1e-10)  # fmt: skip
+    plain = train_arrays(X, y, **{**opts, "network_options": None})
+    assert np.abs(plain.net.get_flat_params() - theta).max() > 1e-3  # dropout did drop
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+@pytest.mark.parametrize("batch_size", [10, None])
+def test_each_rank_s_dropout_places_are_those_of_one_process_holding_the_split_s_order(
+    size, batch_size
+):
+    from mlplab.persist.npydata import file_blocks
+    from mlplab.train.batches import EpochPlan, ranks
+    from mlplab.train.mpi import shard_range
+
+    n = 103
+    train = np.random.default_rng(5).permutation(n)[:77]  # the split's order
+    held = np.sort(train)  # file order: rank r holds held[lo:hi]
+    one = EpochPlan(77, batch_size)
+    order = one.draw(np.random.default_rng(0))
+    for r in range(size):
+        lo, hi = shard_range(77, r, size)
+        plan = EpochPlan(77, batch_size, (lo, hi))
+        plan.relabel, plan.places = file_blocks(train, n, r, size)[2], True
+        assert plan.relabel.dtype == np.int32
+        for b1, b2 in zip(one.split(order), plan.split(order), strict=True):
+            rows = np.arange(77) if b1.rows is None else b1.rows
+            want = np.arange(77) if b1.rows is None else ranks(b1.rows)  # one process
+            mine = held[lo:hi][np.arange(hi - lo) if b2.rows is None else b2.rows]
+            pos = {int(t): i for i, t in enumerate(train[rows])}  # file row → batch place
+            assert b2.size == b1.size and b2.places is not None
+            assert [want[pos[int(t)]] for t in mine] == b2.places.tolist()

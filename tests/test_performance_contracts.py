@@ -126,6 +126,33 @@ def test_workspace_is_reused_and_holds_the_batch(rng):
     np.testing.assert_array_equal(Yb, Y[idx])
 
 
+@pytest.mark.parametrize("options", [{}, {"keep_prob": 0.7, "batch_norm": True}])
+def test_workspaces_of_many_batch_sizes_share_one_set_of_buffers(rng, options):
+    # An MPI rank holds a different number of rows of almost every batch: the trainer
+    # keeps the buffers of the most rows met and views of their first rows for the rest.
+    net = mlplab.Network([4, 6, 3], output="multiclass", seed=0, dtype="float64", **options)
+    X, y = _data(rng, 40, 4, "multiclass", 3)
+    Xc, Y = net._prepare_X(X), net._prepare_y(y, 40)
+    trainer = mlplab.Trainer(net, _opt.sgd(0.1))
+    twin = mlplab.Network([4, 6, 3], output="multiclass", seed=0, dtype="float64", **options)
+    fresh = mlplab.Trainer(twin, _opt.sgd(0.1))  # its own batch-norm running averages
+    for m in (9, 5, 13, 2, 9, 11, 13):
+        rows = rng.permutation(40)[:m]
+        trainer.state.rng = np.random.default_rng(m)  # the same dropout masks
+        J, _, _ = trainer.gradient(Xc, Y, Y.argmax(axis=1), rows)
+        fresh.gradient.workspaces.clear()  # buffers made for these m rows
+        fresh.state.rng = np.random.default_rng(m)
+        J_ref, _, _ = fresh.gradient(Xc, Y, Y.argmax(axis=1), rows)
+        assert J == J_ref and np.array_equal(trainer._grad_flat, fresh._grad_flat)
+    cache = trainer.gradient.workspaces
+    assert sorted(cache) == [2, 9, 11, 13]  # 13 rows: new buffers, the views of 9 went
+    owner = cache[13]
+    assert owner.Xb.base is None and owner.Z[0].base is None  # the one set of buffers
+    for ws in cache.values():
+        assert ws.Xb.shape[0] == ws.n_samples
+        assert all(np.shares_memory(a, b) for a, b in zip(ws.Z, owner.Z, strict=True))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_inplace_step_is_bit_identical_to_pure_update(rng, name, dtype):

@@ -37,13 +37,16 @@ def split_rows(
     if not (0 < n_test < n and n_train > 0):
         return None
     rng = np.random.RandomState(seed)
+    index = np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.intp)  # 4 bytes a row
     if strat is None:  # ShuffleSplit: one permutation, the test rows first
-        perm = rng.permutation(n)
+        perm = _shuffled(np.arange(n, dtype=index), rng)  # rng.permutation(n), draw for draw
         return perm[n_test:], perm[:n_test]
-    classes, y_idx, counts = np.unique(strat, return_inverse=True, return_counts=True)
+    classes, counts = np.unique(strat, return_counts=True)
     if counts.min() < 2 or min(n_train, n_test) < classes.shape[0]:
         return None
-    by_class = np.split(np.argsort(y_idx, kind="stable"), np.cumsum(counts)[:-1])
+    # the rows by class: a stable sort of the labels is one of their class indices
+    order = np.argsort(strat, kind="stable").astype(index)
+    by_class = np.split(order, np.cumsum(counts)[:-1])
     n_i = _approximate_mode(counts, n_train, rng)
     t_i = _approximate_mode(counts - n_i, n_test, rng)
     train: list[np.ndarray] = []  # arrays, not lists of ints: 8 bytes a row, not 40
@@ -52,7 +55,13 @@ def split_rows(
         rows = by_class[i].take(rng.permutation(counts[i]), mode="clip")
         train.append(rows[: n_i[i]])
         test.append(rows[n_i[i] : n_i[i] + t_i[i]])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+    return _shuffled(np.concatenate(train), rng), _shuffled(np.concatenate(test), rng)
+
+
+def _shuffled(rows: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """``rng.permutation(rows)`` in place, draw for draw: no second array of the rows."""
+    rng.shuffle(rows)
+    return rows
 
 
 def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:

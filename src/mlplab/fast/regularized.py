@@ -23,7 +23,7 @@ to rounding (tests/test_regularized_training.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -81,19 +81,23 @@ class RegularizedWorkspace(Workspace):
         ]
         self.count = float(n_samples)  # |B|: the rows of the batch over every process
 
+    def first_rows(self, m: int) -> RegularizedWorkspace:
+        """:meth:`Workspace.first_rows`, with the per-row buffers of batch norm and dropout."""
+        out = cast(RegularizedWorkspace, super().first_rows(m))
+        for name in ("Z_hat", "Z_in", "A_drop", "masks", "kept"):
+            setattr(out, name, [None if a is None else a[:m] for a in getattr(self, name)])
+        out.uniform, out.count = list(self.uniform), float(m)
+        return out
+
     # -- dropout ------------------------------------------------------------------------
-    def draw_masks(
-        self, rng: np.random.Generator, total: int, first: int, rank: np.ndarray | None
-    ) -> None:
+    def draw_masks(self, rng: np.random.Generator, total: int, places: Any) -> None:
         """d[l]/p for this process's rows, from uniforms drawn for the whole batch.
 
         Each hidden layer with dropout draws ``rng.random((total, n[l]))`` (the global
         batch: every process draws the same numbers, so the streams stay together), and
-        the batch row whose global index is the j-th smallest gets row j. This process's
-        rows are ``first .. first + m`` of that order; ``rank[i]`` is the place of row i
-        among them (None: already in order).
+        this process's row i takes row ``places[i]`` of them (``places``: m indices, or
+        a slice of m rows).
         """
-        m = self.n_samples
         for l, keep in enumerate(self.options.keep_prob):
             if keep >= 1:
                 continue
@@ -101,9 +105,7 @@ class RegularizedWorkspace(Workspace):
             if U.shape != (total, self.masks[l].shape[1]):
                 U = self.uniform[l] = np.empty((total, self.masks[l].shape[1]))
             rng.random(out=U)  # the batch's uniforms, as core's dropout_mask draws them
-            mine = U[first : first + m]
-            if rank is not None:
-                mine = mine.take(rank, axis=0)
+            mine = U[places]
             np.less(mine, keep, out=self.kept[l])  # d ~ Bernoulli(p)
             np.multiply(self.kept[l], self.masks[l].dtype.type(1.0 / keep), out=self.masks[l])
 

@@ -13,8 +13,8 @@ Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -26,6 +26,8 @@ from mlplab.core.layers import LayerCache
 from mlplab.core.network import Network
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
+
+W = TypeVar("W", bound="Workspace")
 
 
 class Workspace:
@@ -83,6 +85,19 @@ class Workspace:
         self.dZ_L = np.empty((n_samples, s[L]), dtype=dt)  # the head's dZ[L], and its
         self.T = [np.empty((n_samples, s[L]), dtype=dt) for _ in range(2)]  # scratch
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
+
+    def first_rows(self, m: int) -> Workspace:
+        """A workspace for batches of m ≤ n_samples rows whose buffers are the first m
+        rows of these (C-contiguous views: nothing is allocated; one of the two is used
+        at a time)."""
+        out = type(self).__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        out.n_samples = m
+        out.Xb, out.Yb, out.ones, out.dZ_L = self.Xb[:m], self.Yb[:m], self.ones[:m], self.dZ_L[:m]
+        out.Z, out.A = [a[:m] for a in self.Z], [a[:m] for a in self.A]
+        out.dZ, out.T = [a[:m] for a in self.dZ], [a[:m] for a in self.T]
+        out._A_used = [out.Xb] * len(self._A_used)
+        return out
 
     def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
         """Rows ``idx`` of X (n, n[0]) and Y (n, n[L]), copied into the batch buffers.
@@ -154,15 +169,28 @@ class Workspace:
         return J
 
 
-def workspace_for(cache: dict[int, Workspace], net: Network, n_samples: int) -> Workspace:
-    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use.
+def workspace_for(
+    cache: dict[int, W], net: Network, n_samples: int, make: Callable[[int], W] | None = None
+) -> W:
+    """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use
+    (by ``make(n_samples)``; default a :class:`Workspace`).
 
-    A training run meets at most two batch sizes (full batches and the last, smaller
-    one), so the cache holds at most two workspaces per trainer.
+    One process meets two batch sizes (full batches and the last, smaller one), but an
+    MPI rank holds a different number of rows of almost every batch: the cache keeps
+    one set of buffers, for the most rows met so far, and the smaller sizes are views of
+    their first rows (:meth:`Workspace.first_rows`), so it never holds more than one
+    workspace's memory.
     """
     ws = cache.get(n_samples)
-    if ws is None or ws.net is not net:
-        ws = cache[n_samples] = Workspace(net, n_samples)
+    if ws is not None and ws.net is net:
+        return ws
+    largest = max(cache.values(), key=lambda w: w.n_samples, default=None)
+    if largest is not None and largest.net is net and largest.n_samples > n_samples:
+        ws = cache[n_samples] = cast("W", largest.first_rows(n_samples))
+        return ws
+    cache.clear()  # the views of the smaller buffers go with them
+    made = Workspace(net, n_samples) if make is None else make(n_samples)
+    ws = cache[n_samples] = cast("W", made)
     return ws
 
 

@@ -13,7 +13,7 @@ makes on the whole file:
 * the table plan: each column's kind (numbers, categories, or an error for a column
   mixing both), the sorted union of the categories, the id-like check;
 * the target: the task when it is inferred, the sorted class labels;
-* the train/test split, drawn on every rank from all rows' labels (one int64 per row);
+* the train/test split, drawn on every rank from all rows' labels (int32 indices);
 * the fill values of empty cells, from the training rows (mean: exact sums, the same
   bits for any K; median: the column's training values gathered one column at a time;
   a category: summed counts);
@@ -440,18 +440,22 @@ def _split(
     """The training and test rows (global indices) of the one-process split: the same
     function of all rows' labels on every rank."""
     from mlplab.core.data import train_test_split
+    from mlplab.core.split import split_rows
 
     n = sum(counts)
-    idx = np.arange(n)
+    labels = None
     if stratify:  # every rank's labels, in the smallest integer type that holds them
         small = np.min_scalar_type(max(comm.allgather(int(y.max()) if y.size else 0)))
         labels = np.concatenate(comm.allgather(y.astype(small)))
-    else:
-        labels = idx
-    i_tr, i_te, _, _ = train_test_split(
-        idx, labels, test_size=test_size, seed=seed, stratify=stratify
-    )
-    return np.asarray(i_tr), np.asarray(i_te)
+    rows = np.broadcast_to(np.int8(0), (n,))  # n rows, without an array of n indices
+    split = split_rows(rows, rows if labels is None else labels, test_size, seed, labels)
+    if split is None:  # scikit-learn decides (and names what is wrong)
+        idx = np.arange(n)
+        by = idx if labels is None else labels
+        split = train_test_split(idx, by, test_size=test_size, seed=seed, stratify=stratify)[:2]
+    index = np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.int64)  # 4 bytes a row
+    i_tr, i_te = (np.asarray(part).astype(index, copy=False) for part in split[:2])
+    return i_tr, i_te
 
 
 def _gather_block(

@@ -138,8 +138,9 @@ def file_blocks(
     lo, hi = shard_range(int(ordered.shape[0]), rank, size)
     a = 0 if rank == 0 else int(ordered[lo])
     b = n_rows if rank == size - 1 else int(ordered[hi])
-    relabel = np.empty(order.shape[0], dtype=np.int64)
-    relabel[order] = np.arange(order.shape[0])
+    small = np.int32 if order.shape[0] <= np.iinfo(np.int32).max else np.int64
+    relabel = np.empty(order.shape[0], dtype=small)  # one a training row: 4 bytes
+    relabel[order] = np.arange(order.shape[0], dtype=small)
     return (a, b), ordered[lo:hi], relabel
 
 

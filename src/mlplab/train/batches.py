@@ -23,6 +23,25 @@ class Batch(NamedTuple):
 
     rows: np.ndarray | None  # indices into this process's rows; None: all of them
     size: int  # |B|, the global batch size
+    places: np.ndarray | None = None
+    """With dropout (:attr:`EpochPlan.places`): row j of ``rows`` takes row ``places[j]``
+    of the masks drawn for the whole batch, the place of its row among the batch's rows
+    sorted in the drawn order, so every process, and one process holding the rows in
+    that order, drops the same units of the same row. None: the rows are already held
+    in the drawn order (``rows`` sorted gives the places)."""
+
+
+def ranks(rows: np.ndarray) -> np.ndarray:
+    """rank[i] = the place of rows[i] among the sorted rows.
+
+    Examples
+    --------
+    >>> ranks(np.array([7, 2, 5])).tolist()
+    [2, 0, 1]
+    """
+    rank = np.empty(rows.shape[0], dtype=np.intp)
+    rank[np.argsort(rows, kind="stable")] = np.arange(rows.shape[0])
+    return rank
 
 
 class EpochPlan:
@@ -59,7 +78,11 @@ class EpochPlan:
         """Optional: ``relabel[p]`` is the place, in the processes' order of the rows, of
         row p of the order the permutation is drawn over. Rows held in a file's order (so
         that each process reads one contiguous part of the file) then make the batches of
-        rows held in a split's order: the same rows, in the same order, as one process."""
+        rows held in a split's order: the same rows, in the same order, as one process.
+        The permutation (and a checkpoint's) stays in the drawn order; :meth:`split`
+        maps one batch at a time."""
+        self.places = False
+        """Whether :meth:`split` gives each batch's :attr:`Batch.places` (dropout)."""
 
     def draw(self, rng: np.random.Generator) -> np.ndarray | None:
         """This epoch's permutation of the global rows (None for batch GD)."""
@@ -69,23 +92,35 @@ class EpochPlan:
             return None
         else:
             perm = rng.permutation(self.n_global)
-        return perm if self.relabel is None else self.relabel[perm]
+        return perm
 
     def split(self, order: np.ndarray | None) -> list[Batch]:
-        """The epoch's batches from its permutation ``order``."""
-        B, n = self.batch_size, self.n_global
+        """The epoch's batches from its permutation ``order`` (in the drawn order)."""
+        B, n, relabel = self.batch_size, self.n_global, self.relabel
         if order is None or B is None:
-            return [Batch(None, n)]
-        if self.everything:  # one process: the slices are the batches
+            return [Batch(None, n, self._all_places())]
+        if self.everything and relabel is None:  # one process: the slices are the batches
             cuts = range(0, n, B)
             return [Batch(order[s : s + B], B if s + B <= n else n - s) for s in cuts]
         lo, hi = self.rows
         batches = []
         for s in range(0, n, B):
-            idx = order[s : s + B]
-            mine = idx[(idx >= lo) & (idx < hi)]  # may be empty
-            batches.append(Batch(mine - lo, idx.shape[0]))
+            drawn = order[s : s + B]
+            idx = drawn if relabel is None else relabel[drawn]  # the processes' order
+            mine = (idx >= lo) & (idx < hi)
+            places = ranks(drawn)[mine] if self.places else None
+            batches.append(Batch(idx[mine] - lo, drawn.shape[0], places))  # may be empty
         return batches
+
+    def _all_places(self) -> np.ndarray | None:
+        """Batch gradient descent's :attr:`Batch.places`: this process's rows ``lo:hi``
+        in the drawn order (None where they are held in it)."""
+        if not self.places or self.relabel is None:
+            return None
+        drawn = np.empty_like(self.relabel)
+        drawn[self.relabel] = np.arange(self.n_global, dtype=drawn.dtype)
+        lo, hi = self.rows
+        return drawn[lo:hi].copy()
 
 
 def resolve_batch_size(batch_size: Any, n: int, where: str = "training samples") -> int | None:

@@ -314,7 +314,7 @@ class Trainer:
     def _step(self, run: Run, batch: Batch, b: int, n_batches: int) -> tuple[Any, Any]:
         """Gradient of batch b over every process, L2, the checked step: (J, # correct)."""
         st, (w, w_total) = self.state, self._weights  # sample weights of all rows, or None
-        J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows, w)
+        J, m, correct = self.gradient(run.X, run.Y, run.labels, batch.rows, w, batch)
         if run.combine:  # other processes hold other rows of the batch
             J, correct = self.strategy.reduce(self._grad_flat, J, correct, m, batch.size)
         if self.data_loss_scale != 1.0:
@@ -377,6 +377,7 @@ class Trainer:
         cbs = CallbackList(self.callbacks, self)
         plan = EpochPlan(n_global, B, rows, self.order)
         plan.relabel = getattr(X, "relabel", None)  # rows kept in a file's order (rows.py)
+        plan.places = bool(self.net.options.dropout)  # masks by the rows' drawn order
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)
         run.combine = type(st) is not Local  # Local: reduce is the identity, skipped

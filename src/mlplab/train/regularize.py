@@ -8,8 +8,9 @@ gets :class:`~mlplab.train.step.BatchGradient` and pays nothing for these option
 1. draws the dropout masks d[l]/p from the trainer's random stream (the one that
    shuffles the epochs): a run is reproducible bit for bit, and a checkpoint (which
    saves that stream) resumes it exactly. The masks are drawn for the whole global batch
-   and handed out by global row index, so K MPI ranks drop exactly the units one
-   process drops;
+   and handed out by the rows' places in the drawn order (:attr:`Batch.places
+   <mlplab.train.batches.Batch.places>`), so K MPI ranks, and rows held in a file's
+   order, drop exactly the units one process drops on rows held in memory;
 2. runs forward and backward through :class:`~mlplab.fast.regularized.RegularizedWorkspace`:
    batch normalization with the batch's μ_B, σ²_B — over the *global* batch under MPI,
    whose strategy adds the per-layer sums Σ(z − c), Σ(z − c)² (and, backward, Σdz̃,
@@ -24,6 +25,8 @@ import numpy as np
 
 from mlplab.core import layer_options as _opts
 from mlplab.fast.regularized import RegularizedWorkspace, norm_views_of
+from mlplab.fast.workspace import workspace_for
+from mlplab.train.batches import Batch, ranks
 from mlplab.train.step import BatchGradient
 
 
@@ -32,13 +35,6 @@ def gradient_for(trainer: Any) -> BatchGradient:
     if trainer.net.options.plain:
         return BatchGradient(trainer.net, trainer.grads)
     return RegularizedGradient(trainer)
-
-
-def _ranks(rows: np.ndarray) -> np.ndarray:
-    """rank[i] = the place of rows[i] among the sorted rows (its mask's row)."""
-    rank = np.empty(rows.shape[0], dtype=np.intp)
-    rank[np.argsort(rows, kind="stable")] = np.arange(rows.shape[0])
-    return rank
 
 
 class RegularizedGradient(BatchGradient):
@@ -56,7 +52,7 @@ class RegularizedGradient(BatchGradient):
         self._grad_views: dict[int, Any] = {}
 
     def __call__(
-        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None
+        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None, batch: Batch | None = None
     ) -> tuple[Any, int, Any]:
         net, trainer = self.net, self.trainer
         if w is not None:
@@ -73,21 +69,27 @@ class RegularizedGradient(BatchGradient):
         if rows is None and not isinstance(X, np.ndarray):  # out of core, batch GD
             X = X[0 : X.shape[0]]
         m = X.shape[0] if rows is None else rows.shape[0]
-        ws = self.workspaces.get(m)
-        if ws is None or ws.net is not net:
-            ws = self.workspaces[m] = RegularizedWorkspace(net, m, strategy.sum_rows)
+        ws = workspace_for(
+            self.workspaces, net, m, lambda n: RegularizedWorkspace(net, n, strategy.sum_rows)
+        )
         if rows is not None:
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
         if net.options.dropout:
-            first, total = strategy.row_offset(m)  # this process's place in the batch
-            rank = None if rows is None else _ranks(rows)
-            ws.draw_masks(trainer.state.rng, total, first, rank)
+            ws.draw_masks(trainer.state.rng, *_mask_rows(strategy, m, rows, batch))
         norms = norm_views_of(net, net._theta, self._theta_views)
         norm_grads = norm_views_of(net, trainer._grad_flat, self._grad_views)
         J = ws.loss_and_grads_with(net._params, norms, X, Y, self.grads, norm_grads)
         Z = self.last_Z = ws.Z[-1]
         return J, m, _correct(net, Z, Y, labels)
+
+
+def _mask_rows(strategy: Any, m: int, rows: Any, batch: Batch | None) -> tuple[int, Any]:
+    """(|B|, the rows of the batch's masks that this process's m rows take)."""
+    if batch is not None and batch.places is not None:
+        return batch.size, batch.places
+    first, total = strategy.row_offset(m)  # rows held in the drawn order: sorted = drawn
+    return total, slice(first, first + m) if rows is None else first + ranks(rows)
 
 
 def _correct(net: Any, Z: np.ndarray, Y: np.ndarray, labels: Any) -> float:

@@ -58,10 +58,12 @@ class BatchGradient:
         self._torch: _torch_cpu.TorchGradient | None = None
 
     def __call__(
-        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None
+        self, X: Any, Y: Any, labels: Any, rows: Any, w: Any = None, batch: Any = None
     ) -> tuple[Any, int, Any]:
         """(J, m, # correct) on rows ``rows`` of X, Y (None: all); the mean over m rows,
         weighted by those rows of the sample weights ``w`` (one per row of X) if given.
+        ``batch``, the :class:`~mlplab.train.batches.Batch` of the rows, is read with
+        dropout only (:class:`~mlplab.train.regularize.RegularizedGradient`).
 
         With other libraries than NumPy, J and the count are 0-D arrays on the device.
         For m = 0 (an MPI rank with no row of this batch) J = 0 and the gradient is 0.
