@@ -33,8 +33,9 @@ r"""Multiply-adds up to which OpenBLAS multiplies matrices with its small-matrix
 
 OpenBLAS (NumPy's BLAS in its wheels) multiplies an (m×k)·(k×n) product of at most
 100³ multiply-adds without packing the operands into its blocked layout (on SkylakeX and
-other cores that have such kernels); on one thread, one step past that size costs about
-40 % more per multiply-add in float64 and 30 % more in float32 (benchmarks/gemm_blocks.py).
+other cores that have such kernels). On one thread here, digits' 200×64×100 product took
+50 µs as one call and 36 µs as two blocks of 100 rows in float64, 24 and 18 µs in float32
+(benchmarks/gemm_blocks.py, benchmarks/RESULTS-sklearn-dropin.md).
 """
 
 
