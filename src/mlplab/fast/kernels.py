@@ -138,6 +138,36 @@ def inplace_kernels(g: _act.Activation) -> InPlaceKernels:
     return InPlaceKernels(forward_into, backward_into)
 
 
+# ------------------------------------------------------------------ L2
+
+
+def l2_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: float,
+            scratch: list[Array]) -> float:  # fmt: skip
+    r"""(λ/2·size) Σ_l ‖W[l]‖², and dW[l] += (λ/size) W[l] in place, through ``scratch``.
+
+    The trainer's L2 term on NumPy arrays: :func:`mlplab.core.backprop.l2_penalty` and the
+    gradient's ``dW[l] += (λ/size) W[l]``, the same operations on the same values in the
+    same order (W[l] ⊙ W[l] summed in W[l]'s memory order, then the layers' floats added
+    in order), so bit for bit the same J and gradient, without allocating: ``scratch``
+    holds one W[l]-shaped buffer per layer, made on the first call (pass an empty list
+    and keep it).
+    """
+    if len(scratch) != len(params) or any(
+        (b.shape, b.dtype, b.flags.f_contiguous) != (p.W.shape, p.W.dtype, p.W.flags.f_contiguous)
+        for b, p in zip(scratch, params, strict=True)
+    ):
+        scratch[:] = [np.empty_like(p.W) for p in params]  # W[l]'s layout: its sum order
+    total = 0.0
+    for p, buf in zip(params, scratch, strict=True):
+        np.multiply(p.W, p.W, out=buf)
+        total = total + float(buf.sum())
+    c = lam / size
+    for g, p, buf in zip(grads, params, scratch, strict=True):
+        np.multiply(p.W, c, out=buf)  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+        np.add(g.W, buf, out=g.W)
+    return float(lam / (2 * size) * total)
+
+
 # ------------------------------------------------------------------ optimizers
 
 

@@ -13,6 +13,7 @@ Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -28,6 +29,45 @@ from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
 
 W = TypeVar("W", bound="Workspace")
+
+SMALL_GEMM = 1_000_000
+r"""Multiply-adds up to which OpenBLAS multiplies matrices with its small-matrix kernels.
+
+OpenBLAS (NumPy's BLAS in its wheels) multiplies an (m×k)·(k×n) product of at most
+100³ multiply-adds without packing the operands into its blocked layout (on SkylakeX and
+other cores that have such kernels). On one thread here, digits' 200×64×100 product took
+50 µs as one call and 36 µs as two blocks of 100 rows in float64, 24 and 18 µs in float32
+(benchmarks/gemm_blocks.py, benchmarks/RESULTS-sklearn-dropin.md).
+"""
+
+
+def row_blocks(m: int, k: int, n: int) -> tuple[slice, ...] | None:
+    """Two row slices of an (m×k)·(k×n) product a little over :data:`SMALL_GEMM`, or None.
+
+    A product of more than ``SMALL_GEMM`` multiply-adds whose halves (⌈m/2⌉ rows and the
+    rest) have at most ``SMALL_GEMM`` each is computed as those two products, which
+    OpenBLAS's small-matrix kernels take: a row of the result is the same sum of k
+    products either way, but the kernel that adds them up may round the last bit
+    differently. Larger products keep one call: there the blocked kernels pay for their
+    packing, and more, smaller calls measured slower (benchmarks/gemm_blocks.py).
+
+    Examples
+    --------
+    >>> row_blocks(200, 64, 100)  # digits: 1.28 million multiply-adds
+    (slice(0, 100, None), slice(100, 200, None))
+    >>> row_blocks(100, 64, 100) is None, row_blocks(2000, 64, 100) is None
+    (True, True)
+    """
+    half = -(-m // 2)  # the first block takes the odd row
+    if m * k * n <= SMALL_GEMM or half * k * n > SMALL_GEMM:
+        return None
+    return (slice(0, half), slice(half, m))
+
+
+def _dot_rows(a: Array, b: Array, out: Array, rows: tuple[slice, ...]) -> None:
+    """out = a·b, computed in the row blocks ``rows`` (:func:`row_blocks`)."""
+    for r in rows:
+        a[r].dot(b, out=out[r])
 
 
 class Workspace:
@@ -62,17 +102,26 @@ class Workspace:
     n_samples : int
         The batch size these buffers hold.
 
+    blocks : bool, default=False
+        Compute the products a little over :data:`SMALL_GEMM` multiply-adds in two row
+        blocks (:func:`row_blocks`), which OpenBLAS's small-matrix kernels take: faster
+        on one BLAS thread, equal up to rounding. The estimators turn it on with their
+        one-thread limit (:mod:`mlplab.sklearn._fitting`); ``mlplab.fit`` keeps one call
+        per product, so its results stay bit for bit those of earlier versions.
+
     Notes
     -----
     The buffers are overwritten by the next call: ``Z[-1]`` (the logits z[L]) and the
     gradients are valid until then. One workspace must not be shared between threads.
     """
 
-    def __init__(self, net: Network, n_samples: int) -> None:
+    def __init__(self, net: Network, n_samples: int, blocks: bool = False) -> None:
         s, dt = net.layer_sizes, net.dtype
         L = len(s) - 1
         self.net = net
         self.n_samples = n_samples
+        self.blocks = blocks
+        self._plan_blocks()
         self.kernels = [_kernels.inplace_kernels(g) for g in net.hidden]
         self.head = net.head
         self.head_into = _fast_heads.head_kernel(net.head)  # None: the pure head runs
@@ -86,6 +135,16 @@ class Workspace:
         self.T = [np.empty((n_samples, s[L]), dtype=dt) for _ in range(2)]  # scratch
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
 
+    def _plan_blocks(self) -> None:
+        """Row blocks of each layer's products for ``n_samples`` rows (None: one call):
+        z[l] = a[l-1] W[l]ᵀ, dW[l]ᵀ = a[l-1]ᵀ dZ[l] (blocks of a[l-1]'s columns) and
+        dA[l-1] = dZ[l] W[l]."""
+        m, on = self.n_samples, self.blocks
+        pairs = list(itertools.pairwise(self.net.layer_sizes))
+        self._fwd = [row_blocks(m, a, b) if on else None for a, b in pairs]
+        self._dW = [row_blocks(a, m, b) if on else None for a, b in pairs]
+        self._dA = [row_blocks(m, b, a) if on else None for a, b in pairs]
+
     def first_rows(self, m: int) -> Workspace:
         """A workspace for batches of m ≤ n_samples rows whose buffers are the first m
         rows of these (C-contiguous views: nothing is allocated; one of the two is used
@@ -97,6 +156,7 @@ class Workspace:
         out.Z, out.A = [a[:m] for a in self.Z], [a[:m] for a in self.A]
         out.dZ, out.T = [a[:m] for a in self.dZ], [a[:m] for a in self.T]
         out._A_used = [out.Xb] * len(self._A_used)
+        out._plan_blocks()  # the products of m rows, not of n_samples
         return out
 
     def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
@@ -142,7 +202,11 @@ class Workspace:
         for l in range(L):  # forward
             W, b = params[l]
             Z = self.Z[l]
-            A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
+            rows = self._fwd[l]
+            if rows is None:
+                A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
+            else:
+                _dot_rows(A, W.T, Z, rows)
             Z += b
             # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
             A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
@@ -156,24 +220,34 @@ class Workspace:
             J, dZ = _heads.weighted_loss_and_grad(self.head, A, Y, w)  # w_i (a − y)_i / Σw
         for l in range(L - 1, -1, -1):  # backward
             gW, gb = grads[l]
-            A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
+            rows = self._dW[l]
+            if rows is None:
+                A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
+            else:
+                _dot_rows(A_used[l].T, dZ, gW.T, rows)
             self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
             if l > 0:  # da[0] = dx is not needed: skip that product
-                dA, W = self.dZ[l - 1], params[l].W
+                dA, W, rows = self.dZ[l - 1], params[l].W, self._dA[l]
                 if W.shape[0] == 1:  # one unit: the product is an outer product, and
                     np.multiply(dZ, W, out=dA)  # broadcasting beats a K=1 gemm 5-10×
-                else:
+                elif rows is None:
                     dZ.dot(W, out=dA)  # dA[l-1] = dZ[l] W[l]
+                else:
+                    _dot_rows(dZ, W, dA, rows)
                 # dZ[l-1] = dA[l-1] ⊙ g'(z[l-1]), in place, from the buffers forward used
                 dZ = self.kernels[l - 1].backward_into(dA, self.Z[l - 1], self.A[l - 1])
         return J
 
 
 def workspace_for(
-    cache: dict[int, W], net: Network, n_samples: int, make: Callable[[int], W] | None = None
+    cache: dict[int, W],
+    net: Network,
+    n_samples: int,
+    blocks: bool = False,
+    make: Callable[[int], W] | None = None,
 ) -> W:
     """The workspace for batches of ``n_samples`` rows from ``cache``, made on first use
-    (by ``make(n_samples)``; default a :class:`Workspace`).
+    (by ``make(n_samples)``; default a :class:`Workspace` with ``blocks``, see there).
 
     One process meets two batch sizes (full batches and the last, smaller one), but an
     MPI rank holds a different number of rows of almost every batch: the cache keeps
@@ -182,14 +256,19 @@ def workspace_for(
     workspace's memory.
     """
     ws = cache.get(n_samples)
-    if ws is not None and ws.net is net:
+    if ws is not None and ws.net is net and ws.blocks is blocks:
         return ws
     largest = max(cache.values(), key=lambda w: w.n_samples, default=None)
-    if largest is not None and largest.net is net and largest.n_samples > n_samples:
+    if (
+        largest is not None
+        and largest.net is net
+        and largest.blocks is blocks
+        and largest.n_samples > n_samples
+    ):
         ws = cache[n_samples] = cast("W", largest.first_rows(n_samples))
         return ws
     cache.clear()  # the views of the smaller buffers go with them
-    made = Workspace(net, n_samples) if make is None else make(n_samples)
+    made = Workspace(net, n_samples, blocks) if make is None else make(n_samples)
     ws = cache[n_samples] = cast("W", made)
     return ws
 

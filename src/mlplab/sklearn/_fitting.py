@@ -250,14 +250,19 @@ On products this small, two BLAS threads spend more time handing work over than 
 _controller: list[Any] = []  # threadpoolctl's ThreadpoolController, made once
 
 
+def _small_products(sizes: Any, B: int, steps: int) -> bool:
+    """``steps`` of at least 100 batches of ``B`` rows whose every product has at most
+    :data:`SMALL_PRODUCT` multiply-adds."""
+    return steps >= 100 and max(B * a * b for a, b in itertools.pairwise(sizes)) <= SMALL_PRODUCT
+
+
 def _blas_threads(sizes: Any, B: int, steps: int) -> Any:
     """A context that runs BLAS on one thread while the fit's products are all small.
 
-    For ``steps`` of at least 100 batches of ``B`` rows whose every product has at most
-    :data:`SMALL_PRODUCT` multiply-adds; otherwise (and without threadpoolctl, which
+    For :func:`_small_products`; otherwise (and without threadpoolctl, which
     scikit-learn installs) a context that changes nothing.
     """
-    if steps < 100 or max(B * a * b for a, b in itertools.pairwise(sizes)) > SMALL_PRODUCT:
+    if not _small_products(sizes, B, steps):
         return contextlib.nullcontext()
     try:
         if not _controller:
@@ -280,10 +285,14 @@ def _train(
     validation: tuple[Any, np.ndarray, Any] | None,
 ) -> None:
     """``trainer.fit``; a step that diverges ends the fit as scikit-learn's would end it."""
+    sizes, steps = est.network_.layer_sizes, epochs * -(-X.shape[0] // B)
+    # On one BLAS thread, products a little over OpenBLAS's small-matrix size run in two
+    # row blocks that its small-matrix kernels take (fast/workspace.py, row_blocks)
+    trainer.gradient.blocks = _small_products(sizes, B, steps)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InputScaleWarning)  # scikit-learn does not warn
-            with _blas_threads(est.network_.layer_sizes, B, epochs * -(-X.shape[0] // B)):
+            with _blas_threads(sizes, B, steps):
                 _backend.fit(est, trainer, X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
     except DivergenceError as exc:
         # scikit-learn would go on with NaN; its best epoch is what it keeps

@@ -159,6 +159,7 @@ class Trainer:
         self.grads = net._views(self._grad_flat)
         self.gradient = _regularize.gradient_for(self)  # BatchGradient, or with dropout/BN
         self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
+        self._l2: list[Any] = []  # add_l2's buffers (NumPy)
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
         # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
@@ -322,10 +323,10 @@ class Trainer:
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
             if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
                 w_b = w if batch.rows is None else w[batch.rows]
-                J = add_l2(self.net, self.grads, J, float(w_b.sum()), self.net.l2)
+                J = add_l2(self.net, self.grads, J, float(w_b.sum()), self.net.l2, self._l2)
             else:
                 lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
-                J = add_l2(self.net, self.grads, J, batch.size, lam)
+                J = add_l2(self.net, self.grads, J, batch.size, lam, self._l2)
         new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)

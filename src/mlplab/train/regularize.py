@@ -70,7 +70,7 @@ class RegularizedGradient(BatchGradient):
             X = X[0 : X.shape[0]]
         m = X.shape[0] if rows is None else rows.shape[0]
         ws = workspace_for(
-            self.workspaces, net, m, lambda n: RegularizedWorkspace(net, n, strategy.sum_rows)
+            self.workspaces, net, m, make=lambda n: RegularizedWorkspace(net, n, strategy.sum_rows)
         )
         if rows is not None:
             X, Y = ws.gather(X, Y, rows)

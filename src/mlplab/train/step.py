@@ -32,6 +32,7 @@ from mlplab import _array_api as _xp
 from mlplab.core import heads as _heads
 from mlplab.core import network as _net
 from mlplab.core.optimizers import Optimizer
+from mlplab.fast import kernels as _kernels
 from mlplab.fast import workspace as _ws
 from mlplab.fast.guarded import GuardedStep
 from mlplab.fast.step import AlternatingTheta, CheckedStep, non_finite
@@ -47,12 +48,20 @@ class BatchGradient:
     net : Network
     grads : list of DenseParams
         Views of the flat gradient vector, written in place.
+
+    Attributes
+    ----------
+    blocks : bool
+        The NumPy workspaces compute products a little over OpenBLAS's small-matrix size
+        in two row blocks (:class:`~mlplab.fast.workspace.Workspace`); False by default,
+        the estimators turn it on with their one-thread BLAS limit.
     """
 
     def __init__(self, net: Any, grads: list[Any]) -> None:
         self.net = net
         self.grads = grads
         self.workspaces: dict[int, Any] = {}  # fast path: buffers per batch size
+        self.blocks = False
         self.last_Z: Any = None
         # PyTorch CPU tensors: train/torch_cpu.py, made on first use
         self._torch: _torch_cpu.TorchGradient | None = None
@@ -79,12 +88,12 @@ class BatchGradient:
                     g.W[...] = 0
                     g.b[...] = 0
                 return 0.0, 0, 0.0
-            ws = _ws.workspace_for(self.workspaces, net, rows.shape[0])
+            ws = _ws.workspace_for(self.workspaces, net, rows.shape[0], self.blocks)
             X, Y = ws.gather(X, Y, rows)
             labels = None if labels is None else labels[rows]
             w = None if w is None else w[rows]
         else:
-            ws = _ws.workspace_for(self.workspaces, net, X.shape[0])
+            ws = _ws.workspace_for(self.workspaces, net, X.shape[0], self.blocks)
         J = ws.loss_and_grads(net._params, X, Y, self.grads, w)  # forward + backprop
         Z = self.last_Z = ws.Z[-1]
         if labels is not None:  # multiclass
@@ -122,13 +131,23 @@ class BatchGradient:
         return J, X.shape[0], correct
 
 
-def add_l2(net: Any, grads: list[Any], J: Any, size: float, lam: float | None = None) -> Any:
+def add_l2(
+    net: Any,
+    grads: list[Any],
+    J: Any,
+    size: float,
+    lam: float | None = None,
+    scratch: list[Any] | None = None,
+) -> Any:
     """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch).
 
     λ is ``lam``, by default the network's ``l2`` (:func:`l2_lambda` gives the one for
-    sample weights).
+    sample weights). With ``scratch`` (a list the caller keeps) NumPy networks compute it
+    through :func:`mlplab.fast.kernels.l2_into`: the same bits, no temporaries.
     """
     lam = net.l2 if lam is None else lam
+    if scratch is not None and net._xp is np:
+        return J + _kernels.l2_into(net._params, grads, lam, size, scratch)
     J += _net.l2_penalty(net._params, lam, size)
     for g, p in zip(grads, net._params, strict=True):
         g.W[...] += (lam / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
