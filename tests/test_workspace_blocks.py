@@ -74,3 +74,26 @@ def test_workspace_cache_rebuilds_when_blocks_change():
     assert _ws.workspace_for(cache, net, 200) is plain and not plain.blocks
     blocked = _ws.workspace_for(cache, net, 200, blocks=True)
     assert blocked is not plain and blocked.blocks and blocked._fwd[0] is not None
+
+
+def test_a_first_rows_view_plans_the_blocks_of_its_own_rows():
+    # An MPI rank holds fewer rows of some batches: workspace_for then hands out a view
+    # of the first rows of the largest buffers, whose products must be split for m rows.
+    net = mlplab.Network([64, 100, 10], output="multiclass", seed=0, dtype="float64")
+    cache: dict[int, _ws.Workspace] = {}
+    big = _ws.workspace_for(cache, net, 400, blocks=True)
+    assert big._fwd[0] is None  # 400 rows: 2.56 million, halves over the small size
+    view = _ws.workspace_for(cache, net, 200, blocks=True)
+    assert view.Xb.base is big.Xb  # a view: no new buffers
+    assert view._fwd[0] == _ws.row_blocks(200, 64, 100) is not None
+    assert view._dW[0] == _ws.row_blocks(64, 200, 100) is not None
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 64))
+    Y = np.eye(10)[rng.integers(0, 10, 200)]
+    g = net._views(np.zeros_like(net._theta))
+    J_view = view.loss_and_grads(net._params, X, Y, g)
+    J, grads = _bp.loss_and_grads(net._params, X, Y, net.hidden, net.head)
+    assert J_view == pytest.approx(J, rel=1e-12)
+    for (dW, db), (vW, vb) in zip(grads, g, strict=True):
+        np.testing.assert_allclose(vW, dW, rtol=1e-12, atol=1e-12 * float(np.abs(dW).max()))
+        np.testing.assert_allclose(vb, db, rtol=1e-12, atol=1e-12 * float(np.abs(dW).max()))
