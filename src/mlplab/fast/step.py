@@ -38,11 +38,15 @@ than whole-array passes and than smaller slices, whose Python overhead adds up
 """
 
 
-IN_PLACE_MIN = 1 << 14
-"""Parameters from which :meth:`CheckedStep.step` tries the in-place step.
+IN_PLACE_MIN = 0
+"""Parameters from which :meth:`CheckedStep.step` tries the in-place step (every size).
 
-Below, the extra g·g costs more than the pass it saves (641 parameters: 5.95 against 5.37 µs
-per step, benchmarks/RESULTS.md).
+Until issue 19 it was 2**14: below, the in-place step's slicing cost more than the pass it
+saves (641 parameters: 5.95 against 5.37 µs per step). With θ in one slice the in-place
+step now calls the kernel directly, and its check g·g avoids the check u·g of the second
+vector's step, whose update u holds the momentum's subnormal entries (slow multiplies on
+x86; moons' v has ≈ 280 of them from the 6th epoch on, benchmarks/RESULTS.md). Both steps
+compute the same bits (tests/test_performance_contracts.py, tests/test_checkpoint.py).
 """
 
 BLAS_MIN = 1 << 14
@@ -302,6 +306,10 @@ class CheckedStep:
                     t = state.count + 1
                     if self._k is not None and _contiguous(g, params, params):
                         self._blas_step(self._k, g, old, params, t)
+                    elif self._one_slice:  # the whole θ at once, as in step_into
+                        u = self._tmp[-1]
+                        self._propose(g, old, old, u, self._tmp_fixed, t)
+                        np.add(params, u, out=params)
                     else:
                         _propose_in_slices(
                             self._propose, g, old, old, None, self._tmp, t,
