@@ -275,8 +275,9 @@ class CheckedStep:
     ) -> tuple[Any, Any, float]:
         """The trainer's step: ``(new_state, new θ, check)``, to adopt if J and check are finite.
 
-        Usually :meth:`step_into` ``spare()``, a second θ vector, with check = u·g. For
-        gradient descent, momentum and Nesterov, once the state is this object's own,
+        :meth:`step_into` ``spare()``, a second θ vector, with check = u·g; or, for
+        gradient descent, momentum and Nesterov once the state is this object's own (every
+        step after the first, of any size since issue 19: :data:`IN_PLACE_MIN`),
         the step can be proven finite *before* it runs: every entry of the new state is
         a convex combination of old state and gradient entries, and the update at most α
         times one, so |u| ≤ α · max(max |state|, √(g·g)) (a bound kept from step to step).
