@@ -38,11 +38,15 @@ than whole-array passes and than smaller slices, whose Python overhead adds up
 """
 
 
-IN_PLACE_MIN = 1 << 14
-"""Parameters from which :meth:`CheckedStep.step` tries the in-place step.
+IN_PLACE_MIN = 0
+"""Parameters from which :meth:`CheckedStep.step` tries the in-place step (every size).
 
-Below, the extra g·g costs more than the pass it saves (641 parameters: 5.95 against 5.37 µs
-per step, benchmarks/RESULTS.md).
+Until issue 19 it was 2**14: below, the in-place step's slicing cost more than the pass it
+saves (641 parameters: 5.95 against 5.37 µs per step). With θ in one slice the in-place
+step now calls the kernel directly, and its check g·g avoids the check u·g of the second
+vector's step, whose update u holds the momentum's subnormal entries (slow multiplies on
+x86; moons' v has ≈ 280 of them from the 6th epoch on, benchmarks/RESULTS.md). Both steps
+compute the same bits (tests/test_performance_contracts.py, tests/test_checkpoint.py).
 """
 
 BLAS_MIN = 1 << 14
@@ -106,7 +110,7 @@ def _propose_in_slices(
         old_s, new_s = [a[lo:hi] for a in old], [a[lo:hi] for a in new]
         propose(g_s, old_s, new_s, u_s, [b[: hi - lo] for b in tmp], t)
         if check:
-            ug += float(u_s @ g_s)  # NaN or inf as soon as one entry of u or g is
+            ug += float(u_s.dot(g_s))  # NaN or inf as soon as one entry of u or g is
         if out is not None:
             np.add(theta[lo:hi], u_s, out=out[lo:hi])  # type: ignore[index]
     return ug
@@ -253,11 +257,11 @@ class CheckedStep:
                 np.copyto(a_new, a_old)
             np.copyto(out, params)
             self._blas_step(self._k, g, new, out, t)
-            ug = float(g @ out)
+            ug = float(g.dot(out))
         elif self._one_slice:  # the whole θ at once (the common small case)
             u = tmp[-1]
             self._propose(g, old, new, u, self._tmp_fixed, t)
-            ug = float(u @ g)
+            ug = float(u.dot(g))
             np.add(params, u, out=out)
         else:
             ug = _propose_in_slices(
@@ -271,8 +275,9 @@ class CheckedStep:
     ) -> tuple[Any, Any, float]:
         """The trainer's step: ``(new_state, new θ, check)``, to adopt if J and check are finite.
 
-        Usually :meth:`step_into` ``spare()``, a second θ vector, with check = u·g. For
-        gradient descent, momentum and Nesterov, once the state is this object's own,
+        :meth:`step_into` ``spare()``, a second θ vector, with check = u·g; or, for
+        gradient descent, momentum and Nesterov once the state is this object's own (every
+        step after the first, of any size since issue 19: :data:`IN_PLACE_MIN`),
         the step can be proven finite *before* it runs: every entry of the new state is
         a convex combination of old state and gradient entries, and the update at most α
         times one, so |u| ≤ α · max(max |state|, √(g·g)) (a bound kept from step to step).
@@ -293,7 +298,7 @@ class CheckedStep:
             and params.shape[0] >= self.in_place_min
             and math.isfinite(J)
         ):
-            gg = float(g @ g)
+            gg = float(g.dot(g))  # ndarray.dot: 1.1 µs against 1.7 for @ (4417 float32)
             if math.isfinite(gg):
                 # Rounding can push a convex combination one ulp past its inputs.
                 m = max(self._state_max, math.sqrt(gg)) * (1 + 1e-6)
@@ -302,6 +307,10 @@ class CheckedStep:
                     t = state.count + 1
                     if self._k is not None and _contiguous(g, params, params):
                         self._blas_step(self._k, g, old, params, t)
+                    elif self._one_slice:  # the whole θ at once, as in step_into
+                        u = self._tmp[-1]
+                        self._propose(g, old, old, u, self._tmp_fixed, t)
+                        np.add(params, u, out=params)
                     else:
                         _propose_in_slices(
                             self._propose, g, old, old, None, self._tmp, t,
