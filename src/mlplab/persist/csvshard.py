@@ -50,7 +50,7 @@ import numpy as np
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, check_file, infer_task
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
-from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
+from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into, release_heap
 from mlplab.persist.npydata import file_blocks
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
@@ -61,6 +61,7 @@ from mlplab.persist.tableplan import (
     _number_text,
     _parse,
     _strings,
+    _text_table,
     empty_error,
     number_error,
     numbers,
@@ -245,13 +246,13 @@ def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, ran
 
 
 # ---------------------------------------------------------------------- the target
-def _target_text(frame: Frame, t: int, comm: Any) -> np.ndarray | None:
-    """The target's cells as text, or None when every rank read numbers."""
+def _target_codes(frame: Frame, t: int, comm: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, table): the target's text is ``table[codes]``; None if all are numbers."""
     values = frame.data[t]
     numeric = values is not None and values.dtype == np.float64
     if all(comm.allgather(numeric)):
         return None
-    return _category_text(frame, t)
+    return _text_table(frame, t)
 
 
 def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
@@ -270,11 +271,12 @@ def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
     return "classification" if labels.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
 
 
-def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, y) as :func:`mlplab.persist.csvdata._classes` makes them from all rows."""
-    import pandas as pd
-
-    codes, uniq = pd.factorize(text)
+def _global_classes(
+    codes: np.ndarray, table: np.ndarray, comm: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
+    used, inverse = np.unique(codes, return_inverse=True)
+    uniq = table[used]
     union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
     values = [_parse(u) for u in union]
     if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
@@ -283,14 +285,16 @@ def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray
         labels = np.asarray(union).astype(str)
     classes = np.unique(labels)
     lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
-    return classes, np.array([lut[u] for u in uniq.tolist()], dtype=np.int64)[codes]
+    return classes, np.array([lut[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
 
 
 def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
     if all(comm.allgather(bool(np.all(y == np.round(y))))):
         classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
         return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
-    return _global_classes(np.array([_number_text(v) for v in y.tolist()], dtype=object), comm)
+    uniq, inverse = np.unique(y, return_inverse=True)
+    table = np.array([_number_text(v) for v in uniq.tolist()], dtype=object)
+    return _global_classes(inverse, table, comm)
 
 
 # ---------------------------------------------------------------------- fill values
@@ -389,6 +393,7 @@ def sharded_training_data(
     out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), len(i_te), task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
+    release_heap()  # the parse's freed memory: not resident while training
     return out
 
 
@@ -396,9 +401,10 @@ def _target(
     frame: Frame, t: int, R: np.ndarray, missing: str, task: str | None, comm: Any
 ) -> tuple[np.ndarray, np.ndarray, str, np.ndarray | None]:
     """(y of the kept rows, the kept-rows mask, the task, the classes)."""
-    text = _target_text(frame, t, comm)
+    text = _target_codes(frame, t, comm)
     values = frame.data[t]
-    present = ~np.isnan(values) if text is None else text != ""  # type: ignore[arg-type]
+    empty = None if text is None else text[1] == ""  # the text never made: codes a row
+    present = ~np.isnan(values) if empty is None else ~empty[text[0]]  # type: ignore[arg-type,index]
 
     def check() -> np.ndarray:
         if missing != "drop" and not present.all():
@@ -411,7 +417,8 @@ def _target(
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     if task is None:
         kept = values[keep] if text is None else None  # type: ignore[index]
-        task = _infer(kept, None if text is None else text[keep], comm)  # type: ignore[arg-type]
+        texts = None if text is None else text[1][np.unique(text[0][keep])]
+        task = _infer(kept, texts, comm)  # type: ignore[arg-type]
     if task == "regression":
 
         def regression() -> np.ndarray:
@@ -425,7 +432,7 @@ def _target(
     if text is None:
         classes, y = _number_classes(values[keep], comm)  # type: ignore[index]
     else:
-        classes, y = _global_classes(text[keep], comm)
+        classes, y = _global_classes(text[0][keep], text[1], comm)
     if classes.shape[0] < 2:
         raise CSVError(
             f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
