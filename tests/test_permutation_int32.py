@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlplab.persist.csvrows import release_heap
 from mlplab.train.batches import EpochPlan, permutation
 
 
@@ -40,31 +39,3 @@ def test_large_n_falls_back_to_int64() -> None:
             return f"int64 of {n}"
 
     assert permutation(Rng(), 2**31, small=True) == f"int64 of {2**31}"  # type: ignore[arg-type]
-
-
-def test_release_heap_calls_malloc_trim_on_glibc_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ctypes
-    import sys
-
-    calls: list[object] = []
-
-    class Libc:
-        def malloc_trim(self, pad: int) -> int:
-            calls.append(pad)
-            return 1
-
-    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
-    monkeypatch.setattr(sys, "platform", "linux")
-    release_heap()
-    assert calls == [0]
-    monkeypatch.setattr(sys, "platform", "darwin")  # not Linux: nothing called
-    release_heap()
-    assert calls == [0]
-
-    def missing(name: str) -> None:
-        raise OSError(f"{name}: cannot open shared object file")
-
-    monkeypatch.setattr(sys, "platform", "linux")  # Linux without glibc (musl)
-    monkeypatch.setattr(ctypes, "CDLL", missing)
-    release_heap()
-    assert calls == [0]

@@ -286,19 +286,3 @@ def keep_rows(R: np.ndarray, keep: np.ndarray) -> np.ndarray:
         R[at : at + rows.shape[0]] = R[rows]  # a copy of the block first: at <= s
         at += rows.shape[0]
     return R[:at]
-
-
-def release_heap() -> None:
-    """Give the heap's free memory back to the operating system (glibc's ``malloc_trim``):
-    after parsing, the freed chunks and text columns would otherwise stay resident and
-    raise the peak of training. A no-op where the C library is not glibc."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # musl and others: nothing to trim
-        return
-    trim(0)

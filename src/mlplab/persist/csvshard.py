@@ -50,7 +50,7 @@ import numpy as np
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, check_file, infer_task
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
-from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into, release_heap
+from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
 from mlplab.persist.npydata import file_blocks
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
@@ -252,7 +252,9 @@ def _target_codes(frame: Frame, t: int, comm: Any) -> tuple[np.ndarray, np.ndarr
     numeric = values is not None and values.dtype == np.float64
     if all(comm.allgather(numeric)):
         return None
-    return _text_table(frame, t)
+    codes, table = _text_table(frame, t)
+    codes[codes < 0] = table.shape[0] - 1  # an empty cell: "", the table's last entry
+    return codes.astype(np.min_scalar_type(table.shape[0] - 1)), table  # 1 byte a row
 
 
 def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
@@ -275,7 +277,7 @@ def _global_classes(
     codes: np.ndarray, table: np.ndarray, comm: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
-    used, inverse = np.unique(codes, return_inverse=True)
+    used = np.flatnonzero(np.bincount(codes, minlength=table.shape[0]))  # no sort of rows
     uniq = table[used]
     union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
     values = [_parse(u) for u in union]
@@ -285,16 +287,15 @@ def _global_classes(
         labels = np.asarray(union).astype(str)
     classes = np.unique(labels)
     lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
-    return classes, np.array([lut[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
+    return classes, np.array([lut.get(u, 0) for u in table.tolist()], dtype=np.int64)[codes]
 
 
 def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
     if all(comm.allgather(bool(np.all(y == np.round(y))))):
         classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
         return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
-    uniq, inverse = np.unique(y, return_inverse=True)
-    table = np.array([_number_text(v) for v in uniq.tolist()], dtype=object)
-    return _global_classes(inverse, table, comm)
+    uniq, codes = np.unique(y, return_inverse=True)
+    return _global_classes(codes, np.array([_number_text(v) for v in uniq.tolist()]), comm)
 
 
 # ---------------------------------------------------------------------- fill values
@@ -393,7 +394,6 @@ def sharded_training_data(
     out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), len(i_te), task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
-    release_heap()  # the parse's freed memory: not resident while training
     return out
 
 
@@ -403,8 +403,7 @@ def _target(
     """(y of the kept rows, the kept-rows mask, the task, the classes)."""
     text = _target_codes(frame, t, comm)
     values = frame.data[t]
-    empty = None if text is None else text[1] == ""  # the text never made: codes a row
-    present = ~np.isnan(values) if empty is None else ~empty[text[0]]  # type: ignore[arg-type,index]
+    present = ~np.isnan(values) if text is None else (text[1] != "")[text[0]]  # type: ignore
 
     def check() -> np.ndarray:
         if missing != "drop" and not present.all():
@@ -417,8 +416,8 @@ def _target(
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     if task is None:
         kept = values[keep] if text is None else None  # type: ignore[index]
-        texts = None if text is None else text[1][np.unique(text[0][keep])]
-        task = _infer(kept, texts, comm)  # type: ignore[arg-type]
+        seen = None if text is None else np.bincount(text[0][keep], minlength=len(text[1]))
+        task = _infer(kept, None if seen is None else text[1][seen > 0], comm)  # type: ignore
     if task == "regression":
 
         def regression() -> np.ndarray:
@@ -478,18 +477,18 @@ def _gather_block(
     ordered = np.sort(i_tr[(i_tr >= lo) & (i_tr < lo + n)])  # my training rows, file order
     starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
     starts[0] = 0
-    dest = np.searchsorted(starts, ordered, side="right") - 1
-    away = dest != comm.rank
-    stay = ordered[~away] - lo
-    if comm.size == 1 or not any(comm.allgather(bool(away.any()))):
+    cut = [*np.searchsorted(ordered, starts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
+    me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
+    stay = ordered[me:mine] - lo
+    if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
         return MappedRows([R], stay), y[stay]
-    counts = np.bincount(dest[away], minlength=comm.size).tolist()
-    send = ordered[away] - lo  # grouped by destination already: both in file order
+    counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
+    send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
     cuts = np.cumsum([0, *counts])
     parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
     below = sum(len(p[0]) for p in parts[: comm.rank])
-    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[~away]]
+    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[me:mine]]
                          + [p[0] for p in parts[comm.rank :]])  # fmt: skip
     if not np.array_equal(pos, block):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
