@@ -39,3 +39,25 @@ def test_large_n_falls_back_to_int64() -> None:
             return f"int64 of {n}"
 
     assert permutation(Rng(), 2**31, small=True) == f"int64 of {2**31}"  # type: ignore[arg-type]
+
+
+def test_file_blocks_equal_the_sorted_definition() -> None:
+    """file_blocks without a sort (a mask and its cumsum) gives what sorting gives."""
+    from mlplab.persist.npydata import file_blocks
+    from mlplab.train.mpi import shard_range
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(2, 300))
+        size = int(rng.integers(1, min(5, n) + 1))
+        train = rng.permutation(n)[: int(rng.integers(size, n + 1))].astype(np.int32)
+        ordered = np.sort(train)
+        for rank in range(size):
+            lo, hi = shard_range(train.shape[0], rank, size)
+            want_a = 0 if rank == 0 else int(ordered[lo])
+            want_b = n if rank == size - 1 else int(ordered[hi])
+            (a, b), mine, relabel = file_blocks(train, n, rank, size)
+            assert (a, b) == (want_a, want_b)
+            np.testing.assert_array_equal(mine, ordered[lo:hi])
+            assert mine.dtype == np.int32 and relabel.dtype == np.int32
+            np.testing.assert_array_equal(ordered[relabel], train)  # relabel: place in order
