@@ -137,8 +137,8 @@ def file_blocks(
     small = np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
     mask = np.zeros(n_rows, dtype=bool)  # no sort: the rows are distinct, below n_rows
     mask[train] = True
-    place = np.cumsum(mask, dtype=small)  # place[i] - 1: file row i's place among them
-    place -= 1
+    place: np.ndarray = np.cumsum(mask, dtype=small)  # file row i's place among them, + 1
+    np.subtract(place, 1, out=place)
     relabel = place[train]  # one a training row: 4 bytes
     lo, hi = shard_range(int(train.shape[0]), rank, size)
     at = np.searchsorted(place, [lo, hi]).tolist()  # the lo-th and hi-th training rows
