@@ -61,3 +61,24 @@ def test_file_blocks_equal_the_sorted_definition() -> None:
             np.testing.assert_array_equal(mine, ordered[lo:hi])
             assert mine.dtype == np.int32 and relabel.dtype == np.int32
             np.testing.assert_array_equal(ordered[relabel], train)  # relabel: place in order
+
+
+def test_binary_log_loss_without_the_two_column_copy_is_bitwise_the_same() -> None:
+    from mlplab.train.metrics import _log_loss
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 1000):
+        p = rng.uniform(size=(n, 1))
+        p[0] = 0.0  # clipped
+        y = rng.integers(0, 2, size=n)
+
+        class Net:
+            def __init__(self, p: np.ndarray) -> None:
+                self.p = p
+
+            def predict_proba(self, X: object) -> np.ndarray:
+                return self.p
+
+        P = np.hstack([1 - p, p])  # the definition: P(true class) from the (n, 2) copy
+        want = float(-np.log(np.clip(P[np.arange(n), y], 1e-15, 1.0)).mean())
+        assert _log_loss(Net(p), None, y) == want  # bit for bit
