@@ -133,19 +133,15 @@ def file_blocks(
     >>> (a, b), mine.tolist(), relabel.tolist()
     ((5, 9), [5, 7], [3, 1, 2, 0])
     """
-    train = np.asarray(train)
-    small = np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
-    mask = np.zeros(n_rows, dtype=bool)  # no sort: the rows are distinct, below n_rows
-    mask[train] = True
-    place: np.ndarray = np.cumsum(mask, dtype=small)  # file row i's place among them, + 1
-    np.subtract(place, 1, out=place)
-    relabel = place[train]  # one a training row: 4 bytes
-    lo, hi = shard_range(int(train.shape[0]), rank, size)
-    at = np.searchsorted(place, [lo, hi]).tolist()  # the lo-th and hi-th training rows
-    a = 0 if rank == 0 else at[0]
-    b = n_rows if rank == size - 1 else at[1]
-    mine = (at[0] + np.flatnonzero(mask[at[0] : at[1]])).astype(train.dtype)
-    return (a, b), mine, relabel
+    order = np.argsort(train, kind="stable")
+    ordered = np.asarray(train)[order]
+    lo, hi = shard_range(int(ordered.shape[0]), rank, size)
+    a = 0 if rank == 0 else int(ordered[lo])
+    b = n_rows if rank == size - 1 else int(ordered[hi])
+    small = np.int32 if order.shape[0] <= np.iinfo(np.int32).max else np.int64
+    relabel = np.empty(order.shape[0], dtype=small)  # one a training row: 4 bytes
+    relabel[order] = np.arange(order.shape[0], dtype=small)
+    return (a, b), ordered[lo:hi], relabel
 
 
 def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:

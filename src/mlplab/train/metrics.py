@@ -144,13 +144,9 @@ def _log_loss(net: Any, X: Any, y: Any) -> float | None:
     if y.ndim != 1:
         return None  # multi-label targets: the cost J is their log-loss
     P = np.asarray(net.predict_proba(X), dtype=np.float64)
-    y = y.astype(np.int64, copy=False)
-    if P.shape[1] == 1 and y.size and y.min() >= 0 and y.max() <= 1:  # binary: no (n, 2) copy
-        picked = np.where(y == 1, P[:, 0], 1 - P[:, 0])  # the same values as the copy's
-    else:
-        P = np.hstack([1 - P, P]) if P.shape[1] == 1 else P
-        picked = P[np.arange(len(y)), y]
-    return float(-np.log(np.clip(picked, 1e-15, 1.0)).mean())
+    if P.shape[1] == 1:
+        P = np.hstack([1 - P, P])
+    return float(-np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], 1e-15, 1.0)).mean())
 
 
 def _regression_metrics(net: Any, X: Any, y: Any, part: str) -> dict[str, float | None]:
