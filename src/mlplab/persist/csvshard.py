@@ -61,6 +61,7 @@ from mlplab.persist.tableplan import (
     _number_text,
     _parse,
     _strings,
+    _text_table,
     empty_error,
     number_error,
     numbers,
@@ -245,13 +246,15 @@ def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, ran
 
 
 # ---------------------------------------------------------------------- the target
-def _target_text(frame: Frame, t: int, comm: Any) -> np.ndarray | None:
-    """The target's cells as text, or None when every rank read numbers."""
+def _target_codes(frame: Frame, t: int, comm: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, table): the target's text is ``table[codes]``; None if all are numbers."""
     values = frame.data[t]
     numeric = values is not None and values.dtype == np.float64
     if all(comm.allgather(numeric)):
         return None
-    return _category_text(frame, t)
+    codes, table = _text_table(frame, t)
+    codes[codes < 0] = table.shape[0] - 1  # an empty cell: "", the table's last entry
+    return codes.astype(np.min_scalar_type(table.shape[0] - 1)), table  # 1 byte a row
 
 
 def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
@@ -270,11 +273,12 @@ def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
     return "classification" if labels.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
 
 
-def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, y) as :func:`mlplab.persist.csvdata._classes` makes them from all rows."""
-    import pandas as pd
-
-    codes, uniq = pd.factorize(text)
+def _global_classes(
+    codes: np.ndarray, table: np.ndarray, comm: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
+    used = np.flatnonzero(np.bincount(codes, minlength=table.shape[0]))  # no sort of rows
+    uniq = table[used]
     union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
     values = [_parse(u) for u in union]
     if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
@@ -283,14 +287,15 @@ def _global_classes(text: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray
         labels = np.asarray(union).astype(str)
     classes = np.unique(labels)
     lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
-    return classes, np.array([lut[u] for u in uniq.tolist()], dtype=np.int64)[codes]
+    return classes, np.array([lut.get(u, 0) for u in table.tolist()], dtype=np.int64)[codes]
 
 
 def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
     if all(comm.allgather(bool(np.all(y == np.round(y))))):
         classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
         return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
-    return _global_classes(np.array([_number_text(v) for v in y.tolist()], dtype=object), comm)
+    uniq, codes = np.unique(y, return_inverse=True)
+    return _global_classes(codes, np.array([_number_text(v) for v in uniq.tolist()]), comm)
 
 
 # ---------------------------------------------------------------------- fill values
@@ -396,9 +401,9 @@ def _target(
     frame: Frame, t: int, R: np.ndarray, missing: str, task: str | None, comm: Any
 ) -> tuple[np.ndarray, np.ndarray, str, np.ndarray | None]:
     """(y of the kept rows, the kept-rows mask, the task, the classes)."""
-    text = _target_text(frame, t, comm)
+    text = _target_codes(frame, t, comm)
     values = frame.data[t]
-    present = ~np.isnan(values) if text is None else text != ""  # type: ignore[arg-type]
+    present = ~np.isnan(values) if text is None else (text[1] != "")[text[0]]  # type: ignore
 
     def check() -> np.ndarray:
         if missing != "drop" and not present.all():
@@ -411,7 +416,8 @@ def _target(
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     if task is None:
         kept = values[keep] if text is None else None  # type: ignore[index]
-        task = _infer(kept, None if text is None else text[keep], comm)  # type: ignore[arg-type]
+        seen = None if text is None else np.bincount(text[0][keep], minlength=len(text[1]))
+        task = _infer(kept, None if seen is None else text[1][seen > 0], comm)  # type: ignore
     if task == "regression":
 
         def regression() -> np.ndarray:
@@ -425,7 +431,7 @@ def _target(
     if text is None:
         classes, y = _number_classes(values[keep], comm)  # type: ignore[index]
     else:
-        classes, y = _global_classes(text[keep], comm)
+        classes, y = _global_classes(text[0][keep], text[1], comm)
     if classes.shape[0] < 2:
         raise CSVError(
             f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
@@ -471,18 +477,18 @@ def _gather_block(
     ordered = np.sort(i_tr[(i_tr >= lo) & (i_tr < lo + n)])  # my training rows, file order
     starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
     starts[0] = 0
-    dest = np.searchsorted(starts, ordered, side="right") - 1
-    away = dest != comm.rank
-    stay = ordered[~away] - lo
-    if comm.size == 1 or not any(comm.allgather(bool(away.any()))):
+    cut = [*np.searchsorted(ordered, starts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
+    me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
+    stay = ordered[me:mine] - lo
+    if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
         return MappedRows([R], stay), y[stay]
-    counts = np.bincount(dest[away], minlength=comm.size).tolist()
-    send = ordered[away] - lo  # grouped by destination already: both in file order
+    counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
+    send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
     cuts = np.cumsum([0, *counts])
     parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
     below = sum(len(p[0]) for p in parts[: comm.rank])
-    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[~away]]
+    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[me:mine]]
                          + [p[0] for p in parts[comm.rank :]])  # fmt: skip
     if not np.array_equal(pos, block):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")

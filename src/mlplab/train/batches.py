@@ -91,7 +91,7 @@ class EpochPlan:
         elif self.batch_size is None:
             return None
         else:
-            perm = rng.permutation(self.n_global)
+            perm = permutation(rng, self.n_global, small=self.relabel is not None)
         return perm
 
     def split(self, order: np.ndarray | None) -> list[Batch]:
@@ -121,6 +121,22 @@ class EpochPlan:
         drawn[self.relabel] = np.arange(self.n_global, dtype=drawn.dtype)
         lo, hi = self.rows
         return drawn[lo:hi].copy()
+
+
+def permutation(rng: np.random.Generator, n: int, small: bool = False) -> np.ndarray:
+    """``rng.permutation(n)``; with ``small`` (and n < 2**31) the same values as int32.
+
+    ``Generator.permutation(n)`` is ``shuffle(arange(n))``, and the shuffle of a 1-D
+    array draws the same random numbers whatever its dtype: the order, and the state
+    the generator is left in, do not depend on it (``tests/test_batches_int32.py``). Rows
+    read by K ranks (:attr:`EpochPlan.relabel`) keep 4 bytes a row of all rows this way;
+    one process draws the int64 array it always drew.
+    """
+    if not small or n >= 2**31:
+        return rng.permutation(n)
+    perm = np.arange(n, dtype=np.int32)
+    rng.shuffle(perm)
+    return perm
 
 
 def resolve_batch_size(batch_size: Any, n: int, where: str = "training samples") -> int | None:
