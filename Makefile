@@ -26,6 +26,7 @@ demo: install
 
 lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks docs
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 # Everything the tests need: dev tools, the MPI extra, the playground's web extra with Playwright
 # and Debian's chromium, and the array-library extras (PyTorch CPU, array-api-strict). Each block

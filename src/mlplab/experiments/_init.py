@@ -81,9 +81,7 @@ def init(
     def run(init_name: Any, s: int) -> tuple[dict[str, Any], Any]:
         net = Network(layers, hidden="relu", init=init_name, seed=s, dtype="float64")
         W1_start = net.weights[0].copy()
-        hist = fit(
-            net, X_tr, y_tr, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None
-        )
+        hist = fit(net, X_tr, y_tr, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None)
         W1 = net.weights[0]
         out = {
             # batch GD: History's loss is J(θ) before each epoch's step; add the last J

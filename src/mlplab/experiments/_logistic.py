@@ -116,9 +116,7 @@ def logistic(
 
     def train(alpha: float, n_epochs: int) -> tuple[Network, list[float]]:
         net = Network([n0, 1], output="binary", init="zeros", dtype="float64")
-        hist = fit(
-            net, X, y, optimizer=optimizers.sgd(alpha), epochs=n_epochs, batch_size=None
-        )
+        hist = fit(net, X, y, optimizer=optimizers.sgd(alpha), epochs=n_epochs, batch_size=None)
         # History keeps J before each epoch's step; append J after the last one.
         return net, [*hist.history["loss"], net.loss(X, y)]
 

@@ -63,9 +63,7 @@ def _run_arm(
     for lr in lrs:
         net = make()
         try:
-            hist = fit(
-                net, X, y, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None
-            )
+            hist = fit(net, X, y, optimizer=optimizers.sgd(lr), epochs=epochs, batch_size=None)
             costs = [*hist.history["loss"], net.loss(X, y)]
         except DivergenceError:
             costs = [float(net.loss(X, y)), float("inf")]
