@@ -8,38 +8,23 @@ how many. Run::
 
     python benchmarks/playground_frames.py --seconds 3 --rounds 5
 
-It prints the median frames/s of the rounds, with the CPU and BLAS of the machine.
+It prints the median frames/s of the rounds, with the CPU, BLAS and library versions.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench  # environment(), shared with make bench
 
 from mlplab.playground import create_app
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _blas() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown BLAS"
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(f"{i['internal_api']} {i['version']} ({i['architecture']})" for i in infos)
 
 
 def frames_per_second(seconds: float) -> float:
@@ -65,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported")
     args = ap.parse_args(argv)
     rates = [frames_per_second(args.seconds) for _ in range(args.rounds)]
-    print(f"CPU: {_cpu()}; BLAS: {_blas()}")
+    for key, value in bench.environment().items():
+        print(f"{key}: {value}")
     print(
         f"playground API, [2, 8, 8, 1] on 500 points: median {statistics.median(rates):.1f} "
         f"frames/s over {args.rounds} rounds of {args.seconds:g} s "
