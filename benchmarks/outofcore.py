@@ -19,8 +19,9 @@ whole size of address space whatever is resident, so ``-v`` refuses to map any f
 larger than the limit; since Linux 4.7, RLIMIT_DATA counts private and anonymous memory
 (what an in-memory load needs) and not a read-only shared file map.
 
-The files are deleted afterwards (also on errors). Run it on a quiet machine; it takes
-the benchmark lock itself when /tmp/bench.lock exists (see benchmarks/throttle.py).
+The files are deleted afterwards (also on errors). Run it on a quiet machine; on a shared
+one, hold the benchmark lock around it yourself (``flock /tmp/bench.lock python
+benchmarks/outofcore.py csv``): it does not take the lock.
 """
 
 from __future__ import annotations
