@@ -91,11 +91,15 @@ def pairs(wl: workloads.Workload, n: int, pause: float) -> dict[str, list[float]
     return out
 
 
-def report(results: dict[str, dict[str, list[float]]], wls: list[workloads.Workload],
-           argv: list[str], n: int) -> str:  # fmt: skip
+def environment() -> dict[str, str]:
+    """bench.py's description of the machine (CPU, BLAS, versions, load), taken now."""
     import bench
 
-    env = bench.environment()
+    return bench.environment()
+
+
+def report(results: dict[str, dict[str, list[float]]], wls: list[workloads.Workload],
+           argv: list[str], n: int, env: dict[str, str]) -> str:  # fmt: skip
     lines = [
         "# mlplab (default NumPy path) against the NumPy reference loop, one process",
         "",
@@ -154,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the report here (default: print)")
     args = ap.parse_args(argv)
     wls = make(args.workloads.split(","), args.epochs)
+    env = environment()  # at the start: the load average before the runs
     results = {}
     for wl in wls:
         results[wl.name] = pairs(wl, args.pairs, args.pause)
         print(f"  {wl.name} done (load {os.getloadavg()[0]:.1f})", file=sys.stderr)
-    text = report(results, wls, argv, args.pairs)
+    text = report(results, wls, argv, args.pairs, env)
     if args.out:
         Path(args.out).write_text(text + "\n")
     print(text)
