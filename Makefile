@@ -81,6 +81,10 @@ bench: $(VENV)/.installed-bench  ## writes benchmarks/RESULTS.md
 time-to-model: $(VENV)/.installed-bench  ## whole processes: import, CSV, train, predict (~5 min)
 	$(PY) benchmarks/time_to_model.py --rounds 5
 
+.PHONY: bench-reference
+bench-reference: $(VENV)/.installed-bench  ## mlplab vs the NumPy reference loop in one process, 15 alternating pairs (~2 min)
+	$(PY) benchmarks/reference_ab.py --pairs 15
+
 bench-quick: $(VENV)/.installed-bench  ## small data, few rounds (~30 s), prints the report
 	MLPLAB_BENCH_CMD="make bench-quick" $(BENCH) --quick
 
