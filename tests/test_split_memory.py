@@ -1,0 +1,49 @@
+"""The stratified split of an MPI rank (mlplab.core.split.split_rows, used by
+mlplab.persist.csvshard for all rows of a file): the rows grouped by class a block at a
+time, as 4-byte indices, and each class shuffled in place, so that nothing of 8 bytes a
+row exists over the whole file; the rows drawn stay scikit-learn's."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split as sk_split
+
+from mlplab.core import split
+
+
+@pytest.mark.parametrize("block", [7, 64, 65536])
+def test_rows_grouped_a_block_at_a_time_are_scikit_learns(monkeypatch, block):
+    monkeypatch.setattr(split, "BLOCK_ROWS", block)
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        n = int(rng.integers(30, 400))
+        k = int(rng.integers(2, 7))
+        y = rng.integers(0, k, n).astype(rng.choice([np.uint8, np.int16, np.int64]))
+        y[: 2 * k] = np.arange(2 * k) % k  # every class at least twice
+        seed, size = int(rng.integers(0, 2**31)), float(rng.choice([0.1, 0.25, 0.5]))
+        rows = np.broadcast_to(np.int8(0), (n,))
+        train, test = split.split_rows(rows, y, size, seed, y)
+        theirs = sk_split(np.arange(n), test_size=size, random_state=seed, stratify=y)
+        np.testing.assert_array_equal(train, theirs[0], err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(test, theirs[1], err_msg=f"trial {trial}")
+        assert train.dtype == test.dtype == np.int32
+
+
+def test_the_split_of_a_million_rows_allocates_under_7_bytes_a_row():
+    n = 1_000_000
+    y = (np.random.default_rng(5).random(n) < 0.3).astype(np.uint8)  # labels, one byte
+    rows = np.broadcast_to(np.int8(0), (n,))
+    tracemalloc.start()
+    try:
+        train, test = split.split_rows(rows, y, 0.25, 0, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert train.shape[0] + test.shape[0] == n
+    # the indices (4 bytes a row), the test rows' (4 more, a quarter of the rows) and one
+    # block's sort (~1 MiB): 6.1 bytes a row; the argsort of all rows (8 bytes a row) and
+    # its int32 copy, as before, took 12.4
+    assert peak < 7 * n, peak / n
