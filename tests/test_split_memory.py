@@ -1,7 +1,9 @@
-"""The stratified split of an MPI rank (mlplab.core.split.split_rows, used by
-mlplab.persist.csvshard for all rows of a file): the rows grouped by class a block at a
-time, as 4-byte indices, and each class shuffled in place, so that nothing of 8 bytes a
-row exists over the whole file; the rows drawn stay scikit-learn's."""
+"""What an MPI rank computes over all rows of a file (mlplab.persist.csvshard): the
+stratified split (mlplab.core.split.split_rows: the rows grouped by class a block at a
+time, as 4-byte indices, each class shuffled in place) and the training rows' blocks in
+file order (mlplab.persist.npydata.file_blocks: a mask and an int32 count, no sort), so
+that nothing of 8 bytes a row exists over the whole file; the rows drawn stay
+scikit-learn's, the blocks those of the sort."""
 
 from __future__ import annotations
 
@@ -47,3 +49,37 @@ def test_the_split_of_a_million_rows_allocates_under_7_bytes_a_row():
     # block's sort (~1 MiB): 6.1 bytes a row; the argsort of all rows (8 bytes a row) and
     # its int32 copy, as before, took 12.4
     assert peak < 7 * n, peak / n
+
+
+def _blocks_by_sorting(train, n_rows, rank, size):
+    """file_blocks' definition: the training rows sorted, cut into ``size`` blocks."""
+    from mlplab.train.mpi import shard_range
+
+    order = np.argsort(train, kind="stable")
+    ordered = train[order]
+    lo, hi = shard_range(len(train), rank, size)
+    a = 0 if rank == 0 else int(ordered[lo])
+    b = n_rows if rank == size - 1 else int(ordered[hi])
+    relabel = np.empty(len(train), dtype=np.int64)
+    relabel[order] = np.arange(len(train))
+    return (a, b), ordered[lo:hi], relabel
+
+
+def test_file_blocks_counted_with_a_mask_are_those_of_the_sort(monkeypatch):
+    from mlplab.persist import npydata
+    from mlplab.persist.npydata import file_blocks
+
+    monkeypatch.setattr(npydata, "BLOCK_ROWS", 7)  # several blocks
+
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        n = int(rng.integers(1, 60))
+        train = rng.permutation(n)[: int(rng.integers(1, n + 1))].astype(np.int32)
+        for size in [s for s in (1, 2, 3, 5) if s <= len(train)]:  # a row per rank
+            for rank in range(size):
+                got = file_blocks(train, n, rank, size)
+                expected = _blocks_by_sorting(train, n, rank, size)
+                assert got[0] == expected[0]
+                np.testing.assert_array_equal(got[1], expected[1])
+                np.testing.assert_array_equal(got[2], expected[2])
+                assert got[1].dtype == train.dtype and got[2].dtype == np.int32

@@ -24,6 +24,9 @@ from mlplab.train.rows import MappedRows
 
 __all__ = ["NpyError", "file_blocks", "files_of", "open_rows", "read_target"]
 
+BLOCK_ROWS = 65536
+"""File rows looked at a time when a rank lists its block of the training rows."""
+
 
 class NpyError(ValueError):
     """A ``.npy`` file or folder that cannot be trained on, named in the message."""
@@ -133,15 +136,25 @@ def file_blocks(
     >>> (a, b), mine.tolist(), relabel.tolist()
     ((5, 9), [5, 7], [3, 1, 2, 0])
     """
-    order = np.argsort(train, kind="stable")
-    ordered = np.asarray(train)[order]
-    lo, hi = shard_range(int(ordered.shape[0]), rank, size)
-    a = 0 if rank == 0 else int(ordered[lo])
-    b = n_rows if rank == size - 1 else int(ordered[hi])
-    small = np.int32 if order.shape[0] <= np.iinfo(np.int32).max else np.int64
-    relabel = np.empty(order.shape[0], dtype=small)  # one a training row: 4 bytes
-    relabel[order] = np.arange(order.shape[0], dtype=small)
-    return (a, b), ordered[lo:hi], relabel
+    train = np.asarray(train)
+    small = np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
+    held = np.zeros(n_rows, dtype=bool)  # a byte a row of the file, no sort of 8 bytes
+    held[train] = True
+    count = np.cumsum(held, dtype=small)  # count[r]: training rows up to file row r
+    relabel = count[train]  # 4 bytes a training row: its place in file order, plus one
+    relabel -= 1
+    lo, hi = shard_range(int(train.shape[0]), rank, size)
+    first, end = np.searchsorted(count, [lo + 1, hi + 1]).tolist()  # the lo-th, hi-th rows
+    del count
+    a = 0 if rank == 0 else first
+    b = n_rows if rank == size - 1 else end
+    mine = np.empty(hi - lo, dtype=train.dtype)  # the rows of held[first:end], a block at a time
+    at = 0
+    for s in range(first, end, BLOCK_ROWS):
+        rows = s + np.flatnonzero(held[s : min(s + BLOCK_ROWS, end)])
+        mine[at : at + rows.shape[0]] = rows
+        at += rows.shape[0]
+    return (a, b), mine, relabel
 
 
 def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:
