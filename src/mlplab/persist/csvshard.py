@@ -52,7 +52,7 @@ from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import file_blocks
+from mlplab.persist.npydata import BLOCK_ROWS, file_blocks, marked_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -322,21 +322,20 @@ def sharded_training_data(
     counts = comm.allgather(int(R.shape[0]))
     lo = int(sum(counts[: comm.rank]))
     i_tr, i_te = _split(y, counts, task_ == "classification", test_size, seed, comm)
-    if plan.missing in ("mean", "median"):
-        mine = np.zeros(R.shape[0], dtype=bool)
-        mine[i_tr[(i_tr >= lo) & (i_tr < lo + R.shape[0])] - lo] = True
-        fit_fill_global(plan, R, comm, mine)
-        del mine
-    width = len(plan.output_names)
+    n_test, width = len(i_te), len(plan.output_names)
     test = i_te[(i_te >= lo) & (i_te < lo + R.shape[0])] - lo  # the split's order
+    del i_te
+    own = _own_rows(i_tr, lo, R.shape[0])  # which of my rows are training rows
+    if plan.missing in ("mean", "median"):
+        fit_fill_global(plan, R, comm, own)
     X_te = MappedRows([R], test).encoded(plan.expand, width)  # fill, one-hot: when read
     (a, b), block, relabel = file_blocks(i_tr, sum(counts), comm.rank, comm.size)
-    X_tr, y_tr = _gather_block(R, y, lo, i_tr, block, comm)
     del i_tr
+    X_tr, y_tr = _gather_block(R, y, lo, own, block, comm)
     X_tr = X_tr.encoded(plan.expand, width)
     X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     dropped = sum(comm.allgather(int((~keep).sum())))
-    out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), len(i_te), task_, task is None, plan)
+    out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), n_test, task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
     return out
@@ -366,17 +365,28 @@ def _split(
     return i_tr, i_te
 
 
+def _own_rows(i_tr: np.ndarray, lo: int, n: int) -> np.ndarray:
+    """A mask of this rank's rows ``lo:lo + n`` that are training rows (``i_tr``: all
+    training rows), from bounded blocks of ``i_tr``."""
+    own = np.zeros(n, dtype=bool)
+    for s in range(0, i_tr.shape[0], BLOCK_ROWS):
+        part = i_tr[s : s + BLOCK_ROWS]
+        own[part[(part >= lo) & (part < lo + n)] - lo] = True
+    return own
+
+
 def _gather_block(
-    R: np.ndarray, y: np.ndarray, lo: int, i_tr: np.ndarray, block: np.ndarray, comm: Any
+    R: np.ndarray, y: np.ndarray, lo: int, own: np.ndarray, block: np.ndarray, comm: Any
 ) -> tuple[MappedRows, np.ndarray]:
     """This rank's block of the training rows in file order (``block``: their global
-    indices, :func:`~mlplab.persist.npydata.file_blocks`), without copying ``R``.
+    indices, :func:`~mlplab.persist.npydata.file_blocks`; ``own``: which of the rank's
+    rows are training rows), without copying ``R``.
 
     The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows
     it holds stay in ``R``, the few around the edges of the ranks' parts move (one
     ``Alltoallv``); the result reads ``R`` through an index."""
     n = R.shape[0]
-    ordered = np.sort(i_tr[(i_tr >= lo) & (i_tr < lo + n)])  # my training rows, file order
+    ordered = lo + marked_rows(own, 0, n, block.dtype)  # my training rows, file order
     starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
     starts[0] = 0
     cut = [*np.searchsorted(ordered, starts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
