@@ -389,7 +389,8 @@ def _gather_block(
     ordered = lo + marked_rows(own, 0, n, block.dtype)  # my training rows, file order
     starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
     starts[0] = 0
-    cut = [*np.searchsorted(ordered, starts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
+    firsts = np.array(starts, dtype=ordered.dtype)  # (int64 ones: ordered cast to int64)
+    cut = [*np.searchsorted(ordered, firsts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
     stay = ordered[me:mine] - lo
     if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):

@@ -137,14 +137,25 @@ def file_blocks(
     ((5, 9), [5, 7], [3, 1, 2, 0])
     """
     train = np.asarray(train)
-    small = np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
+    small = np.dtype(np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64)
     held = np.zeros(n_rows, dtype=bool)  # a byte a row of the file, no sort of 8 bytes
-    held[train] = True
-    count = np.cumsum(held, dtype=small)  # count[r]: training rows up to file row r
-    relabel = count[train]  # 4 bytes a training row: its place in file order, plus one
-    relabel -= 1
+    blocks = [train[s : s + BLOCK_ROWS] for s in range(0, train.shape[0], BLOCK_ROWS)]
+    for part in blocks:  # (NumPy indexes through an intp copy of the index: a block's)
+        held[part] = True
+    count = np.empty(n_rows, dtype=small)  # count[r]: training rows up to file row r
+    total = 0
+    for s in range(0, n_rows, BLOCK_ROWS):  # (a cumsum casts all of held first: 4 bytes a row)
+        part = count[s : s + BLOCK_ROWS]
+        np.cumsum(held[s : s + BLOCK_ROWS], dtype=small, out=part)
+        part += total
+        total = int(part[-1])
+    relabel = np.empty(train.shape[0], dtype=small)  # 4 bytes a training row
+    for s, part in zip(range(0, train.shape[0], BLOCK_ROWS), blocks, strict=True):
+        np.take(count, part, out=relabel[s : s + part.shape[0]])
+    relabel -= 1  # its place in file order
     lo, hi = shard_range(int(train.shape[0]), rank, size)
-    first, end = np.searchsorted(count, [lo + 1, hi + 1]).tolist()  # the lo-th, hi-th rows
+    ends = np.array([lo + 1, hi + 1], dtype=small)  # (int64 ones: count cast to int64)
+    first, end = np.searchsorted(count, ends).tolist()  # the lo-th, hi-th training rows
     del count
     a = 0 if rank == 0 else first
     b = n_rows if rank == size - 1 else end
