@@ -52,7 +52,7 @@ from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import BLOCK_ROWS, file_blocks, marked_rows
+from mlplab.persist.npydata import BLOCK_ROWS, file_blocks, marked_rows, take_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -394,7 +394,7 @@ def _gather_block(
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
     stay = ordered[me:mine] - lo
     if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
-        return MappedRows([R], stay), y[stay]
+        return MappedRows([R], stay), take_rows(y, stay)
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
@@ -405,8 +405,12 @@ def _gather_block(
                          + [p[0] for p in parts[comm.rank :]])  # fmt: skip
     if not np.array_equal(pos, block):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    index = np.concatenate(
-        [np.arange(below), below + stay, below + n + np.arange(got.shape[0] - below)]
+    small = stay.dtype  # int32 indices (4 bytes a training row) for a file of < 2**31 rows
+    after = below + n + np.arange(got.shape[0] - below, dtype=small)
+    index = np.concatenate([np.arange(below, dtype=small), below + stay, after])
+    ys = (
+        [p[1] for p in parts[: comm.rank]]
+        + [take_rows(y, stay)]
+        + [p[1] for p in parts[comm.rank :]]
     )
-    ys = [p[1] for p in parts[: comm.rank]] + [y[stay]] + [p[1] for p in parts[comm.rank :]]
     return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)

@@ -18,6 +18,7 @@ import numpy as np
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task
 from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvrows import TextCodes
+from mlplab.persist.npydata import BLOCK_ROWS, take_rows
 from mlplab.persist.tableplan import (
     _number_text,
     _parse,
@@ -63,8 +64,7 @@ def _global_classes(
     codes: np.ndarray, table: np.ndarray, comm: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
-    used = np.flatnonzero(np.bincount(codes, minlength=table.shape[0]))  # no sort of rows
-    uniq = table[used]
+    uniq = table[_used(codes, table.shape[0])]  # no sort of rows
     union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
     values = [_parse(u) for u in union]
     if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
@@ -73,13 +73,34 @@ def _global_classes(
         labels = np.asarray(union).astype(str)
     classes = np.unique(labels)
     lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
-    return classes, np.array([lut.get(u, 0) for u in table.tolist()], dtype=np.int64)[codes]
+    y = take_rows(
+        np.array([lut.get(u, 0) for u in table.tolist()], dtype=_label_type(classes)), codes
+    )
+    return classes, y
+
+
+def _used(codes: np.ndarray, size: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Whether each of ``size`` codes occurs in ``codes`` (of the rows of mask ``rows``)."""
+    counts = np.zeros(size, dtype=np.int64)  # (bincount counts through an intp copy)
+    for s in range(0, codes.shape[0], BLOCK_ROWS):
+        part = codes[s : s + BLOCK_ROWS]
+        counts += np.bincount(
+            part if rows is None else part[rows[s : s + BLOCK_ROWS]], minlength=size
+        )
+    return counts > 0
+
+
+def _label_type(classes: np.ndarray) -> np.dtype[Any]:
+    """The smallest unsigned type of a row's class index (one byte for up to 256
+    classes): the training reads the labels as numbers, the metrics a block at a time."""
+    return np.min_scalar_type(max(classes.shape[0] - 1, 0))
 
 
 def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
     if all(comm.allgather(bool(np.all(y == np.round(y))))):
         classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
-        return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
+        y = np.searchsorted(classes, y).astype(_label_type(classes))
+        return classes.astype(np.int64), y
     uniq, codes = np.unique(y, return_inverse=True)
     return _global_classes(codes, np.array([_number_text(v) for v in uniq.tolist()]), comm)
 
@@ -104,7 +125,7 @@ def target(
     """(y of the kept rows, the kept-rows mask, the task, the classes) of the target
     column ``t`` (``coded``: its cells) and the codes matrix ``R`` of the rank's rows."""
     values, text = _column(coded, comm)
-    present = ~np.isnan(values) if text is None else (text[1] != "")[text[0]]  # type: ignore
+    present = ~np.isnan(values) if text is None else take_rows(text[1] != "", text[0])  # type: ignore
 
     def check() -> np.ndarray:
         if missing != "drop" and not present.all():
@@ -117,8 +138,8 @@ def target(
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     if task is None:
         kept = None if values is None else values[keep]
-        seen = None if text is None else np.bincount(text[0][keep], minlength=len(text[1]))
-        task = _infer(kept, None if text is None else text[1][seen > 0], comm)  # type: ignore
+        seen = None if text is None else text[1][_used(text[0], len(text[1]), keep)]
+        task = _infer(kept, seen, comm)
     if task == "regression":
 
         def regression() -> np.ndarray:
@@ -137,7 +158,7 @@ def target(
     if text is None:
         classes, y = _number_classes(values[keep], comm)  # type: ignore[index]
     else:
-        classes, y = _global_classes(text[0][keep], text[1], comm)
+        classes, y = _global_classes(text[0] if keep.all() else text[0][keep], text[1], comm)
     if classes.shape[0] < 2:
         raise CSVError(
             f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
