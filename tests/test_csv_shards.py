@@ -62,6 +62,10 @@ def _files(folder: Path) -> dict[str, Path]:
     mixed.loc[200, "x2"] = "n/a"  # text in a column of numbers, in the second part only
     paths["mixed"] = folder / "mixed.csv"
     mixed.to_csv(paths["mixed"], index=False)
+    labels = cls.assign(label=rng.choice(["1", "2"], n).astype(object))
+    labels.loc[180:, "label"] = rng.choice(["1", "2", "cat"], n - 180)  # text: the last part
+    paths["numtext"] = folder / "numtext.csv"  # a target of numbers on rank 0, text on 1
+    labels.to_csv(paths["numtext"], index=False)
     return paths
 
 
@@ -79,6 +83,11 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
+        cases["numtext"] = [
+            str(paths["numtext"]),
+            "label",
+            {**OPTS, "columns": {"missing": "median"}},
+        ]
         for bad in ("ragged", "mixed"):
             cases[bad] = [str(paths[bad]), "price", dict(OPTS)]
         cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
@@ -145,6 +154,16 @@ def test_k_ranks_reading_their_byte_ranges_train_the_single_process_weights(
             assert mine["fill"] == pytest.approx(one["fill"], rel=1e-12)
         else:
             assert mine.get("fill") == one.get("fill")
+
+
+def test_a_target_of_numbers_on_one_rank_and_text_on_another_has_the_one_process_classes(runs):
+    paths, out, _ = runs
+    single = _single(paths["numtext"], "label", "median")
+    got = out[2]["numtext"]
+    assert "error" not in got, got
+    assert got["classes"] == single.metrics["classes"] == ["1", "2", "cat"]
+    theta = single.net.get_flat_params()
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
 
 
 def test_a_sharded_checkpoint_resumes_exactly_on_other_ranks_and_in_one_process(runs):

@@ -17,8 +17,10 @@ category indices and the numbers read as text into their columns, and checks not
 when every block was numbers, all finite): the numbers exist once, as the float64 the
 network needs, never as pandas columns, their concatenation and an encoded copy.
 
-The other kept columns (the target; a feature column that is text in some chunk) are
-arrays as :mod:`~mlplab.persist.csvfast` makes them. The frame's columns of numbers are
+The other kept columns (the target of one process; a feature column that is text in
+some chunk) are arrays as :mod:`~mlplab.persist.csvfast` makes them; a rank's target is
+encoded chunk by chunk instead (:class:`TextCodes`: one small integer a row and a table
+of its distinct texts, never a column of Python strings). The frame's columns of numbers are
 views of ``M``'s columns, so every check and message of the plan works unchanged.
 :func:`keep_rows` drops rows in place.
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +50,7 @@ from mlplab.persist.csvfast import (
     range_chunks,
 )
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
-from mlplab.persist.tableplan import TablePlan, number_error, numbers
+from mlplab.persist.tableplan import TablePlan, _text_of, number_error, numbers
 
 BLOCK_ROWS = 65536
 """Rows moved at a time when rows are dropped in place."""
@@ -65,14 +67,80 @@ def _newlines(path: Path, start: int, end: int) -> int:
     return n
 
 
-class Parsed:
-    """A range's columns: ``M`` (upper bound rows, features) and the other kept columns'
-    pieces (``pieces[k]``: (first row, array) per chunk)."""
+class TextCodes:
+    """A column encoded chunk by chunk as pandas parses it, so that no column of Python
+    strings exists whole: per chunk, its float64 numbers as they are, or for text one
+    small integer a row indexing :attr:`texts` (each distinct text stripped, once; an
+    empty cell is ``""``), the chunk's own codes (``pandas.factorize``) remapped into the
+    growing table."""
 
-    def __init__(self, rows: int, slots: dict[int, int], keep: Collection[int]) -> None:
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.text: list[bool] = []  # per part: codes (True) or float64 numbers
+        self.index: dict[str, int] = {}  # text → code
+
+    def add(self, piece: np.ndarray) -> None:
+        """One chunk's cells (:func:`~mlplab.persist.csvfast._piece`)."""
+        import pandas as pd
+
+        if piece.dtype == np.float64:
+            self.parts.append(piece)
+            self.text.append(False)
+            return
+        codes, uniq = pd.factorize(piece, use_na_sentinel=True)  # an empty cell: −1
+        self.parts.append(self.remap(codes, [_text_of(u) for u in uniq]))
+        self.text.append(True)
+
+    def remap(self, codes: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Codes into ``texts + [""]`` (−1: the ``""``) as codes into :attr:`texts`, in
+        the smallest unsigned type that holds the table so far."""
+        lut = [self.index.setdefault(t, len(self.index)) for t in [*texts, ""]]
+        small = np.min_scalar_type(len(self.index) - 1)
+        out: np.ndarray = np.asarray(lut, dtype=small)[codes]
+        return out
+
+    @property
+    def texts(self) -> np.ndarray:
+        """The table: ``texts[code]`` is a cell's stripped text (object array)."""
+        return np.array(list(self.index), dtype=object)
+
+    def numbers(self) -> np.ndarray:
+        """The column when every part is numbers (float64)."""
+        return np.concatenate(self.parts) if self.parts else np.empty(0)
+
+    def codes(self, text_of: Callable[[float], str]) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, table) of every part, numbers as ``text_of`` writes them; the parts
+        are freed as they are joined."""
+        for i, part in enumerate(self.parts):
+            if not self.text[i]:
+                uniq, inverse = np.unique(part, return_inverse=True)
+                self.parts[i] = self.remap(inverse, [text_of(v) for v in uniq.tolist()])
+                self.text[i] = True
+        small = np.min_scalar_type(max(len(self.index) - 1, 0))
+        out = np.empty(sum(p.shape[0] for p in self.parts), dtype=small)
+        at = 0
+        self.parts.reverse()
+        while self.parts:
+            part = self.parts.pop()
+            out[at : at + part.shape[0]] = part
+            at += part.shape[0]
+        return out, self.texts
+
+
+class Parsed:
+    """A range's columns: ``M`` (upper bound rows, features), the other kept columns'
+    pieces (``pieces[k]``: (first row, array) per chunk) and the columns encoded as
+    they are parsed (``coded[k]``: :class:`TextCodes`)."""
+
+    def __init__(
+        self, rows: int, slots: dict[int, int], keep: Collection[int], coded: Collection[int] = ()
+    ) -> None:
         self.M = np.empty((rows, len(slots)))
         self.slots = slots  # file column → column of M
-        self.pieces: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k in keep}
+        self.coded = {k: TextCodes() for k in coded}
+        self.pieces: dict[int, list[tuple[int, np.ndarray]]] = {
+            k: [] for k in keep if k not in self.coded
+        }
         self.n = 0
         self.last_empty = False
         self.finite = True
@@ -94,6 +162,8 @@ class Parsed:
                 whole = False
         for k in self.pieces.keys() - self.slots.keys():
             self.pieces[k].append((self.n, _piece(chunk[k])))
+        for k, coded in self.coded.items():
+            coded.add(_piece(chunk[k]))
         self.last_empty |= _has_empty(chunk[n_columns - 1])
         self.finite = self.finite and whole and bool(np.isfinite(rows).all())  # in cache
         self.n += m
@@ -118,13 +188,14 @@ P = TypeVar("P", bound=Parsed)
 
 def read_into(
     path: Path, start: int, end: int, hdr: Header, features: list[int], keep: list[int],
-    text: Collection[int],
+    text: Collection[int], coded: Collection[int] = (),
 ) -> tuple[Parsed, int, Exception | None]:  # fmt: skip
     """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M,
-    the other ``keep`` columns aside; the number of quotes read and pandas' error."""
+    the other ``keep`` columns aside, those of them in ``coded`` encoded chunk by chunk
+    (:class:`TextCodes`); the number of quotes read and pandas' error."""
     rows = _newlines(path, start, end) + 1 if end > start else 0
-    return _parse(Parsed(rows, {k: j for j, k in enumerate(features)}, keep), path, start, end,
-                  hdr, text)  # fmt: skip
+    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep, coded)
+    return _parse(out, path, start, end, hdr, text)
 
 
 def _parse(

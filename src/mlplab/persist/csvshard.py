@@ -47,24 +47,21 @@ from typing import Any
 
 import numpy as np
 
-from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, check_file, infer_task
+from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
-from mlplab.persist.npydata import file_blocks
+from mlplab.persist.csvtarget import target as target_column
+from mlplab.persist.npydata import BLOCK_ROWS, file_blocks, marked_rows, take_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
     Column,
     TablePlan,
     _category_text,
-    _number_text,
     _parse,
     _strings,
-    _text_table,
-    empty_error,
     number_error,
-    numbers,
 )
 from mlplab.train.exactsum import column_sums, mean
 from mlplab.train.mpi import agree, exchange_rows
@@ -128,12 +125,13 @@ def _read(
         names = agree(comm, lambda: TablePlan.choose(empty, target, **options).features)
         features = [hdr.columns.index(n) for n in names]
         aside = [k for k, c in enumerate(hdr.columns) if c == target]
+    coded = aside if options is not None else []  # the target: encoded as it is parsed
     text_idx = {k for k, c in enumerate(hdr.columns) if c in set(text)}
 
     def parse(cuts: list[int]) -> tuple[Parsed, int, Exception | None]:
         a, b = cuts[rank], cuts[rank + 1]
         got: tuple[Parsed, int, Exception | None]
-        got = agree(comm, lambda: read_into(p, a, b, hdr, features, aside, text_idx))
+        got = agree(comm, lambda: read_into(p, a, b, hdr, features, aside, text_idx, coded))
         return got
 
     cuts = comm.bcast(_rank_cuts(p, hdr.start, size, False) if rank == 0 else None, root=0)
@@ -245,59 +243,6 @@ def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, ran
     return Column(name, "category", cats)
 
 
-# ---------------------------------------------------------------------- the target
-def _target_codes(frame: Frame, t: int, comm: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes, table): the target's text is ``table[codes]``; None if all are numbers."""
-    values = frame.data[t]
-    numeric = values is not None and values.dtype == np.float64
-    if all(comm.allgather(numeric)):
-        return None
-    codes, table = _text_table(frame, t)
-    codes[codes < 0] = table.shape[0] - 1  # an empty cell: "", the table's last entry
-    return codes.astype(np.min_scalar_type(table.shape[0] - 1)), table  # 1 byte a row
-
-
-def _infer(values: np.ndarray, text: np.ndarray | None, comm: Any) -> str:
-    """The task one process infers from all rows' targets."""
-    if text is not None:
-        union = set().union(*comm.allgather(set(text.tolist())))
-        return infer_task(sorted(union))
-    finite = bool(np.isfinite(values).all())
-    ints = finite and bool(np.all(values == np.round(values)))
-    uniq = np.unique(values) if ints else None
-    small = uniq if uniq is not None and uniq.size <= MAX_CLASSES_FOR_INTEGERS else None
-    parts = comm.allgather((finite, ints, small))
-    if not all(p[0] for p in parts) or not all(p[1] and p[2] is not None for p in parts):
-        return "regression"
-    labels = np.unique(np.concatenate([p[2] for p in parts]))
-    return "classification" if labels.size <= MAX_CLASSES_FOR_INTEGERS else "regression"
-
-
-def _global_classes(
-    codes: np.ndarray, table: np.ndarray, comm: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
-    used = np.flatnonzero(np.bincount(codes, minlength=table.shape[0]))  # no sort of rows
-    uniq = table[used]
-    union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
-    values = [_parse(u) for u in union]
-    if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
-        labels = np.array(values).astype(np.int64)
-    else:
-        labels = np.asarray(union).astype(str)
-    classes = np.unique(labels)
-    lut = dict(zip(union, np.searchsorted(classes, labels).tolist(), strict=True))
-    return classes, np.array([lut.get(u, 0) for u in table.tolist()], dtype=np.int64)[codes]
-
-
-def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
-    if all(comm.allgather(bool(np.all(y == np.round(y))))):
-        classes = np.unique(np.concatenate(comm.allgather(np.unique(y))))
-        return classes.astype(np.int64), np.searchsorted(classes, y).astype(np.int64)
-    uniq, codes = np.unique(y, return_inverse=True)
-    return _global_classes(codes, np.array([_number_text(v) for v in uniq.tolist()]), comm)
-
-
 # ---------------------------------------------------------------------- fill values
 def fit_fill_global(
     plan: TablePlan, R: np.ndarray, comm: Any, rows: np.ndarray | None = None
@@ -371,73 +316,29 @@ def sharded_training_data(
     t = agree(comm, lambda: frame.index(target))
     plan = choose_plan(frame, comm, target, **plan_options)
     R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
-    y, keep, task_, classes = _target(frame, t, R, plan.missing, task, comm)
+    y, keep, task_, classes = target_column(frame, t, parsed.coded[t], R, plan.missing, task, comm)
     frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
     R = keep_rows(R, keep)  # in place: R is a view of the parsed matrix
     counts = comm.allgather(int(R.shape[0]))
     lo = int(sum(counts[: comm.rank]))
     i_tr, i_te = _split(y, counts, task_ == "classification", test_size, seed, comm)
-    if plan.missing in ("mean", "median"):
-        mine = np.zeros(R.shape[0], dtype=bool)
-        mine[i_tr[(i_tr >= lo) & (i_tr < lo + R.shape[0])] - lo] = True
-        fit_fill_global(plan, R, comm, mine)
-        del mine
-    width = len(plan.output_names)
+    n_test, width = len(i_te), len(plan.output_names)
     test = i_te[(i_te >= lo) & (i_te < lo + R.shape[0])] - lo  # the split's order
+    del i_te
+    own = _own_rows(i_tr, lo, R.shape[0])  # which of my rows are training rows
+    if plan.missing in ("mean", "median"):
+        fit_fill_global(plan, R, comm, own)
     X_te = MappedRows([R], test).encoded(plan.expand, width)  # fill, one-hot: when read
     (a, b), block, relabel = file_blocks(i_tr, sum(counts), comm.rank, comm.size)
-    X_tr, y_tr = _gather_block(R, y, lo, i_tr, block, comm)
     del i_tr
+    X_tr, y_tr = _gather_block(R, y, lo, own, block, comm)
     X_tr = X_tr.encoded(plan.expand, width)
     X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     dropped = sum(comm.allgather(int((~keep).sum())))
-    out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), len(i_te), task_, task is None, plan)
+    out = Shard(X_tr, y_tr, X_te, y[test], len(relabel), n_test, task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
     return out
-
-
-def _target(
-    frame: Frame, t: int, R: np.ndarray, missing: str, task: str | None, comm: Any
-) -> tuple[np.ndarray, np.ndarray, str, np.ndarray | None]:
-    """(y of the kept rows, the kept-rows mask, the task, the classes)."""
-    text = _target_codes(frame, t, comm)
-    values = frame.data[t]
-    present = ~np.isnan(values) if text is None else (text[1] != "")[text[0]]  # type: ignore
-
-    def check() -> np.ndarray:
-        if missing != "drop" and not present.all():
-            hint = " (rows without a target can only be dropped: --missing drop)"
-            raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
-        return present & ~np.isnan(R).any(axis=1) if missing == "drop" else present
-
-    keep = agree(comm, check)
-    if not any(comm.allgather(bool(keep.any()))):
-        raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
-    if task is None:
-        kept = values[keep] if text is None else None  # type: ignore[index]
-        seen = None if text is None else np.bincount(text[0][keep], minlength=len(text[1]))
-        task = _infer(kept, None if seen is None else text[1][seen > 0], comm)  # type: ignore
-    if task == "regression":
-
-        def regression() -> np.ndarray:
-            y, bad = numbers(frame, t)
-            if bad is not None:
-                raise number_error(frame, bad, t)
-            kept: np.ndarray = y[keep]
-            return kept
-
-        return agree(comm, regression), keep, task, None
-    if text is None:
-        classes, y = _number_classes(values[keep], comm)  # type: ignore[index]
-    else:
-        classes, y = _global_classes(text[0][keep], text[1], comm)
-    if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
-    return y, keep, task, classes
 
 
 def _split(
@@ -464,24 +365,36 @@ def _split(
     return i_tr, i_te
 
 
+def _own_rows(i_tr: np.ndarray, lo: int, n: int) -> np.ndarray:
+    """A mask of this rank's rows ``lo:lo + n`` that are training rows (``i_tr``: all
+    training rows), from bounded blocks of ``i_tr``."""
+    own = np.zeros(n, dtype=bool)
+    for s in range(0, i_tr.shape[0], BLOCK_ROWS):
+        part = i_tr[s : s + BLOCK_ROWS]
+        own[part[(part >= lo) & (part < lo + n)] - lo] = True
+    return own
+
+
 def _gather_block(
-    R: np.ndarray, y: np.ndarray, lo: int, i_tr: np.ndarray, block: np.ndarray, comm: Any
+    R: np.ndarray, y: np.ndarray, lo: int, own: np.ndarray, block: np.ndarray, comm: Any
 ) -> tuple[MappedRows, np.ndarray]:
     """This rank's block of the training rows in file order (``block``: their global
-    indices, :func:`~mlplab.persist.npydata.file_blocks`), without copying ``R``.
+    indices, :func:`~mlplab.persist.npydata.file_blocks`; ``own``: which of the rank's
+    rows are training rows), without copying ``R``.
 
     The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows
     it holds stay in ``R``, the few around the edges of the ranks' parts move (one
     ``Alltoallv``); the result reads ``R`` through an index."""
     n = R.shape[0]
-    ordered = np.sort(i_tr[(i_tr >= lo) & (i_tr < lo + n)])  # my training rows, file order
+    ordered = lo + marked_rows(own, 0, n, block.dtype)  # my training rows, file order
     starts = comm.allgather(int(block[0]))  # file_blocks: every block has rows
     starts[0] = 0
-    cut = [*np.searchsorted(ordered, starts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
+    firsts = np.array(starts, dtype=ordered.dtype)  # (int64 ones: ordered cast to int64)
+    cut = [*np.searchsorted(ordered, firsts).tolist(), ordered.shape[0]]  # to rank r: r:r+1
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
     stay = ordered[me:mine] - lo
     if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
-        return MappedRows([R], stay), y[stay]
+        return MappedRows([R], stay), take_rows(y, stay)
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
@@ -492,8 +405,12 @@ def _gather_block(
                          + [p[0] for p in parts[comm.rank :]])  # fmt: skip
     if not np.array_equal(pos, block):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    index = np.concatenate(
-        [np.arange(below), below + stay, below + n + np.arange(got.shape[0] - below)]
+    small = stay.dtype  # int32 indices (4 bytes a training row) for a file of < 2**31 rows
+    after = below + n + np.arange(got.shape[0] - below, dtype=small)
+    index = np.concatenate([np.arange(below, dtype=small), below + stay, after])
+    ys = (
+        [p[1] for p in parts[: comm.rank]]
+        + [take_rows(y, stay)]
+        + [p[1] for p in parts[comm.rank :]]
     )
-    ys = [p[1] for p in parts[: comm.rank]] + [y[stay]] + [p[1] for p in parts[comm.rank :]]
     return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)

@@ -24,6 +24,9 @@ from mlplab.train.rows import MappedRows
 
 __all__ = ["NpyError", "file_blocks", "files_of", "open_rows", "read_target"]
 
+BLOCK_ROWS = 65536
+"""File rows looked at a time when a rank lists its block of the training rows."""
+
 
 class NpyError(ValueError):
     """A ``.npy`` file or folder that cannot be trained on, named in the message."""
@@ -133,15 +136,63 @@ def file_blocks(
     >>> (a, b), mine.tolist(), relabel.tolist()
     ((5, 9), [5, 7], [3, 1, 2, 0])
     """
-    order = np.argsort(train, kind="stable")
-    ordered = np.asarray(train)[order]
-    lo, hi = shard_range(int(ordered.shape[0]), rank, size)
-    a = 0 if rank == 0 else int(ordered[lo])
-    b = n_rows if rank == size - 1 else int(ordered[hi])
-    small = np.int32 if order.shape[0] <= np.iinfo(np.int32).max else np.int64
-    relabel = np.empty(order.shape[0], dtype=small)  # one a training row: 4 bytes
-    relabel[order] = np.arange(order.shape[0], dtype=small)
-    return (a, b), ordered[lo:hi], relabel
+    train = np.asarray(train)
+    small = np.dtype(np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64)
+    held = np.zeros(n_rows, dtype=bool)  # a byte a row of the file, no sort of 8 bytes
+    blocks = [train[s : s + BLOCK_ROWS] for s in range(0, train.shape[0], BLOCK_ROWS)]
+    for part in blocks:  # (NumPy indexes through an intp copy of the index: a block's)
+        held[part] = True
+    count = np.empty(n_rows, dtype=small)  # count[r]: training rows up to file row r
+    total = 0
+    for s in range(0, n_rows, BLOCK_ROWS):  # (a cumsum casts all of held first: 4 bytes a row)
+        part = count[s : s + BLOCK_ROWS]
+        np.cumsum(held[s : s + BLOCK_ROWS], dtype=small, out=part)
+        part += total
+        total = int(part[-1])
+    relabel = np.empty(train.shape[0], dtype=small)  # 4 bytes a training row
+    for s, part in zip(range(0, train.shape[0], BLOCK_ROWS), blocks, strict=True):
+        np.take(count, part, out=relabel[s : s + part.shape[0]])
+    relabel -= 1  # its place in file order
+    lo, hi = shard_range(int(train.shape[0]), rank, size)
+    ends = np.array([lo + 1, hi + 1], dtype=small)  # (int64 ones: count cast to int64)
+    first, end = np.searchsorted(count, ends).tolist()  # the lo-th, hi-th training rows
+    del count
+    a = 0 if rank == 0 else first
+    b = n_rows if rank == size - 1 else end
+    return (a, b), marked_rows(held, first, end, train.dtype), relabel
+
+
+def take_rows(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``a[index]`` of a 1-D array, :data:`BLOCK_ROWS` at a time: NumPy indexes through
+    an intp copy of an int32 or uint8 index (8 bytes a row), here of one block.
+
+    Examples
+    --------
+    >>> take_rows(np.array([10, 20, 30], dtype=np.uint8), np.array([2, 0], np.int32)).tolist()
+    [30, 10]
+    """
+    out = np.empty(index.shape[0], dtype=a.dtype)
+    for s in range(0, index.shape[0], BLOCK_ROWS):
+        np.take(a, index[s : s + BLOCK_ROWS], out=out[s : s + BLOCK_ROWS])
+    return out
+
+
+def marked_rows(mask: np.ndarray, start: int, end: int, dtype: Any) -> np.ndarray:
+    """``start + np.flatnonzero(mask[start:end])`` as ``dtype``, found :data:`BLOCK_ROWS`
+    rows at a time (no array of 8 bytes a marked row).
+
+    Examples
+    --------
+    >>> marked_rows(np.array([True, False, True, True]), 1, 4, np.int32).tolist()
+    [2, 3]
+    """
+    out = np.empty(int(np.count_nonzero(mask[start:end])), dtype=dtype)
+    at = 0
+    for s in range(start, end, BLOCK_ROWS):
+        rows = s + np.flatnonzero(mask[s : min(s + BLOCK_ROWS, end)])
+        out[at : at + rows.shape[0]] = rows
+        at += rows.shape[0]
+    return out
 
 
 def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:

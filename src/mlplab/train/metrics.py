@@ -15,7 +15,7 @@ for one process it is the identity and these are the usual means.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -23,25 +23,32 @@ import numpy as np
 Total = Callable[[np.ndarray], np.ndarray]
 
 
-def _chunked(fn: Callable[[Any], Any], X: Any) -> np.ndarray:
-    """fn(X), or for rows on disk (:class:`~mlplab.train.rows.MappedRows`) fn of each
-    block of rows, concatenated."""
+def _chunked(fn: Callable[[Any], Any], X: Any) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, fn(rows)) of X in one block, or for rows on disk
+    (:class:`~mlplab.train.rows.MappedRows`) of each of its blocks: a metric is summed
+    over bounded blocks, never over a prediction of all rows at once."""
     if not hasattr(X, "blocks"):
-        return np.asarray(fn(X))
-    return np.concatenate([np.asarray(fn(b)) for _, b in X.blocks()])
+        yield 0, np.asarray(fn(X))
+        return
+    for s, b in X.blocks():
+        yield s, np.asarray(fn(b))
 
 
 def classification(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, Any]:
     """``{part}_accuracy`` and ``{part}_log_loss`` over every process's rows (None when
     there are none)."""
-    y = np.asarray(y, dtype=np.int64)
+    y = np.asarray(y)
     correct, nll = 0.0, 0.0
     if len(y):
-        P = _chunked(net.predict_proba, X).astype(np.float64)
-        if P.shape[1] == 1:
-            P = np.hstack([1 - P, P])
-        correct = float(np.count_nonzero(P.argmax(axis=1) == y))
-        nll = float(-np.log(np.clip(P[np.arange(len(y)), y], 1e-15, 1.0)).sum())
+        loss = np.empty(len(y))  # −log p_i(y_i), summed once: the bits of one sum
+        for s, P in _chunked(net.predict_proba, X):
+            P = P.astype(np.float64)
+            if P.shape[1] == 1:
+                P = np.hstack([1 - P, P])
+            yb = y[s : s + P.shape[0]].astype(np.int64)
+            correct += float(np.count_nonzero(P.argmax(axis=1) == yb))
+            loss[s : s + P.shape[0]] = -np.log(np.clip(P[np.arange(len(yb)), yb], 1e-15, 1.0))
+        nll = float(loss.sum())
     n, correct, nll = total(np.array([len(y), correct, nll], dtype=np.float64))
     if n == 0:
         return {f"{part}_accuracy": None, f"{part}_log_loss": None}
@@ -50,11 +57,11 @@ def classification(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[st
 
 def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[list[int]]:
     """The confusion matrix (rows: true class, columns: predicted) of every process's rows."""
-    y = np.asarray(y, dtype=np.int64)
+    y = np.asarray(y)
     counts = np.zeros((n_classes, n_classes), dtype=np.float64)
-    if len(y):
-        pred = _chunked(net.predict, X).astype(np.int64)
-        np.add.at(counts, (y, pred), 1.0)
+    for s, pred in _chunked(net.predict, X) if len(y) else ():
+        yb = y[s : s + pred.shape[0]].astype(np.int64)
+        np.add.at(counts, (yb, pred.astype(np.int64)), 1.0)
     return total(counts.ravel()).reshape(n_classes, n_classes).astype(np.int64).tolist()
 
 
@@ -62,9 +69,10 @@ def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, f
     """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows."""
     k = net.layer_sizes[-1]
     Y = np.asarray(y, dtype=np.float64).reshape(len(y), k)
-    err = np.zeros((0, k))
-    if len(Y):
-        err = _chunked(net.predict, X).astype(np.float64).reshape(len(Y), k) - Y
+    err = np.empty((len(Y), k))
+    for s, pred in _chunked(net.predict, X) if len(Y) else ():
+        rows = pred.shape[0]
+        err[s : s + rows] = pred.astype(np.float64).reshape(rows, k) - Y[s : s + rows]
     first = total(np.concatenate([[len(Y)], Y.sum(axis=0)]))
     n = first[0]
     if n == 0:

@@ -98,7 +98,7 @@ class MappedRows:
             raise ValueError(f"the parts must be 2-D with the same number of columns: {shapes}")
         self.parts = parts
         self.starts = np.cumsum([0] + [p.shape[0] for p in parts])
-        self.index = None if index is None else np.asarray(index, dtype=np.int64)
+        self.index = None if index is None else _index(index)
         n = int(self.starts[-1]) if self.index is None else self.index.shape[0]
         self.shape = (n, int(widths.pop()))  # type: ignore[arg-type]
         self.dtype = np.result_type(*[p.dtype for p in parts])
@@ -119,16 +119,21 @@ class MappedRows:
     def select(self, index: Any) -> MappedRows:
         """Rows ``index`` of the table (e.g. a training split), still on disk."""
         idx = np.asarray(index, dtype=np.int64)
-        idx = idx if self.index is None else self.index[idx]
+        return self._through(idx if self.index is None else self.index[idx])
+
+    def _through(self, idx: np.ndarray) -> MappedRows:
         out = MappedRows.__new__(MappedRows)
         out.__dict__.update(self.__dict__)
         out.index, out.shape = idx, (int(idx.shape[0]), self.shape[1])
         return out
 
     def __getitem__(self, key: slice) -> MappedRows:
-        """Rows ``key`` (a slice) of the table, still on disk."""
+        """Rows ``key`` (a slice) of the table, still on disk (through a view of the
+        index: no copy of it)."""
         if not isinstance(key, slice):
             raise TypeError("MappedRows are cut by slices; read rows with rows(indices)")
+        if self.index is not None:
+            return self._through(self.index[key])
         return self.select(np.arange(self.shape[0])[key])
 
     def encoded(self, fn: Callable[[np.ndarray], np.ndarray], width: int) -> MappedRows:
@@ -176,6 +181,13 @@ class MappedRows:
         """Raise :class:`DataChangedError` when a file changed since it was opened."""
         for f in self.files:
             f.check()
+
+
+def _index(index: Any) -> np.ndarray:
+    """Row indices as int64, or as they are when int32 (4 bytes a row: a rank's rows of
+    a large file, :mod:`mlplab.persist.csvshard`)."""
+    idx = np.asarray(index)
+    return idx if idx.dtype in (np.int32, np.int64) else idx.astype(np.int64)
 
 
 def _filename(a: Any) -> str | None:
