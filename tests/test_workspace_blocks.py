@@ -17,7 +17,7 @@ from mlplab.fast import workspace as _ws
     [
         (200, 64, 100, ((0, 100), (100, 200))),  # digits, forward: 1.28 million
         (197, 64, 100, ((0, 99), (99, 197))),  # its last batch: the odd row goes first
-        (64, 200, 100, ((0, 32), (32, 64))),  # digits, dW[1]ᵀ = a[0]ᵀ dZ[1]
+        (64, 200, 100, ((0, 32), (32, 64))),  # 64 rows of 200 × 100 products
         (100, 100, 100, None),  # exactly the small size: one call already
         (200, 100, 10, None),  # far below it
         (2000, 64, 100, None),  # far above it: the blocked kernels pay for their packing
@@ -86,7 +86,7 @@ def test_a_first_rows_view_plans_the_blocks_of_its_own_rows():
     view = _ws.workspace_for(cache, net, 200, blocks=True)
     assert view.Xb.base is big.Xb  # a view: no new buffers
     assert view._fwd[0] == _ws.row_blocks(200, 64, 100) is not None
-    assert view._dW[0] == _ws.row_blocks(64, 200, 100) is not None
+    assert view._dW[0] == _ws.row_blocks(200, 64, 100) is not None  # dW[1]ᵀ: sum of two
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 64))
     Y = np.eye(10)[rng.integers(0, 10, 200)]

@@ -70,6 +70,19 @@ def _dot_rows(a: Array, b: Array, out: Array, rows: tuple[slice, ...]) -> None:
         a[r].dot(b, out=out[r])
 
 
+def _dot_sum(a: Array, b: Array, out: Array, rows: tuple[slice, ...], tmp: Array) -> None:
+    """out = aᵀ·b as the sum over the row blocks ``rows`` of a and b of a[r]ᵀ·b[r]
+    (``tmp``: scratch of out's shape). dW[l]ᵀ = a[l-1]ᵀ dZ[l] sums over the batch's rows:
+    split there, its halves are small products too, and faster with the one addition
+    than one call or blocks of a[l-1]'s columns (200 × 64 × 100 on one thread: 40 against
+    58 and 64 µs in float64, 21 against 25 and 31 µs in float32)."""
+    first, *rest = rows
+    a[first].T.dot(b[first], out=out)
+    for r in rest:
+        a[r].T.dot(b[r], out=tmp)
+        out += tmp
+
+
 class Workspace:
     r"""Buffers for training steps on batches of ``n_samples`` rows, allocated once.
 
@@ -125,6 +138,8 @@ class Workspace:
         self.kernels = [_kernels.inplace_kernels(g) for g in net.hidden]
         self.head = net.head
         self.head_into = _fast_heads.head_kernel(net.head)  # None: the pure head runs
+        # blocks (the estimators' step): z[L] of a multiclass head one column per sample
+        self.columns = _fast_heads.columns_kernel(net.head) if blocks else None
         self.Xb = np.empty((n_samples, s[0]), dtype=dt)  # the gathered batch a[0]
         self.Yb = np.empty((n_samples, s[L]), dtype=dt)
         self.Z = [np.empty((n_samples, s[l]), dtype=dt) for l in range(1, L + 1)]
@@ -134,6 +149,16 @@ class Workspace:
         self.dZ_L = np.empty((n_samples, s[L]), dtype=dt)  # the head's dZ[L], and its
         self.T = [np.empty((n_samples, s[L]), dtype=dt) for _ in range(2)]  # scratch
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
+        self._dW_tmp = [np.empty((a, b), dtype=dt) for a, b in itertools.pairwise(s)]
+        self._Y_columns: list[Any] = [None, None]  # (Y, Yᵀ copied), shared with views
+        if self.columns is not None:
+            self._column_buffers()
+
+    def _column_buffers(self) -> None:
+        """z[L]ᵀ, yᵀ, dZ[L]ᵀ and scratch, (n[L], n_samples) each; Z[-1] is z[L] as a view."""
+        k, m, dt = self.net.layer_sizes[-1], self.n_samples, self.net.dtype
+        self.ZT, self.YT, self.dZT, *self.TT = (np.empty((k, m), dtype=dt) for _ in range(5))
+        self.Z = [*self.Z[:-1], self.ZT.T]
 
     def _plan_blocks(self) -> None:
         """Row blocks of each layer's products for ``n_samples`` rows (None: one call):
@@ -142,7 +167,7 @@ class Workspace:
         m, on = self.n_samples, self.blocks
         pairs = list(itertools.pairwise(self.net.layer_sizes))
         self._fwd = [row_blocks(m, a, b) if on else None for a, b in pairs]
-        self._dW = [row_blocks(a, m, b) if on else None for a, b in pairs]
+        self._dW = [row_blocks(m, a, b) if on else None for a, b in pairs]  # _dot_sum
         self._dA = [row_blocks(m, b, a) if on else None for a, b in pairs]
 
     def first_rows(self, m: int) -> Workspace:
@@ -157,6 +182,8 @@ class Workspace:
         out.dZ, out.T = [a[:m] for a in self.dZ], [a[:m] for a in self.T]
         out._A_used = [out.Xb] * len(self._A_used)
         out._plan_blocks()  # the products of m rows, not of n_samples
+        if self.columns is not None:  # the first m columns are no C-contiguous array
+            out._column_buffers()
         return out
 
     def gather(self, X: Array, Y: Array, idx: np.ndarray) -> tuple[Array, Array]:
@@ -167,6 +194,12 @@ class Workspace:
         # mode="clip" skips the bounds check that would make np.take buffer its output;
         # idx comes from a permutation of range(n_samples), so it is always in range.
         X.take(idx, axis=0, out=self.Xb, mode="clip")
+        if self.columns is not None:  # yᵀ's columns, from Yᵀ copied once per Y
+            cache = self._Y_columns
+            if cache[0] is not Y:
+                cache[:] = [Y, np.ascontiguousarray(Y.T)]
+            cache[1].take(idx, axis=1, out=self.YT, mode="clip")
+            return self.Xb, self.YT.T
         Y.take(idx, axis=0, out=self.Yb, mode="clip")
         return self.Xb, self.Yb
 
@@ -203,7 +236,9 @@ class Workspace:
             W, b = params[l]
             Z = self.Z[l]
             rows = self._fwd[l]
-            if rows is None:
+            if l == L - 1 and self.columns is not None:
+                W.dot(A.T, out=self.ZT)  # z[L]ᵀ = W[L] a[L-1]ᵀ, one column per sample
+            elif rows is None:
                 A.dot(W.T, out=Z)  # z[l] = W[l] a[l-1] + b[l], one row per sample
             else:
                 _dot_rows(A, W.T, Z, rows)
@@ -211,7 +246,10 @@ class Workspace:
             # a[l] = g(z[l]); the last layer keeps the logits z[L] (the head applies its link)
             A = self.kernels[l].forward_into(Z, self.A[l]) if l < L - 1 else Z
             A_used[l + 1] = A
-        if w is None and self.head_into is not None:  # dZ[L] = (a[L] − y) / n
+        if w is None and self.columns is not None:  # the same, on z[L]ᵀ and yᵀ
+            J = self.columns(self.ZT, Y.T, self.dZT, *self.TT)
+            dZ = self.dZT.T
+        elif w is None and self.head_into is not None:  # dZ[L] = (a[L] − y) / n
             dZ = self.dZ_L
             J = self.head_into(A, Y, dZ, *self.T)
         elif w is None:
@@ -224,7 +262,7 @@ class Workspace:
             if rows is None:
                 A_used[l].T.dot(dZ, out=gW.T)  # dW[l] = dZ[l]ᵀ a[l-1], stored as dW[l]ᵀ
             else:
-                _dot_rows(A_used[l].T, dZ, gW.T, rows)
+                _dot_sum(A_used[l], dZ, gW.T, rows, self._dW_tmp[l])
             self.ones.dot(dZ, out=gb)  # db[l] = Σ_i dZ[l] = 1ᵀ dZ[l]
             if l > 0:  # da[0] = dx is not needed: skip that product
                 dA, W, rows = self.dZ[l - 1], params[l].W, self._dA[l]

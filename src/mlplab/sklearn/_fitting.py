@@ -222,6 +222,7 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
         trainer.opt_state = est._opt_state  # partial_fit continues the optimizer
     trainer.step = est._step
     trainer.l2_per_batch_weight = True  # scikit-learn's λ/(2 Σ_{i∈B} w_i)
+    trainer.l2_as_dot = True  # and its ‖W‖², one dot product per layer
     trainer.data_loss_scale = _data_loss_scale(est, Y)
     try:
         _train(est, trainer, X, Y, sw, 1 if incremental else est.max_iter, B, validation)
