@@ -149,7 +149,6 @@ class Workspace:
         self.dZ_L = np.empty((n_samples, s[L]), dtype=dt)  # the head's dZ[L], and its
         self.T = [np.empty((n_samples, s[L]), dtype=dt) for _ in range(2)]  # scratch
         self._A_used: list[Array] = [self.Xb] * (L + 1)  # a[0..L] of the last call
-        self._dW_tmp = [np.empty((a, b), dtype=dt) for a, b in itertools.pairwise(s)]
         self._Y_columns: list[Any] = [None, None]  # (Y, Yᵀ copied), shared with views
         if self.columns is not None:
             self._column_buffers()
@@ -162,18 +161,23 @@ class Workspace:
 
     def _plan_blocks(self) -> None:
         """Row blocks of each layer's products for ``n_samples`` rows (None: one call):
-        z[l] = a[l-1] W[l]ᵀ, dW[l]ᵀ = a[l-1]ᵀ dZ[l] (blocks of a[l-1]'s columns) and
-        dA[l-1] = dZ[l] W[l]."""
+        z[l] = a[l-1] W[l]ᵀ, dW[l]ᵀ = a[l-1]ᵀ dZ[l] (the sum over the same row blocks of
+        a[l-1] and dZ[l], :func:`_dot_sum`) and dA[l-1] = dZ[l] W[l]."""
         m, on = self.n_samples, self.blocks
         pairs = list(itertools.pairwise(self.net.layer_sizes))
         self._fwd = [row_blocks(m, a, b) if on else None for a, b in pairs]
         self._dW = [row_blocks(m, a, b) if on else None for a, b in pairs]  # _dot_sum
         self._dA = [row_blocks(m, b, a) if on else None for a, b in pairs]
+        had = getattr(self, "_dW_tmp", [None] * len(pairs))  # a view keeps its parent's
+        self._dW_tmp = [  # scratch for dW[l]ᵀ's second block (_dot_sum)
+            t if t is not None or r is None else np.empty((a, b), dtype=self.net.dtype)
+            for t, r, (a, b) in zip(had, self._dW, pairs, strict=True)
+        ]
 
     def first_rows(self, m: int) -> Workspace:
         """A workspace for batches of m ≤ n_samples rows whose buffers are the first m
-        rows of these (C-contiguous views: nothing is allocated; one of the two is used
-        at a time)."""
+        rows of these (C-contiguous views: nothing is allocated but, with ``blocks``, the
+        few (n[L], m) arrays of a column-layout head; one of the two is used at a time)."""
         out = type(self).__new__(type(self))
         out.__dict__.update(self.__dict__)
         out.n_samples = m
