@@ -135,11 +135,15 @@ class Workspace:
         The batch size these buffers hold.
 
     blocks : bool, default=False
-        Compute the products a little over :data:`SMALL_GEMM` multiply-adds in two row
-        blocks (:func:`row_blocks`), which OpenBLAS's small-matrix kernels take: faster
-        on one BLAS thread, equal up to rounding. The estimators turn it on with their
-        one-thread limit (:mod:`mlplab.sklearn._fitting`); ``mlplab.fit`` keeps one call
-        per product, so its results stay bit for bit those of earlier versions.
+        The estimators' step, equal to the lecture's up to rounding (faster on one BLAS
+        thread; the estimators turn it on with their one-thread limit,
+        :mod:`mlplab.sklearn._fitting`): products a little over :data:`SMALL_GEMM`
+        multiply-adds in two row blocks (:func:`row_blocks`; dW[l]ᵀ as the sum of the
+        blocks' products, :func:`_dot_sum`), which OpenBLAS's small-matrix kernels take;
+        a[0] gathered with a column of ones, so that b[1] and db[1] ride in the first
+        layer's products (:func:`with_bias_row`); a multiclass head on z[L]ᵀ, one column
+        per sample (:func:`mlplab.fast.heads.columns_kernel`). ``mlplab.fit`` keeps the
+        default, so its results stay bit for bit those of earlier versions.
 
     Notes
     -----

@@ -287,8 +287,9 @@ def _train(
 ) -> None:
     """``trainer.fit``; a step that diverges ends the fit as scikit-learn's would end it."""
     sizes, steps = est.network_.layer_sizes, epochs * -(-X.shape[0] // B)
-    # On one BLAS thread, products a little over OpenBLAS's small-matrix size run in two
-    # row blocks that its small-matrix kernels take (fast/workspace.py, row_blocks)
+    # On one BLAS thread, the workspaces' faster step, equal up to rounding (products a
+    # little over OpenBLAS's small-matrix size in row blocks, b[1] in the first product,
+    # a column-layout multiclass head: fast/workspace.py, Workspace's blocks)
     trainer.gradient.blocks = _small_products(sizes, B, steps)
     try:
         with warnings.catch_warnings():

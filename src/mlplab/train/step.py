@@ -52,9 +52,10 @@ class BatchGradient:
     Attributes
     ----------
     blocks : bool
-        The NumPy workspaces compute products a little over OpenBLAS's small-matrix size
-        in two row blocks (:class:`~mlplab.fast.workspace.Workspace`); False by default,
-        the estimators turn it on with their one-thread BLAS limit.
+        The NumPy workspaces run the estimators' step, equal to the lecture's up to
+        rounding (:class:`~mlplab.fast.workspace.Workspace`'s ``blocks``: products in row
+        blocks, b[1] in the first product, a column-layout multiclass head); False by
+        default, the estimators turn it on with their one-thread BLAS limit.
     """
 
     def __init__(self, net: Any, grads: list[Any]) -> None:
