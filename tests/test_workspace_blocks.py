@@ -17,7 +17,7 @@ from mlplab.fast import workspace as _ws
     [
         (200, 64, 100, ((0, 100), (100, 200))),  # digits, forward: 1.28 million
         (197, 64, 100, ((0, 99), (99, 197))),  # its last batch: the odd row goes first
-        (64, 200, 100, ((0, 32), (32, 64))),  # digits, dW[1]ᵀ = a[0]ᵀ dZ[1]
+        (64, 200, 100, ((0, 32), (32, 64))),  # 64 rows of 200 × 100 products
         (100, 100, 100, None),  # exactly the small size: one call already
         (200, 100, 10, None),  # far below it
         (2000, 64, 100, None),  # far above it: the blocked kernels pay for their packing
@@ -86,7 +86,7 @@ def test_a_first_rows_view_plans_the_blocks_of_its_own_rows():
     view = _ws.workspace_for(cache, net, 200, blocks=True)
     assert view.Xb.base is big.Xb  # a view: no new buffers
     assert view._fwd[0] == _ws.row_blocks(200, 64, 100) is not None
-    assert view._dW[0] == _ws.row_blocks(64, 200, 100) is not None
+    assert view._dW[0] == _ws.row_blocks(200, 64, 100) is not None  # dW[1]ᵀ: sum of two
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 64))
     Y = np.eye(10)[rng.integers(0, 10, 200)]
@@ -97,3 +97,63 @@ def test_a_first_rows_view_plans_the_blocks_of_its_own_rows():
     for (dW, db), (vW, vb) in zip(grads, g, strict=True):
         np.testing.assert_allclose(vW, dW, rtol=1e-12, atol=1e-12 * float(np.abs(dW).max()))
         np.testing.assert_allclose(vb, db, rtol=1e-12, atol=1e-12 * float(np.abs(dW).max()))
+
+
+@pytest.mark.parametrize(("sizes", "hidden", "m"), CASES)
+@pytest.mark.parametrize("copy_X", [True, False])  # [X, 1] copied once, or gathered strided
+def test_estimator_step_through_gather_gives_the_lectures_cost_and_gradient(
+    sizes, hidden, m, copy_X, monkeypatch
+):
+    """The estimators' step as the trainer runs it: rows gathered into a[0] with a column
+    of ones (b[1] in the product, db[1] out of dW[1]'s), z[L]ᵀ one column per sample for
+    the multiclass head, dW[l] as sums over row blocks: the lecture's J and gradient."""
+    if not copy_X:
+        monkeypatch.setattr(_ws, "ONES_COPY_MAX", 0)
+    rng = np.random.default_rng(2)
+    net = mlplab.Network(sizes, hidden=hidden, output="multiclass", seed=1, dtype="float64")
+    n = m + 37
+    X = rng.normal(size=(n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    cache: dict[int, _ws.Workspace] = {}
+    for rows in (rng.permutation(n)[:m], rng.permutation(n)[: m - 3]):  # and a smaller view
+        ws = _ws.workspace_for(cache, net, rows.shape[0], blocks=True)
+        Xb, Yb = ws.gather(X, Y, rows)
+        assert Xb.shape == (rows.shape[0], sizes[0] + 1) and (Xb[:, -1] == 1).all()
+        assert ws.columns is not None and (ws._X_ones[1] is not None) == copy_X
+        g = net._views(np.zeros_like(net._theta))
+        J_ws = ws.loss_and_grads(net._params, Xb, Yb, g)
+        J, grads = _bp.loss_and_grads(net._params, X[rows], Y[rows], net.hidden, net.head)
+        assert J_ws == pytest.approx(J, rel=1e-12)
+        assert np.abs(ws.Z[-1] - _bp.forward(net._params, X[rows], net.hidden)[0]).max() < 1e-12
+        assert all(v is not None for _, v in ws._bias_rows.values())  # b[1] in the product
+        for (dW, db), (gW, gb) in zip(grads, g, strict=True):
+            scale = float(np.abs(dW).max())
+            np.testing.assert_allclose(gW, dW, rtol=1e-12, atol=1e-12 * scale)
+            np.testing.assert_allclose(gb, db, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_with_bias_row_only_where_b_follows_w_in_memory():
+    net = mlplab.Network([5, 4, 3], output="multiclass", seed=0)
+    for p in net._params:  # θ's storage order: W[l]ᵀ row by row, then b[l]
+        Wb = _ws.with_bias_row(p.W, p.b)
+        assert Wb is not None and np.shares_memory(Wb, net._theta)
+        np.testing.assert_array_equal(Wb, np.vstack([p.W.T, p.b]))
+    W, b = net._params[0]
+    assert _ws.with_bias_row(W, b.copy()) is None
+    assert _ws.with_bias_row(np.asfortranarray(W).T.copy().T, b) is None
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_l2_as_one_dot_product_equals_the_exact_term_up_to_rounding(dtype):
+    from mlplab.fast import kernels
+
+    rng = np.random.default_rng(3)
+    net = mlplab.Network([30, 20, 4], output="multiclass", seed=0, dtype=dtype)
+    base = rng.normal(size=net._theta.shape).astype(dtype)
+    g_dot, g_exact = base.copy(), base.copy()
+    J_dot = kernels.l2_dot_into(net._params, net._views(g_dot), 0.3, 50.0, [])
+    J_exact = kernels.l2_into(net._params, net._views(g_exact), 0.3, 50.0, [])
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    assert J_dot == pytest.approx(J_exact, rel=rtol) and J_dot > 0
+    np.testing.assert_allclose(g_dot, g_exact, rtol=rtol)
+    assert not np.array_equal(g_dot, base)  # the gradient term was added

@@ -68,6 +68,30 @@ _KERNELS: dict[Callable[..., Any], HeadKernel] = {
 }
 
 
+def _multiclass_columns_into(ZT: Array, YT: Array, dZT: Array, T1: Array, T2: Array) -> float:
+    """:func:`_multiclass_into` on z[L]ᵀ, one column per sample (shapes (n[L], m)).
+
+    The same ufuncs on the same values, but the max and the sum over the classes run
+    down the columns, row after contiguous row, where on (m, n[L]) rows of a few classes
+    each they cost several times more (digits, 200 × 10: 11 µs against 2 µs for the
+    max). Equal to the pure head up to rounding (the sum over the classes adds in
+    another order), so only the estimators' step uses it (:class:`Workspace` with
+    ``blocks``).
+    """
+    n = ZT.shape[1]
+    np.subtract(ZT, ZT.max(axis=0), out=T1)  # max-shifted: every e^z ≤ 1
+    np.exp(T1, out=dZT)
+    s = dZT.sum(axis=0)
+    T1 -= np.log(s)  # log softmax(z)
+    np.multiply(YT, T1, out=T2)
+    J = -float(T2.sum() / n)
+    np.divide(1.0 / n, s, out=s)
+    dZT *= s  # a[L]/n = softmax(z[L])/n
+    np.multiply(YT, 1.0 / n, out=T2)
+    dZT -= T2  # dJ/dz[L] = (a − y)/n
+    return J
+
+
 def head_kernel(head: _heads.Head) -> HeadKernel | None:
     """The in-place twin of a built-in head's ``loss_and_grad``, or None for any other.
 
@@ -83,3 +107,27 @@ def head_kernel(head: _heads.Head) -> HeadKernel | None:
     (True, True)
     """
     return _KERNELS.get(head.loss_and_grad)
+
+
+def columns_kernel(head: _heads.Head) -> HeadKernel | None:
+    """The kernel of a built-in head for z[L]ᵀ and yᵀ of shape (n[L], m), one column per
+    sample, where the column layout pays (the multiclass head); None for any other.
+
+    Equal to :func:`head_kernel`'s up to rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlplab.core import heads
+    >>> Z, Y = np.array([[0.0, 1.0], [2.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> dZT, T1, T2 = (np.empty((2, 2)) for _ in range(3))
+    >>> J = columns_kernel(heads.multiclass)(Z.T.copy(), Y.T.copy(), dZT, T1, T2)
+    >>> J_pure, dZ_pure = heads.multiclass.loss_and_grad(Z, Y)
+    >>> bool(np.isclose(J, J_pure)), bool(np.allclose(dZT.T, dZ_pure))
+    (True, True)
+    >>> columns_kernel(heads.binary) is None
+    True
+    """
+    if head.loss_and_grad is _heads.multiclass.loss_and_grad:
+        return _multiclass_columns_into
+    return None

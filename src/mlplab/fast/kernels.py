@@ -168,6 +168,30 @@ def l2_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: float
     return float(lam / (2 * size) * total)
 
 
+def l2_dot_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: float,
+                scratch: list[Array]) -> float:  # fmt: skip
+    r""":func:`l2_into` with ‖W[l]‖² as one dot product of W[l]'s entries, as scikit-learn
+    computes it (``np.dot(s.ravel(), s.ravel())``): one pass instead of a product and a
+    sum, and the buffers checked by their first layer only. Equal to :func:`l2_into` up
+    to rounding (another summation order), so only the estimators use it.
+    """
+    if (
+        len(scratch) != len(params)
+        or scratch[0].shape != params[0].W.T.shape
+        or (scratch[0].dtype != params[0].W.dtype)
+    ):
+        scratch[:] = [np.empty_like(p.W.T) for p in params]
+    total = 0.0
+    c = lam / size
+    for p, g, buf in zip(params, grads, scratch, strict=True):
+        Wt = p.W.T  # dW[l]ᵀ and W[l]ᵀ are contiguous blocks of θ and its gradient
+        flat = Wt.reshape(-1)
+        total += float(flat.dot(flat))
+        np.multiply(Wt, c, out=buf)  # d/dW of (λ/2n)‖W‖² = (λ/n) W
+        np.add(g.W.T, buf, out=g.W.T)
+    return float(lam / (2 * size) * total)
+
+
 # ------------------------------------------------------------------ optimizers
 
 

@@ -215,11 +215,13 @@ class _BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     def _validation_score(self, X: np.ndarray, y: Any, w: Any) -> float:
-        """scikit-learn's ``_score`` on held-out rows: NaN when a prediction is not finite."""
-        Z = self.network_.logits(X)
-        if not np.isfinite(Z).all():
-            return float("nan")
-        return self._score_logits(Z, y, w)
+        """scikit-learn's ``_score`` on held-out rows: NaN when a predicted value is not
+        finite (a regressor's); a classifier's labels from non-finite logits are those
+        scikit-learn's ``predict`` gives (the first class where the probabilities are NaN),
+        and score as they are."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = self.network_.logits(X)
+            return self._score_logits(Z, y, w)
 
     def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, Y: Any, sample_weight: Any = None,
                          *buffers: Any) -> tuple[float, np.ndarray]:  # fmt: skip

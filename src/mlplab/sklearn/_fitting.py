@@ -222,6 +222,7 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
         trainer.opt_state = est._opt_state  # partial_fit continues the optimizer
     trainer.step = est._step
     trainer.l2_per_batch_weight = True  # scikit-learn's λ/(2 Σ_{i∈B} w_i)
+    trainer.l2_as_dot = True  # and its ‖W‖², one dot product per layer
     trainer.data_loss_scale = _data_loss_scale(est, Y)
     try:
         _train(est, trainer, X, Y, sw, 1 if incremental else est.max_iter, B, validation)
@@ -286,8 +287,9 @@ def _train(
 ) -> None:
     """``trainer.fit``; a step that diverges ends the fit as scikit-learn's would end it."""
     sizes, steps = est.network_.layer_sizes, epochs * -(-X.shape[0] // B)
-    # On one BLAS thread, products a little over OpenBLAS's small-matrix size run in two
-    # row blocks that its small-matrix kernels take (fast/workspace.py, row_blocks)
+    # On one BLAS thread, the workspaces' faster step, equal up to rounding (products a
+    # little over OpenBLAS's small-matrix size in row blocks, b[1] in the first product,
+    # a column-layout multiclass head: fast/workspace.py, Workspace's blocks)
     trainer.gradient.blocks = _small_products(sizes, B, steps)
     try:
         with warnings.catch_warnings():
@@ -295,12 +297,28 @@ def _train(
             with _blas_threads(sizes, B, steps):
                 _backend.fit(est, trainer, X, Y, epochs=epochs, batch_size=B, sample_weight=sw)
     except DivergenceError as exc:
-        # scikit-learn would go on with NaN; its best epoch is what it keeps
-        if validation is None:
+        if validation is None:  # scikit-learn's error after its last epoch, sooner
             raise ValueError(f"{NON_FINITE} ({exc})") from None
-        est.n_iter_ += 1
-        est.loss_curve_.append(float("nan"))
-        est.validation_scores_.append(float("nan"))
+        _nan_epochs(est, trainer, epochs)
+
+
+def _nan_epochs(est: Any, trainer: Trainer, epochs: int) -> None:
+    """The epochs scikit-learn runs after a non-finite step, with ``early_stopping``.
+
+    scikit-learn does not stop there: its parameters are NaN from that step on, so each
+    epoch's loss is NaN and its validation score that of a NaN model (a classifier's
+    labels of NaN probabilities, the first class, scored as they are; a regressor's NaN);
+    its no-improvement count and learning-rate schedule run as after any epoch, until
+    they stop the fit or ``max_iter`` does (with its ConvergenceWarning). Then it keeps
+    the best epoch's parameters (NaN ones if a NaN model scored best: the non-finite
+    error follows). mlplab stops at the step (θ is the last finite one); this is the
+    rest of the diverging epoch and of the epochs after it, bookkeeping only.
+    """
+    end = next(cb for cb in trainer.callbacks if isinstance(cb, SklearnEpochEnd))
+    est.network_._theta[...] = np.nan
+    trainer.stop_training = False
+    while est.n_iter_ < epochs and not trainer.stop_training:
+        end.on_epoch_end(trainer.epoch, {"loss": float("nan")})
 
 
 def _split(

@@ -149,6 +149,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         y = np.asarray(y)
         pred = self._values_from_logits(Z)
+        if not np.isfinite(pred).all():  # scikit-learn's _score_with_function
+            return float("nan")
         return float(r2_score(y.reshape(pred.shape), pred, sample_weight=w))
 
     def __sklearn_tags__(self) -> Any:

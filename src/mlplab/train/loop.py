@@ -165,6 +165,9 @@ class Trainer:
         # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
         # repeated data's) or scikit-learn's λ/(2 Σ_{i∈B} w_i) over the batch's (True)
         self.l2_per_batch_weight = False
+        # The L2 term's ‖W‖² as one dot product per layer, as scikit-learn sums it (True,
+        # the estimators), or in the order of mlplab.fit's earlier versions (False)
+        self.l2_as_dot = False
         # J's data term times this before L2 (1/n_outputs: scikit-learn's squared error,
         # averaged over the outputs while its gradient sums them); the steps are unchanged
         self.data_loss_scale = 1.0
@@ -323,10 +326,11 @@ class Trainer:
         if self.net.l2:  # (λ/2|B|)‖W‖², once per batch (not once per process)
             if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
                 w_b = w if batch.rows is None else w[batch.rows]
-                J = add_l2(self.net, self.grads, J, float(w_b.sum()), self.net.l2, self._l2)
+                w_sum, dot = float(w_b.sum()), self.l2_as_dot
+                J = add_l2(self.net, self.grads, J, w_sum, self.net.l2, self._l2, dot)
             else:
                 lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
-                J = add_l2(self.net, self.grads, J, batch.size, lam, self._l2)
+                J = add_l2(self.net, self.grads, J, batch.size, lam, self._l2, self.l2_as_dot)
         new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)

@@ -52,9 +52,10 @@ class BatchGradient:
     Attributes
     ----------
     blocks : bool
-        The NumPy workspaces compute products a little over OpenBLAS's small-matrix size
-        in two row blocks (:class:`~mlplab.fast.workspace.Workspace`); False by default,
-        the estimators turn it on with their one-thread BLAS limit.
+        The NumPy workspaces run the estimators' step, equal to the lecture's up to
+        rounding (:class:`~mlplab.fast.workspace.Workspace`'s ``blocks``: products in row
+        blocks, b[1] in the first product, a column-layout multiclass head); False by
+        default, the estimators turn it on with their one-thread BLAS limit.
     """
 
     def __init__(self, net: Any, grads: list[Any]) -> None:
@@ -138,16 +139,20 @@ def add_l2(
     size: float,
     lam: float | None = None,
     scratch: list[Any] | None = None,
+    dot: bool = False,
 ) -> Any:
     """J + (λ/2|B|) Σ_l ‖W[l]‖², and dW[l] += (λ/|B|) W[l] in place (once per batch).
 
     λ is ``lam``, by default the network's ``l2`` (:func:`l2_lambda` gives the one for
     sample weights). With ``scratch`` (a list the caller keeps) NumPy networks compute it
-    through :func:`mlplab.fast.kernels.l2_into`: the same bits, no temporaries.
+    through :func:`mlplab.fast.kernels.l2_into`: the same bits, no temporaries; with
+    ``dot`` too, through :func:`mlplab.fast.kernels.l2_dot_into` (scikit-learn's sum,
+    equal up to rounding: the estimators).
     """
     lam = net.l2 if lam is None else lam
     if scratch is not None and net._xp is np:
-        return J + _kernels.l2_into(net._params, grads, lam, size, scratch)
+        into = _kernels.l2_dot_into if dot else _kernels.l2_into
+        return J + into(net._params, grads, lam, size, scratch)
     J += _net.l2_penalty(net._params, lam, size)
     for g, p in zip(grads, net._params, strict=True):
         g.W[...] += (lam / size) * p.W  # d/dW of (λ/2n)‖W‖² = (λ/n) W
