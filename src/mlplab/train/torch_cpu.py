@@ -29,11 +29,11 @@ make the host wait for: ``float(t)`` of a CPU tensor is a memory read, so each s
 checked *before* it is applied, from J and one number, g·g, finite iff every g_i is (NaN
 and ±inf propagate through the products and the sum; a finite vector whose g·g overflows
 is checked entry by entry; one dot product reads g faster than ``sum``). That decides the
-step exactly as the NumPy loop's u·g does: v ← βv + (1−β)g is a convex combination, so it is finite iff g is (v always is), and
-α v is finite for α ≤ 1; for α > 1 (where α v might overflow although v does not) the
-update is computed into a buffer and checked entry by entry first. A refused step leaves
-θ and v as they were and sets ``ok`` to False; the trainer reads ``ok`` once per epoch and
-reports the step (:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
+step exactly as the NumPy loop's u·g does: v ← βv + (1−β)g is a convex combination, so it
+is finite iff g is (v always is), and α v is finite for α ≤ 1; for α > 1 (where α v might
+overflow although v does not) the update is computed into a buffer and checked entry by
+entry first. A refused step leaves θ and v as they were and sets ``ok`` to False; the
+trainer reads ``ok`` once per epoch and reports the step (:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
 
 Results equal the generic path's up to rounding (PyTorch fuses a·x + y), tested against
 NumPy in tests/test_torch_cpu.py.
