@@ -33,7 +33,8 @@ step exactly as the NumPy loop's u·g does: v ← βv + (1−β)g is a convex co
 is finite iff g is (v always is), and α v is finite for α ≤ 1; for α > 1 (where α v might
 overflow although v does not) the update is computed into a buffer and checked entry by
 entry first. A refused step leaves θ and v as they were and sets ``ok`` to False; the
-trainer reads ``ok`` once per epoch and reports the step (:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
+trainer reads ``ok`` once per epoch and reports the step
+(:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
 
 Results equal the generic path's up to rounding (PyTorch fuses a·x + y), tested against
 NumPy in tests/test_torch_cpu.py.
