@@ -2,7 +2,6 @@ r"""The trainer's optimizer step for arrays of other libraries, checked on the d
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from mlplab import _array_api as _xp
@@ -50,9 +49,7 @@ class GuardedStep:
     def __call__(self, J: Any, grads: Any, state: Any, params: Any) -> Any:
         xp = _xp.namespace(params)
         updates, new_state = self.optimizer.update(grads, state, params)
-        # J: a 0-D array, or a Python float (train/torch_cpu.py reads it on the host)
-        J_ok = math.isfinite(J) if isinstance(J, float) else xp.isfinite(J)
-        finite = xp.isfinite(updates @ grads) & J_ok  # NaN/inf: divergence
+        finite = xp.isfinite(J) & xp.isfinite(updates @ grads)  # NaN/inf: divergence
         ok = finite if self.ok is None else self.ok & finite
         if self._zero is None:
             self._zero = xp.zeros((), dtype=params.dtype, device=_xp.device_of(params))

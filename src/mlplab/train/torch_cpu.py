@@ -17,7 +17,7 @@ binary, multiclass and regression, without sample weights:
   tanh' = 1 − a²), the multiclass head through ``log_softmax`` and J as one dot product,
   dW[l]ᵀ and db[l] written into the trainer's flat gradient with ``out=``; every other
   result, the gathered rows included, into tensors kept per batch size (no allocation
-  in a step), J and the count of correct predictions returned as Python numbers;
+  in a step but J's and the count's);
 * :class:`TorchMomentumStep`: ``sgd``/``momentum`` with a constant α, the update written
   in place — v ← βv + (1−β)g, θ ← θ − αv: one pass over θ, g and v through PyTorch's fused
   SGD kernel (the one of ``torch.optim.SGD(fused=True)``; three passes without it) and one
@@ -94,8 +94,8 @@ class TorchGradient:
     """J, dJ/dθ (into ``grads``) and the correct predictions on rows of PyTorch CPU tensors.
 
     Every kernel of a step writes into the tensors of :class:`_Buffers` (one set per batch
-    size), and J and the count come back as Python numbers: on a CPU a 0-D tensor op costs
-    as much as a small kernel (~6 µs), a read ~0.5 µs.
+    size); J and the count are 0-D tensors, read by nothing here (the step reads J when it
+    checks on the host, :class:`~mlplab.fast.guarded.GuardedStep` never).
 
     Parameters
     ----------
@@ -114,7 +114,7 @@ class TorchGradient:
         self.zero = torch.zeros((), dtype=net._theta.dtype)  # logaddexp(0, z) of the binary head
         self.buffers: dict[tuple[int, bool], _Buffers] = {}
 
-    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[float, int, float]:
+    def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
         """(J, m, # correct) on rows ``rows`` of X, Y (None: all).
 
         Parameters
@@ -137,12 +137,12 @@ class TorchGradient:
             if labels is not None:
                 labels = torch.index_select(labels, 0, rows, out=buf.labels)
         Z = self._forward(X, buf)
-        correct = 0.0
+        correct: Any = 0.0
         if labels is not None:  # before the head: it writes dZ[L] into buf.out, Z stays
             torch.argmax(Z, dim=1, out=buf.argmax)
-            correct = float(torch.eq(buf.argmax, labels, out=buf.hits).sum())
+            correct = torch.count_nonzero(torch.eq(buf.argmax, labels, out=buf.hits))
         elif self.net.head.name == "binary":
-            correct = float(torch.count_nonzero((Z > 0) == (Y > 0.5)))
+            correct = torch.count_nonzero((Z > 0) == (Y > 0.5))
         J, dZ = self._head(Z, Y, buf)
         self._backward(dZ, X, buf)
         return J, m, correct
@@ -163,22 +163,22 @@ class TorchGradient:
                     A.sigmoid_()
         return A
 
-    def _head(self, Z: Any, Y: Any, buf: _Buffers) -> tuple[float, Any]:
+    def _head(self, Z: Any, Y: Any, buf: _Buffers) -> tuple[Any, Any]:
         """J and dZ[L] = (a[L] − y)/m, as :mod:`mlplab.core.heads` computes them."""
         torch, m = self.torch, Z.shape[0]
         name = self.net.head.name
         if name == "multiclass":  # J = −Σ y·log softmax(z) / m
             logp = torch.log_softmax(Z, 1, out=buf.out)
-            J = float(torch.dot(Y.view(-1), logp.view(-1))) / -m
+            J = torch.dot(Y.view(-1), logp.view(-1)).div_(-m)
             dZ = logp.exp_()  # a[L] = softmax(z[L])
         elif name == "binary":  # J = Σ [log(1 + e^z) − yz] / m
-            s = float(torch.logaddexp(self.zero, Z, out=buf.out).sum())
-            J = (s - float(torch.dot(Y.view(-1), Z.view(-1)))) / m
+            J = torch.logaddexp(self.zero, Z, out=buf.out).sum()
+            J.sub_(torch.dot(Y.view(-1), Z.view(-1))).div_(m)
             dZ = torch.sigmoid(Z, out=buf.out)
         else:  # regression: J = Σ (z − y)² / 2m
             dZ = torch.sub(Z, Y, out=buf.out)
             dZ_flat = dZ.view(-1)
-            J = float(torch.dot(dZ_flat, dZ_flat)) / (2 * m)
+            J = torch.dot(dZ_flat, dZ_flat).div_(2 * m)
             return J, dZ.mul_(1.0 / m)
         dZ.sub_(Y)  # a − y
         return J, dZ.mul_(1.0 / m)
