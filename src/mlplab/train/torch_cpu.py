@@ -88,6 +88,7 @@ class _Buffers:
         self.out = new(m, sizes[-1])  # log softmax, then dZ[L]
         self.argmax = new(m, kind=torch.int64)
         self.hits = new(m, kind=torch.bool)
+        self.XT, self.AT = self.X.T, [A.T for A in self.A]  # a[l-1]ᵀ of dW[l]ᵀ, made once
 
 
 class TorchGradient:
@@ -113,6 +114,17 @@ class TorchGradient:
         self.acts = [g.name for g in net.hidden]
         self.zero = torch.zeros((), dtype=net._theta.dtype)  # logaddexp(0, z) of the binary head
         self.buffers: dict[tuple[int, bool], _Buffers] = {}
+        self._layers: tuple[Any, Any, list[tuple[Any, ...]]] = (None, None, [])
+
+    def layers(self) -> list[tuple[Any, ...]]:
+        """Per layer (b, W, Wᵀ, dW, dWᵀ or None, db): the views a step uses, made once per
+        θ and gradient vector (a view costs ~2 µs, a dozen of them per step)."""
+        params, grads, cached = self._layers
+        if params is not self.net._params or grads is not self.grads:
+            cached = [(p.b, p.W, p.W.T, g.W, g.W.T if g.W.T.is_contiguous() else None, g.b)
+                      for p, g in zip(self.net._params, self.grads, strict=True)]  # fmt: skip
+            self._layers = (self.net._params, self.grads, cached)
+        return cached
 
     def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
         """(J, m, # correct) on rows ``rows`` of X, Y (None: all).
@@ -151,8 +163,8 @@ class TorchGradient:
         """z[L]; a[1], ..., a[L-1] in ``buf.A``: z[l] = a[l-1] W[l]ᵀ + b[l] (one addmm),
         g in place."""
         torch, A = self.torch, X
-        for l, p in enumerate(self.net._params):
-            A = torch.addmm(p.b, A, p.W.T, out=buf.A[l])
+        for l, (b, _, WT, *_) in enumerate(self.layers()):
+            A = torch.addmm(b, A, WT, out=buf.A[l])
             if l < len(self.acts):
                 g = self.acts[l]
                 if g == "relu":
@@ -185,18 +197,21 @@ class TorchGradient:
 
     def _backward(self, dZ: Any, X: Any, buf: _Buffers) -> None:
         """dW[l]ᵀ = a[l-1]ᵀ dZ[l], db[l] = Σ_i dZ[l], dZ[l-1] = (dZ[l] W[l]) ⊙ g'(a[l-1])."""
-        torch, params = self.torch, self.net._params
-        for l in reversed(range(len(params))):
-            A_prev = X if l == 0 else buf.A[l - 1]
-            dW, db = self.grads[l]
-            if dW.T.is_contiguous():  # W[l]ᵀ is a block of θ: the GEMM writes into it
-                torch.mm(A_prev.T, dZ, out=dW.T)
+        torch, layers = self.torch, self.layers()
+        for l in reversed(range(len(layers))):
+            _, W, _, dW, dWT, db = layers[l]
+            if l == 0:
+                A_prev, A_prevT = X, (buf.XT if X is buf.X else X.T)
+            else:
+                A_prev, A_prevT = buf.A[l - 1], buf.AT[l - 1]
+            if dWT is not None:  # dW[l]ᵀ is a block of the gradient: the GEMM writes into it
+                torch.mm(A_prevT, dZ, out=dWT)
             else:
                 dW.copy_(dZ.T @ A_prev)
             torch.sum(dZ, dim=0, out=db)
             if l == 0:
                 break
-            dZ = torch.mm(dZ, params[l].W, out=buf.dA[l - 1])  # da[l-1]
+            dZ = torch.mm(dZ, W, out=buf.dA[l - 1])  # da[l-1]
             gp, g = buf.gprime[l - 1], self.acts[l - 1]
             if g == "relu":  # ReLU'(z) = [z > 0] = sign(a) for a = max(z, 0) ≥ 0, as a
                 dZ.mul_(torch.sign(A_prev, out=gp))  # number (inf·0 stays NaN)
