@@ -295,3 +295,21 @@ def test_extremes_read_min_and_max_with_non_finite_entries(lib):
     assert np.isnan(lo) and np.isnan(hi)
     assert _array_api.extremes(make([[-np.inf, 1.0]])) == (-np.inf, 1.0)
     assert _array_api.extremes(make([[np.inf, 1.0]])) == (1.0, np.inf)
+
+
+def test_cached_views_follow_replaced_gradient_views():
+    """The per-layer views are made once, and again when the trainer replaces its gradient
+    views in place (``grads[:] = ...``, as when θ moves): the new vector is written."""
+    net = mlplab.Network([3, 4, 2], output="multiclass", seed=0)
+    X = torch.asarray(np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32))
+    net.to(X)
+    Y = torch.eye(2)[[0, 1, 1, 0, 1, 0]]
+    g1, g2 = torch.zeros_like(net._theta), torch.zeros_like(net._theta)
+    grads = net._views(g1)
+    grad = torch_cpu.TorchGradient(net, grads)
+    grad(X, Y, None, None)
+    first = g1.clone()
+    assert first.abs().sum() > 0
+    grads[:] = net._views(g2)
+    grad(X, Y, None, None)
+    assert torch.equal(g2, first) and torch.equal(g1, first)

@@ -43,6 +43,7 @@ NumPy in tests/test_torch_cpu.py.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from mlplab.core.optimizers import EmptyState, MomentumState
@@ -74,14 +75,14 @@ class _Buffers:
     Workspace` for NumPy): the gathered rows, z[l]/a[l], the backward pass's da[l] and
     g'(a[l]), the head's output; every kernel of a step writes into them with ``out=``."""
 
-    def __init__(self, torch: Any, net: Any, m: int, labels: bool) -> None:
+    def __init__(self, torch: Any, net: Any, m: int, labels: Any) -> None:
         sizes, dtype = net.layer_sizes, net._theta.dtype
 
         def new(*shape: int, kind: Any = dtype) -> Any:
             return torch.empty(shape, dtype=kind)
 
         self.X, self.Y = new(m, sizes[0]), new(m, sizes[-1])
-        self.labels = new(m, kind=torch.int64) if labels else None
+        self.labels = None if labels is None else new(m, kind=labels)  # labels' dtype
         self.A = [new(m, n) for n in sizes[1:]]  # z[l], then a[l] in place
         self.dA = [new(m, n) for n in sizes[1:-1]]  # da[l], then dZ[l] in place
         self.gprime = [new(m, n) for n in sizes[1:-1]]  # g'(z[l]) from a[l]
@@ -113,17 +114,19 @@ class TorchGradient:
         self.net, self.grads = net, grads
         self.acts = [g.name for g in net.hidden]
         self.zero = torch.zeros((), dtype=net._theta.dtype)  # logaddexp(0, z) of the binary head
-        self.buffers: dict[tuple[int, bool], _Buffers] = {}
-        self._layers: tuple[Any, Any, list[tuple[Any, ...]]] = (None, None, [])
+        self.buffers: dict[tuple[int, Any], _Buffers] = {}
+        self._layers: tuple[Any, list[Any], list[tuple[Any, ...]]] = (None, [], [])
 
     def layers(self) -> list[tuple[Any, ...]]:
         """Per layer (b, W, Wᵀ, dW, dWᵀ or None, db): the views a step uses, made once per
-        θ and gradient vector (a view costs ~2 µs, a dozen of them per step)."""
+        θ and gradient vector (a view costs ~2 µs, a dozen of them per step): the trainer
+        replaces the network's list of views and its gradient's when it moves them."""
         params, grads, cached = self._layers
-        if params is not self.net._params or grads is not self.grads:
+        same = len(grads) == len(self.grads) and all(map(operator.is_, grads, self.grads))
+        if params is not self.net._params or not same:
             cached = [(p.b, p.W, p.W.T, g.W, g.W.T if g.W.T.is_contiguous() else None, g.b)
                       for p, g in zip(self.net._params, self.grads, strict=True)]  # fmt: skip
-            self._layers = (self.net._params, self.grads, cached)
+            self._layers = (self.net._params, list(self.grads), cached)
         return cached
 
     def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
@@ -139,10 +142,10 @@ class TorchGradient:
         """
         torch = self.torch
         m = X.shape[0] if rows is None else rows.shape[0]
-        key = (m, labels is not None)
+        key = (m, None if labels is None else labels.dtype)
         buf = self.buffers.get(key)
         if buf is None:
-            buf = self.buffers[key] = _Buffers(torch, self.net, m, labels is not None)
+            buf = self.buffers[key] = _Buffers(torch, self.net, m, key[1])
         if rows is not None:  # the batch's rows gathered into the buffers
             X = torch.index_select(X, 0, rows, out=buf.X)
             Y = torch.index_select(Y, 0, rows, out=buf.Y)
