@@ -226,3 +226,90 @@ def test_a_fused_kernel_that_does_another_update_is_not_used():
         state = step(torch.tensor(0.0), torch.full((3,), 3.0), _state([1.0, 1.0, 1.0]), theta)
         assert step._fused_ok == {torch.float32: False}
         assert state.v.tolist() == [2.0] * 3 and theta.tolist() == [0.0] * 3
+
+
+@pytest.mark.parametrize("batch_size", [16, 44])  # a short last batch; one batch of all rows
+@pytest.mark.parametrize("head", ["multiclass", "binary", "regression"])
+def test_buffers_per_batch_size_train_like_numpy(head, batch_size):
+    """The gathered rows, z/a, da, g' and the head's output live in tensors kept per batch
+    size: a fit with a short last batch (16, 16, 12) or with every row in one batch gives
+    NumPy's numbers, and the tensors are made once per size, not once per step."""
+    rng = np.random.default_rng(5)
+    X, y = _data(head, rng, n=44)
+    k = {"multiclass": 3, "binary": 1, "regression": 2}[head]
+    ref = mlplab.Network([4, 7, 5, k], seed=2, output=head, dtype="float64")
+    net = ref.copy()
+    kw = {"epochs": 3, "batch_size": batch_size}
+    h0 = mlplab.Trainer(ref, O.momentum(0.1), seed=3).fit(X, y, **kw)
+    trainer = mlplab.Trainer(net, O.momentum(0.1), seed=3)
+    made = []
+    original = torch_cpu._Buffers.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(args[2])  # m
+        original(self, *args, **kwargs)
+
+    torch_cpu._Buffers.__init__ = counted
+    try:
+        h1 = trainer.fit(torch.asarray(X), torch.asarray(y), **kw)
+    finally:
+        torch_cpu._Buffers.__init__ = original
+    assert sorted(made) == ([12, 16] if batch_size == 16 else [44])
+    for key, values in h0.history.items():
+        np.testing.assert_allclose(h1.history[key], values, rtol=1e-10, atol=1e-13, err_msg=key)
+    np.testing.assert_allclose(net.get_flat_params().numpy(), ref.get_flat_params(), rtol=1e-10)
+
+
+def test_relu_derivative_keeps_inf_times_zero_a_nan():
+    """ReLU'(z) is taken as sign(a), a = max(z, 0): where a = 0 an infinite da gives NaN
+    (inf·0), as the NumPy path's mask [z > 0] does, so the step is refused; a
+    ``threshold_backward``-style select would give 0 there and take the step."""
+    net = mlplab.Network([2, 2, 1], output="regression", seed=0)
+    X = torch.tensor([[1.0, 1.0]])
+    net.to(X)
+    (W1, b1), (W2, b2) = net._params
+    W1[...] = torch.tensor([[-1.0, -1.0], [1.0, 1.0]])  # z[1] = (−2, 2): a[1] = (0, 2)
+    W2[...] = torch.tensor([[1e30, 1.0]])
+    b1[...], b2[...] = 0.0, 0.0
+    g = torch.zeros_like(net._theta)
+    grads = net._views(g)
+    grad = torch_cpu.TorchGradient(net, grads)
+    J, m, _ = grad(X, torch.tensor([[-1e10]]), None, None)  # dZ[2] = 1e10: da[1] = (inf, 1e10)
+    assert m == 1 and torch.isfinite(J)
+    dW1 = grads[0].W
+    assert torch.isnan(dW1[0]).all() and torch.isfinite(dW1[1]).all()
+    step = torch_cpu.TorchMomentumStep(O.sgd(0.1))
+    theta = net._theta.clone()
+    step(J, g, O.EmptyState(0), net._theta)
+    assert not step.ok and torch.equal(net._theta, theta)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_extremes_read_min_and_max_with_non_finite_entries(lib):
+    """_array_api.extremes (PyTorch: one aminmax pass): NaN makes both NaN, ±inf shows."""
+    from mlplab import _array_api
+
+    make = np.asarray if lib == "numpy" else torch.asarray
+    assert _array_api.extremes(make([[2.0, -3.0], [0.5, 7.0]])) == (-3.0, 7.0)
+    lo, hi = _array_api.extremes(make([[2.0, float("nan")], [0.5, 7.0]]))
+    assert np.isnan(lo) and np.isnan(hi)
+    assert _array_api.extremes(make([[-np.inf, 1.0]])) == (-np.inf, 1.0)
+    assert _array_api.extremes(make([[np.inf, 1.0]])) == (1.0, np.inf)
+
+
+def test_cached_views_follow_replaced_gradient_views():
+    """The per-layer views are made once, and again when the trainer replaces its gradient
+    views in place (``grads[:] = ...``, as when θ moves): the new vector is written."""
+    net = mlplab.Network([3, 4, 2], output="multiclass", seed=0)
+    X = torch.asarray(np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32))
+    net.to(X)
+    Y = torch.eye(2)[[0, 1, 1, 0, 1, 0]]
+    g1, g2 = torch.zeros_like(net._theta), torch.zeros_like(net._theta)
+    grads = net._views(g1)
+    grad = torch_cpu.TorchGradient(net, grads)
+    grad(X, Y, None, None)
+    first = g1.clone()
+    assert first.abs().sum() > 0
+    grads[:] = net._views(g2)
+    grad(X, Y, None, None)
+    assert torch.equal(g2, first) and torch.equal(g1, first)

@@ -225,6 +225,20 @@ def max(x: Any, axis: int | None = None, keepdims: bool = False) -> Array:
     return namespace(x).max(x, axis=axis, keepdims=keepdims)
 
 
+def extremes(x: Any) -> tuple[float, float]:
+    """(min, max) of a non-empty array as floats; both finite exactly when every entry is
+    (NaN propagates through both, +inf becomes the max and −inf the min).
+
+    PyTorch reads x once (``aminmax``: 40 against 58 ms for ``min`` and ``max`` on 60000×784
+    float32, benchmarks/RESULTS.md), other libraries twice.
+    """
+    if type(x).__module__.partition(".")[0] == "torch":
+        lo, hi = x.aminmax()
+        return float(lo), float(hi)
+    xp = namespace(x)
+    return float(xp.min(x)), float(xp.max(x))
+
+
 def astype(x: Any, dtype: Any) -> Array:
     """``x`` as ``dtype`` (``ndarray.astype`` for NumPy, ``xp.astype`` otherwise)."""
     if isinstance(x, np.ndarray):

@@ -60,7 +60,7 @@ def _usable_as_is(net: Any, X: Any, extremes: list[Any] | None) -> bool:
     """Whether an array of another library is already what
     :func:`mlplab._array_api.check_X_in` would return: in the network's namespace, on its
     device, in its dtype, of its width, without autograd, and with a finite min and max
-    (NaN and ±inf propagate through the array API's ``min`` and ``max``); then its
+    (NaN and ±inf propagate through min and max: :func:`mlplab._array_api.extremes`); then its
     (min, max) go to ``extremes``, as for NumPy. Copying 60000×784 floats and the two
     passes of ``all(isfinite(X))`` take a good part of an mnist-shape epoch on PyTorch.
     """
@@ -75,7 +75,7 @@ def _usable_as_is(net: Any, X: Any, extremes: list[Any] | None) -> bool:
         and not getattr(X, "requires_grad", False)
     ):
         return False
-    lo, hi = float(xp.min(X)), float(xp.max(X))
+    lo, hi = _xp.extremes(X)  # one pass over X where the library has one
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return False  # check_X_in names the problem
     if extremes is not None and net.standardizer is None:

@@ -13,9 +13,11 @@ binary, multiclass and regression, without sample weights:
 * :class:`TorchGradient`: the same forward and backward pass as
   :func:`mlplab.core.backprop.forward`/:func:`~mlplab.fast.workspace.backward_into` —
   z[l] = a[l-1] W[l]ᵀ + b[l] as one ``addmm``, g applied in place (its derivative taken
-  from a[l], which holds the same information: ReLU'(z) = [a > 0], σ' = a(1 − a),
+  from a[l], which holds the same information: ReLU'(z) = [a > 0] = sign(a), σ' = a(1 − a),
   tanh' = 1 − a²), the multiclass head through ``log_softmax`` and J as one dot product,
-  dW[l]ᵀ and db[l] written into the trainer's flat gradient with ``out=``;
+  dW[l]ᵀ and db[l] written into the trainer's flat gradient with ``out=``; every other
+  result, the gathered rows included, into tensors kept per batch size (no allocation
+  in a step but J's and the count's);
 * :class:`TorchMomentumStep`: ``sgd``/``momentum`` with a constant α, the update written
   in place — v ← βv + (1−β)g, θ ← θ − αv: one pass over θ, g and v through PyTorch's fused
   SGD kernel (the one of ``torch.optim.SGD(fused=True)``; three passes without it) and one
@@ -24,14 +26,15 @@ binary, multiclass and regression, without sample weights:
 
 **The check without a device queue.** A CPU has no queue of kernels that a read would
 make the host wait for: ``float(t)`` of a CPU tensor is a memory read, so each step is
-checked *before* it is applied, from one number: s = J + Σ_i g_i is finite iff J and every
-g_i are (NaN and ±inf propagate through a sum; a finite vector whose sum overflows is
-checked entry by entry). That decides the step exactly as the NumPy loop's u·g does:
-v ← βv + (1−β)g is a convex combination, so it is finite iff g is (v always is), and
-α v is finite for α ≤ 1; for α > 1 (where α v might overflow although v does not) the
-update is computed into a buffer and checked entry by entry first. A refused step leaves
-θ and v as they were and sets ``ok`` to False; the trainer reads ``ok`` once per epoch and
-reports the step (:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
+checked *before* it is applied, from J and one number, g·g, finite iff every g_i is (NaN
+and ±inf propagate through the products and the sum; a finite vector whose g·g overflows
+is checked entry by entry; one dot product reads g faster than ``sum``). That decides the
+step exactly as the NumPy loop's u·g does: v ← βv + (1−β)g is a convex combination, so it
+is finite iff g is (v always is), and α v is finite for α ≤ 1; for α > 1 (where α v might
+overflow although v does not) the update is computed into a buffer and checked entry by
+entry first. A refused step leaves θ and v as they were and sets ``ok`` to False; the
+trainer reads ``ok`` once per epoch and reports the step
+(:func:`~mlplab.train.divergence.diverged_on_device`), as for a GPU.
 
 Results equal the generic path's up to rounding (PyTorch fuses a·x + y), tested against
 NumPy in tests/test_torch_cpu.py.
@@ -40,6 +43,7 @@ NumPy in tests/test_torch_cpu.py.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from mlplab.core.optimizers import EmptyState, MomentumState
@@ -66,8 +70,34 @@ def gradient_applies(net: Any) -> bool:
     )
 
 
+class _Buffers:
+    """The preallocated tensors of one batch size m (as :class:`~mlplab.fast.workspace.
+    Workspace` for NumPy): the gathered rows, z[l]/a[l], the backward pass's da[l] and
+    g'(a[l]), the head's output; every kernel of a step writes into them with ``out=``."""
+
+    def __init__(self, torch: Any, net: Any, m: int, labels: Any) -> None:
+        sizes, dtype = net.layer_sizes, net._theta.dtype
+
+        def new(*shape: int, kind: Any = dtype) -> Any:
+            return torch.empty(shape, dtype=kind)
+
+        self.X, self.Y = new(m, sizes[0]), new(m, sizes[-1])
+        self.labels = None if labels is None else new(m, kind=labels)  # labels' dtype
+        self.A = [new(m, n) for n in sizes[1:]]  # z[l], then a[l] in place
+        self.dA = [new(m, n) for n in sizes[1:-1]]  # da[l], then dZ[l] in place
+        self.gprime = [new(m, n) for n in sizes[1:-1]]  # g'(z[l]) from a[l]
+        self.out = new(m, sizes[-1])  # log softmax, then dZ[L]
+        self.argmax = new(m, kind=torch.int64)
+        self.hits = new(m, kind=torch.bool)
+        self.XT, self.AT = self.X.T, [A.T for A in self.A]  # a[l-1]ᵀ of dW[l]ᵀ, made once
+
+
 class TorchGradient:
     """J, dJ/dθ (into ``grads``) and the correct predictions on rows of PyTorch CPU tensors.
+
+    Every kernel of a step writes into the tensors of :class:`_Buffers` (one set per batch
+    size); J and the count are 0-D tensors, read by nothing here (the step reads J when it
+    checks on the host, :class:`~mlplab.fast.guarded.GuardedStep` never).
 
     Parameters
     ----------
@@ -84,10 +114,23 @@ class TorchGradient:
         self.net, self.grads = net, grads
         self.acts = [g.name for g in net.hidden]
         self.zero = torch.zeros((), dtype=net._theta.dtype)  # logaddexp(0, z) of the binary head
+        self.buffers: dict[tuple[int, Any], _Buffers] = {}
+        self._layers: tuple[Any, list[Any], list[tuple[Any, ...]]] = (None, [], [])
+
+    def layers(self) -> list[tuple[Any, ...]]:
+        """Per layer (b, W, Wᵀ, dW, dWᵀ or None, db): the views a step uses, made once per
+        θ and gradient vector (a view costs ~2 µs, a dozen of them per step): the trainer
+        replaces the network's list of views and its gradient's when it moves them."""
+        params, grads, cached = self._layers
+        same = len(grads) == len(self.grads) and all(map(operator.is_, grads, self.grads))
+        if params is not self.net._params or not same:
+            cached = [(p.b, p.W, p.W.T, g.W, g.W.T if g.W.T.is_contiguous() else None, g.b)
+                      for p, g in zip(self.net._params, self.grads, strict=True)]  # fmt: skip
+            self._layers = (self.net._params, list(self.grads), cached)
+        return cached
 
     def __call__(self, X: Any, Y: Any, labels: Any, rows: Any) -> tuple[Any, int, Any]:
-        """(J, m, # correct) on rows ``rows`` of X, Y (None: all), J and the count as 0-D
-        tensors.
+        """(J, m, # correct) on rows ``rows`` of X, Y (None: all).
 
         Parameters
         ----------
@@ -98,77 +141,87 @@ class TorchGradient:
         rows : tensor of shape (m,) or None
         """
         torch = self.torch
-        if rows is not None:
-            X, Y = X.index_select(0, rows), Y.index_select(0, rows)
-            labels = None if labels is None else labels.index_select(0, rows)
-        As = self._forward(X)
-        Z = As[-1]
-        J, dZ = self._head(Z, Y)
-        correct: Any = 0.0  # the head wrote dZ into new tensors: Z is intact
-        if labels is not None:
-            correct = torch.count_nonzero(Z.argmax(dim=1) == labels)
+        m = X.shape[0] if rows is None else rows.shape[0]
+        key = (m, None if labels is None else labels.dtype)
+        buf = self.buffers.get(key)
+        if buf is None:
+            buf = self.buffers[key] = _Buffers(torch, self.net, m, key[1])
+        if rows is not None:  # the batch's rows gathered into the buffers
+            X = torch.index_select(X, 0, rows, out=buf.X)
+            Y = torch.index_select(Y, 0, rows, out=buf.Y)
+            if labels is not None:
+                labels = torch.index_select(labels, 0, rows, out=buf.labels)
+        Z = self._forward(X, buf)
+        correct: Any = 0.0
+        if labels is not None:  # before the head: it writes dZ[L] into buf.out, Z stays
+            torch.argmax(Z, dim=1, out=buf.argmax)
+            correct = torch.count_nonzero(torch.eq(buf.argmax, labels, out=buf.hits))
         elif self.net.head.name == "binary":
             correct = torch.count_nonzero((Z > 0) == (Y > 0.5))
-        self._backward(dZ, X, As)
-        return J, X.shape[0], correct
+        J, dZ = self._head(Z, Y, buf)
+        self._backward(dZ, X, buf)
+        return J, m, correct
 
-    def _forward(self, X: Any) -> list[Any]:
-        """a[1], ..., a[L-1], z[L]: z[l] = a[l-1] W[l]ᵀ + b[l] (one addmm), g in place."""
-        torch, A, out = self.torch, X, []
-        for l, p in enumerate(self.net._params):
-            A = torch.addmm(p.b, A, p.W.T)
+    def _forward(self, X: Any, buf: _Buffers) -> Any:
+        """z[L]; a[1], ..., a[L-1] in ``buf.A``: z[l] = a[l-1] W[l]ᵀ + b[l] (one addmm),
+        g in place."""
+        torch, A = self.torch, X
+        for l, (b, _, WT, *_) in enumerate(self.layers()):
+            A = torch.addmm(b, A, WT, out=buf.A[l])
             if l < len(self.acts):
                 g = self.acts[l]
                 if g == "relu":
-                    A.clamp_min_(0)  # max(z, 0), NaN stays NaN
+                    torch.relu_(A)  # max(z, 0), NaN stays NaN
                 elif g == "tanh":
                     A.tanh_()
                 elif g == "sigmoid":
                     A.sigmoid_()
-            out.append(A)
-        return out
+        return A
 
-    def _head(self, Z: Any, Y: Any) -> tuple[Any, Any]:
+    def _head(self, Z: Any, Y: Any, buf: _Buffers) -> tuple[Any, Any]:
         """J and dZ[L] = (a[L] − y)/m, as :mod:`mlplab.core.heads` computes them."""
         torch, m = self.torch, Z.shape[0]
         name = self.net.head.name
         if name == "multiclass":  # J = −Σ y·log softmax(z) / m
-            logp = torch.log_softmax(Z, dim=1)
-            J = torch.dot(Y.reshape(-1), logp.reshape(-1)) / -m
+            logp = torch.log_softmax(Z, 1, out=buf.out)
+            J = torch.dot(Y.view(-1), logp.view(-1)).div_(-m)
             dZ = logp.exp_()  # a[L] = softmax(z[L])
         elif name == "binary":  # J = Σ [log(1 + e^z) − yz] / m
-            J = (torch.logaddexp(self.zero, Z).sum() - torch.dot(Y.reshape(-1), Z.reshape(-1))) / m
-            dZ = torch.sigmoid(Z)
+            J = torch.logaddexp(self.zero, Z, out=buf.out).sum()
+            J.sub_(torch.dot(Y.view(-1), Z.view(-1))).div_(m)
+            dZ = torch.sigmoid(Z, out=buf.out)
         else:  # regression: J = Σ (z − y)² / 2m
-            dZ = Z.clone()
-            dZ_flat = dZ.reshape(-1)
-            dZ_flat.sub_(Y.reshape(-1))
-            J = torch.dot(dZ_flat, dZ_flat) / (2 * m)
+            dZ = torch.sub(Z, Y, out=buf.out)
+            dZ_flat = dZ.view(-1)
+            J = torch.dot(dZ_flat, dZ_flat).div_(2 * m)
             return J, dZ.mul_(1.0 / m)
         dZ.sub_(Y)  # a − y
         return J, dZ.mul_(1.0 / m)
 
-    def _backward(self, dZ: Any, X: Any, As: list[Any]) -> None:
+    def _backward(self, dZ: Any, X: Any, buf: _Buffers) -> None:
         """dW[l]ᵀ = a[l-1]ᵀ dZ[l], db[l] = Σ_i dZ[l], dZ[l-1] = (dZ[l] W[l]) ⊙ g'(a[l-1])."""
-        torch, params = self.torch, self.net._params
-        for l in reversed(range(len(params))):
-            A_prev = X if l == 0 else As[l - 1]
-            dW, db = self.grads[l]
-            if dW.T.is_contiguous():  # dW[l]ᵀ is a block of the flat gradient
-                torch.mm(A_prev.T, dZ, out=dW.T)
+        torch, layers = self.torch, self.layers()
+        for l in reversed(range(len(layers))):
+            _, W, _, dW, dWT, db = layers[l]
+            if l == 0:
+                A_prev, A_prevT = X, (buf.XT if X is buf.X else X.T)
+            else:
+                A_prev, A_prevT = buf.A[l - 1], buf.AT[l - 1]
+            if dWT is not None:  # dW[l]ᵀ is a block of the gradient: the GEMM writes into it
+                torch.mm(A_prevT, dZ, out=dWT)
             else:
                 dW.copy_(dZ.T @ A_prev)
             torch.sum(dZ, dim=0, out=db)
             if l == 0:
                 break
-            dZ = torch.mm(dZ, params[l].W)  # da[l-1]
-            g = self.acts[l - 1]
-            if g == "relu":
-                dZ.mul_(A_prev > 0)  # ReLU'(z) = [z > 0] = [a > 0]; inf·0 stays NaN
-            elif g == "tanh":
-                dZ.mul_(1.0 - A_prev * A_prev)
-            elif g == "sigmoid":
-                dZ.mul_(A_prev * (1.0 - A_prev))
+            dZ = torch.mm(dZ, W, out=buf.dA[l - 1])  # da[l-1]
+            gp, g = buf.gprime[l - 1], self.acts[l - 1]
+            if g == "relu":  # ReLU'(z) = [z > 0] = sign(a) for a = max(z, 0) ≥ 0, as a
+                dZ.mul_(torch.sign(A_prev, out=gp))  # number (inf·0 stays NaN)
+            elif g == "tanh":  # 1 − a²
+                dZ.mul_(torch.mul(A_prev, A_prev, out=gp).neg_().add_(1.0))
+            elif g == "sigmoid":  # a(1 − a)
+                dZ.mul_(torch.mul(A_prev, 1.0 - A_prev, out=gp))
 
 
 def step_for(optimizer: Any, theta: Any) -> TorchMomentumStep | None:
@@ -271,13 +324,11 @@ class TorchMomentumStep:
         return self._fused_ok[dtype]
 
     def _finite(self, J: Any, g: Any) -> bool:
-        """J and every entry of g finite: from J + Σ g_i (entry by entry if that overflows)."""
-        s = float(J + g.sum())
-        if math.isfinite(s):
-            return True
+        """J and every entry of g finite: from J and g·g (entry by entry if that overflows;
+        one dot product reads g faster than a sum does)."""
         if not math.isfinite(float(J)):
             return False
-        return bool(self.torch.isfinite(g).all())
+        return math.isfinite(float(self.torch.dot(g, g))) or bool(self.torch.isfinite(g).all())
 
     def _refuse(self, state: Any, count: int) -> Any:
         self.ok = False
