@@ -11,9 +11,10 @@ thread (as the estimators' fit), it alternates ``--reps`` repeats of
 * **inline**: the same NumPy calls on the same buffers, in one function, with every view
   and constant made once beforehand (the fused step's floor);
 
-each timed over ``--steps`` steps; µs per step, median and min of the repeats. Their
-difference is the chain's Python overhead. (Both step the same Adam state, so they run
-the same numbers; only time is compared.)
+and the inline step with one region (the gradient, the L2 term, the optimizer's checked
+step) through the trainer's own call; each timed over ``--steps`` steps; µs per step,
+median and min of the repeats. The difference to inline is the chain's Python overhead.
+(All step the same Adam state, so they run the same numbers; only time is compared.)
 
     python benchmarks/sklearn_dropin_overhead.py [float32|float64] [--reps 15 --steps 200]
 """
@@ -31,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from mlplab import MLPClassifier
 from mlplab.fast.workspace import with_bias_row
 from mlplab.train.loop import Trainer
+from mlplab.train.step import add_l2
 
 
 def capture(dtype: str) -> tuple[Any, Any, Any]:
@@ -57,8 +59,9 @@ def capture(dtype: str) -> tuple[Any, Any, Any]:
     return seen[0]
 
 
-def inline_step(trainer: Any, run: Any, batch: Any) -> Any:
-    """A closure running one step's NumPy calls, every view made here once."""
+def inline_step(trainer: Any, run: Any, batch: Any, chain: frozenset[str] = frozenset()) -> Any:
+    """A closure running one step's NumPy calls, every view made here once; the regions
+    named in ``chain`` (``gradient``, ``l2``, ``apply``) through the trainer's own calls."""
     net, ws, stepper = trainer.net, trainer.gradient.workspaces[200], run.stepper
     rows, labels = batch.rows, run.labels
     Xo, Y_T = ws._X_ones[1], ws._Y_columns[1]
@@ -76,7 +79,8 @@ def inline_step(trainer: Any, run: Any, batch: Any) -> Any:
         (W0, b0), (W1, b1) = ps
         thetas[id(th)] = (th, with_bias_row(W0, b0), W1, b1, W0.T.reshape(-1), W1.T.reshape(-1),
                           W0.T, W1.T)  # fmt: skip
-    scratch = trainer._l2
+    scratch = [np.empty_like(p.W.T) for p in net._params]
+    l2_list = getattr(trainer, "_l2_dot", trainer._l2)  # the trainer's (before k15b: _l2)
     b1_, b2_, lr, eps = 0.9, 0.999, 0.001, 1e-8
     u, (t0,) = cs._tmp[-1], cs._tmp_fixed
     gW0T, gW1T = gW0.T, gW1.T
@@ -84,39 +88,52 @@ def inline_step(trainer: Any, run: Any, batch: Any) -> Any:
 
     def step() -> None:
         th, Wb0, W1, b1, f0, f1, W0T, W1T = thetas[id(net._theta)]
-        Xo.take(rows, axis=0, out=Xb, mode="clip")
-        Y_T.take(rows, axis=1, out=YT, mode="clip")
-        lab = labels[rows]
-        for r in halves:
-            Xb[r].dot(Wb0, out=Z0[r])
-        np.greater(Z0, 0, out=M0)
-        np.multiply(Z0, M0, out=Z0)
-        W1.dot(Z0.T, out=ZT)
-        ZT.T.__iadd__(b1)
-        np.subtract(ZT, ZT.max(axis=0), out=T1)
-        np.exp(T1, out=dZT)
-        s = dZT.sum(axis=0)
-        np.subtract(T1, np.log(s), out=T1)
-        np.multiply(YT, T1, out=T2)
-        J = -float(T2.sum() / 200)
-        np.divide(inv, s, out=s)
-        np.multiply(dZT, s, out=dZT)
-        np.multiply(YT, inv, out=T2)
-        np.subtract(dZT, T2, out=dZT)
-        _ = float(np.count_nonzero(ZT.T.argmax(axis=1) == lab))
-        dZ = dZT.T
-        Z0.T.dot(dZ, out=gW1T)  # dW[2] (one call: 200 × 100 × 10 is small)
-        ws.ones.dot(dZ, out=gb1)
-        dZ.dot(W1, out=dA0)  # 200 × 10 × 100: one call
-        np.multiply(dA0, M0, out=dA0)
-        h1, h2 = halves
-        Xb[h1].T.dot(dA0[h1], out=gWb0)
-        Xb[h2].T.dot(dA0[h2], out=tmp0)
-        np.add(gWb0, tmp0, out=gWb0)
-        J += lam / (2 * n) * (float(f0.dot(f0)) + float(f1.dot(f1)))
-        for Wt, gWt, buf in ((W0T, gW0T, scratch[0]), (W1T, gW1T, scratch[1])):
-            np.multiply(Wt, lam / n, out=buf)
-            np.add(gWt, buf, out=gWt)
+        if "gradient" in chain:
+            J = trainer.gradient(run.X, run.Y, labels, rows, None, batch)[0]
+        else:
+            Xo.take(rows, axis=0, out=Xb, mode="clip")
+            Y_T.take(rows, axis=1, out=YT, mode="clip")
+            lab = labels[rows]
+            for r in halves:
+                Xb[r].dot(Wb0, out=Z0[r])
+            np.greater(Z0, 0, out=M0)
+            np.multiply(Z0, M0, out=Z0)
+            W1.dot(Z0.T, out=ZT)
+            ZT.T.__iadd__(b1)
+            np.subtract(ZT, ZT.max(axis=0), out=T1)
+            np.exp(T1, out=dZT)
+            s = dZT.sum(axis=0)
+            np.subtract(T1, np.log(s), out=T1)
+            np.multiply(YT, T1, out=T2)
+            J = -float(T2.sum() / 200)
+            np.divide(inv, s, out=s)
+            np.multiply(dZT, s, out=dZT)
+            np.multiply(YT, inv, out=T2)
+            np.subtract(dZT, T2, out=dZT)
+            _ = float(np.count_nonzero(ZT.T.argmax(axis=1) == lab))
+            dZ = dZT.T
+            Z0.T.dot(dZ, out=gW1T)  # dW[2] (one call: 200 × 100 × 10 is small)
+            ws.ones.dot(dZ, out=gb1)
+            dZ.dot(W1, out=dA0)  # 200 × 10 × 100: one call
+            np.multiply(dA0, M0, out=dA0)
+            h1, h2 = halves
+            Xb[h1].T.dot(dA0[h1], out=gWb0)
+            Xb[h2].T.dot(dA0[h2], out=tmp0)
+            np.add(gWb0, tmp0, out=gWb0)
+        if "l2" in chain:
+            J = add_l2(net, trainer.grads, J, n, lam, l2_list, True)
+        else:
+            J += lam / (2 * n) * (float(f0.dot(f0)) + float(f1.dot(f1)))
+            for Wt, gWt, buf in ((W0T, gW0T, scratch[0]), (W1T, gW1T, scratch[1])):
+                np.multiply(Wt, lam / n, out=buf)
+                np.add(gWt, buf, out=gWt)
+        if "apply" in chain:
+            new_state = stepper.apply(J, g, trainer.state.opt_state)
+            if new_state is None:
+                raise FloatingPointError
+            trainer.state.opt_state = new_state
+            trainer.state.step += 1
+            return
         state = trainer.state.opt_state
         v, s2 = state[1:]
         first, second = cs._sets
@@ -170,28 +187,25 @@ def main() -> None:
     args = ap.parse_args()
     trainer, run, batch = capture(args.dtype)
     fused = inline_step(trainer, run, batch)
-    T: dict[str, list[float]] = {"chain": [], "inline": []}
+    runs: dict[str, Any] = {"chain": lambda: trainer._step(run, batch, 0, 1), "inline": fused}
+    for part in ("gradient", "l2", "apply"):
+        runs[f"inline, {part} chained"] = inline_step(trainer, run, batch, frozenset({part}))
+    T: dict[str, list[float]] = {k: [] for k in runs}
     with threadpool_limits(limits=1, user_api="blas"):
         print(
             f"{args.dtype}: the same gradient and θ bit for bit:",
             same_step(trainer, run, batch, fused),
         )
         for _ in range(args.reps):
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                trainer._step(run, batch, 0, 1)
-            T["chain"].append((time.perf_counter() - t) / args.steps * 1e6)
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                fused()
-            T["inline"].append((time.perf_counter() - t) / args.steps * 1e6)
+            for k, f in runs.items():
+                t = time.perf_counter()
+                for _ in range(args.steps):
+                    f()
+                T[k].append((time.perf_counter() - t) / args.steps * 1e6)
     med = {k: statistics.median(v) for k, v in T.items()}
     for k, v in T.items():
-        print(f"{args.dtype} {k}: median {med[k]:.1f} µs, min {min(v):.1f} µs a step")
-    print(
-        f"{args.dtype} overhead: median {med['chain'] - med['inline']:.1f} µs, "
-        f"min {min(T['chain']) - min(T['inline']):.1f} µs a step"
-    )
+        extra = "" if k == "inline" else f"; − inline: {med[k] - med['inline']:.1f} µs"
+        print(f"{args.dtype} {k}: median {med[k]:.1f} µs, min {min(v):.1f} µs a step{extra}")
 
 
 if __name__ == "__main__":
