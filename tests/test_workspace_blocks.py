@@ -157,3 +157,31 @@ def test_l2_as_one_dot_product_equals_the_exact_term_up_to_rounding(dtype):
     assert J_dot == pytest.approx(J_exact, rel=rtol) and J_dot > 0
     np.testing.assert_allclose(g_dot, g_exact, rtol=rtol)
     assert not np.array_equal(g_dot, base)  # the gradient term was added
+
+
+def test_l2_dot_views_kept_per_arrays_follow_alternating_and_new_parameters():
+    """l2_dot_into keeps its views per (θ, gradient) arrays: a kept list gives, step after
+    step, the bits of a fresh one, for θ's two alternating vectors and for new arrays."""
+    from mlplab.fast import kernels
+
+    rng = np.random.default_rng(5)
+    net = mlplab.Network([6, 5, 3], output="multiclass", seed=0, dtype="float64")
+    thetas = [rng.normal(size=net._theta.shape) for _ in range(3)]
+    params = [net._views(t) for t in thetas]
+    g = rng.normal(size=net._theta.shape)
+    kept: list = []
+    for step, k in enumerate([0, 1, 0, 1, 2, 0]):  # two alternate, then a third vector
+        thetas[k] += 0.1 * step  # θ changes between steps: the views must follow
+        g_kept, g_fresh = g.copy(), g.copy()
+        J_kept = kernels.l2_dot_into(params[k], net._views(g_kept), 0.3, 7.0, kept)
+        J_fresh = kernels.l2_dot_into(params[k], net._views(g_fresh), 0.3, 7.0, [])
+        assert J_kept == J_fresh > 0
+        np.testing.assert_array_equal(g_kept, g_fresh)
+        assert len(kept) <= 2  # the last two sets of views only
+    other = rng.normal(size=(3, 5)).T  # a W[l] that is no block of a θ vector (F order)
+    mixed = [net._params[0], type(net._params[1])(other.T, net._params[1].b)]
+    g1, g2 = g.copy(), g.copy()
+    J1 = kernels.l2_dot_into(mixed, net._views(g1), 0.3, 7.0, kept)
+    J2 = kernels.l2_into(mixed, net._views(g2), 0.3, 7.0, [])
+    assert J1 == pytest.approx(J2, rel=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12)

@@ -79,12 +79,14 @@ def _multiclass_columns_into(ZT: Array, YT: Array, dZT: Array, T1: Array, T2: Ar
     ``blocks``).
     """
     n = ZT.shape[1]
-    np.subtract(ZT, ZT.max(axis=0), out=T1)  # max-shifted: every e^z ≤ 1
+    # the reductions as ufunc reduce calls: ndarray.max/sum run the same ones through
+    # a Python wrapper (NumPy's _methods), about 0.7 µs a call more on these sizes
+    np.subtract(ZT, np.maximum.reduce(ZT, axis=0), out=T1)  # max-shifted: every e^z ≤ 1
     np.exp(T1, out=dZT)
-    s = dZT.sum(axis=0)
+    s = np.add.reduce(dZT, axis=0)
     T1 -= np.log(s)  # log softmax(z)
     np.multiply(YT, T1, out=T2)
-    J = -float(T2.sum() / n)
+    J = -float(np.add.reduce(T2, axis=None) / n)
     np.divide(1.0 / n, s, out=s)
     dZT *= s  # a[L]/n = softmax(z[L])/n
     np.multiply(YT, 1.0 / n, out=T2)

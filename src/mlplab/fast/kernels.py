@@ -169,27 +169,48 @@ def l2_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: float
 
 
 def l2_dot_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: float,
-                scratch: list[Array]) -> float:  # fmt: skip
+                scratch: list[Any]) -> float:  # fmt: skip
     r""":func:`l2_into` with ‖W[l]‖² as one dot product of W[l]'s entries, as scikit-learn
     computes it (``np.dot(s.ravel(), s.ravel())``): one pass instead of a product and a
-    sum, and the buffers checked by their first layer only. Equal to :func:`l2_into` up
-    to rounding (another summation order), so only the estimators use it.
+    sum. Equal to :func:`l2_into` up to rounding (another summation order), so only the
+    estimators use it.
+
+    ``scratch`` (a list the caller keeps, not shared with :func:`l2_into`) holds, per
+    layer, W[l] and dW[l], the views of them this step needs and a W[l]ᵀ-shaped buffer,
+    made once per pair of parameter and gradient arrays: θ's two vectors alternate, so
+    two sets are kept, and a step only checks that its arrays are those of a set.
     """
-    if (
-        len(scratch) != len(params)
-        or scratch[0].shape != params[0].W.T.shape
-        or (scratch[0].dtype != params[0].W.dtype)
-    ):
-        scratch[:] = [np.empty_like(p.W.T) for p in params]
+    plan = _l2_plan(params, grads, scratch)
     total = 0.0
     c = lam / size
-    for p, g, buf in zip(params, grads, scratch, strict=True):
-        Wt = p.W.T  # dW[l]ᵀ and W[l]ᵀ are contiguous blocks of θ and its gradient
-        flat = Wt.reshape(-1)
+    for flat, Wt, gWt, buf in plan:  # dW[l]ᵀ and W[l]ᵀ: contiguous blocks of θ and its gradient
+        flat = Wt.reshape(-1) if flat is None else flat  # W[l] elsewhere: a copy, each step
         total += float(flat.dot(flat))
         np.multiply(Wt, c, out=buf)  # d/dW of (λ/2n)‖W‖² = (λ/n) W
-        np.add(g.W.T, buf, out=g.W.T)
+        np.add(gWt, buf, out=gWt)
     return float(lam / (2 * size) * total)
+
+
+def _l2_plan(params: Sequence[Any], grads: Sequence[Any], scratch: list[Any]) -> list[Any]:
+    """:func:`l2_dot_into`'s views of ``params`` and ``grads``, from ``scratch`` or made."""
+    for key, plan in scratch:
+        if len(key) == 2 * len(params) and all(
+            a is p.W and b is g.W
+            for a, b, p, g in zip(key[::2], key[1::2], params, grads, strict=True)
+        ):
+            return plan  # type: ignore[no-any-return]
+    bufs = [np.empty_like(p.W.T) for p in params]
+    if scratch and [(q[3].shape, q[3].dtype) for q in scratch[-1][1]] == [
+        (b.shape, b.dtype) for b in bufs
+    ]:
+        bufs = [q[3] for q in scratch[-1][1]]  # the other θ vector's: the same buffers
+    plan = [
+        (p.W.T.reshape(-1) if p.W.T.flags.c_contiguous else None, p.W.T, g.W.T, buf)
+        for p, g, buf in zip(params, grads, bufs, strict=True)
+    ]
+    key = tuple(a for p, g in zip(params, grads, strict=True) for a in (p.W, g.W))
+    scratch[:] = [*scratch[-1:], (key, plan)]  # the last two sets
+    return plan
 
 
 # ------------------------------------------------------------------ optimizers

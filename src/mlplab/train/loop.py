@@ -160,6 +160,7 @@ class Trainer:
         self.gradient = _regularize.gradient_for(self)  # BatchGradient, or with dropout/BN
         self._weights: tuple[Any, float | None] = (None, None)  # this fit's (w, Σw)
         self._l2: list[Any] = []  # add_l2's buffers (NumPy)
+        self._l2_dot: list[Any] = []  # and its views and buffers with l2_as_dot
         self.interrupted = False
         self.require_two_classes = False  # mlplab.fit rejects single-class targets
         # With sample weights, the L2 term of each batch: λ/2Σw over all rows (False, the
@@ -327,10 +328,13 @@ class Trainer:
             if w is not None and self.l2_per_batch_weight:  # λ/(2 Σ_B w): scikit-learn's
                 w_b = w if batch.rows is None else w[batch.rows]
                 w_sum, dot = float(w_b.sum()), self.l2_as_dot
-                J = add_l2(self.net, self.grads, J, w_sum, self.net.l2, self._l2, dot)
+                scratch = self._l2_dot if dot else self._l2
+                J = add_l2(self.net, self.grads, J, w_sum, self.net.l2, scratch, dot)
             else:
                 lam = l2_lambda(self.net, run.plan.n_global, w_total)  # λ·n/Σw with weights
-                J = add_l2(self.net, self.grads, J, batch.size, lam, self._l2, self.l2_as_dot)
+                dot = self.l2_as_dot
+                scratch = self._l2_dot if dot else self._l2
+                J = add_l2(self.net, self.grads, J, batch.size, lam, scratch, dot)
         new_state = run.stepper.apply(J, self._grad_flat, st.opt_state)
         if new_state is None:
             raise diverged(self, run, J, b, n_batches)
