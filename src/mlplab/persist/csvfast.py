@@ -100,7 +100,14 @@ class Frame:
         """The file line of data row ``row`` (one pass of the exact reader, then kept)."""
         if self._lines is None:
             self._lines = locate(self.path, self.sep)[0]
-        return int(self._lines[row + self.row_offset])
+        at = row + self.row_offset
+        if at >= len(self._lines) or (self.row_offset == 0 and len(self._lines) != self.n_rows):
+            raise CSVError(  # e.g. a line of only "" (found by fuzzing): pandas reads a row
+                f"{self.path}: a line holding only a quoted empty or blank cell (such as "
+                '""), which pandas reads as a row of empty cells and mlplab as a blank '
+                "line; remove such lines"
+            )
+        return int(self._lines[at])
 
     def check_structure(self) -> None:
         """Refuse, with the exact reader's message, a row whose cell count is not the
