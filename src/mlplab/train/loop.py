@@ -174,6 +174,9 @@ class Trainer:
         self.data_loss_scale = 1.0
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
         self.checkpoint_path: Path | None = None  # the checkpoint file of the last fit
+        # A callable with _step's signature run instead of it, or None: the estimators'
+        # fused step (mlplab/sklearn/_fused.py), which runs _step where it does not apply
+        self.fused_step: Any = None
 
     # -- the loop -------------------------------------------------------------------
     def fit(
@@ -286,7 +289,8 @@ class Trainer:
         self, run: Run, order: Any, batches: list[Batch], first: int, total: Any, correct: Any
     ) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch, one checked step each; the running sums."""
-        st, step, every, ctrl_c = self.state, self._step, run.checkpoints.every, run.ctrl_c
+        st, every, ctrl_c = self.state, run.checkpoints.every, run.ctrl_c
+        step = self._step if self.fused_step is None else self.fused_step
         for b in range(first, len(batches)):  # the hot loop
             batch = batches[b]
             J, correct_b = step(run, batch, b, len(batches))
