@@ -140,3 +140,17 @@ def test_divergence_in_a_fused_step_ends_the_fit_as_the_chain(early_stopping, mo
     assert "non-finite parameter weights" in outcomes[0]
     if not early_stopping:
         assert "diverged at epoch 1, step 20 (mini-batch 8 of 12" in outcomes[0]
+
+
+def test_fused_step_on_a_large_X_gathered_without_its_copy(monkeypatch):
+    """X over ONES_COPY_MAX: the rows go into the batch buffer's first columns (no [X, 1]
+    copy), in the fused step as in the chain."""
+    from mlplab.fast import workspace as _ws
+
+    monkeypatch.setattr(_ws, "ONES_COPY_MAX", 0)
+    make = partial(MLPClassifier, hidden_layer_sizes=(64,), batch_size=50, max_iter=9,
+                   random_state=0)  # fmt: skip
+    chained, _, _ = _fit(make, X, y, monkeypatch, False)
+    fused, n_first, n_fused = _fit(make, X, y, monkeypatch, True)
+    _same_bits(chained, fused)
+    assert n_fused > 100 and n_first <= 2

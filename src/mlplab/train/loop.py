@@ -115,6 +115,10 @@ class Trainer:
         The last mini-batch's gradients (views into one flat buffer).
     interrupted : bool
         True when the last fit was stopped by Ctrl-C (at the end of a step).
+    fused_step : callable or None
+        Called instead of the trainer's own step when set, with its arguments ``(run,
+        batch, b, n_batches)``: the estimators' fused step
+        (:class:`mlplab.sklearn._fused.FusedStep`, the same NumPy calls prepared once).
     """
 
     opt_state = _state_field("opt_state", "The optimizer's state (None before the first fit).")
