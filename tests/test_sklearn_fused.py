@@ -154,3 +154,22 @@ def test_fused_step_on_a_large_X_gathered_without_its_copy(monkeypatch):
     fused, n_first, n_fused = _fit(make, X, y, monkeypatch, True)
     _same_bits(chained, fused)
     assert n_fused > 100 and n_first <= 2
+
+
+def test_no_hidden_layer_multiclass_trains_as_scikit_learn(monkeypatch):
+    """hidden_layer_sizes=() with 10 classes on the estimators' step (≥ 100 steps): a[0]
+    with its column of ones meets the column head directly (before m15 a NumPy shape
+    error); scikit-learn's model, and the fused step's bits equal to the chain's."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    p = dict(hidden_layer_sizes=(), batch_size=50, max_iter=9, random_state=0)
+    chained, _, _ = _fit(partial(MLPClassifier, **p), X, y, monkeypatch, False)
+    fused, n_first, n_fused = _fit(partial(MLPClassifier, **p), X, y, monkeypatch, True)
+    _same_bits(chained, fused)
+    assert n_fused == 108 and n_first <= 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkMLP(**p).fit(X, y)
+    assert sk.n_iter_ == fused.n_iter_
+    assert np.abs(sk.predict_proba(X) - fused.predict_proba(X)).max() < 1e-6
+    assert (sk.predict(X) == fused.predict(X)).all()

@@ -207,7 +207,8 @@ def _forward_calls(ws: Any, params: Any) -> list[Any]:
         W, b = params[l]
         Z = ws.Z[l]
         if l == L - 1 and ws.columns is not None:
-            calls.append(partial(W.dot, A.T, out=ws.ZT))  # z[L]ᵀ = W[L] a[L-1]ᵀ
+            left = A if A.shape[1] == W.shape[1] else A[:, : W.shape[1]]  # L = 1: a[0], 1
+            calls.append(partial(W.dot, left.T, out=ws.ZT))  # z[L]ᵀ = W[L] a[L-1]ᵀ
             calls.append(partial(np.add, Z, b, out=Z))
             break
         Wb = ws._bias_row(params[l]) if A.shape[1] > W.shape[1] else None
