@@ -45,6 +45,7 @@ class FusedStep:
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.plans: dict[tuple[int, int], _Plan] = {}  # (id(workspace), id(θ)) -> calls
+        self._run: tuple[Any, bool] = (None, False)  # (run, whether its fit is covered)
 
     def __call__(self, run: Any, batch: Any, b: int, n_batches: int) -> tuple[Any, Any]:
         """(J, # correct) of batch ``b``, the checked step taken, as ``Trainer._step``."""
@@ -89,7 +90,9 @@ class FusedStep:
         """The calls of a step on ``ws`` from the current θ vector, or None where the
         fused step does not apply (the trainer's ``_step`` runs)."""
         tr = self.trainer
-        if not _applies(tr, run, batch, ws):
+        if self._run[0] is not run:  # the fit's own conditions, checked once per run
+            self._run = (run, _fit_applies(tr, run))
+        if not self._run[1] or not _workspace_ready(tr, run, batch, ws):
             return None
         thetas = run.stepper.thetas
         if thetas.other is None:
@@ -105,14 +108,11 @@ class FusedStep:
         return plan
 
 
-def _applies(tr: Any, run: Any, batch: Any, ws: Any) -> bool:
-    """The cases :class:`FusedStep` covers, with ``ws`` used by a step already."""
+def _fit_applies(tr: Any, run: Any) -> bool:
+    """The fits :class:`FusedStep` covers: one process, NumPy, no weights or batch hooks."""
     net = tr.net
     return (
-        ws is not None
-        and type(tr.gradient) is BatchGradient
-        and ws.blocks
-        and ws.net is net
+        type(tr.gradient) is BatchGradient
         and net._xp is np
         and not run.combine
         and run.compiled is None
@@ -121,6 +121,15 @@ def _applies(tr: Any, run: Any, batch: Any, ws: Any) -> bool:
         and type(run.stepper) is HostStep
         and type(run.X) is np.ndarray
         and (not net.l2 or tr.l2_as_dot)
+    )
+
+
+def _workspace_ready(tr: Any, run: Any, batch: Any, ws: Any) -> bool:
+    """``ws`` runs the estimators' step (``blocks``, a built-in head) and a step ran on it."""
+    return (
+        ws is not None
+        and ws.blocks
+        and ws.net is tr.net
         and ws._A_used[-1] is ws.Z[-1]  # a step ran on ws: a[l] are where it left them
         and ws._X_ones[0] is run.X
         and (ws.columns is None or ws._Y_columns[0] is run.Y)
