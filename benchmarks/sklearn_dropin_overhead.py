@@ -10,6 +10,8 @@ thread (as the estimators' fit), it alternates ``--reps`` repeats of
   (gather, forward, head, accuracy count, backward, L2, Adam, check, θ swap);
 * **inline**: the same NumPy calls on the same buffers, in one function, with every view
   and constant made once beforehand (the fused step's floor);
+* **fused step** (where the tree has one): ``trainer.fused_step(run, batch, 0, 1)``, the
+  estimators' step as their fits run it since m15 (:mod:`mlplab.sklearn._fused`);
 
 and the inline step with one region (the gradient, the L2 term, the optimizer's checked
 step) through the trainer's own call; each timed over ``--steps`` steps; µs per step,
@@ -188,6 +190,8 @@ def main() -> None:
     trainer, run, batch = capture(args.dtype)
     fused = inline_step(trainer, run, batch)
     runs: dict[str, Any] = {"chain": lambda: trainer._step(run, batch, 0, 1), "inline": fused}
+    if getattr(trainer, "fused_step", None) is not None:  # the estimators' fused step (m15)
+        runs["fused step"] = lambda: trainer.fused_step(run, batch, 0, 1)
     for part in ("gradient", "l2", "apply"):
         runs[f"inline, {part} chained"] = inline_step(trainer, run, batch, frozenset({part}))
     T: dict[str, list[float]] = {k: [] for k in runs}

@@ -316,7 +316,8 @@ class Workspace:
         (:meth:`gather` with ``blocks``) takes b[1] into the product: [a[0], 1] [W[1]ᵀ; b[1]ᵀ]."""
         W, b = p
         if l == len(self._fwd) - 1 and self.columns is not None:
-            W.dot(A.T, out=self.ZT)  # z[L]ᵀ = W[L] a[L-1]ᵀ
+            left = A if A.shape[1] == W.shape[1] else A[:, : W.shape[1]]  # L = 1: a[0], 1
+            W.dot(left.T, out=self.ZT)  # z[L]ᵀ = W[L] a[L-1]ᵀ
             Z += b  # Z is ZT's transposed view
             return
         Wb = self._bias_row(p) if A.shape[1] > W.shape[1] else None
