@@ -25,7 +25,7 @@ from mlplab.train.batches import Batch, permutation, ranks
 
 __all__ = ["GROUP_ROWS", "RootOrder"]
 
-GROUP_ROWS = 65536
+GROUP_ROWS = 16384
 """Rows of the permutation mapped and sent at a time (whole batches, at least one)."""
 
 
