@@ -1,6 +1,7 @@
 """The sharded CSV path's split and epoch batches drawn on rank 0 alone (issue 18):
-rank 0 holds the split's ``relabel`` and each epoch's permutation; every other rank gets
-its test rows and its rows of each batch, and holds nothing over all rows. One launch
+rank 0 draws the split and each epoch's permutation, rank 1 holds the split's ``relabel``
+and cuts the batches; every rank gets its test rows and its rows of each batch, and no
+other rank holds anything over all rows. One launch
 of 3 ranks (tests/mpi_scripts/root_order.py): the same split, blocks, batches (with
 dropout's places, and batch gradient descent's) and random state as every rank
 drawing them, and traced peaks that show where the arrays over all rows are."""
@@ -19,7 +20,7 @@ from mlplab.persist import csvsplit
 from mlplab.persist.npydata import file_blocks
 from test_distributed import SCRIPTS, mpirun, needs_mpi
 
-N = 120_000
+N = 1_000_000
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +33,20 @@ def ranks(tmp_path_factory):
 
 @needs_mpi
 def test_the_root_draws_what_every_rank_drew(ranks):
-    checks = ("relabel", "no_relabel", "test", "blocks", "cut", "batches", "rng", "batch_gd")
+    checks = ("relabel", "no_relabel", "mapper", "test", "blocks", "cut", "batches", "rng")
+    checks += ("batch_gd",)
     for r, got in enumerate(ranks):
         assert {c: got[c] for c in checks} == dict.fromkeys(checks, True), f"rank {r}"
 
 
 @needs_mpi
-def test_only_the_root_holds_arrays_over_all_training_rows(ranks):
+def test_only_ranks_0_and_1_hold_an_array_over_all_training_rows(ranks):
     whole = 4 * ranks[0]["n_train"]  # one int32 array over all training rows
     assert ranks[0]["split_peak"] > whole  # the labels, the split's buffer: on the root
     assert ranks[0]["epoch_peak"] > whole  # the permutation
-    for got in ranks[1:]:  # its test rows, its rows of each batch: its own share
+    # rank 1 holds relabel (checked equal above), received before these peaks; every
+    # other rank: its test rows, its rows of each batch, its own share only
+    for got in ranks[1:]:
         assert got["split_peak"] < whole
         assert got["epoch_peak"] < whole
 

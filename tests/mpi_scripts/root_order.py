@@ -6,9 +6,10 @@ Usage: root_order.py OUT.json N
 Each rank holds its rows of N rows of labels (3 classes, ranks' parts of unequal
 size); it runs ``split_on_root``, ``training_blocks`` and two epochs of
 ``RootOrder.draw``/``split`` (batches of 1024, with and without dropout's places) under
-``tracemalloc``, then checks what it got against the one-process split and
-``EpochPlan`` with ``relabel`` on every rank (computed afterwards). Rank 0 writes
-every rank's traced peaks (bytes) and whether each check held.
+``tracemalloc`` (rank 0 draws, rank 1 maps), then checks what it got against the
+one-process split and ``EpochPlan`` with ``relabel`` on every rank (computed
+afterwards). Rank 0 writes every rank's traced peaks (bytes above what it held before)
+and whether each check held.
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ starts, cut, ab = training_blocks(own, lo, n, comm)
 split_peak = tracemalloc.get_traced_memory()[1]
 source = RootOrder(comm, starts, relabel)
 tracemalloc.reset_peak()
+held = tracemalloc.get_traced_memory()[0]  # rank 1: relabel
 rng = np.random.default_rng(9)
 got = []
 for places in (False, True, False):
     order = source.draw(rng, starts[-1], None)
     got.append(source.split(order, B, places))
     if len(got) == 1:  # one epoch's batches
-        epoch_peak = tracemalloc.get_traced_memory()[1]
+        epoch_peak = tracemalloc.get_traced_memory()[1] - held
 del order
 tracemalloc.stop()
 
@@ -62,6 +64,9 @@ i_tr, i_te = split_rows(rows, labels, 0.25, 3, labels)
 checks = {
     "relabel": rank != 0 or np.array_equal(relabel, full),
     "no_relabel": rank == 0 or relabel is None,
+    "mapper": np.array_equal(source.relabel, full)
+    if rank == min(1, size - 1)
+    else source.relabel is None,
     "test": np.array_equal(test, i_te[(i_te >= lo) & (i_te < lo + counts[rank])] - lo),
     "blocks": list(ab) == [a, b] and starts[rank + 1] - starts[rank] == len(block),
     "cut": cut[rank + 1] - cut[rank] <= len(block),
@@ -86,7 +91,8 @@ plan.batch_size, plan.places = None, True
 want = plan.split(None)[0]
 checks["batch_gd"] = gd.rows is None and np.array_equal(gd.places, want.places)
 out = comm.gather(
-    {"split_peak": split_peak, "epoch_peak": epoch_peak, "n_train": starts[-1], **checks}, root=0
+    {"split_peak": split_peak, "epoch_peak": epoch_peak, "n_train": starts[-1], **checks},
+    root=0,
 )
 if rank == 0:
     with open(sys.argv[1], "w") as f:

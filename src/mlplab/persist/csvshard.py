@@ -336,8 +336,8 @@ def sharded_training_data(
     X_tr = X_tr.encoded(plan.expand, width)
     if comm.size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
-    else:  # only the root holds relabel and draws the permutations
-        X_tr.order_source = RootOrder(comm, starts, relabel)
+    else:  # rank 0 draws the permutations, rank 1 maps them (relabel): no other rank
+        X_tr.order_source, relabel = RootOrder(comm, starts, relabel), None
     dropped = sum(comm.allgather(int((~keep).sum())))
     out = Shard(X_tr, y_tr, X_te, y[test], starts[-1], n_test, task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)

@@ -5,11 +5,13 @@ K ranks holding a CSV file's training rows in the file's order (rank k: block k 
 :mod:`mlplab.persist.csvshard`) train the batches of one process: each epoch's
 permutation p of the split's training rows (``Generator.permutation(n)``, drawn whole),
 mapped to the file's order by ``relabel`` (:attr:`mlplab.train.batches.EpochPlan.relabel`),
-cut into batches of B rows. Here only rank 0 (the root) holds p and ``relabel``
-(4 bytes a training row each): it draws p, sends the generator's state to the other
-ranks (their random stream goes on as if they had drawn it: dropout masks come from it),
-and sends each rank, :data:`GROUP_ROWS` rows of p at a time, the positions of its own
-rows in each batch (``Scatterv``): 4 bytes a row of its own block. A rank's batches are
+cut into batches of B rows. Here rank 0 (the root) alone holds p and rank 1 (the
+mapper; rank 0 when alone) alone holds ``relabel``, 4 bytes a training row each: the
+root draws p, sends the generator's state to the other ranks (their random stream goes
+on as if they had drawn it: dropout masks come from it) and p to the mapper,
+:data:`GROUP_ROWS` rows at a time; the mapper sends each rank the positions of its own
+rows in each batch (``Scatterv``): 4 bytes a row of its own block. The root keeps p (a
+checkpoint written in the epoch saves it, as one process does). A rank's batches are
 those :meth:`EpochPlan.split` gives it when every rank holds p and ``relabel``: the same
 rows in the same order, so the weights are the same bits.
 """
@@ -30,7 +32,8 @@ GROUP_ROWS = 16384
 
 
 class RootOrder:
-    """The epoch plan's permutation and batches, drawn on rank 0 of ``comm``.
+    """The epoch plan's permutation, drawn on rank 0 of ``comm``, and its batches, cut
+    on the mapper (rank 1, or 0 when alone).
 
     Parameters
     ----------
@@ -38,17 +41,27 @@ class RootOrder:
     starts : list of int
         K + 1 bounds: rank k holds the training rows ``starts[k]:starts[k + 1]`` of the
         file's order.
-    relabel : ndarray of int32 (n_train,) or None
-        On the root: ``relabel[p]`` is the place in the file's order of the split's
-        p-th training row. None on the other ranks.
+    relabel : ndarray of int (n_train,) or None
+        On rank 0: ``relabel[p]`` is the place in the file's order of the split's p-th
+        training row (None on the other ranks). It is sent to the mapper: rank 0 must
+        keep no other reference to it.
     """
 
     def __init__(self, comm: Any, starts: list[int], relabel: np.ndarray | None) -> None:
         self.comm, self.starts = comm, [int(s) for s in starts]
-        self.root = comm.Get_rank() == 0
+        rank, size = comm.Get_rank(), comm.Get_size()
+        self.root, self.mapper = rank == 0, min(1, size - 1)
         if self.root and relabel is None:
-            raise ValueError("the root rank needs relabel")
-        self.relabel = relabel if self.root else None
+            raise ValueError("rank 0 needs relabel")
+        self.relabel: np.ndarray | None = relabel if rank == self.mapper else None
+        if self.mapper != 0:  # rank 0 hands relabel to rank 1
+            dtype = comm.bcast(None if relabel is None else relabel.dtype.str, root=0)
+            if self.root:
+                assert relabel is not None
+                comm.Send(np.ascontiguousarray(relabel), dest=1)
+            elif rank == 1:
+                self.relabel = np.empty(self.starts[-1], dtype=np.dtype(dtype))
+                comm.Recv(self.relabel, source=0)
 
     def draw(
         self, rng: np.random.Generator, n: int, order: Callable[[int], np.ndarray] | None
@@ -77,10 +90,11 @@ class RootOrder:
         group = max(1, GROUP_ROWS // B) * B
         at = 0
         for s in range(0, n, group):
-            nb = (min(s + group, n) - s + B - 1) // B
-            got = self._send(order, s, min(s + group, n), B, places)
-            sizes[s // B : s // B + nb] = self.comm.scatter(got[0], root=0)
-            m = int(sizes[s // B : s // B + nb].sum())
+            e = min(s + group, n)
+            got = self._map(self._drawn(order, s, e), B, places)
+            b0, nb = s // B, (e - s + B - 1) // B
+            sizes[b0 : b0 + nb] = self.comm.scatter(got[0], root=self.mapper)
+            m = int(sizes[b0 : b0 + nb].sum())
             self._scatterv(got[1], rows[at : at + m], got[3])
             if where is not None:
                 self._scatterv(got[2], where[at : at + m], got[3])
@@ -89,32 +103,43 @@ class RootOrder:
             raise RuntimeError("the epoch's batches did not cover this rank's rows")
         out, at = [], 0
         for b, m in enumerate(sizes.tolist()):
-            size = min(B, n - b * B)
-            out.append(
-                Batch(rows[at : at + m], size, None if where is None else where[at : at + m])
-            )
+            place = None if where is None else where[at : at + m]
+            out.append(Batch(rows[at : at + m], min(B, n - b * B), place))
             at += m
         return out
 
-    def _send(self, order: np.ndarray | None, s: int, e: int, B: int, places: bool) -> Any:
-        """On the root: for rows ``s:e`` of the permutation, each rank's row counts per
+    def _drawn(self, order: np.ndarray | None, s: int, e: int) -> np.ndarray | None:
+        """Rows ``s:e`` of the permutation on the mapper (sent by the root), else None."""
+        rank = self.comm.Get_rank()
+        if self.mapper == 0:
+            return None if order is None or not self.root else order[s:e]
+        if self.root:
+            assert order is not None
+            self.comm.Send(np.ascontiguousarray(order[s:e], dtype=np.int64), dest=1)
+            return None
+        if rank != 1:
+            return None
+        drawn = np.empty(e - s, dtype=np.int64)
+        self.comm.Recv(drawn, source=0)
+        return drawn
+
+    def _map(self, drawn: np.ndarray | None, B: int, places: bool) -> Any:
+        """On the mapper: for the permutation's rows ``drawn``, each rank's row counts per
         batch, its rows (local indices), their places, and each rank's total."""
-        if not self.root:
+        if drawn is None:
             return None, None, None, None
-        assert order is not None
         assert self.relabel is not None
         K = len(self.starts) - 1
-        idx = self.relabel[order[s:e]]  # the file's order (int32, a group's)
+        idx = self.relabel[drawn]  # the file's order
         owner = np.searchsorted(np.asarray(self.starts[1:-1]), idx, side="right")
-        nb = (e - s + B - 1) // B
-        batch = np.arange(e - s) // B
+        nb = (drawn.shape[0] + B - 1) // B
+        batch = np.arange(drawn.shape[0]) // B
         per = np.bincount(owner * nb + batch, minlength=K * nb).reshape(K, nb)
         sel = np.argsort(owner, kind="stable")  # grouped by rank, the drawn order kept
         local = (idx[sel] - np.asarray(self.starts)[owner[sel]]).astype(np.int32)
         where = None
         if places:
-            drawn = order[s:e]
-            pl = np.concatenate([ranks(drawn[a : a + B]) for a in range(0, e - s, B)])
+            pl = np.concatenate([ranks(drawn[a : a + B]) for a in range(0, drawn.shape[0], B)])
             where = pl[sel].astype(np.intp)
         return list(per), local, where, per.sum(axis=1).tolist()
 
@@ -124,19 +149,18 @@ class RootOrder:
             recv[...] = send
             return
         spec = None
-        if self.root:
+        if self.comm.Get_rank() == self.mapper:
             displ = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
             spec = [send, (list(counts), displ)]
-        self.comm.Scatterv(spec, recv, root=0)
+        self.comm.Scatterv(spec, recv, root=self.mapper)
 
     def _all_places(self, lo: int, hi: int) -> np.ndarray:
         """Batch gradient descent with dropout: the place of each of my rows in the
-        drawn order (:meth:`EpochPlan._all_places`), computed on the root."""
+        drawn order (:meth:`EpochPlan._all_places`), computed on the mapper."""
         parts = None
-        if self.root:
-            assert self.relabel is not None
+        if self.relabel is not None:
             drawn = np.empty_like(self.relabel)
             drawn[self.relabel] = np.arange(self.relabel.shape[0], dtype=drawn.dtype)
             parts = [drawn[a:b].copy() for a, b in zip(self.starts, self.starts[1:], strict=False)]
-        got: np.ndarray = self.comm.scatter(parts, root=0)
+        got: np.ndarray = self.comm.scatter(parts, root=self.mapper)
         return got
