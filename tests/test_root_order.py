@@ -67,3 +67,13 @@ def test_relabel_is_written_over_the_split_and_its_buffer_shrunk(stratify, n):
 def test_nth_true_names_a_mask_too_short():
     with pytest.raises(IndexError, match="2 marked rows, not 3"):
         csvsplit._nth_true(np.array([True, False, True]), 2)
+
+
+def test_an_error_that_cannot_be_pickled_is_sent_as_its_text():
+    class OddError(Exception):
+        def __init__(self, a, b):
+            super().__init__(f"{a} and {b}")
+
+    assert isinstance(csvsplit._sendable(ValueError("x")), ValueError)
+    sent = csvsplit._sendable(OddError(1, 2))
+    assert isinstance(sent, RuntimeError) and str(sent) == "OddError: 1 and 2"

@@ -13,7 +13,8 @@ makes on the whole file:
 * the table plan: each column's kind (numbers, categories, or an error for a column
   mixing both), the sorted union of the categories, the id-like check;
 * the target: the task when it is inferred, the sorted class labels;
-* the train/test split, drawn on every rank from all rows' labels (int32 indices);
+* the train/test split, drawn on rank 0 from all rows' labels, each rank sent its test
+  rows (:mod:`mlplab.persist.csvsplit`: no other rank holds an array over all rows);
 * the fill values of empty cells, from the training rows (mean: exact sums, the same
   bits for any K; median: the column's training values gathered one column at a time;
   a category: summed counts);
@@ -28,8 +29,10 @@ once. The training rows then stay in the file's order: rank k keeps block k of t
 take those near the edges of the ranks' parts (one ``Alltoallv`` moves them), and reads
 them, and its test rows, from that matrix through an index, fill values and one-hot
 codes applied as they are read. The permutation is drawn over the split's order and
-mapped to the file's (:attr:`mlplab.train.rows.MappedRows.relabel`): the batches, and the
-weights, are those of one process. Metrics on the test rows are sums over the ranks.
+mapped to the file's (``relabel``; under K > 1 rank 0 draws it and rank 1 maps it,
+:class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of each batch): the
+batches, and the weights, are those of one process. Metrics on the test rows are sums
+over the ranks.
 
 An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
 read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,

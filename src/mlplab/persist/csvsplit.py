@@ -43,7 +43,7 @@ def split_on_root(
         try:
             got = list(_draw(sum(counts), labels, stratify, test_size, seed))
         except Exception as exc:  # raised below on every rank
-            err = exc
+            err = _sendable(exc)
     del labels
     err = comm.bcast(err, root=0)
     if err is not None:
@@ -53,6 +53,17 @@ def split_on_root(
         return None, test
     test = _send_tests(got[1], counts, comm)
     return _relabel(got), test
+
+
+def _sendable(exc: Exception) -> Exception:
+    """``exc``, or a RuntimeError of its text where it cannot be pickled (sent)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _gather(y: np.ndarray, counts: list[int], comm: Any) -> np.ndarray | None:
