@@ -83,10 +83,16 @@ class EpochPlan:
         maps one batch at a time."""
         self.places = False
         """Whether :meth:`split` gives each batch's :attr:`Batch.places` (dropout)."""
+        self.source: Any = None
+        """Optional: draws the permutation on one rank and hands each rank its rows of
+        the batches (:class:`mlplab.train.rootorder.RootOrder`), for :attr:`relabel`
+        held by that rank alone."""
 
     def draw(self, rng: np.random.Generator) -> np.ndarray | None:
         """This epoch's permutation of the global rows (None for batch GD)."""
-        if self.order is not None:
+        if self.source is not None and (self.batch_size is not None or self.order is not None):
+            perm = np.asarray(self.source.draw(rng, self.n_global, self.order))
+        elif self.order is not None:
             perm = np.asarray(self.order(self.n_global))
         elif self.batch_size is None:
             return None
@@ -97,6 +103,8 @@ class EpochPlan:
     def split(self, order: np.ndarray | None) -> list[Batch]:
         """The epoch's batches from its permutation ``order`` (in the drawn order)."""
         B, n, relabel = self.batch_size, self.n_global, self.relabel
+        if self.source is not None:
+            return list(self.source.split(order, B, self.places))
         if order is None or B is None:
             return [Batch(None, n, self._all_places())]
         if self.everything and relabel is None:  # one process: the slices are the batches

@@ -394,6 +394,7 @@ class Trainer:
         cbs = CallbackList(self.callbacks, self)
         plan = EpochPlan(n_global, B, rows, self.order)
         plan.relabel = getattr(X, "relabel", None)  # rows kept in a file's order (rows.py)
+        plan.source = getattr(X, "order_source", None)  # ... with relabel on one rank
         plan.places = bool(self.net.options.dropout)  # masks by the rows' drawn order
         checkpoints = Checkpoints(path, every, st.is_root)
         run = Run(X, Y, labels, val, plan, 0, monitor, stepper, cbs, checkpoints)

@@ -108,6 +108,10 @@ class MappedRows:
         self.layout: list[list[Any]] | None = None
         """[[file name, rows], ...] of the shards opened (open_rows); in checkpoints."""
         self.relabel: np.ndarray | None = None
+        self.order_source: Any = None
+        """Instead of :attr:`relabel` on every rank: the batches drawn on one rank
+        (:class:`mlplab.train.rootorder.RootOrder`, :attr:`EpochPlan.source
+        <mlplab.train.batches.EpochPlan.source>`)."""
         self.transform: Callable[[np.ndarray], np.ndarray] | None = None
         """For training rows kept in the file's order rather than the split's: each row of
         the split's order, its place in the file's order (:attr:`EpochPlan.relabel
@@ -213,6 +217,7 @@ class PreparedRows:
         self.dtype = np.dtype(dtype)
         self.shape, self.ndim = source.shape, 2
         self.layout, self.relabel = source.layout, source.relabel
+        self.order_source = source.order_source
 
     def _prepare(self, raw: np.ndarray) -> np.ndarray:
         X = raw.astype(self.dtype, copy=False)
