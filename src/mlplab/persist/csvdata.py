@@ -34,8 +34,9 @@ from mlplab.persist.csvexact import (
     read_features,
     read_table,
 )
-from mlplab.persist.csvfast import Frame, read_frame
+from mlplab.persist.csvfast import Frame, read_frame, read_small_frame
 from mlplab.persist.csvrows import Parsed, encode, keep_rows, read_for_plan
+from mlplab.persist.csvsmall import factorize
 from mlplab.persist.tableplan import (
     TablePlan,
     _number_text,
@@ -95,9 +96,7 @@ class TrainingData:
 def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y): the sorted labels (int64 when every label is an integer, else str) and
     each row's index into them."""
-    import pandas as pd
-
-    codes, uniq = pd.factorize(text)
+    codes, uniq = factorize(text)
     values = [_parse(u) for u in uniq]
     if all(v is not None for v in values) and integer_labels(np.array(values, dtype=float)):
         labels = np.array(values).astype(np.int64)
@@ -184,6 +183,9 @@ def _read(
         return path, None
     # The target is not read as text: numbers stay numbers (fast); text labels are text.
     text = [n for n in [options.get("id_column"), *options.get("categorical", ())] if n]
+    small = read_small_frame(check_file(path), sep, text)  # without pandas, or None
+    if small is not None:
+        return small, None
     fast = read_for_plan(check_file(path), sep, target, text, options)
     return fast if fast is not None else (read_frame(path, sep, text=text), None)
 
