@@ -6,6 +6,7 @@ committed fuzz inputs and hand-made files — and the route is taken for ordinar
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -220,3 +221,39 @@ def test_ordinary_files_take_the_stdlib_route_and_chunks_are_typed_alone(tmp_pat
         assert frame.data[2][:2].tolist() == [0.0, 1.0] and frame.data[2][2050] == "x"
         assert frame.data[2][2049] == "0" and frame.line(2050) == 2052
         check_file(path)
+
+
+# ----------------------------------------------------------------- no pandas in the process
+HEAVY = ("pandas", "sklearn", "matplotlib")
+RUN_CLI = """import atexit, runpy, sys
+atexit.register(lambda: print("HEAVY", *[m for m in {heavy} if m in sys.modules]))
+sys.argv = ["mlplab", *sys.argv[1:]]
+runpy.run_module("mlplab", run_name="__main__")
+"""
+
+
+def heavy_modules(tmp_path: Path, *args: str) -> list[str]:
+    """The heavy packages loaded when ``mlplab ARGS`` exits (in a fresh interpreter)."""
+    script = tmp_path / "run_cli.py"
+    script.write_text(RUN_CLI.format(heavy=HEAVY))
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1].split()[1:]
+
+
+def test_the_cli_and_read_csv_never_import_pandas_for_a_small_file(tmp_path):
+    rows = [[f"{i * 0.37:.2f}", ["north", "south"][i % 2], str(i % 5), "yes" if i % 3 else "no"]
+            for i in range(60)]  # fmt: skip
+    rows[4][2] = ""  # an empty cell: filled by the median
+    write(tmp_path / "t.csv", ["a", "town", "b", "y"], rows)
+    train = ["train", "--data", "t.csv", "--target", "y", "--epochs", "2", "--missing", "median"]
+    assert heavy_modules(tmp_path, *train, "--json", "--quiet") == []
+    assert "pandas" not in heavy_modules(tmp_path, *train, "--quiet", "--out", "run")  # + a PNG
+    assert heavy_modules(tmp_path, "predict", "run/model.npz", "t.csv", "--quiet") == []
+    assert heavy_modules(tmp_path, "evaluate", "run/model.npz", "t.csv", "--json") == []
+    code = "import sys, mlplab; d = mlplab.read_csv('t.csv', 'y', missing='mean'); print(d.X.shape)"
+    code += "; assert not [m for m in ('pandas', 'sklearn') if m in sys.modules], sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == b"(60, 4)", done.stderr

@@ -60,6 +60,7 @@ __all__ = [
     "labels",
     "match_labels",
     "numeric",
+    "read_csv",
     "read_features",
     "read_frame",
     "read_table",
@@ -251,6 +252,61 @@ def read_training_csv(
     data.plan.fit_fill(data.codes)
     data.X = data.features()
     return data
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    target: str,
+    task: str | None = None,
+    *,
+    sep: str | None = None,
+    **options: Any,
+) -> TrainingData:
+    r"""A CSV file as the network's inputs and targets, read as ``mlplab train --data``
+    reads it (exposed as ``mlplab.read_csv``).
+
+    Small files (below 4 MiB) are read without importing pandas
+    (:mod:`mlplab.persist.csvsmall`: the stdlib ``csv`` module, Python's ``float``), larger
+    ones by pandas' C parser; both give the same arrays, bit for bit, and the same errors,
+    which name the file, line and column of a problem (a :class:`CSVError`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file: a header row, then one row per sample.
+    target : str
+        The name of the target column.
+    task : {"classification", "regression"} or None
+        None infers it: text labels or at most 20 distinct integers are classes.
+    sep : str or None
+        The separator; None detects ``,`` ``;`` tab or ``|``.
+    **options
+        The columns and empty cells, as :meth:`TablePlan.choose` takes them: ``features``,
+        ``drop``, ``id_column``, ``categorical``, ``missing`` (``"error"``, ``"drop"``,
+        ``"mean"``, ``"median"``: fill values from all rows here), ``unknown``.
+
+    Returns
+    -------
+    TrainingData
+        ``X`` (n_rows, n_inputs) float64, categories one-hot; ``y`` (n_rows,) int64 indices
+        into ``classes`` (sorted labels) for classification, float64 values for regression;
+        ``feature_names`` (n_inputs,), ``task``, and ``plan``, the :class:`TablePlan` that
+        reads later files the same way (``plan.transform(path)``) and goes into a model file
+        (``mlplab.save(net, path, data_info=plan.data_info(task, classes))``).
+
+    Examples
+    --------
+    >>> import os, tempfile, mlplab
+    >>> path = os.path.join(tempfile.mkdtemp(), "towns.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("area,town,label\n52.5,north,yes\n75,south,no\n61,north,no\n")
+    >>> data = mlplab.read_csv(path, target="label")
+    >>> data.X.tolist(), data.y.tolist(), data.classes.tolist()
+    ([[52.5, 1.0, 0.0], [75.0, 0.0, 1.0], [61.0, 1.0, 0.0]], [1, 0, 0], ['no', 'yes'])
+    >>> data.feature_names
+    ['area', 'town=north', 'town=south']
+    """
+    return read_training_csv(path, target, task, sep=sep, **options)
 
 
 def target_values(frame: Frame, name: str) -> np.ndarray:
