@@ -265,7 +265,7 @@ def read_csv(
     r"""A CSV file as the network's inputs and targets, read as ``mlplab train --data``
     reads it (exposed as ``mlplab.read_csv``).
 
-    Small files (below 4 MiB) are read without importing pandas
+    Small files (below 2 MiB) are read without importing pandas
     (:mod:`mlplab.persist.csvsmall`: the stdlib ``csv`` module, Python's ``float``), larger
     ones by pandas' C parser; both give the same arrays, bit for bit, and the same errors,
     which name the file, line and column of a problem (a :class:`CSVError`).
