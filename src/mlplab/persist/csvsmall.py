@@ -50,7 +50,9 @@ be. Measured (fresh processes, ``mlplab.read_csv`` of a file of 31 numeric colum
 0.59 / 0.49 s at 4.4 MiB (``benchmarks/RESULTS.md``, 2026-12-06 16:44)."""
 
 _WS = " \t\n\x0b\x0c\r"  # what pandas' parser skips around a number (isspace_ascii)
-_NUMBER_CHARS = frozenset("0123456789.+-eE\n")
+_NOT_SHORT_NUMBERS = re.compile(r"[^0-9.+\-eE\n]|[^\n]{16}")
+"""In a chunk's cells joined by newlines: a character no number here has, or a cell of 16
+characters or more."""
 _MAYBE_NUMBER = re.compile(
     rf"[{_WS}]*[+-]?(?:[0-9.]*[0-9][0-9.]*(?:[eE][+-]?[0-9]*)?|inf|infinity|true|false)[{_WS}]*",
     re.IGNORECASE,
@@ -72,20 +74,20 @@ def _numbers(cells: list[str]) -> np.ndarray | None:
     (so at most 15 digits; Python's ``float`` accepts no other text of these characters
     than ``[+-]digits[.digits][e[+-]digits]``) of scale |k| ≤ 22; None otherwise."""
     joined = "\n".join(cells)
-    if not set(joined) <= _NUMBER_CHARS or max(map(len, cells)) > 15:
+    if _NOT_SHORT_NUMBERS.search(joined):
         return None
-    whole = "." not in joined and "e" not in joined and "E" not in joined
-    convert = int if whole else float  # whole numbers: pandas' int64, so -0 is 0.0
     try:
         if "" in cells:
-            values = [_NAN if c == "" else convert(c) for c in cells]
+            values = np.array([_NAN if c == "" else float(c) for c in cells])
         else:
-            values = list(map(convert, cells))
+            values = np.array(list(map(float, cells)), dtype=np.float64)
     except ValueError:  # e.g. "1-2", "1e": text for both
         return None
-    if not whole and ("e" in joined or "E" in joined) and not all(map(_scale_ok, cells)):
+    if "." not in joined and "e" not in joined and "E" not in joined:
+        return values + 0.0  # whole numbers: pandas' int64, so -0 is 0.0 (exact below 2**53)
+    if ("e" in joined or "E" in joined) and not all(map(_scale_ok, cells)):
         return None  # not text: the caller returns None for the whole file
-    return np.array(values, dtype=np.float64)
+    return values
 
 
 def _chunk(cells: list[str], as_text: bool) -> np.ndarray | None:
