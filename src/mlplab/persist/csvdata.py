@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,6 @@ from mlplab.persist.csvexact import (
     read_table,
 )
 from mlplab.persist.csvfast import Frame, read_frame, read_small_frame
-from mlplab.persist.csvrows import Parsed, encode, keep_rows, read_for_plan
 from mlplab.persist.csvsmall import factorize
 from mlplab.persist.tableplan import (
     TablePlan,
@@ -47,6 +46,9 @@ from mlplab.persist.tableplan import (
     number_error,
     numbers,
 )
+
+if TYPE_CHECKING:  # csvrows (threads, pandas' chunks) loads only for a file pandas reads
+    from mlplab.persist.csvrows import Parsed
 
 __all__ = [
     "MAX_CLASSES_FOR_INTEGERS",
@@ -187,6 +189,8 @@ def _read(
     small = read_small_frame(check_file(path), sep, text)  # without pandas, or None
     if small is not None:
         return small, None
+    from mlplab.persist.csvrows import read_for_plan
+
     fast = read_for_plan(check_file(path), sep, target, text, options)
     return fast if fast is not None else (read_frame(path, sep, text=text), None)
 
@@ -211,6 +215,8 @@ def training_data(
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
     if parsed is not None:  # the features were parsed straight into the codes matrix
+        from mlplab.persist.csvrows import encode, keep_rows
+
         R = encode(plan, frame, parsed, allow_missing=plan.missing != "error")
     else:
         R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
@@ -232,7 +238,11 @@ def training_data(
     else:
         y, task, classes = _coded_target(frame, t, *labels, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
-    data.plan, data.codes = plan, (R if keep.all() else keep_rows(R, keep) if parsed else R[keep])
+    if keep.all():
+        data.codes = R
+    else:  # rows dropped in place when they were parsed into M, else a copy
+        data.codes = keep_rows(R, keep) if parsed is not None else R[keep]
+    data.plan = plan
     data.n_dropped = int((~keep).sum())
     return data
 

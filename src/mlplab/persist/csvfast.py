@@ -29,7 +29,6 @@ import itertools
 import os
 import warnings
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,6 +339,8 @@ def _read_ranges(
     ranges = list(itertools.pairwise(cuts))
     if len(ranges) == 1:
         return [_read_range(path, *ranges[0], hdr, keep, text)]
+    from concurrent.futures import ThreadPoolExecutor  # large files only: not at import
+
     with ThreadPoolExecutor(len(ranges)) as pool:
         return list(pool.map(lambda r: _read_range(path, r[0], r[1], hdr, keep, text), ranges))
 
