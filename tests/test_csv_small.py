@@ -177,6 +177,16 @@ def test_fuzz_inputs_read_the_same_both_ways(tmp_path, path):
     check_file(file, sep, missing=missing)
 
 
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).parent / "fixtures").rglob("*.csv")),
+    ids=lambda p: p.name,
+)
+def test_fixture_files_read_the_same_both_ways(path):
+    check_file(path)
+    check_file(path, missing="drop")
+
+
 FILES = {
     "categories": "x,city,y\n1.5,north,yes\n2,south,no\n-0,north,yes\n3e-2,east,no\n",
     "ids and gaps": "id,a,b,y\nr1,1,,0\nr2,2,5,1\nr3,,6,0\nr4,4,7,1\n",
