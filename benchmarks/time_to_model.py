@@ -9,8 +9,14 @@ prints the test accuracy as JSON. The CLI does the same job its own way: ``mlpla
 --data FILE --target target`` splits (stratified, 25 % test), standardizes, trains and
 reports the test accuracy.
 
+Each script reads the file its library's own way: mlplab with ``mlplab.read_csv`` (the
+CLI's reader; a small file without importing pandas), the others with ``pandas.read_csv``
+(none of them has a CSV reader of its own). mlplab-api-pandas is the mlplab-api script of
+before, reading through pandas, kept so that both are visible.
+
 * mlplab-cli: ``python -m mlplab train --data ... --json --quiet``
-* mlplab-api: ``pandas.read_csv``, ``mlplab.Network``, ``mlplab.fit``, ``net.predict``
+* mlplab-api: ``mlplab.read_csv``, ``mlplab.Network``, ``mlplab.fit``, ``net.predict``
+* mlplab-api-pandas: the same with ``pandas.read_csv``
 * scikit-learn: ``pandas.read_csv``, ``MLPClassifier(solver="sgd")``, ``predict``
 * pytorch: ``pandas.read_csv``, ``nn.Sequential``, a plain loop, ``argmax``
 * jax: ``pandas.read_csv``, a ``jax.jit`` step (compiled in the process: part of the job)
@@ -21,9 +27,9 @@ interleaved — every implementation once per round, the order rotating — and 
 gives medians of the rounds (≥ 5) and the same-run ratios other/mlplab.
 
 Usage: ``python benchmarks/time_to_model.py [--rounds 5] [--datasets breast_cancer,digits]
-[--out FILE] [--before-src DIR]`` (``--before-src``: one more column, mlplab-api run with
-the mlplab of ``DIR``, e.g. an earlier commit's ``src`` from ``git archive``, for a
-same-run before/after).
+[--out FILE] [--before-src DIR]`` (``--before-src``: one more column, mlplab-api-pandas
+run with the mlplab of ``DIR``, e.g. an earlier commit's ``src`` from ``git archive``, for
+a same-run before/after).
 """
 
 from __future__ import annotations
@@ -45,13 +51,23 @@ from pathlib import Path
 HIDDEN = {"breast_cancer": (16, 8), "digits": (32, 16)}
 EPOCHS, BATCH, LR, MU = 100, 32, 0.01, 0.9  # α in PyTorch's convention
 
-PRELUDE = """
+READ_PANDAS = """
 import json, sys
 import numpy as np
 import pandas as pd
 df = pd.read_csv(sys.argv[1])
 y_all = df.pop("target").to_numpy()
 X_all = df.to_numpy(dtype=np.float32)
+"""
+READ_MLPLAB = """
+import json, sys
+import numpy as np
+import mlplab
+data = mlplab.read_csv(sys.argv[1], target="target")
+y_all = data.classes[data.y]
+X_all = data.X.astype(np.float32)
+"""
+PRELUDE = """
 order = np.random.default_rng(0).permutation(len(y_all))
 cut = len(order) - -(-len(order) // 4)
 tr, te = order[:cut], order[cut:]
@@ -65,15 +81,17 @@ binary = len(classes) == 2
 EPOCHS, BATCH, LR, MU = {EPOCHS}, {BATCH}, {LR}, {MU}
 """
 
-SCRIPTS = {
-    "mlplab-api": """
+MLPLAB_API = """
 import mlplab
 sizes = [X_tr.shape[1], *hidden, 1 if binary else len(classes)]
 net = mlplab.Network(sizes, hidden="relu", output="binary" if binary else "multiclass", seed=0)
 opt = mlplab.optimizers.momentum(lr=LR / (1 - MU), beta=MU)
 mlplab.fit(net, X_tr, y_tr, optimizer=opt, epochs=EPOCHS, batch_size=BATCH, seed=0)
 print(json.dumps({"accuracy": float(np.mean(net.predict(X_te) == y_te))}))
-""",
+"""
+SCRIPTS = {
+    "mlplab-api": MLPLAB_API,
+    "mlplab-api-pandas": MLPLAB_API,
     "scikit-learn": """
 from sklearn.neural_network import MLPClassifier
 clf = MLPClassifier(hidden, solver="sgd", learning_rate_init=LR, momentum=MU,
@@ -204,7 +222,8 @@ def commands(folder: Path, csv: Path, dataset: str) -> dict[str, list[str]]:
     prelude = prelude.replace("{LR}", str(LR)).replace("{MU}", str(MU))
     for name, body in SCRIPTS.items():
         script = folder / f"ttm_{name.replace('-', '_')}.py"  # never jax.py: it would shadow jax
-        script.write_text(textwrap.dedent(prelude) + textwrap.dedent(body))
+        read = READ_MLPLAB if name == "mlplab-api" else READ_PANDAS  # each library's own way
+        script.write_text(textwrap.dedent(read + prelude) + textwrap.dedent(body))
         out[name] = [sys.executable, str(script), str(csv), hidden]
     return out
 
@@ -225,7 +244,7 @@ def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     return wall, usage.ru_maxrss / 1024, float(acc)
 
 
-BEFORE = "mlplab-api-before"  # mlplab-api with another mlplab (--before-src): same-run A/B
+BEFORE = "mlplab-api-before"  # mlplab-api-pandas with another mlplab (--before-src): A/B
 
 
 def measure(
@@ -248,7 +267,7 @@ def measure(
         folder = Path(tmp)
         for ds in datasets:
             cmds = commands(folder, write_csv(ds, folder), ds)
-            cmds[BEFORE] = cmds["mlplab-api"]
+            cmds[BEFORE] = cmds["mlplab-api-pandas"]  # an earlier mlplab has no read_csv
             res: dict[str, dict[str, list[float]]] = {
                 k: {"wall": [], "rss": [], "acc": []} for k in impls
             }
@@ -286,7 +305,9 @@ def report(results: dict[str, dict], rounds: int, cmd: str, minutes: float) -> s
         f"Python {platform.python_version()}, NumPy {np.__version__}, "
         f"{_dt.datetime.now():%Y-%m-%d %H:%M} (load average at the end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}). Each process imports its "
-        f"library, reads the CSV file, trains {EPOCHS} epochs (batch {BATCH}, SGD with "
+        "library, reads the CSV file its library's own way (mlplab-api: `mlplab.read_csv`; "
+        "mlplab-api-pandas and the others: `pandas.read_csv`), "
+        f"trains {EPOCHS} epochs (batch {BATCH}, SGD with "
         "momentum 0.9), predicts the held-out quarter and prints its accuracy "
         "(benchmarks/time_to_model.py says exactly what each does). Median of "
         f"{rounds} interleaved rounds (order rotating); ratio = other's median wall time / "
@@ -317,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--datasets", default="breast_cancer,digits")
-    ap.add_argument("--impls", default="mlplab-api,mlplab-cli,scikit-learn,pytorch,jax")
+    ap.add_argument(
+        "--impls", default="mlplab-api,mlplab-api-pandas,mlplab-cli,scikit-learn,pytorch,jax"
+    )
     ap.add_argument("--out", default=None, help="write the Markdown report here")
     ap.add_argument(
         "--before-src",
@@ -334,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         or importlib.util.find_spec("torch" if i == "pytorch" else "jax")
     ]
     if args.before_src is not None:
-        impls.insert(impls.index("mlplab-api") + 1, BEFORE)
+        impls.insert(impls.index("mlplab-api-pandas") + 1, BEFORE)
     t0 = time.perf_counter()
     results = measure(args.datasets.split(","), args.rounds, impls, args.before_src)
     cmd = "python benchmarks/time_to_model.py " + " ".join(

@@ -35,7 +35,11 @@ from mlplab.train.callbacks import (
     ReduceLROnPlateau,
 )
 
-_LAZY = {"MLPClassifier": "mlplab.sklearn.estimators", "MLPRegressor": "mlplab.sklearn.estimators"}
+_LAZY = {
+    "MLPClassifier": "mlplab.sklearn.estimators",
+    "MLPRegressor": "mlplab.sklearn.estimators",
+    "read_csv": "mlplab.persist.csvdata",  # CSV reading loads only when a file is read
+}
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
 _OLD_PATHS = frozenset(
     (
@@ -58,13 +62,15 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, as type checkers see i
     from mlplab import network as network
     from mlplab import progress as progress
     from mlplab import training as training
+    from mlplab.persist.csvdata import read_csv
     from mlplab.sklearn.estimators import MLPClassifier, MLPRegressor
 
 
 def __getattr__(name: str) -> object:
     import importlib
 
-    # The estimators import scikit-learn: load them on first use so `import mlplab` stays fast.
+    # The estimators import scikit-learn, the CSV readers their modules: load them on first
+    # use so `import mlplab` stays fast.
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _OLD_PATHS:
@@ -95,6 +101,7 @@ __all__ = [
     "load_dataset",
     "load_with_header",
     "optimizers",
+    "read_csv",
     "save",
     "schedules",
 ]

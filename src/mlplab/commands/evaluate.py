@@ -37,9 +37,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """The metrics as a dict (what ``--json`` prints)."""
     import numpy as np
-    from sklearn import metrics
 
     from mlplab.persist.csvdata import frame_labels, target_values
+    from mlplab.train.metrics import _confusion  # scikit-learn's counts, without importing it
 
     target = target or model.target
     if not target:
@@ -57,6 +57,8 @@ def evaluate(
         pred = model.predict_values(X)
         if pred.shape[1] != 1:
             raise ValueError("evaluate handles single-output regression models only")
+        from sklearn import metrics  # its R², MSE and MAE, as always (a classifier: none)
+
         out["r2"] = float(metrics.r2_score(y, pred[:, 0]))
         out["mse"] = float(metrics.mean_squared_error(y, pred[:, 0]))
         out["mae"] = float(metrics.mean_absolute_error(y, pred[:, 0]))
@@ -71,7 +73,7 @@ def evaluate(
     # −(1/n) Σ log P(true class), with P clipped away from 0 so one sure mistake stays finite
     out["log_loss"] = float(-np.log(np.clip(P[np.arange(len(y)), y], 1e-15, 1.0)).mean())
     out["classes"] = model.labels.tolist()
-    out["confusion_matrix"] = metrics.confusion_matrix(y, pred, labels=np.arange(K)).tolist()
+    out["confusion_matrix"] = _confusion(y, pred, K).tolist()
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +34,8 @@ from mlplab.persist.csvexact import (
     read_features,
     read_table,
 )
-from mlplab.persist.csvfast import Frame, read_frame
-from mlplab.persist.csvrows import Parsed, encode, keep_rows, read_for_plan
+from mlplab.persist.csvfast import Frame, read_frame, read_small_frame
+from mlplab.persist.csvsmall import factorize
 from mlplab.persist.tableplan import (
     TablePlan,
     _number_text,
@@ -46,6 +46,9 @@ from mlplab.persist.tableplan import (
     number_error,
     numbers,
 )
+
+if TYPE_CHECKING:  # csvrows (threads, pandas' chunks) loads only for a file pandas reads
+    from mlplab.persist.csvrows import Parsed
 
 __all__ = [
     "MAX_CLASSES_FOR_INTEGERS",
@@ -59,6 +62,7 @@ __all__ = [
     "labels",
     "match_labels",
     "numeric",
+    "read_csv",
     "read_features",
     "read_frame",
     "read_table",
@@ -95,9 +99,7 @@ class TrainingData:
 def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y): the sorted labels (int64 when every label is an integer, else str) and
     each row's index into them."""
-    import pandas as pd
-
-    codes, uniq = pd.factorize(text)
+    codes, uniq = factorize(text)
     values = [_parse(u) for u in uniq]
     if all(v is not None for v in values) and integer_labels(np.array(values, dtype=float)):
         labels = np.array(values).astype(np.int64)
@@ -184,6 +186,11 @@ def _read(
         return path, None
     # The target is not read as text: numbers stay numbers (fast); text labels are text.
     text = [n for n in [options.get("id_column"), *options.get("categorical", ())] if n]
+    small = read_small_frame(check_file(path), sep, text)  # without pandas, or None
+    if small is not None:
+        return small, None
+    from mlplab.persist.csvrows import read_for_plan
+
     fast = read_for_plan(check_file(path), sep, target, text, options)
     return fast if fast is not None else (read_frame(path, sep, text=text), None)
 
@@ -208,6 +215,8 @@ def training_data(
     t = frame.index(target)
     plan = TablePlan.choose(frame, target, **plan_options)
     if parsed is not None:  # the features were parsed straight into the codes matrix
+        from mlplab.persist.csvrows import encode, keep_rows
+
         R = encode(plan, frame, parsed, allow_missing=plan.missing != "error")
     else:
         R = plan.codes(frame, allow_missing=plan.missing != "error", release=frame is not path)
@@ -229,7 +238,11 @@ def training_data(
     else:
         y, task, classes = _coded_target(frame, t, *labels, task, keep)
     data = TrainingData(None, y, plan.output_names, target, task, inferred, classes)
-    data.plan, data.codes = plan, (R if keep.all() else keep_rows(R, keep) if parsed else R[keep])
+    if keep.all():
+        data.codes = R
+    else:  # rows dropped in place when they were parsed into M, else a copy
+        data.codes = keep_rows(R, keep) if parsed is not None else R[keep]
+    data.plan = plan
     data.n_dropped = int((~keep).sum())
     return data
 
@@ -249,6 +262,61 @@ def read_training_csv(
     data.plan.fit_fill(data.codes)
     data.X = data.features()
     return data
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    target: str,
+    task: str | None = None,
+    *,
+    sep: str | None = None,
+    **options: Any,
+) -> TrainingData:
+    r"""A CSV file as the network's inputs and targets, read as ``mlplab train --data``
+    reads it (exposed as ``mlplab.read_csv``).
+
+    Small files (below 2 MiB) are read without importing pandas
+    (:mod:`mlplab.persist.csvsmall`: the stdlib ``csv`` module, Python's ``float``), larger
+    ones by pandas' C parser; both give the same arrays, bit for bit, and the same errors,
+    which name the file, line and column of a problem (a :class:`CSVError`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file: a header row, then one row per sample.
+    target : str
+        The name of the target column.
+    task : {"classification", "regression"} or None
+        None infers it: text labels or at most 20 distinct integers are classes.
+    sep : str or None
+        The separator; None detects ``,`` ``;`` tab or ``|``.
+    **options
+        The columns and empty cells, as :meth:`TablePlan.choose` takes them: ``features``,
+        ``drop``, ``id_column``, ``categorical``, ``missing`` (``"error"``, ``"drop"``,
+        ``"mean"``, ``"median"``: fill values from all rows here), ``unknown``.
+
+    Returns
+    -------
+    TrainingData
+        ``X`` (n_rows, n_inputs) float64, categories one-hot; ``y`` (n_rows,) int64 indices
+        into ``classes`` (sorted labels) for classification, float64 values for regression;
+        ``feature_names`` (n_inputs,), ``task``, and ``plan``, the :class:`TablePlan` that
+        reads later files the same way (``plan.transform(path)``) and goes into a model file
+        (``mlplab.save(net, path, data_info=plan.data_info(task, classes))``).
+
+    Examples
+    --------
+    >>> import os, tempfile, mlplab
+    >>> path = os.path.join(tempfile.mkdtemp(), "towns.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("area,town,label\n52.5,north,yes\n75,south,no\n61,north,no\n")
+    >>> data = mlplab.read_csv(path, target="label")
+    >>> data.X.tolist(), data.y.tolist(), data.classes.tolist()
+    ([[52.5, 1.0, 0.0], [75.0, 0.0, 1.0], [61.0, 1.0, 0.0]], [1, 0, 0], ['no', 'yes'])
+    >>> data.feature_names
+    ['area', 'town=north', 'town=south']
+    """
+    return read_training_csv(path, target, task, sep=sep, **options)
 
 
 def target_values(frame: Frame, name: str) -> np.ndarray:

@@ -29,13 +29,13 @@ import itertools
 import os
 import warnings
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlplab.persist import csvsmall
 from mlplab.persist.csvexact import CSVError, check_file, iter_records, locate, no_column
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 
@@ -245,7 +245,7 @@ def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[di
     # differently within a chunk); the chunks are small already.
     options.update(dtype={k: str for k in text}, index_col=False, low_memory=False)
     options.update(keep_default_na=False, na_values=[""], quotechar='"', encoding="utf-8")
-    rows = max(1024, CHUNK_CELLS // len(hdr.columns))
+    rows = chunk_rows(len(hdr.columns))
     try:
         with raw, pd.read_csv(raw, engine="c", chunksize=rows, **options) as chunks:
             reader = _keep_buffers(chunks)
@@ -261,6 +261,11 @@ def range_chunks(raw: _Range, hdr: Header, text: Collection[int]) -> Iterator[di
                 yield _width_checked(columns, len(hdr.columns))
     except pd.errors.EmptyDataError:
         return
+
+
+def chunk_rows(n_columns: int) -> int:
+    """The rows of one chunk that pandas reads (and types) at a time."""
+    return max(1024, CHUNK_CELLS // n_columns)
 
 
 def _width_checked(columns: dict[int, Any], n: int) -> dict[int, Any]:
@@ -334,6 +339,8 @@ def _read_ranges(
     ranges = list(itertools.pairwise(cuts))
     if len(ranges) == 1:
         return [_read_range(path, *ranges[0], hdr, keep, text)]
+    from concurrent.futures import ThreadPoolExecutor  # large files only: not at import
+
     with ThreadPoolExecutor(len(ranges)) as pool:
         return list(pool.map(lambda r: _read_range(path, r[0], r[1], hdr, keep, text), ranges))
 
@@ -407,6 +414,8 @@ def read_frame(
         return _checked_rows(frame)
     idx = [k for k, c in enumerate(hdr.columns) if keep is None or c in keep]
     text_idx = {k for k, c in enumerate(hdr.columns) if c in text and k in idx}
+    if (small := _small(path, hdr, idx, text_idx)) is not None:
+        return small
     import pandas as pd
 
     try:
@@ -423,6 +432,33 @@ def read_frame(
     if last_empty and _may_have_short_rows(path, hdr, frame.n_rows):
         frame.check_structure()
     return _checked_rows(frame)
+
+
+def _small(path: Path, hdr: Header, keep: list[int], text: set[int]) -> Frame | None:
+    """A small file read without pandas (:mod:`~mlplab.persist.csvsmall`), or None."""
+    if os.path.getsize(path) - hdr.start >= csvsmall.SMALL_BYTES:
+        return None
+    n = len(hdr.columns)
+    got = csvsmall.read_small(path, hdr.start, hdr.line, hdr.sep, n, keep, text, chunk_rows(n))
+    if got is None:
+        return None
+    return _checked_rows(Frame(path, hdr.columns, got[0], hdr.sep, hdr.line, _lines=got[1]))
+
+
+def read_small_frame(path: Path, sep: str | None, text: Collection[str] = ()) -> Frame | None:
+    """:func:`read_frame` of every column of a small file without pandas, or None (then
+    :func:`read_frame` or a faster reader of large files reads it with pandas)."""
+    if (sep is not None and len(sep) != 1) or os.path.getsize(path) >= csvsmall.SMALL_BYTES:
+        return None
+    hdr = read_header(path, sep)
+    if hdr is None:
+        return None
+    return _small(
+        path,
+        hdr,
+        list(range(len(hdr.columns))),
+        {k for k, c in enumerate(hdr.columns) if c in text},
+    )
 
 
 def _checked_rows(frame: Frame) -> Frame:

@@ -35,6 +35,7 @@ import numpy as np
 
 from mlplab.persist.csvexact import CSVError
 from mlplab.persist.csvfast import Frame, from_dataframe
+from mlplab.persist.csvsmall import factorize
 
 MISSING = ("error", "drop", "mean", "median")
 UNKNOWN = ("error", "zero")
@@ -76,9 +77,7 @@ def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     converted once (pandas hashes them in C): text columns repeat, so work per row stays
     in NumPy.
     """
-    import pandas as pd
-
-    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    codes, uniq = factorize(values)
     return codes, np.array([_text_of(u) for u in uniq] + [""], dtype=object)
 
 
