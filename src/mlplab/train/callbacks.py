@@ -283,6 +283,21 @@ class ReduceLROnPlateau(Callback):
         _load(self, state)
 
 
+def _norm_value(x: Any) -> Any:
+    """‖x‖₂ as ``float(np.linalg.norm(x))`` gives it, bit for bit, for NumPy arrays.
+
+    ``np.linalg.norm`` computes ``sqrt(x.ravel(order="K") · itself)``; the same three
+    operations here skip its argument handling (≈ 1.5 µs a call, paid per layer and step).
+    float64 takes ``math.sqrt`` (correctly rounded, as ``np.sqrt``); float32 keeps the
+    float32 square root. Other namespaces: the device value of ``_xp.norm``.
+    """
+    if type(x) is not np.ndarray or x.dtype.kind != "f":
+        return _xp.loss_value(_xp.norm(x))
+    r = x.ravel(order="K")
+    s = r.dot(r)
+    return math.sqrt(s) if r.dtype == np.float64 else float(np.sqrt(s))
+
+
 class GradientNormLogger(Callback):
     """Log the per-layer gradient norms ‖dW[l]‖_F (and ‖db[l]‖), averaged over each epoch.
 
@@ -305,9 +320,9 @@ class GradientNormLogger(Callback):
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         """After each parameter update; ``logs`` has ``loss`` and ``size``."""
         for l, g in enumerate(self.trainer.grads):
-            self._sum[l] += _xp.loss_value(_xp.norm(g.W))
+            self._sum[l] += _norm_value(g.W)
             if self.biases:
-                self._sum_b[l] += _xp.loss_value(_xp.norm(g.b))
+                self._sum_b[l] += _norm_value(g.b)
         self._count += 1
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
