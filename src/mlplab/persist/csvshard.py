@@ -70,7 +70,7 @@ from mlplab.persist.tableplan import (
 from mlplab.train.exactsum import column_sums, mean
 from mlplab.train.mpi import agree, exchange_rows
 from mlplab.train.rootorder import RootOrder
-from mlplab.train.rows import MappedRows
+from mlplab.train.rows import MappedRows, Skipping
 
 __all__ = ["Shard", "read_shard", "sharded_training_data"]
 
@@ -364,7 +364,7 @@ def _gather_block(
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
     stay = ordered[me:mine] - lo
     if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
-        return MappedRows([R], stay), take_rows(y, stay)
+        return MappedRows([R], _skipping(stay, own, 0)), take_rows(y, stay)
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
@@ -383,4 +383,20 @@ def _gather_block(
         + [take_rows(y, stay)]
         + [p[1] for p in parts[comm.rank :]]
     )
-    return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)
+    rows = _skipping(index, own, below)
+    return MappedRows([got[:below], R, got[below:]], rows), np.concatenate(ys)
+
+
+def _skipping(index: np.ndarray, own: np.ndarray, below: int) -> np.ndarray | Skipping:
+    """``index`` (sorted rows of the parts: ``below`` received rows, then the rank's
+    rows, ``own`` marking its training rows, then received rows) as the rows from its
+    first to its last less the test rows between (:class:`Skipping`: 4 bytes a test row
+    instead of a training row), when that is the same set (else ``index`` as it is)."""
+    if index.shape[0] == 0:
+        return index
+    lo, hi = int(index[0]), int(index[-1]) + 1
+    a, b = max(lo - below, 0), min(hi - below, own.shape[0])  # my rows inside lo:hi
+    skip = (np.flatnonzero(~own[a:b]) + (a + below)).astype(index.dtype)
+    if hi - lo - skip.shape[0] != index.shape[0]:  # other rows between: keep the index
+        return index
+    return Skipping(lo, hi, skip)

@@ -187,9 +187,44 @@ class MappedRows:
             f.check()
 
 
-def _index(index: Any) -> np.ndarray:
+class Skipping:
+    """The rows ``lo:hi`` less the sorted rows ``skip``, as an index of
+    :class:`MappedRows`, without an array over the rows kept: a rank's training rows of
+    a CSV file are its rows less its test rows (:mod:`mlplab.persist.csvshard`), so it
+    holds 4 bytes a test row rather than 4 a training row.
+
+    Row i is ``lo + i + c``, c the number of skipped rows below it: the number of j with
+    ``skip[j] - j <= lo + i`` (one ``searchsorted``).
+
+    Examples
+    --------
+    >>> Skipping(2, 9, np.array([4, 5, 7]))[np.arange(4)].tolist()
+    [2, 3, 6, 8]
+    """
+
+    def __init__(self, lo: int, hi: int, skip: np.ndarray) -> None:
+        skip = np.asarray(skip)
+        if skip.size and (skip[0] < lo or skip[-1] >= hi or (np.diff(skip) <= 0).any()):
+            raise ValueError(f"skip must be sorted distinct rows of {lo}:{hi}")
+        self.lo, self.hi = int(lo), int(hi)
+        self.u = skip - np.arange(skip.shape[0], dtype=skip.dtype)  # non-decreasing
+        self.shape = (self.hi - self.lo - int(skip.shape[0]),)
+        self.dtype = np.dtype(np.int64)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            key = np.arange(self.shape[0])[key]
+        at = self.lo + np.asarray(key, dtype=np.int64)
+        if at.size and (at.min() < self.lo or at.max() >= self.lo + self.shape[0]):
+            raise IndexError(f"rows out of range for {self.shape[0]} rows")
+        return at + np.searchsorted(self.u, at, side="right")
+
+
+def _index(index: Any) -> np.ndarray | Skipping:
     """Row indices as int64, or as they are when int32 (4 bytes a row: a rank's rows of
-    a large file, :mod:`mlplab.persist.csvshard`)."""
+    a large file, :mod:`mlplab.persist.csvshard`) or :class:`Skipping`."""
+    if isinstance(index, Skipping):
+        return index
     idx = np.asarray(index)
     return idx if idx.dtype in (np.int32, np.int64) else idx.astype(np.int64)
 
