@@ -90,6 +90,12 @@ def test_skipping_is_the_rows_less_the_skipped_ones():
         assert got.shape == want.shape
         np.testing.assert_array_equal(got[np.arange(want.shape[0])], want)
         np.testing.assert_array_equal(got[1::2], want[1::2])
+        a, b = sorted(rng.integers(0, want.shape[0] + 1, 2).tolist())
+        part = got[a:b]  # a view sharing the skipped rows when not empty
+        assert isinstance(part, Skipping) or a == b
+        np.testing.assert_array_equal(part[np.arange(b - a)], want[a:b])
+        if b - a > 2:
+            np.testing.assert_array_equal(part[1:-1][np.arange(b - a - 2)], want[a + 1 : b - 1])
         pick = rng.integers(0, max(1, want.shape[0]), 5) if want.shape[0] else []
         np.testing.assert_array_equal(got[pick], want[pick])
     with pytest.raises(IndexError, match="out of range"):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class MappedRows:
         idx = np.asarray(index, dtype=np.int64)
         return self._through(idx if self.index is None else self.index[idx])
 
-    def _through(self, idx: np.ndarray) -> MappedRows:
+    def _through(self, idx: np.ndarray | Skipping) -> MappedRows:
         out = MappedRows.__new__(MappedRows)
         out.__dict__.update(self.__dict__)
         out.index, out.shape = idx, (int(idx.shape[0]), self.shape[1])
@@ -194,30 +194,52 @@ class Skipping:
     holds 4 bytes a test row rather than 4 a training row.
 
     Row i is ``lo + i + c``, c the number of skipped rows below it: the number of j with
-    ``skip[j] - j <= lo + i`` (one ``searchsorted``).
+    ``skip[j] - j <= lo + i`` (one ``searchsorted``). A slice (step 1) is a view.
 
     Examples
     --------
     >>> Skipping(2, 9, np.array([4, 5, 7]))[np.arange(4)].tolist()
     [2, 3, 6, 8]
+    >>> Skipping(2, 9, np.array([4, 5, 7]))[1:][np.arange(3)].tolist()
+    [3, 6, 8]
     """
 
     def __init__(self, lo: int, hi: int, skip: np.ndarray) -> None:
         skip = np.asarray(skip)
         if skip.size and (skip[0] < lo or skip[-1] >= hi or (np.diff(skip) <= 0).any()):
             raise ValueError(f"skip must be sorted distinct rows of {lo}:{hi}")
-        self.lo, self.hi = int(lo), int(hi)
+        self.lo, self.shift = int(lo), 0
         self.u = skip - np.arange(skip.shape[0], dtype=skip.dtype)  # non-decreasing
-        self.shape = (self.hi - self.lo - int(skip.shape[0]),)
+        self.shape = (int(hi) - self.lo - int(skip.shape[0]),)
         self.dtype = np.dtype(np.int64)
 
-    def __getitem__(self, key: Any) -> np.ndarray:
+    @overload
+    def __getitem__(self, key: slice) -> np.ndarray | Skipping: ...
+    @overload
+    def __getitem__(self, key: np.ndarray | list[int]) -> np.ndarray: ...
+    def __getitem__(self, key: Any) -> np.ndarray | Skipping:
         if isinstance(key, slice):
-            key = np.arange(self.shape[0])[key]
-        at = self.lo + np.asarray(key, dtype=np.int64)
-        if at.size and (at.min() < self.lo or at.max() >= self.lo + self.shape[0]):
+            part = range(self.shape[0])[key]
+            if part.step != 1 or len(part) == 0:
+                return self[np.asarray(part, dtype=np.int64)]
+            return self._view(part.start, part.stop)
+        at = np.asarray(key, dtype=np.int64)
+        if at.size and (at.min() < 0 or at.max() >= self.shape[0]):
             raise IndexError(f"rows out of range for {self.shape[0]} rows")
-        return at + np.searchsorted(self.u, at, side="right")
+        at = at + self.lo
+        q = at - self.shift
+        if q.size and q.max() <= np.iinfo(self.u.dtype).max:  # else u would be cast whole
+            q = q.astype(self.u.dtype)
+        return at + np.searchsorted(self.u, q, side="right")
+
+    def _view(self, i0: int, i1: int) -> Skipping:
+        """Rows ``i0:i1`` (not empty), sharing ``u``: the skips below them are dropped."""
+        out = Skipping.__new__(Skipping)
+        first = int(self[np.array([i0])][0])
+        c0 = first - self.lo - i0  # the skipped rows below it
+        out.lo, out.u, out.shift = first, self.u[c0:], self.shift + c0
+        out.shape, out.dtype = (i1 - i0,), self.dtype
+        return out
 
 
 def _index(index: Any) -> np.ndarray | Skipping:
