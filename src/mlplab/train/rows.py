@@ -206,7 +206,7 @@ class Skipping:
 
     def __init__(self, lo: int, hi: int, skip: np.ndarray) -> None:
         skip = np.asarray(skip)
-        if skip.size and (skip[0] < lo or skip[-1] >= hi or (np.diff(skip) <= 0).any()):
+        if skip.size and (skip[0] < lo or skip[-1] >= hi or (skip[1:] <= skip[:-1]).any()):
             raise ValueError(f"skip must be sorted distinct rows of {lo}:{hi}")
         self.lo, self.shift = int(lo), 0
         self.u = skip - np.arange(skip.shape[0], dtype=skip.dtype)  # non-decreasing
@@ -226,11 +226,13 @@ class Skipping:
         at = np.asarray(key, dtype=np.int64)
         if at.size and (at.min() < 0 or at.max() >= self.shape[0]):
             raise IndexError(f"rows out of range for {self.shape[0]} rows")
-        at = at + self.lo
-        q = at - self.shift
-        if q.size and q.max() <= np.iinfo(self.u.dtype).max:  # else u would be cast whole
-            q = q.astype(self.u.dtype)
-        return at + np.searchsorted(self.u, q, side="right")
+        top = self.lo - self.shift + (self.shape[0] - 1)  # the largest key searched
+        small = self.u.dtype if top <= np.iinfo(self.u.dtype).max else np.dtype(np.int64)
+        q = np.add(at, self.lo - self.shift, dtype=small)  # the keys in u's dtype: no cast
+        out: np.ndarray = np.searchsorted(self.u, q, side="right")  # of u, whole, per call
+        out += at
+        out += self.lo
+        return out
 
     def _view(self, i0: int, i1: int) -> Skipping:
         """Rows ``i0:i1`` (not empty), sharing ``u``: the skips below them are dropped."""
