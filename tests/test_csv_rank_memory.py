@@ -14,7 +14,6 @@ from mlplab.persist.csvdata import training_data
 from mlplab.persist.csvrows import keep_rows
 from mlplab.persist.csvshard import sharded_training_data
 from mlplab.persist.npydata import file_blocks
-from mlplab.train.rows import Skipping
 
 
 class OneRank:
@@ -75,33 +74,6 @@ def test_the_rows_are_held_once_and_read_as_one_process_reads_them(table, missin
     np.testing.assert_array_equal(X_te, one.features(i_te))  # the split's order
     assert np.array_equal(d.X_train.relabel, file_blocks(np.asarray(i_tr), len(idx), 0, 1)[2])
     assert d.n_dropped == (40 + 1 if missing == "drop" else 0)
-    # the training rows' index: the rows less the test rows, 4 bytes a test row
-    assert isinstance(d.X_train.index, Skipping)
-    assert d.X_train.index.u.nbytes == 4 * d.X_test.shape[0]
-
-
-def test_skipping_is_the_rows_less_the_skipped_ones():
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        n, lo = int(rng.integers(0, 60)), int(rng.integers(0, 5))
-        skipped = rng.random(n) < rng.random()
-        want = np.flatnonzero(~skipped) + lo
-        got = Skipping(lo, lo + n, (np.flatnonzero(skipped) + lo).astype(np.int32))
-        assert got.shape == want.shape
-        np.testing.assert_array_equal(got[np.arange(want.shape[0])], want)
-        np.testing.assert_array_equal(got[1::2], want[1::2])
-        a, b = sorted(rng.integers(0, want.shape[0] + 1, 2).tolist())
-        part = got[a:b]  # a view sharing the skipped rows when not empty
-        assert isinstance(part, Skipping) or a == b
-        np.testing.assert_array_equal(part[np.arange(b - a)], want[a:b])
-        if b - a > 2:
-            np.testing.assert_array_equal(part[1:-1][np.arange(b - a - 2)], want[a + 1 : b - 1])
-        pick = rng.integers(0, max(1, want.shape[0]), 5) if want.shape[0] else []
-        np.testing.assert_array_equal(got[pick], want[pick])
-    with pytest.raises(IndexError, match="out of range"):
-        Skipping(0, 5, np.array([1]))[np.array([4])]
-    with pytest.raises(ValueError, match="sorted distinct rows of 0:5"):
-        Skipping(0, 5, np.array([3, 1]))
 
 
 def test_keep_rows_drops_rows_in_place(monkeypatch):

@@ -70,7 +70,7 @@ from mlplab.persist.tableplan import (
 from mlplab.train.exactsum import column_sums, mean
 from mlplab.train.mpi import agree, exchange_rows
 from mlplab.train.rootorder import RootOrder
-from mlplab.train.rows import MappedRows, Skipping
+from mlplab.train.rows import MappedRows
 
 __all__ = ["Shard", "read_shard", "sharded_training_data"]
 
@@ -335,7 +335,7 @@ def sharded_training_data(
         fit_fill_global(plan, R, comm, own)
     X_te = MappedRows([R], test).encoded(plan.expand, width)  # fill, one-hot: when read
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
-    X_tr, y_tr = _gather_block(R, y, lo, own, test, cut, comm)
+    X_tr, y_tr = _gather_block(R, y, lo, own, cut, comm)
     X_tr = X_tr.encoded(plan.expand, width)
     if comm.size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
@@ -349,18 +349,11 @@ def sharded_training_data(
 
 
 def _gather_block(
-    R: np.ndarray,
-    y: np.ndarray,
-    lo: int,
-    own: np.ndarray,
-    test: np.ndarray,
-    cut: list[int],
-    comm: Any,
+    R: np.ndarray, y: np.ndarray, lo: int, own: np.ndarray, cut: list[int], comm: Any
 ) -> tuple[MappedRows, np.ndarray]:
     """This rank's block of the training rows in file order (``own``: which of the
-    rank's rows are training rows, ``test`` the others; ``cut``: rows
-    ``cut[r]:cut[r + 1]`` of them go to rank r,
-    :func:`~mlplab.persist.csvsplit.training_blocks`), without copying ``R``.
+    rank's rows are training rows; ``cut``: rows ``cut[r]:cut[r + 1]`` of them go to
+    rank r, :func:`~mlplab.persist.csvsplit.training_blocks`), without copying ``R``.
 
     The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows
     it holds stay in ``R``, the few around the edges of the ranks' parts move (one
@@ -371,7 +364,7 @@ def _gather_block(
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
     stay = ordered[me:mine] - lo
     if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
-        return MappedRows([R], _skipping(stay, test, 0)), take_rows(y, stay)
+        return MappedRows([R], stay), take_rows(y, stay)
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
@@ -390,21 +383,4 @@ def _gather_block(
         + [take_rows(y, stay)]
         + [p[1] for p in parts[comm.rank :]]
     )
-    rows = _skipping(index, test, below)
-    return MappedRows([got[:below], R, got[below:]], rows), np.concatenate(ys)
-
-
-def _skipping(index: np.ndarray, test: np.ndarray, below: int) -> np.ndarray | Skipping:
-    """``index`` (sorted rows of the parts: ``below`` received rows, then the rank's
-    rows, ``test`` its test rows, then received rows) as the rows from its first to
-    its last less the test rows between (:class:`Skipping`: 4 bytes a test row instead
-    of a training row), when that is the same set (else ``index`` as it is)."""
-    if index.shape[0] == 0:
-        return index
-    lo, hi = int(index[0]), int(index[-1]) + 1
-    skip = np.sort(test).astype(index.dtype, copy=False)  # one copy, 4 bytes a test row
-    skip = skip[np.searchsorted(skip, lo - below) : np.searchsorted(skip, hi - below)]
-    skip += below
-    if hi - lo - skip.shape[0] != index.shape[0]:  # other rows between: keep the index
-        return index
-    return Skipping(lo, hi, skip)
+    return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, cast, overload
+from typing import Any, cast
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class MappedRows:
         idx = np.asarray(index, dtype=np.int64)
         return self._through(idx if self.index is None else self.index[idx])
 
-    def _through(self, idx: np.ndarray | Skipping) -> MappedRows:
+    def _through(self, idx: np.ndarray) -> MappedRows:
         out = MappedRows.__new__(MappedRows)
         out.__dict__.update(self.__dict__)
         out.index, out.shape = idx, (int(idx.shape[0]), self.shape[1])
@@ -187,68 +187,9 @@ class MappedRows:
             f.check()
 
 
-class Skipping:
-    """The rows ``lo:hi`` less the sorted rows ``skip``, as an index of
-    :class:`MappedRows`, without an array over the rows kept: a rank's training rows of
-    a CSV file are its rows less its test rows (:mod:`mlplab.persist.csvshard`), so it
-    holds 4 bytes a test row rather than 4 a training row.
-
-    Row i is ``lo + i + c``, c the number of skipped rows below it: the number of j with
-    ``skip[j] - j <= lo + i`` (one ``searchsorted``). A slice (step 1) is a view.
-
-    Examples
-    --------
-    >>> Skipping(2, 9, np.array([4, 5, 7]))[np.arange(4)].tolist()
-    [2, 3, 6, 8]
-    >>> Skipping(2, 9, np.array([4, 5, 7]))[1:][np.arange(3)].tolist()
-    [3, 6, 8]
-    """
-
-    def __init__(self, lo: int, hi: int, skip: np.ndarray) -> None:
-        skip = np.asarray(skip)
-        if skip.size and (skip[0] < lo or skip[-1] >= hi or (skip[1:] <= skip[:-1]).any()):
-            raise ValueError(f"skip must be sorted distinct rows of {lo}:{hi}")
-        self.lo, self.shift = int(lo), 0
-        self.u = skip - np.arange(skip.shape[0], dtype=skip.dtype)  # non-decreasing
-        self.shape = (int(hi) - self.lo - int(skip.shape[0]),)
-        self.dtype = np.dtype(np.int64)
-
-    @overload
-    def __getitem__(self, key: slice) -> np.ndarray | Skipping: ...
-    @overload
-    def __getitem__(self, key: np.ndarray | list[int]) -> np.ndarray: ...
-    def __getitem__(self, key: Any) -> np.ndarray | Skipping:
-        if isinstance(key, slice):
-            part = range(self.shape[0])[key]
-            if part.step != 1 or len(part) == 0:
-                return self[np.asarray(part, dtype=np.int64)]
-            return self._view(part.start, part.stop)
-        at = np.asarray(key, dtype=np.int64)
-        if at.size and (at.min() < 0 or at.max() >= self.shape[0]):
-            raise IndexError(f"rows out of range for {self.shape[0]} rows")
-        top = self.lo - self.shift + (self.shape[0] - 1)  # the largest key searched
-        small = self.u.dtype if top <= np.iinfo(self.u.dtype).max else np.dtype(np.int64)
-        q = np.add(at, self.lo - self.shift, dtype=small)  # the keys in u's dtype: no cast
-        out: np.ndarray = np.searchsorted(self.u, q, side="right")  # of u, whole, per call
-        out += at
-        out += self.lo
-        return out
-
-    def _view(self, i0: int, i1: int) -> Skipping:
-        """Rows ``i0:i1`` (not empty), sharing ``u``: the skips below them are dropped."""
-        out = Skipping.__new__(Skipping)
-        first = int(self[np.array([i0])][0])
-        c0 = first - self.lo - i0  # the skipped rows below it
-        out.lo, out.u, out.shift = first, self.u[c0:], self.shift + c0
-        out.shape, out.dtype = (i1 - i0,), self.dtype
-        return out
-
-
-def _index(index: Any) -> np.ndarray | Skipping:
+def _index(index: Any) -> np.ndarray:
     """Row indices as int64, or as they are when int32 (4 bytes a row: a rank's rows of
-    a large file, :mod:`mlplab.persist.csvshard`) or :class:`Skipping`."""
-    if isinstance(index, Skipping):
-        return index
+    a large file, :mod:`mlplab.persist.csvshard`)."""
     idx = np.asarray(index)
     return idx if idx.dtype in (np.int32, np.int64) else idx.astype(np.int64)
 
