@@ -9,8 +9,9 @@ cut into batches of B rows. Here rank 0 (the root) alone holds p and rank 1 (the
 mapper; rank 0 when alone) alone holds ``relabel``, 4 bytes a training row each: the
 root draws p, sends the generator's state to the other ranks (their random stream goes
 on as if they had drawn it: dropout masks come from it) and p to the mapper,
-:data:`GROUP_ROWS` rows at a time; the mapper sends each rank the positions of its own
-rows in each batch (``Scatterv``): 4 bytes a row of its own block. The root keeps p (a
+:data:`GROUP_ROWS` rows at a time, as the batches are read; the mapper sends each rank
+the positions of its own rows in each batch of the group (``Scatterv``): a rank holds its
+rows of one group, not of the epoch. The root keeps p (a
 checkpoint written in the epoch saves it, as one process does). A rank's batches are
 those :meth:`EpochPlan.split` gives it when every rank holds p and ``relabel``: the same
 rows in the same order, so the weights are the same bits.
