@@ -1,13 +1,16 @@
 """Memory of data bigger than one process (issue 18): sharded CSV under MPI, and
 out-of-core training on a memory-mapped .npy.
 
-    python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4]
+    python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4] [--fractions 0.5]
     python benchmarks/outofcore.py npy [--mb 1200] [--limit-mb 600] [--rounds 2]
 
 ``csv``: writes a CSV of 20 float columns and a text label (``--mb`` megabytes) under
 /tmp, then for each K runs ``mpiexec -n K`` of ``train_csv(..., comm=COMM_WORLD)`` for
 one epoch (each rank parses only its byte range) and prints every rank's peak resident
-memory (``ru_maxrss``) against the data's float size (rows × features × 8 bytes) / K.
+memory (``ru_maxrss``) against the data's float size (rows × features × 8 bytes) / K (the
+share); the same on the file's first rows (``--fractions``, default half of them), and
+per K and rank the line through the two: peak = c + s × share (s: bytes held per byte of
+the share; the target is s → 1.0, c the constant of that K and rank).
 
 ``npy``: writes a float64 .npy of ``--mb`` megabytes, then, in child processes,
 (a) loads it in memory under ``RLIMIT_DATA = --limit-mb`` (expected: MemoryError),
@@ -27,6 +30,7 @@ benchmarks/outofcore.py csv``): it does not take the lock.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -126,15 +130,39 @@ def bench_csv(args: argparse.Namespace, folder: Path) -> None:
         small.write_text("".join(f.readline() for _ in range(2001)))
     base = max(r["peak_kb"] for r in ranks(1, small)) / 1024
     print(f"constant (one rank, 2,000 rows): peak RSS {base:.0f} MiB")
-    print("| K | rank | peak RSS (MiB) | float size / K (MiB) | (peak - constant) / share | s |")
-    print("|---|---|---|---|---|---|")
+    # the slope: the same runs on the file's first rows (a fraction of it, whole blocks)
+    sizes = sorted({*(float(f) for f in args.fractions), 1.0}, reverse=True)
+    files = {1.0: (path, rows)}
+    for frac in sizes[1:]:
+        part_rows = max(100_000, int(rows * frac) // 100_000 * 100_000)
+        part = folder / f"part{frac:g}.csv"
+        with open(path) as f, open(part, "w") as g:
+            g.writelines(itertools.islice(f, part_rows + 1))
+        files[frac] = (part, part_rows)
+    print(
+        "| K | rank | rows | peak RSS (MiB) | float size / K (MiB) | (peak - constant) / share "
+        "| seconds |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for k in args.ranks:
-        for r in ranks(k, path):
-            mb = r["peak_kb"] / 1024
-            share = floats / k / 2**20
+        seen: dict[int, list[tuple[float, float]]] = {}
+        for frac in sizes:
+            csv, n = files[frac]
+            share = n * FEATURES * 8 / k / 2**20
+            for r in ranks(k, csv):
+                mb = r["peak_kb"] / 1024
+                seen.setdefault(r["rank"], []).append((share, mb))
+                print(
+                    f"| {k} | {r['rank']} | {n} | {mb:.0f} | {share:.0f} | "
+                    f"{(mb - base) / share:.2f} | {r['seconds']:.1f} |",
+                    flush=True,
+                )
+        for rank, pts in sorted(seen.items()):
+            (s1, m1), (s2, m2) = pts[0], pts[-1]
+            slope = (m1 - m2) / (s1 - s2) if s1 != s2 else float("nan")
             print(
-                f"| {k} | {r['rank']} | {mb:.0f} | {share:.0f} | {(mb - base) / share:.2f} | "
-                f"{r['seconds']:.1f} |",
+                f"fit K={k} rank {rank}: peak = {m1 - slope * s1:.0f} MiB + {slope:.3f} x "
+                f"share (shares {s2:.0f} and {s1:.0f} MiB)",
                 flush=True,
             )
 
@@ -233,6 +261,13 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--limit-mb", type=int, default=600)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument(
+        "--fractions",
+        type=float,
+        nargs="*",
+        default=[0.5],
+        help="csv: also run on these fractions of the file's rows, to fit the slope",
+    )
     args = p.parse_args()
     args.mb = args.mb or (520 if args.what == "csv" else 1200)
     cpu = platform.processor() or platform.machine()

@@ -34,7 +34,7 @@ def ranks(tmp_path_factory):
 @needs_mpi
 def test_the_root_draws_what_every_rank_drew(ranks):
     checks = ("relabel", "no_relabel", "mapper", "test", "blocks", "cut", "batches", "rng")
-    checks += ("batch_gd",)
+    checks += ("batch_gd", "in_order")
     for r, got in enumerate(ranks):
         assert {c: got[c] for c in checks} == dict.fromkeys(checks, True), f"rank {r}"
 
@@ -49,6 +49,9 @@ def test_only_ranks_0_and_1_hold_an_array_over_all_training_rows(ranks):
     for got in ranks[1:]:
         assert got["split_peak"] < whole
         assert got["epoch_peak"] < whole
+    # the batches are cut GROUP_ROWS rows of the permutation at a time: a rank that
+    # neither draws nor maps holds its rows of one group, not 4 bytes a row of its block
+    assert ranks[2]["epoch_peak"] < ranks[2]["own"]
 
 
 @pytest.mark.parametrize("stratify", [False, True])

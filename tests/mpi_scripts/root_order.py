@@ -47,15 +47,17 @@ split_peak = tracemalloc.get_traced_memory()[1]
 source = RootOrder(comm, starts, relabel)
 tracemalloc.reset_peak()
 held = tracemalloc.get_traced_memory()[0]  # rank 1: relabel
+order = source.draw(np.random.default_rng(9), starts[-1], None)
+for batch in source.split(order, B, True):  # one epoch's batches, read as training does
+    del batch
+epoch_peak = tracemalloc.get_traced_memory()[1] - held
+del order
+tracemalloc.stop()
 rng = np.random.default_rng(9)
 got = []
 for places in (False, True, False):
     order = source.draw(rng, starts[-1], None)
-    got.append(source.split(order, B, places))
-    if len(got) == 1:  # one epoch's batches
-        epoch_peak = tracemalloc.get_traced_memory()[1] - held
-del order
-tracemalloc.stop()
+    got.append(list(source.split(order, B, places)))
 
 # the references: every rank draws everything
 rows = np.broadcast_to(np.int8(0), (n,))
@@ -90,8 +92,16 @@ gd = RootOrder(comm, starts, relabel).split(None, None, True)[0]
 plan.batch_size, plan.places = None, True
 want = plan.split(None)[0]
 checks["batch_gd"] = gd.rows is None and np.array_equal(gd.places, want.places)
+lazy = source.split(source.draw(rng, starts[-1], None), B, False)
+later = lazy[len(lazy) - 1]  # the last group: cut now, on every rank
+try:
+    lazy[0]  # a group already left
+    checks["in_order"] = False
+except RuntimeError as exc:
+    checks["in_order"] = "read the batches in order" in str(exc)
 out = comm.gather(
-    {"split_peak": split_peak, "epoch_peak": epoch_peak, "n_train": starts[-1], **checks},
+    {"split_peak": split_peak, "epoch_peak": epoch_peak, "n_train": starts[-1], **checks}
+    | {"own": starts[rank + 1] - starts[rank]},
     root=0,
 )
 if rank == 0:

@@ -10,7 +10,7 @@ process, as PyTorch's ``DistributedSampler`` does it. Batch gradient descent
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -100,11 +100,12 @@ class EpochPlan:
             perm = permutation(rng, self.n_global, small=self.relabel is not None)
         return perm
 
-    def split(self, order: np.ndarray | None) -> list[Batch]:
+    def split(self, order: np.ndarray | None) -> Sequence[Batch]:
         """The epoch's batches from its permutation ``order`` (in the drawn order)."""
         B, n, relabel = self.batch_size, self.n_global, self.relabel
         if self.source is not None:
-            return list(self.source.split(order, B, self.places))
+            batches: Sequence[Batch] = self.source.split(order, B, self.places)
+            return batches  # read in order
         if order is None or B is None:
             return [Batch(None, n, self._all_places())]
         if self.everything and relabel is None:  # one process: the slices are the batches

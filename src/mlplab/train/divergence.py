@@ -98,7 +98,7 @@ def diverged(trainer: Any, run: Any, J: float, batch: int, n_batches: int) -> Di
 
 
 def diverged_on_device(
-    trainer: Any, run: Any, epoch_start_step: int, batches: list[Any]
+    trainer: Any, run: Any, epoch_start_step: int, batches: Sequence[Any]
 ) -> DivergenceError:
     """The error for a step that the device found non-finite (read at the epoch's end).
 

@@ -290,7 +290,7 @@ class Trainer:
         return logs
 
     def _run_batches(
-        self, run: Run, order: Any, batches: list[Batch], first: int, total: Any, correct: Any
+        self, run: Run, order: Any, batches: Sequence[Batch], first: int, total: Any, correct: Any
     ) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch, one checked step each; the running sums."""
         st, every, ctrl_c = self.state, run.checkpoints.every, run.ctrl_c

@@ -9,8 +9,9 @@ cut into batches of B rows. Here rank 0 (the root) alone holds p and rank 1 (the
 mapper; rank 0 when alone) alone holds ``relabel``, 4 bytes a training row each: the
 root draws p, sends the generator's state to the other ranks (their random stream goes
 on as if they had drawn it: dropout masks come from it) and p to the mapper,
-:data:`GROUP_ROWS` rows at a time; the mapper sends each rank the positions of its own
-rows in each batch (``Scatterv``): 4 bytes a row of its own block. The root keeps p (a
+:data:`GROUP_ROWS` rows at a time, as the batches are read; the mapper sends each rank
+the positions of its own rows in each batch of the group (``Scatterv``): a rank holds its
+rows of one group, not of the epoch. The root keeps p (a
 checkpoint written in the epoch saves it, as one process does). A rank's batches are
 those :meth:`EpochPlan.split` gives it when every rank holds p and ``relabel``: the same
 rows in the same order, so the weights are the same bits.
@@ -18,8 +19,8 @@ rows in the same order, so the weights are the same bits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -76,36 +77,37 @@ class RootOrder:
             rng.bit_generator.state = state
         return perm
 
-    def split(self, order: np.ndarray | None, B: int | None, places: bool) -> list[Batch]:
+    def split(self, order: np.ndarray | None, B: int | None, places: bool) -> Sequence[Batch]:
         """This rank's part of each batch of the epoch with permutation ``order`` (read on
-        the root only; None: batch gradient descent)."""
+        the root only; None: batch gradient descent).
+
+        The batches are cut :data:`GROUP_ROWS` rows of the permutation at a time, when
+        the first batch of each group is read (:class:`_Batches`): every rank must read
+        them in order, as the training loop does, and a rank holds its rows of one
+        group, not of the whole epoch."""
         rank = self.comm.Get_rank()
         lo, hi = self.starts[rank], self.starts[rank + 1]
         n = self.starts[-1]
         if order is None or B is None:
             return [Batch(None, n, self._all_places(lo, hi) if places else None)]
-        rows = np.empty(hi - lo, dtype=np.int32)  # my rows, batch after batch
-        where = np.empty(hi - lo, dtype=np.intp) if places else None
-        sizes = np.empty((n + B - 1) // B, dtype=np.int64)  # my rows in each batch
-        group = max(1, GROUP_ROWS // B) * B
-        at = 0
-        for s in range(0, n, group):
-            e = min(s + group, n)
-            got = self._map(self._drawn(order, s, e), B, places)
-            b0, nb = s // B, (e - s + B - 1) // B
-            sizes[b0 : b0 + nb] = self.comm.scatter(got[0], root=self.mapper)
-            m = int(sizes[b0 : b0 + nb].sum())
-            self._scatterv(got[1], rows[at : at + m], got[3])
-            if where is not None:
-                self._scatterv(got[2], where[at : at + m], got[3])
-            at += m
-        if at != hi - lo:  # pragma: no cover - a bug
-            raise RuntimeError("the epoch's batches did not cover this rank's rows")
-        out, at = [], 0
-        for b, m in enumerate(sizes.tolist()):
-            place = None if where is None else where[at : at + m]
-            out.append(Batch(rows[at : at + m], min(B, n - b * B), place))
-            at += m
+        return _Batches(self, order, B, places)
+
+    def _group(self, order: np.ndarray | None, B: int, places: bool, s: int, e: int) -> list[Batch]:
+        """This rank's part of the batches of the permutation's rows ``s:e``."""
+        got = self._map(self._drawn(order, s, e), B, places)
+        sizes = np.asarray(self.comm.scatter(got[0], root=self.mapper), dtype=np.int64)
+        m = int(sizes.sum())
+        rows = np.empty(m, dtype=np.int32)  # my rows, batch after batch
+        self._scatterv(got[1], rows, got[3])
+        where = None
+        if places:
+            where = np.empty(m, dtype=np.intp)
+            self._scatterv(got[2], where, got[3])
+        out, at, n = [], 0, self.starts[-1]
+        for b, k in enumerate(sizes.tolist()):
+            place = None if where is None else where[at : at + k]
+            out.append(Batch(rows[at : at + k], min(B, n - s - b * B), place))
+            at += k
         return out
 
     def _drawn(self, order: np.ndarray | None, s: int, e: int) -> np.ndarray | None:
@@ -164,3 +166,57 @@ class RootOrder:
             parts = [drawn[a:b].copy() for a, b in zip(self.starts, self.starts[1:], strict=False)]
         got: np.ndarray = self.comm.scatter(parts, root=self.mapper)
         return got
+
+
+class _Batches(Sequence[Batch]):
+    """An epoch's batches on one rank (:meth:`RootOrder.split`), cut a group of
+    :data:`GROUP_ROWS` rows at a time (whole batches) when its first batch is read.
+
+    Batches are read in order (a resumed epoch may begin at any batch); cutting a
+    group is collective, so every rank reads the same batches in the same order, as
+    the training loop does. Reading a batch of a group already left raises.
+    """
+
+    def __init__(self, source: RootOrder, order: np.ndarray | None, B: int, places: bool):
+        self.source, self.order, self.B, self.places = source, order, B, places
+        self.n = source.starts[-1]
+        self.group = max(1, GROUP_ROWS // B)  # batches per group
+        self.first, self.held = -1, list[Batch]()  # the group held: batches first..
+        self.covered = 0  # this rank's rows received, from the epoch's first group on
+
+    def __len__(self) -> int:
+        return (self.n + self.B - 1) // self.B
+
+    @overload
+    def __getitem__(self, b: int) -> Batch: ...
+    @overload
+    def __getitem__(self, b: slice) -> Sequence[Batch]: ...
+    def __getitem__(self, b: int | slice) -> Batch | Sequence[Batch]:
+        if isinstance(b, slice):
+            return [self[i] for i in range(len(self))[b]]
+        if not 0 <= b < len(self):
+            raise IndexError(f"batch {b} of {len(self)}")
+        g = b // self.group * self.group
+        if g != self.first:
+            if g < self.first:
+                raise RuntimeError(f"batch {b} was read before: read the batches in order")
+            if self.first == -1 and g != 0:
+                self.covered = -1  # a resumed epoch: no count to check
+            s, e = g * self.B, min((g + self.group) * self.B, self.n)
+            self.held = []  # free the group left before cutting the next
+            self.held = self.source._group(self.order, self.B, self.places, s, e)
+            self.first = g
+            self._check(e)
+        return self.held[b - g]
+
+    def __iter__(self) -> Iterator[Batch]:
+        return (self[b] for b in range(len(self)))
+
+    def _check(self, e: int) -> None:
+        if self.covered < 0:
+            return
+        self.covered += sum(int(x.rows.shape[0]) for x in self.held if x.rows is not None)
+        rank = self.source.comm.Get_rank()
+        own = self.source.starts[rank + 1] - self.source.starts[rank]
+        if e == self.n and self.covered != own:  # pragma: no cover - a bug
+            raise RuntimeError("the epoch's batches did not cover this rank's rows")

@@ -24,6 +24,7 @@ checked on the device, read once per epoch) takes the step.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -247,8 +248,9 @@ def follow_data(trainer: Any, X: Any) -> None:
 # -- after each epoch -------------------------------------------------------------
 
 
-def indices_on(batches: list[Any], xp: Any, device: Any) -> list[Any]:
+def indices_on(batches: Sequence[Any], xp: Any, device: Any) -> list[Any]:
     """The epoch's batches with their index arrays copied to the device in one transfer."""
+    batches = list(batches)  # read once, in order (RootOrder cuts them as they are read)
     if any(b.rows is None for b in batches):
         return batches
     flat = xp.asarray(np.concatenate([b.rows for b in batches]), device=device)
