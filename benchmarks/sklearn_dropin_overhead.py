@@ -28,6 +28,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from _adam_inline import adam_into
 from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
@@ -141,18 +142,8 @@ def inline_step(trainer: Any, run: Any, batch: Any, chain: frozenset[str] = froz
         first, second = cs._sets
         v_new, s_new = second if v is first[0] else first
         t = state.count + 1
-        np.multiply(v, b1_, out=v_new)
-        np.multiply(g, 1 - b1_, out=t0)
-        np.add(v_new, t0, out=v_new)
-        np.multiply(s2, b2_, out=s_new)
-        np.multiply(g, g, out=t0)
-        np.multiply(t0, 1 - b2_, out=t0)
-        np.add(s_new, t0, out=s_new)
         lr_t = lr * (1 - b2_**t) ** 0.5 / (1 - b1_**t)
-        np.sqrt(s_new, out=t0)
-        np.add(t0, eps, out=t0)
-        np.multiply(v_new, -lr_t, out=u)
-        np.divide(u, t0, out=u)
+        adam_into(g, v, s2, (v_new, s_new, u, t0), lr_t, b1_, b2_, eps)
         ug = float(u.dot(g))
         out = stepper.thetas.spare()
         np.add(th, u, out=out)

@@ -13,6 +13,7 @@ import sys
 import time
 
 import numpy as np
+from _adam_inline import adam_into
 from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
@@ -109,19 +110,9 @@ def l2():
 
 
 def adam():
-    b1_, b2_, lr, eps, t = 0.9, 0.999, 1e-3, 1e-8, 5
-    np.multiply(v, b1_, out=v2)
-    np.multiply(g, 1 - b1_, out=t0)
-    np.add(v2, t0, out=v2)
-    np.multiply(s, b2_, out=s2)
-    np.multiply(g, g, out=t0)
-    np.multiply(t0, 1 - b2_, out=t0)
-    np.add(s2, t0, out=s2)
+    b1_, b2_, lr, t = 0.9, 0.999, 1e-3, 5
     lr_t = lr * math.sqrt(1 - b2_**t) / (1 - b1_**t)
-    np.sqrt(s2, out=t0)
-    np.add(t0, eps, out=t0)
-    np.multiply(v2, -lr_t, out=u)
-    np.divide(u, t0, out=u)
+    adam_into(g, v, s, (v2, s2, u, t0), lr_t, b1_, b2_, 1e-8)
 
 
 def check_add():
