@@ -247,23 +247,6 @@ def training_data(
     return data
 
 
-def read_training_csv(
-    path: str | os.PathLike[str], target: str, task: str | None = None, **options: Any
-) -> TrainingData:
-    """Features, encoded target and label encoding for training.
-
-    Classification targets become indices 0..K−1 into ``classes`` (sorted); the task is
-    inferred from the target column when ``task`` is None (see :func:`infer_task`). The
-    fill values of ``missing="mean"``/``"median"`` are fitted on all rows here.
-    """
-    data = training_data(path, target, task, **options)
-    assert data.plan is not None
-    assert data.codes is not None
-    data.plan.fit_fill(data.codes)
-    data.X = data.features()
-    return data
-
-
 def read_csv(
     path: str | os.PathLike[str],
     target: str,
@@ -316,7 +299,16 @@ def read_csv(
     >>> data.feature_names
     ['area', 'town=north', 'town=south']
     """
-    return read_training_csv(path, target, task, sep=sep, **options)
+    data = training_data(path, target, task, sep=sep, **options)
+    assert data.plan is not None
+    assert data.codes is not None
+    data.plan.fit_fill(data.codes)  # missing="mean"/"median": fill values from all rows
+    data.X = data.features()
+    return data
+
+
+read_training_csv = read_csv
+"""The name the CLI's recipes and older code use for :func:`read_csv`."""
 
 
 def target_values(frame: Frame, name: str) -> np.ndarray:
