@@ -15,6 +15,7 @@ import pytest
 import mlplab
 from mlplab.core import optimizers as _opt
 from mlplab.fast import step as fast_step
+from mlplab.train import fitstep
 from mlplab.train.callbacks import Callback
 
 OPTIMIZERS = {
@@ -33,11 +34,14 @@ def _moons(rng: np.random.Generator, n: int = 300) -> tuple[np.ndarray, np.ndarr
 
 
 class _CountInPlace:
-    """Spy on CheckedStep.step: how many steps kept θ in its vector (ran in place)."""
+    """Spy on CheckedStep.step and on mlplab.fit's fused step (mlplab.train.fitstep),
+    which takes the same step on its bound vectors: how many steps kept θ in its vector
+    (ran in place)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.in_place = self.calls = 0
         original = fast_step.CheckedStep.step
+        original_fused = fitstep._Plan.step
 
         def step(obj, J, g, state, params, spare):  # type: ignore[no-untyped-def]
             out = original(obj, J, g, state, params, spare)
@@ -45,7 +49,15 @@ class _CountInPlace:
             self.in_place += out[1] is params
             return out
 
+        def fused(plan, J, state, cs):  # type: ignore[no-untyped-def]
+            out = original_fused(plan, J, state, cs)
+            if out is not None:  # None: the chain's CheckedStep.step takes it (above)
+                self.calls += 1
+                self.in_place += out is not False and plan.net._theta is plan.theta
+            return out
+
         monkeypatch.setattr(fast_step.CheckedStep, "step", step)
+        monkeypatch.setattr(fitstep._Plan, "step", fused)
 
 
 def _fit(X, y, opt, l2=0.0):  # type: ignore[no-untyped-def]

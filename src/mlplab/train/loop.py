@@ -46,6 +46,7 @@ from mlplab.core.network import Network
 from mlplab.core.optimizers import Optimizer, adam
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train import compiled as _compiled_steps
+from mlplab.train import fitstep as _fitstep
 from mlplab.train import lr as _lr
 from mlplab.train import regularize as _regularize
 from mlplab.train.batches import Batch, EpochPlan, resolve_batch_size
@@ -294,7 +295,7 @@ class Trainer:
     ) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch, one checked step each; the running sums."""
         st, every, ctrl_c = self.state, run.checkpoints.every, run.ctrl_c
-        step = self._step if self.fused_step is None else self.fused_step
+        step = self.fused_step or run.fused or self._step  # fused: the same calls, prepared
         for b in range(first, len(batches)):  # the hot loop
             batch = batches[b]
             J, correct_b = step(run, batch, b, len(batches))
@@ -405,6 +406,7 @@ class Trainer:
         _lr.attach(self, run.stepper)  # α × the plateau factor; "lr" in the logs
         self.planned_epochs = max(run.end_epoch - self.epoch, 0)
         run.compiled = _compiled_steps.for_run(self, run, self.planned_epochs)
+        run.fused = _fitstep.for_run(self, run)  # mlplab.fit's step, bound once (fitstep.py)
         run.first_step = self.step
         run.callbacks.on_train_begin({})
         if resumed is not None:

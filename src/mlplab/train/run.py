@@ -88,6 +88,7 @@ class Run:
     val_total: Any = None
     """Σ over the processes when each holds only its own validation rows, else None."""
     compiled: Any = None  # train.compiled.CompiledSteps, when the fit runs them
+    fused: Any = None  # train.fitstep.FitStep, when it runs this fit's steps
 
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
         """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""

@@ -1,0 +1,295 @@
+"""``mlplab.fit``'s training step on NumPy as one function, its views and buffers bound once.
+
+:meth:`Trainer._step <mlplab.train.loop.Trainer._step>` runs a step through a chain of
+general calls — :class:`~mlplab.train.step.BatchGradient` (``workspace_for``, the
+workspace's ``gather`` and ``loss_and_grads``), :func:`~mlplab.train.step.add_l2`,
+:class:`~mlplab.train.step.HostStep` and :meth:`CheckedStep.step
+<mlplab.fast.step.CheckedStep.step>` — each of which looks up its buffers, rebuilds its
+views (W[l]ᵀ, dW[l]ᵀ) and re-checks its cases at every step. :class:`FitStep` makes those
+decisions once per (batch size, θ vector) and keeps the resulting NumPy calls with their
+arrays bound. It calls the same NumPy operations on the same arrays in the same order as
+the chain, so a fit gives the same bits (tests/test_fit_step.py fits with and without it
+and compares θ, the optimizer state and the history), and the accuracy count writes its
+comparisons into buffers instead of new arrays (the same count).
+
+It covers ``mlplab.fit``'s usual route: one process, NumPy arrays, no sample weights, no
+dropout or batch norm, a built-in head, no callback with ``on_batch_end``, the NumPy
+fast path of the lecture's equations (not the estimators' ``blocks``), and no compiled
+steps. The checked optimizer step keeps both of its forms: in place once proven finite
+(gradient descent, momentum, Nesterov: the proof of :meth:`CheckedStep.step
+<mlplab.fast.step.CheckedStep.step>`, checked with g·g), or θ + update into the second θ
+vector checked with u·g (the other built-in optimizers); a non-finite step is refused
+before θ changes, as in the chain. Any other step — the first one of each batch size and
+θ vector (whose call shows which buffer holds each a[l]), a step whose proof fails, every
+step outside these cases — runs the trainer's own ``_step``.
+
+:data:`ENABLED` switches it off (the chain then runs every step).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from mlplab.fast import heads as _fast_heads
+from mlplab.fast import kernels as _kernels
+from mlplab.fast.step import non_finite
+from mlplab.train.divergence import diverged
+from mlplab.train.step import BatchGradient, HostStep
+
+ENABLED = True
+"""Whether ``Trainer.fit`` runs :class:`FitStep` where it applies; False: the general
+chain of ``Trainer._step`` runs every step (the same bits, slower)."""
+
+
+def for_run(trainer: Any, run: Any) -> FitStep | None:
+    """The fused step for this fit, or None where it does not apply (see the module)."""
+    if not ENABLED or not _applies(trainer, run):
+        return None
+    return FitStep(trainer, run)
+
+
+def _applies(tr: Any, run: Any) -> bool:
+    """The fits :class:`FitStep` covers: one process, NumPy, no weights or batch hooks."""
+    net, gradient = tr.net, tr.gradient
+    return (
+        type(gradient) is BatchGradient
+        and not gradient.blocks
+        and gradient.grads is tr.grads
+        and net._xp is np
+        and not run.combine
+        and run.compiled is None
+        and not run.callbacks.batch_hooks
+        and tr._weights[0] is None
+        and type(run.stepper) is HostStep
+        and type(run.X) is np.ndarray
+        and type(run.Y) is np.ndarray
+        and tr.data_loss_scale == 1.0
+        and not tr.l2_as_dot
+        and type(tr._l2) is list  # add_l2's buffers (None: its pure form)
+        and _fast_heads.head_kernel(net.head) is not None
+    )
+
+
+class FitStep:
+    """``Trainer._step`` for ``mlplab.fit``'s NumPy route, as prepared NumPy calls.
+
+    Made per fit call (:func:`for_run`): X, Y, the labels and the stepper of that run
+    are fixed, the plans are kept per (batch size, θ vector).
+
+    Parameters
+    ----------
+    trainer : Trainer
+    run : Run
+        The fit this step serves.
+    """
+
+    def __init__(self, trainer: Any, run: Any) -> None:
+        self.trainer = trainer
+        self.run = run
+        self.workspaces: dict[int, Any] = trainer.gradient.workspaces
+        self.plans: dict[tuple[int, int], _Plan] = {}
+
+    def __call__(self, run: Any, batch: Any, b: int, n_batches: int) -> tuple[Any, Any]:
+        """(J, # correct) of batch ``b``, the checked step taken, as ``Trainer._step``."""
+        tr, rows = self.trainer, batch.rows
+        theta = tr.net._theta
+        if rows is None or run is not self.run:
+            return tr._step(run, batch, b, n_batches)  # type: ignore[no-any-return]
+        m = rows.shape[0]
+        plan = self.plans.get((m, id(theta)))
+        ws = self.workspaces.get(m)
+        if plan is None or plan.theta is not theta or plan.ws is not ws:
+            plan = self._prepare(m, ws)
+            if plan is None:
+                return tr._step(run, batch, b, n_batches)  # type: ignore[no-any-return]
+        J, correct = plan.gradient(rows)
+        lam = tr.net.l2  # no sample weights: l2_lambda is the network's λ
+        if lam:  # (λ/2|B|)‖W‖², as add_l2 with the trainer's scratch
+            J = J + _kernels.l2_into(plan.params, plan.grads, lam, batch.size, tr._l2)
+        st, stepper = tr.state, run.stepper
+        state, cs = st.opt_state, stepper.stepper
+        if state is cs._returned and plan.g is cs._g and cs._one_slice and cs._k is None:
+            new_state = plan.step(J, state, cs)
+            if new_state is None:  # the in-place step's proof failed: the checked chain
+                new_state = stepper.apply(J, plan.g, state)
+            elif new_state is False:  # θ + update refused (θ and the state unchanged)
+                raise diverged(tr, run, J, b, n_batches)
+        else:
+            new_state = stepper.apply(J, plan.g, state)
+        if new_state is None:
+            raise diverged(tr, run, J, b, n_batches)
+        st.opt_state = new_state
+        st.step += 1
+        return J, correct
+
+    def _prepare(self, m: int, ws: Any) -> _Plan | None:
+        """The calls of a step on ``ws`` from the current θ vector, or None where the
+        fused step does not apply (the trainer's ``_step`` runs)."""
+        tr, run = self.trainer, self.run
+        net = tr.net
+        if (
+            ws is None
+            or ws.net is not net
+            or ws.blocks
+            or ws.n_samples != m
+            or ws.head_into is None
+            or ws._A_used[-1] is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
+            or ws._A_used[0] is not ws.Xb
+        ):
+            return None
+        thetas = run.stepper.thetas
+        theta = net._theta
+        if theta is thetas.home[0]:
+            spare = thetas.other
+        elif thetas.other is not None and theta is thetas.other[0]:
+            spare = thetas.home
+        else:
+            return None
+        if len(self.plans) > 8:
+            self.plans.clear()
+        plan = _Plan(tr, run, ws, spare)
+        self.plans[(m, id(theta))] = plan
+        return plan
+
+
+class _Plan:
+    """One step's calls on one workspace from one θ vector: the gradient's NumPy calls
+    with their arrays bound, and the optimizer step's."""
+
+    def __init__(self, tr: Any, run: Any, ws: Any, spare: tuple[Any, Any] | None) -> None:
+        net = tr.net
+        self.net, self.ws, self.g = net, ws, tr._grad_flat
+        self.theta, self.params, self.grads = net._theta, net._params, tr.grads
+        self.spare = spare
+        tr.gradient.last_Z = ws.Z[-1]  # BatchGradient's, the same array every step
+        self.take_X = partial(run.X.take, axis=0, out=ws.Xb, mode="clip")
+        self.take_Y = partial(run.Y.take, axis=0, out=ws.Yb, mode="clip")
+        self.forward = _forward_calls(ws, self.params)
+        self.head = partial(ws.head_into, ws.Z[-1], ws.Yb, ws.dZ_L, *ws.T)
+        self.count = _count(ws, net, run.labels)
+        self.backward = _backward_calls(ws, self.params, self.grads)
+
+    def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
+        """J and the correct predictions on rows ``rows``; dJ/dθ into the gradient vector
+        (:meth:`BatchGradient.__call__ <mlplab.train.step.BatchGradient.__call__>`)."""
+        self.take_X(rows)
+        self.take_Y(rows)
+        for call in self.forward:
+            call()
+        J: float = self.head()
+        correct = self.count(rows)
+        for call in self.backward:
+            call()
+        return J, correct
+
+    def step(self, J: float, state: Any, cs: Any) -> Any:
+        """:meth:`CheckedStep.step <mlplab.fast.step.CheckedStep.step>` on the bound
+        vectors, the state being ``cs``'s own, θ in one slice, no BLAS form: the new
+        state; None where the chain must decide (the in-place proof failed); False for a
+        refused step (θ and the state as they were)."""
+        g, theta = self.g, self.theta
+        bound = cs._lr_bound
+        if bound is not None:  # in place once proven finite, checked with g·g
+            if not (math.isfinite(J) and theta.shape[0] >= cs.in_place_min):
+                return None
+            gg = float(g.dot(g))
+            if not math.isfinite(gg):
+                return None
+            mx = max(cs._state_max, math.sqrt(gg)) * (1 + 1e-6)
+            if not bound * mx < cs._limit:
+                return None
+            old = state[1:]
+            t = state.count + 1
+            u = cs._tmp[-1]
+            cs._propose(g, old, old, u, cs._tmp_fixed, t)
+            np.add(theta, u, out=theta)
+            cs._state_max = mx
+            cs._returned = new_state = type(state)(t, *old)
+            return new_state
+        if self.spare is None or cs._propose is None:
+            return None
+        # θ + update into the other θ vector (CheckedStep.step_into), checked with u·g
+        old = state[1:]
+        first, second = cs._sets
+        new = second if old and old[0] is first[0] else first
+        t = state.count + 1
+        u = cs._tmp[-1]
+        cs._propose(g, old, new, u, cs._tmp_fixed, t)
+        ug = float(u.dot(g))
+        out, out_params = self.spare
+        np.add(theta, u, out=out)
+        cs._returned = new_state = type(state)(t, *new)
+        if not (math.isfinite(J) and math.isfinite(ug)) and non_finite(J, g, out):
+            return False
+        self.net._theta, self.net._params = out, out_params  # HostStep's thetas.use
+        return new_state
+
+
+def _forward_calls(ws: Any, params: Any) -> list[Any]:
+    """``Workspace.loss_and_grads``' forward pass (the lecture's route, no ``blocks``)."""
+    calls: list[Any] = []
+    L, A = len(params), ws.Xb
+    for l in range(L):
+        W, b = params[l]
+        Z = ws.Z[l]
+        calls.append(partial(A.dot, W.T, out=Z))  # z[l] = W[l] a[l-1] + b[l]
+        calls.append(partial(np.add, Z, b, out=Z))  # Z += b
+        if l < L - 1:
+            calls.append(partial(ws.kernels[l].forward_into, Z, ws.A[l]))
+        A = ws._A_used[l + 1]  # what forward_into returned (Z itself for ReLU)
+    return calls
+
+
+def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
+    """``Workspace.loss_and_grads``' backward pass (the lecture's route, no ``blocks``)."""
+    calls: list[Any] = []
+    dZ = ws.dZ_L
+    for l in range(len(params) - 1, -1, -1):
+        gW, gb = grads[l]
+        calls.append(partial(ws._A_used[l].T.dot, dZ, out=gW.T))  # dW[l]ᵀ = a[l-1]ᵀ dZ[l]
+        calls.append(partial(ws.ones.dot, dZ, out=gb))  # db[l] = 1ᵀ dZ[l]
+        if l > 0:
+            dA, W = ws.dZ[l - 1], params[l].W
+            if W.shape[0] == 1:  # one unit: an outer product
+                calls.append(partial(np.multiply, dZ, W, out=dA))
+            else:
+                calls.append(partial(dZ.dot, W, out=dA))
+            calls.append(partial(ws.kernels[l - 1].backward_into, dA, ws.Z[l - 1], ws.A[l - 1]))
+            dZ = dA  # backward_into multiplies dA by g'(z) in place and returns it
+    return calls
+
+
+def _count(ws: Any, net: Any, labels: Any) -> Any:
+    """The count of correct predictions of ``BatchGradient``, its temporaries kept."""
+    Z, m = ws.Z[-1], ws.n_samples
+    if labels is not None:  # multiclass: argmax z[L] == the label
+        pred, lab, same = np.empty(m, np.intp), np.empty(m, labels.dtype), np.empty(m, bool)
+        argmax = partial(Z.argmax, axis=1, out=pred)
+        take = partial(labels.take, axis=0, out=lab, mode="clip")
+        equal = partial(np.equal, pred, lab, out=same)
+
+        def count(rows: np.ndarray) -> Any:
+            argmax()
+            take(rows)
+            return float(np.count_nonzero(equal()))
+
+    elif net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
+        above, hit = np.empty(Z.shape, bool), np.empty(Z.shape, bool)
+        greater = partial(np.greater, Z, 0, out=above)
+        equal_y = partial(np.equal, above, ws.Yb, out=hit)
+        k = Z.shape[1]
+
+        def count(rows: np.ndarray) -> Any:
+            greater()
+            return np.count_nonzero(equal_y()) / k
+
+    else:
+
+        def count(rows: np.ndarray) -> Any:
+            return 0.0
+
+    return count
