@@ -37,7 +37,10 @@ import numpy as np
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
 from mlplab.fast.step import non_finite
+from mlplab.train.batches import Batch
 from mlplab.train.divergence import diverged
+from mlplab.train.run import StopRequestedError
+from mlplab.train.state import Position
 from mlplab.train.step import BatchGradient, HostStep
 
 ENABLED = True
@@ -68,6 +71,12 @@ def _applies(tr: Any, run: Any) -> bool:
         and type(run.X) is np.ndarray
         and type(run.Y) is np.ndarray
         and tr.data_loss_scale == 1.0
+        and tr.fused_step is None  # the estimators' own fused step
+        and run.plan.source is None  # the epoch's batches: slices of its permutation
+        and run.plan.everything
+        and run.plan.relabel is None
+        and run.plan.batch_size is not None
+        and not run.plan.places
         and not tr.l2_as_dot
         and type(tr._l2) is list  # add_l2's buffers (None: its pure form)
         and _fast_heads.head_kernel(net.head) is not None
@@ -92,24 +101,51 @@ class FitStep:
         self.run = run
         self.workspaces: dict[int, Any] = trainer.gradient.workspaces
         self.plans: dict[tuple[int, int], _Plan] = {}
+        self.last: _Plan | None = None  # the plan of the last step (most steps reuse it)
+        self.Y_true = _true_labels(run.Y) if run.labels is None else None
 
-    def __call__(self, run: Any, batch: Any, b: int, n_batches: int) -> tuple[Any, Any]:
-        """(J, # correct) of batch ``b``, the checked step taken, as ``Trainer._step``."""
-        tr, rows = self.trainer, batch.rows
+    def epoch(self, order: np.ndarray, first: int, total: Any, correct: Any) -> tuple[Any, Any]:
+        """Batches ``first``.. of the epoch drawn as ``order``, one checked step each; the
+        running sums (``Trainer._run_batches`` on ``EpochPlan.split``'s batches: the
+        slices of ``order``, cut here as they are stepped through)."""
+        tr, run = self.trainer, self.run
+        st, every, ctrl_c = tr.state, run.checkpoints.every, run.ctrl_c
+        B, n = run.plan.batch_size, run.plan.n_global
+        n_batches = -(-n // B)
+        step = self.step
+        for b in range(first, n_batches):  # the hot loop
+            s = b * B
+            size = B if s + B <= n else n - s
+            J, correct_b = step(order[s : s + B], size, b, n_batches)
+            total += J * size
+            correct += correct_b
+            if (every and st.step % every == 0) or ctrl_c.pressed:
+                position = Position(order, b + 1, total, correct)
+                if ctrl_c.pressed:
+                    st.position = position
+                    raise StopRequestedError
+                run.checkpoints.write(tr, position)
+        return total, correct
+
+    def step(self, rows: np.ndarray, size: int, b: int, n_batches: int) -> tuple[Any, Any]:
+        """(J, # correct) of batch ``b`` (rows ``rows`` of X), the checked step taken, as
+        ``Trainer._step``."""
+        tr, run = self.trainer, self.run
         theta = tr.net._theta
-        if rows is None or run is not self.run:
-            return tr._step(run, batch, b, n_batches)  # type: ignore[no-any-return]
         m = rows.shape[0]
-        plan = self.plans.get((m, id(theta)))
-        ws = self.workspaces.get(m)
+        plan, ws = self.last, self.workspaces.get(m)
         if plan is None or plan.theta is not theta or plan.ws is not ws:
-            plan = self._prepare(m, ws)
-            if plan is None:
-                return tr._step(run, batch, b, n_batches)  # type: ignore[no-any-return]
+            plan = self.plans.get((m, id(theta)))
+            if plan is None or plan.theta is not theta or plan.ws is not ws:
+                plan = self._prepare(m, ws)
+                if plan is None:
+                    chain: tuple[Any, Any] = tr._step(run, Batch(rows, size), b, n_batches)
+                    return chain
+            self.last = plan
         J, correct = plan.gradient(rows)
         lam = tr.net.l2  # no sample weights: l2_lambda is the network's λ
         if lam:  # (λ/2|B|)‖W‖², as add_l2 with the trainer's scratch
-            J = J + _kernels.l2_into(plan.params, plan.grads, lam, batch.size, tr._l2)
+            J = J + _kernels.l2_into(plan.params, plan.grads, lam, size, tr._l2)
         st, stepper = tr.state, run.stepper
         state, cs = st.opt_state, stepper.stepper
         if state is cs._returned and plan.g is cs._g and cs._one_slice and cs._k is None:
@@ -151,7 +187,7 @@ class FitStep:
             return None
         if len(self.plans) > 8:
             self.plans.clear()
-        plan = _Plan(tr, run, ws, spare)
+        plan = _Plan(tr, run, ws, spare, self.Y_true)
         self.plans[(m, id(theta))] = plan
         return plan
 
@@ -160,7 +196,9 @@ class _Plan:
     """One step's calls on one workspace from one θ vector: the gradient's NumPy calls
     with their arrays bound, and the optimizer step's."""
 
-    def __init__(self, tr: Any, run: Any, ws: Any, spare: tuple[Any, Any] | None) -> None:
+    def __init__(
+        self, tr: Any, run: Any, ws: Any, spare: tuple[Any, Any] | None, Y_true: Any
+    ) -> None:
         net = tr.net
         self.net, self.ws, self.g = net, ws, tr._grad_flat
         self.theta, self.params, self.grads = net._theta, net._params, tr.grads
@@ -170,7 +208,7 @@ class _Plan:
         self.take_Y = partial(run.Y.take, axis=0, out=ws.Yb, mode="clip")
         self.forward = _forward_calls(ws, self.params)
         self.head = partial(ws.head_into, ws.Z[-1], ws.Yb, ws.dZ_L, *ws.T)
-        self.count = _count(ws, net, run.labels)
+        self.count = _count(ws, net, run.labels, Y_true)
         self.backward = _backward_calls(ws, self.params, self.grads)
 
     def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
@@ -238,7 +276,10 @@ def _forward_calls(ws: Any, params: Any) -> list[Any]:
         Z = ws.Z[l]
         calls.append(partial(A.dot, W.T, out=Z))  # z[l] = W[l] a[l-1] + b[l]
         calls.append(partial(np.add, Z, b, out=Z))  # Z += b
-        if l < L - 1:
+        if l < L - 1 and ws.kernels[l].forward_into is _kernels._relu_into:
+            calls.append(partial(np.greater, Z, 0, out=ws.A[l]))  # _relu_into's two calls
+            calls.append(partial(np.multiply, Z, ws.A[l], out=Z))
+        elif l < L - 1:
             calls.append(partial(ws.kernels[l].forward_into, Z, ws.A[l]))
         A = ws._A_used[l + 1]  # what forward_into returned (Z itself for ReLU)
     return calls
@@ -258,13 +299,28 @@ def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
                 calls.append(partial(np.multiply, dZ, W, out=dA))
             else:
                 calls.append(partial(dZ.dot, W, out=dA))
-            calls.append(partial(ws.kernels[l - 1].backward_into, dA, ws.Z[l - 1], ws.A[l - 1]))
+            back = ws.kernels[l - 1].backward_into
+            if back is _kernels._relu_backward_into:  # dA *= g'(z), kept by the forward pass
+                calls.append(partial(np.multiply, dA, ws.A[l - 1], out=dA))
+            else:
+                calls.append(partial(back, dA, ws.Z[l - 1], ws.A[l - 1]))
             dZ = dA  # backward_into multiplies dA by g'(z) in place and returns it
     return calls
 
 
-def _count(ws: Any, net: Any, labels: Any) -> Any:
-    """The count of correct predictions of ``BatchGradient``, its temporaries kept."""
+def _true_labels(Y: Any) -> Any:
+    """Y == 1 as booleans where Y holds only 0 and 1 (a binary head's targets, checked
+    by ``check_y``), else None."""
+    ones = Y == 1
+    if np.count_nonzero(ones) + np.count_nonzero(Y == 0) != Y.size:
+        return None
+    return ones
+
+
+def _count(ws: Any, net: Any, labels: Any, Y_true: Any) -> Any:
+    """The count of correct predictions of ``BatchGradient``, its temporaries kept; for
+    0/1 targets (z > 0) == y is counted as (z > 0) == (y == 1), the same count on
+    booleans (the comparison with the float y casts every entry)."""
     Z, m = ws.Z[-1], ws.n_samples
     if labels is not None:  # multiclass: argmax z[L] == the label
         pred, lab, same = np.empty(m, np.intp), np.empty(m, labels.dtype), np.empty(m, bool)
@@ -277,15 +333,27 @@ def _count(ws: Any, net: Any, labels: Any) -> Any:
             take(rows)
             return float(np.count_nonzero(equal()))
 
-    elif net.head.name == "binary":  # σ(z) > 0.5 ⇔ z > 0; y is 0 or 1
-        above, hit = np.empty(Z.shape, bool), np.empty(Z.shape, bool)
+    elif net.head.name == "binary" and Y_true is not None:  # σ(z) > 0.5 ⇔ z > 0
+        above, hit, y1 = (np.empty(Z.shape, bool) for _ in range(3))
         greater = partial(np.greater, Z, 0, out=above)
-        equal_y = partial(np.equal, above, ws.Yb, out=hit)
+        take_y = partial(Y_true.take, axis=0, out=y1, mode="clip")
+        equal_y = partial(np.equal, above, y1, out=hit)
         k = Z.shape[1]
 
         def count(rows: np.ndarray) -> Any:
             greater()
+            take_y(rows)
             return np.count_nonzero(equal_y()) / k
+
+    elif net.head.name == "binary":  # y is 0 or 1 as checked; else BatchGradient's test
+        above, hit = np.empty(Z.shape, bool), np.empty(Z.shape, bool)
+        greater = partial(np.greater, Z, 0, out=above)
+        equal = partial(np.equal, above, ws.Yb, out=hit)
+        k1 = Z.shape[1]
+
+        def count(rows: np.ndarray) -> Any:
+            greater()
+            return np.count_nonzero(equal()) / k1
 
     else:
 

@@ -276,6 +276,9 @@ class Trainer:
         if run.compiled is not None:  # small networks: compiled steps (train/compiled.py)
             total, correct = run.compiled.epoch(self, run, order, first, total, correct)
             on_device = False
+        elif run.fused is not None:  # mlplab.fit on NumPy: prepared calls (train/fitstep.py)
+            total, correct = run.fused.epoch(order, first, total, correct)
+            on_device = False
         else:
             batches = run.plan.split(order)
             on_device = self.net._xp is not np
@@ -295,7 +298,7 @@ class Trainer:
     ) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch, one checked step each; the running sums."""
         st, every, ctrl_c = self.state, run.checkpoints.every, run.ctrl_c
-        step = self.fused_step or run.fused or self._step  # fused: the same calls, prepared
+        step = self._step if self.fused_step is None else self.fused_step
         for b in range(first, len(batches)):  # the hot loop
             batch = batches[b]
             J, correct_b = step(run, batch, b, len(batches))
