@@ -9,7 +9,7 @@ import signal
 import numpy as np
 import pytest
 
-from mlplab import DivergenceError, EarlyStopping, Network, fit
+from mlplab import DivergenceError, EarlyStopping, Network, ReduceLROnPlateau, fit
 from mlplab.core import optimizers
 from mlplab.train import fitstep
 from mlplab.train.callbacks import Callback
@@ -67,13 +67,14 @@ def _state(net, trainer, hist):
 
 
 def _same(monkeypatch, make_net, *args, **kw):
-    """Fit with the fused step and without; assert the same bits; the two step counts."""
+    """Fit with the fused step and without; assert the same bits. Returns the steps the
+    chain and the fused step ran, and the history."""
     h1, n1, t1, chain1, fused1 = _fit(monkeypatch, True, make_net(), *args, **kw)
     h0, n0, t0, chain0, fused0 = _fit(monkeypatch, False, make_net(), *args, **kw)
     assert fused0 == 0
     assert _state(n1, t1, h1) == _state(n0, t0, h0)
     assert chain1 + fused1 == chain0
-    return chain1, fused1
+    return chain1, fused1, h1.history
 
 
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
@@ -90,7 +91,7 @@ def test_same_bits_as_the_chain(monkeypatch, opt, head, dtype):
 
     val = (Xv, TARGETS[head](Xv))
     kw = dict(epochs=4, batch_size=16, seed=2, validation_data=val)
-    chain, fused = _same(monkeypatch, make, X, y, OPTIMIZERS[opt](), **kw)
+    chain, fused, history = _same(monkeypatch, make, X, y, OPTIMIZERS[opt](), **kw)
     # the first step of each batch size (and, stepping into the second θ vector, of
     # each θ vector) runs the chain; every other step the fused one
     assert fused >= 20 - 4 and chain <= 4
@@ -101,7 +102,7 @@ def test_restore_best_and_early_stopping(monkeypatch, restore_best):
     y = TARGETS["binary"](X)
     val = (Xv, TARGETS["binary"](Xv)) if restore_best is True else None
     stop = "val_loss" if val else "loss"
-    chain, fused = _same(
+    chain, fused, history = _same(
         monkeypatch,
         lambda: Network([4, 8, 1], seed=1),
         X,
@@ -115,6 +116,24 @@ def test_restore_best_and_early_stopping(monkeypatch, restore_best):
         callbacks=[EarlyStopping(monitor=stop, patience=1)],
     )
     assert fused > chain
+
+
+@pytest.mark.parametrize("opt", ["momentum", "adam"])
+def test_reduce_lr_on_plateau_rebuilds_the_step(monkeypatch, opt):
+    """ReduceLROnPlateau swaps the checked step for one with the new α mid-fit."""
+    y = TARGETS["multiclass"](X)
+    chain, fused, history = _same(
+        monkeypatch,
+        lambda: Network([4, 6, 3], output="multiclass", seed=2),
+        X,
+        y,
+        OPTIMIZERS[opt](),
+        epochs=6,
+        batch_size=16,
+        callbacks=[ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1.0)],
+    )
+    lrs = history["lr"]
+    assert fused > chain and lrs[-1] < lrs[0]  # α was cut, the step rebuilt, mid-fit
 
 
 class Hook(Callback):

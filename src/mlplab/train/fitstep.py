@@ -102,7 +102,8 @@ class FitStep:
         self.workspaces: dict[int, Any] = trainer.gradient.workspaces
         self.plans: dict[tuple[int, int], _Plan] = {}
         self.last: _Plan | None = None  # the plan of the last step (most steps reuse it)
-        self.Y_true = _true_labels(run.Y) if run.labels is None else None
+        binary = trainer.net.head.name == "binary"
+        self.Y_true = _true_labels(run.Y) if binary and run.labels is None else None
 
     def epoch(self, order: np.ndarray, first: int, total: Any, correct: Any) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch drawn as ``order``, one checked step each; the
