@@ -55,7 +55,8 @@ def run_fit(wl: workloads.Workload, seed: int, fused: bool) -> tuple[float, floa
 
 
 def run_floor(wl: workloads.Workload, seed: int = 0) -> tuple[float, float]:
-    """mlplab's NumPy calls of a ReLU/binary/momentum fit, inlined (see the module)."""
+    """mlplab's NumPy calls of a ReLU/binary/momentum fit, inlined (see the module),
+    each with positional arguments (``out`` third), as the fused step binds them."""
     assert wl.output == "binary", "the floor is written for the binary head"
     net = workloads._mlplab_net(wl)
     opt_lr, beta = wl.lr / (1 - workloads.MOMENTUM), workloads.MOMENTUM
@@ -94,45 +95,45 @@ def run_floor(wl: workloads.Workload, seed: int = 0) -> tuple[float, float]:
             m = idx.shape[0]
             bf = bufs[m]
             Xb, Yb, Zs, Ms = bf["X"], bf["Y"], bf["Z"], bf["M"]
-            X.take(idx, axis=0, out=Xb, mode="clip")
-            Y.take(idx, axis=0, out=Yb, mode="clip")
+            X.take(idx, 0, Xb, "clip")
+            Y.take(idx, 0, Yb, "clip")
             A = Xb
             for l in range(L):
                 W, b = params[l]
                 Z = Zs[l]
-                A.dot(W.T, out=Z)
-                np.add(Z, b, out=Z)
+                A.dot(W.T, Z)
+                np.add(Z, b, Z)
                 if l < L - 1:
-                    np.greater(Z, 0, out=Ms[l])
-                    np.multiply(Z, Ms[l], out=Z)
+                    np.greater(Z, 0, Ms[l])
+                    np.multiply(Z, Ms[l], Z)
                 A = Z
             J = head(A, Yb, bf["dZL"], *bf["T"])
             above, hit, y1 = bf["hit"]
-            np.greater(A, 0, out=above)
-            Y_true.take(idx, axis=0, out=y1, mode="clip")
-            np.equal(above, y1, out=hit)
+            np.greater(A, 0, above)
+            Y_true.take(idx, 0, y1, "clip")
+            np.equal(above, y1, hit)
             correct += np.count_nonzero(hit)
             dZ = bf["dZL"]
             for l in range(L - 1, -1, -1):
                 gW, gb = grads[l]
-                (Zs[l - 1] if l else Xb).T.dot(dZ, out=gW.T)
-                bf["ones"].dot(dZ, out=gb)
+                (Zs[l - 1] if l else Xb).T.dot(dZ, gW.T)
+                bf["ones"].dot(dZ, gb)
                 if l:
                     dA, W = bf["dZ"][l - 1], params[l].W
                     if W.shape[0] == 1:
-                        np.multiply(dZ, W, out=dA)
+                        np.multiply(dZ, W, dA)
                     else:
-                        dZ.dot(W, out=dA)
-                    np.multiply(dA, Ms[l - 1], out=dA)
+                        dZ.dot(W, dA)
+                    np.multiply(dA, Ms[l - 1], dA)
                     dZ = dA
             gg = float(g.dot(g))  # the divergence check mlplab keeps
             if not (math.isfinite(J) and math.isfinite(gg)):
                 raise FloatingPointError("diverged")
-            np.multiply(v, beta, out=v)  # the momentum kernel, in place
-            np.multiply(g, 1 - beta, out=u)
+            np.multiply(v, beta, v)  # the momentum kernel, in place
+            np.multiply(g, 1 - beta, u)
             v += u
-            np.multiply(v, -opt_lr, out=u)
-            np.add(theta, u, out=theta)
+            np.multiply(v, -opt_lr, u)
+            np.add(theta, u, theta)
             total += J * m
         loss = total / n
     return time.perf_counter() - t0, loss
@@ -198,6 +199,12 @@ def micro(wl: workloads.Workload) -> list[tuple[str, float]]:
     return out
 
 
+def _ratios(a: list[float], b: list[float]) -> str:
+    """The median (min–max) of a ÷ b over the rounds (each round runs all four loops)."""
+    r = [x / y for x, y in zip(a, b, strict=True)]
+    return f"{statistics.median(r):.3f} ({min(r):.2f}–{max(r):.2f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -216,11 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *[f"* {k}: {v}" for k, v in env.items() if not k.startswith(("torch", "jax"))],
         "",
-        f"{args.rounds} rounds, the order rotating; µs per step, median (min–max).",
+        f"{args.rounds} rounds, the order rotating; µs per step, median (min–max); the"
+        " per-round ratios compare the loops of one round (seconds apart).",
         "",
         "| workload | chain | fused (default) | floor | reference | chain − floor |"
-        " fused − floor | reference ÷ fused (medians) |",
-        "|---|---|---|---|---|---:|---:|---:|",
+        " fused − floor | reference ÷ fused (medians) | per round: chain ÷ fused |"
+        " per round: reference ÷ fused | per round: floor ÷ fused |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
 
     def cell(xs: list[float]) -> str:
@@ -233,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {wl.name} {wl.layer_sizes} b{wl.batch_size} | {cell(r['chain'])} |"
             f" {cell(r['fused'])} | {cell(r['floor'])} | {cell(r['reference'])} |"
             f" {med['chain'] - med['floor']:.1f} | {med['fused'] - med['floor']:.1f} |"
-            f" {med['reference'] / med['fused']:.3f} |"
+            f" {med['reference'] / med['fused']:.3f} | {_ratios(r['chain'], r['fused'])} |"
+            f" {_ratios(r['reference'], r['fused'])} | {_ratios(r['floor'], r['fused'])} |"
         )
         print(f"  {wl.name} done", file=sys.stderr)
     if args.micro:
