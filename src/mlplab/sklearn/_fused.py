@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from mlplab.train.divergence import diverged
+from mlplab.train.fitstep import plain_numpy_fit
 from mlplab.train.loop import Trainer
-from mlplab.train.step import BatchGradient, HostStep
 
 
 class FusedStep:
@@ -110,18 +110,7 @@ class FusedStep:
 
 def _fit_applies(tr: Any, run: Any) -> bool:
     """The fits :class:`FusedStep` covers: one process, NumPy, no weights or batch hooks."""
-    net = tr.net
-    return (
-        type(tr.gradient) is BatchGradient
-        and net._xp is np
-        and not run.combine
-        and run.compiled is None
-        and not run.callbacks.batch_hooks
-        and tr._weights[0] is None
-        and type(run.stepper) is HostStep
-        and type(run.X) is np.ndarray
-        and (not net.l2 or tr.l2_as_dot)
-    )
+    return plain_numpy_fit(tr, run) and (not tr.net.l2 or tr.l2_as_dot)
 
 
 def _workspace_ready(tr: Any, run: Any, batch: Any, ws: Any) -> bool:

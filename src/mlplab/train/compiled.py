@@ -29,7 +29,6 @@ import numpy as np
 from mlplab.core.optimizers import EmptyState, MomentumState
 from mlplab.fast import compiled as _compiled
 from mlplab.train.divergence import diverged
-from mlplab.train.run import StopRequestedError
 from mlplab.train.state import Position
 from mlplab.train.step import HostStep
 from mlplab.train.strategy import Local
@@ -105,9 +104,5 @@ class CompiledSteps:
             if b < end:  # batch b was not finite: not applied
                 raise diverged(trainer, run, last, b, n_batches)
             if (every and st.step % every == 0) or ctrl_c.pressed:
-                position = Position(order, b, total, correct)
-                if ctrl_c.pressed:
-                    st.position = position
-                    raise StopRequestedError
-                run.checkpoints.write(trainer, position)
+                run.checkpoint_or_stop(trainer, Position(order, b, total, correct))
         return total, correct

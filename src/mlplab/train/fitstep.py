@@ -39,7 +39,6 @@ from mlplab.fast import kernels as _kernels
 from mlplab.fast.step import non_finite
 from mlplab.train.batches import Batch
 from mlplab.train.divergence import diverged
-from mlplab.train.run import StopRequestedError
 from mlplab.train.state import Position
 from mlplab.train.step import BatchGradient, HostStep
 
@@ -55,20 +54,29 @@ def for_run(trainer: Any, run: Any) -> FitStep | None:
     return FitStep(trainer, run)
 
 
-def _applies(tr: Any, run: Any) -> bool:
-    """The fits :class:`FitStep` covers: one process, NumPy, no weights or batch hooks."""
-    net, gradient = tr.net, tr.gradient
+def plain_numpy_fit(tr: Any, run: Any) -> bool:
+    """A fit whose every step a fused step may take: one process, NumPy arrays, the
+    lecture's gradient, no sample weights, no callback after each batch, no compiled
+    steps (this :class:`FitStep`, and the estimators' ``mlplab.sklearn._fused``)."""
     return (
-        type(gradient) is BatchGradient
-        and not gradient.blocks
-        and gradient.grads is tr.grads
-        and net._xp is np
+        type(tr.gradient) is BatchGradient
+        and tr.net._xp is np
         and not run.combine
         and run.compiled is None
         and not run.callbacks.batch_hooks
         and tr._weights[0] is None
         and type(run.stepper) is HostStep
         and type(run.X) is np.ndarray
+    )
+
+
+def _applies(tr: Any, run: Any) -> bool:
+    """The fits :class:`FitStep` covers: one process, NumPy, no weights or batch hooks."""
+    net, gradient = tr.net, tr.gradient
+    return (
+        plain_numpy_fit(tr, run)
+        and not gradient.blocks
+        and gradient.grads is tr.grads
         and type(run.Y) is np.ndarray
         and tr.data_loss_scale == 1.0
         and tr.fused_step is None  # the estimators' own fused step
@@ -121,11 +129,7 @@ class FitStep:
             total += J * size
             correct += correct_b
             if (every and st.step % every == 0) or ctrl_c.pressed:
-                position = Position(order, b + 1, total, correct)
-                if ctrl_c.pressed:
-                    st.position = position
-                    raise StopRequestedError
-                run.checkpoints.write(tr, position)
+                run.checkpoint_or_stop(tr, Position(order, b + 1, total, correct))
         return total, correct
 
     def step(self, rows: np.ndarray, size: int, b: int, n_batches: int) -> tuple[Any, Any]:

@@ -305,11 +305,7 @@ class Trainer:
             total += J * batch.size
             correct += correct_b
             if (every and st.step % every == 0) or ctrl_c.pressed:
-                position = Position(order, b + 1, total, correct)
-                if ctrl_c.pressed:
-                    st.position = position
-                    raise StopRequestedError
-                run.checkpoints.write(self, position)
+                run.checkpoint_or_stop(self, Position(order, b + 1, total, correct))
         return total, correct
 
     def _end_epoch(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:

@@ -90,6 +90,19 @@ class Run:
     compiled: Any = None  # train.compiled.CompiledSteps, when the fit runs them
     fused: Any = None  # train.fitstep.FitStep, when it runs this fit's steps
 
+    def checkpoint_or_stop(self, trainer: Any, position: Position) -> None:
+        """After a step that ended at ``position``: a first Ctrl-C stops the run there
+        (resumable from ``trainer.state.position``), else the checkpoint due is written.
+
+        Every loop over an epoch's batches (``Trainer._run_batches``, the fused and the
+        compiled steps) calls it when ``checkpoint_every`` divides the step count or
+        Ctrl-C was pressed.
+        """
+        if self.ctrl_c.pressed:
+            trainer.state.position = position
+            raise StopRequestedError
+        self.checkpoints.write(trainer, position)
+
     def epoch_logs(self, net: Any, total: Any, correct: Any) -> dict[str, Any]:
         """The epoch's ``loss`` (and ``accuracy``, ``val_loss``, ``val_accuracy``)."""
         n = self.plan.n_global
