@@ -94,23 +94,24 @@ def sharded_npy(
     starts, _, (a, b) = training_blocks(own, lo, n, comm)
     del own
     tests = _tests_in_parts(lo + test.astype(np.int64), (a, b), comm)  # file rows, in a:b
-    keep = np.ones(b - a, dtype=bool)
-    keep[tests - a] = False
     small = np.dtype(np.int32 if b - a <= np.iinfo(np.int32).max else np.int64)
+    tests = (tests - a).astype(small)  # rows of a:b (4 bytes a test row)
+    keep = np.ones(b - a, dtype=bool)
+    keep[tests] = False
     train = marked_rows(keep, 0, b - a, small)  # rows of a:b, file order
     if train.shape[0] != starts[rank + 1] - starts[rank]:  # pragma: no cover - a bug
         raise RuntimeError("the training rows of this rank's block did not add up")
     del keep
     X = agree(comm, lambda: open_rows(path, rows=(a, b)))  # this rank's part of the file
     y_ab = _encoded(agree(comm, lambda: read_target(target, n, rows=(a, b))), classes)
-    X_tr, X_te = X.select(train), X.select(tests - a)
+    X_tr, X_te = X.select(train), X.select(tests)
     if size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     else:  # rank 0 draws the permutations, rank 1 maps them (relabel): no other rank
         X_tr.order_source, relabel = RootOrder(comm, starts, relabel), None
     n_test = sum(comm.allgather(int(tests.shape[0])))
     y_tr = take_rows(y_ab, train) if y_ab.ndim == 1 else y_ab[train]
-    y_te = y_ab[tests - a]
+    y_te = y_ab[tests]
     return NpyShard(X_tr, y_tr, X_te, y_te, starts[-1], n_test, task, classes, (a, b))
 
 
