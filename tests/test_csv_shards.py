@@ -52,6 +52,13 @@ def _files(folder: Path) -> dict[str, Path]:
     paths["y"] = folder / "y.npy"
     np.save(folder / "y_reg.npy", X @ [1.0, -0.5, 2.0, 0.1] + rng.normal(size=n) * 0.1)
     paths["y_reg"] = folder / "y_reg.npy"
+    for name, parts in (("npy_shards", (X[:100], X[100:])), ("npy_wide", (X[:100], X[100:, :3]))):
+        paths[name] = folder / name  # the same rows in two files; a second file too narrow
+        paths[name].mkdir()
+        for i, part in enumerate(parts):
+            np.save(paths[name] / f"part{i}.npy", part)
+    np.save(folder / "y_short.npy", np.load(paths["y"])[:-1])
+    paths["y_short"] = folder / "y_short.npy"
     for big in MEMORY_ROWS:  # for the ranks' memory: one file and twice its rows
         Xb = np.random.default_rng(big).normal(size=(big, 2))
         np.save(folder / f"X{big}.npy", Xb)
@@ -94,6 +101,12 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
         npy = {**OPTS, "epochs": 2, "kind": "npy", "fit_kwargs": npy_fit}
         cases["npy_ckpt"] = [str(paths["X"]), str(paths["y"]), npy]
+        for bad, target in (("npy_wide", "y"), ("X", "y_short")):
+            cases[f"{bad}_{target}"] = [
+                str(paths[bad]),
+                str(paths[target]),
+                {**OPTS, "kind": "npy"},
+            ]
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
         cases["numtext"] = [
             str(paths["numtext"]),
@@ -107,6 +120,8 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs; and a tiny file
         npy = {**OPTS, "epochs": 4, "kind": "npy", "fit_kwargs": {**npy_fit, "resume": True}}
         cases["npy_resume"] = [str(paths["X"]), str(paths["y"]), npy]
+        npy = {**npy, "epochs": 5}  # the same rows, from other shards: the layout differs
+        cases["npy_other_shards"] = [str(paths["npy_shards"]), str(paths["y"]), npy]
         for big in MEMORY_ROWS:
             mem = {"epochs": 1, "layers": "4", "batch_size": 4096, "kind": "npy_memory"}
             cases[f"mem{big}"] = [str(paths["X"].parent / f"X{big}.npy"), "", mem]
@@ -279,6 +294,24 @@ def test_memory_mapped_npy_regression_and_resume_on_other_ranks_equal_one_proces
     np.testing.assert_allclose(
         one.net.get_flat_params(), more.net.get_flat_params(), rtol=1e-10, atol=1e-12
     )
+
+
+def test_npy_problems_under_mpi_are_one_clear_error_on_every_rank(runs):
+    paths, out, folder = runs
+    wide, short = out[2]["npy_wide_y"], out[2]["X_y_short"]
+    assert wide["type"] == short["type"] == "DistributedError"
+    assert wide["error"] == (
+        f"rank 0 of 2: {paths['npy_wide'] / 'part1.npy'}: rows of 3 values, but part0.npy "
+        "has 4; every shard must have the same number of columns"
+    )
+    assert short["error"] == f"rank 0 of 2: {paths['y_short']}: 239 targets for 240 rows of data"
+    other = out[4]["npy_other_shards"]  # resuming the checkpoint of X.npy on two shards
+    assert other["type"] == "DistributedError", other
+    assert (
+        "it was written for the .npy shards (file, rows) [['X.npy', 240]], but the data "
+        in (other["error"])
+    )
+    assert "[['part0.npy', 100], ['part1.npy', 140]]; resume on the same shards" in other["error"]
 
 
 def test_no_rank_but_the_root_and_the_mapper_holds_an_array_over_the_whole_npy_file(runs):
