@@ -25,6 +25,7 @@ from test_distributed import SCRIPTS, mpirun, needs_mpi
 
 pytestmark = needs_mpi
 OPTS = dict(epochs=3, dtype="float64", layers="5", batch_size=16, seed=2)
+MEMORY_ROWS = (300_000, 600_000)
 
 
 def _files(folder: Path) -> dict[str, Path]:
@@ -49,6 +50,19 @@ def _files(folder: Path) -> dict[str, Path]:
     np.save(folder / "y.npy", (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 2))
     paths = {"cls": folder / "cls.csv", "reg": folder / "reg.csv", "X": folder / "X.npy"}
     paths["y"] = folder / "y.npy"
+    np.save(folder / "y_reg.npy", X @ [1.0, -0.5, 2.0, 0.1] + rng.normal(size=n) * 0.1)
+    paths["y_reg"] = folder / "y_reg.npy"
+    for name, parts in (("npy_shards", (X[:100], X[100:])), ("npy_wide", (X[:100], X[100:, :3]))):
+        paths[name] = folder / name  # the same rows in two files; a second file too narrow
+        paths[name].mkdir()
+        for i, part in enumerate(parts):
+            np.save(paths[name] / f"part{i}.npy", part)
+    np.save(folder / "y_short.npy", np.load(paths["y"])[:-1])
+    paths["y_short"] = folder / "y_short.npy"
+    for big in MEMORY_ROWS:  # for the ranks' memory: one file and twice its rows
+        Xb = np.random.default_rng(big).normal(size=(big, 2))
+        np.save(folder / f"X{big}.npy", Xb)
+        np.save(folder / f"y{big}.npy", (Xb[:, 0] > 0).astype(np.int64))
     paths["tiny"] = folder / "tiny.csv"  # 12 rows on 4 ranks: 3 test rows, one rank none
     tiny = cls[:12].fillna({"a": 0.0, "color": "red"}).assign(label=["yes", "no"] * 6)
     tiny.to_csv(paths["tiny"], index=False)
@@ -75,13 +89,24 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
         "reg": [str(paths["reg"]), "price", {**OPTS, "columns": {"missing": "drop"}}],
     }
     cases["npy"] = [str(paths["X"]), str(paths["y"]), {**OPTS, "kind": "npy"}]
+    cases["npy_reg"] = [str(paths["X"]), str(paths["y_reg"]), {**OPTS, "kind": "npy"}]
     fit_opts = {"epochs": 3, "batch_size": 16, "seed": 2, "kind": "fit_npy"}
     cases["fit_npy"] = [str(paths["X"]), str(paths["y"]), fit_opts]
     drop = {**OPTS, "layers": "6,5", "network_options": {"keep_prob": [0.6, 0.8]}}
     cases["cls_drop"] = [str(paths["cls"]), "label", {**drop, "columns": {"missing": "median"}}]
     cases["npy_drop"] = [str(paths["X"]), str(paths["y"]), {**drop, "kind": "npy"}]
     fit = {"checkpoint": str(ckpt), "checkpoint_every": 5}
+    npy_fit = {"checkpoint": str(ckpt.parent.parent / "npyckpt" / "checkpoint.npz")}
+    npy_fit["checkpoint_every"] = 5
     if k == 2:  # the first two epochs, checkpointed mid-epoch and at the end
+        npy = {**OPTS, "epochs": 2, "kind": "npy", "fit_kwargs": npy_fit}
+        cases["npy_ckpt"] = [str(paths["X"]), str(paths["y"]), npy]
+        for bad, target in (("npy_wide", "y"), ("X", "y_short")):
+            cases[f"{bad}_{target}"] = [
+                str(paths[bad]),
+                str(paths[target]),
+                {**OPTS, "kind": "npy"},
+            ]
         cases["ckpt"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 2, "fit_kwargs": fit}]
         cases["numtext"] = [
             str(paths["numtext"]),
@@ -93,6 +118,14 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
         cases["missing"] = [str(paths["cls"]) + ".gone", "label", dict(OPTS)]
         cases["unreadable"] = [str(paths["cls"]), "label", {**OPTS, "deny_rank": 1}]
     if k == 4:  # resumed on 4 ranks, to the end of the 4 epochs; and a tiny file
+        npy = {**OPTS, "epochs": 4, "kind": "npy", "fit_kwargs": {**npy_fit, "resume": True}}
+        cases["npy_resume"] = [str(paths["X"]), str(paths["y"]), npy]
+        npy = {**npy, "epochs": 5}  # the same rows, from other shards: the layout differs
+        cases["npy_other_shards"] = [str(paths["npy_shards"]), str(paths["y"]), npy]
+        for big in MEMORY_ROWS:
+            mem = {"epochs": 1, "layers": "4", "batch_size": 4096, "kind": "npy_memory"}
+            cases[f"mem{big}"] = [str(paths["X"].parent / f"X{big}.npy"), "", mem]
+            cases[f"mem{big}"][1] = str(paths["X"].parent / f"y{big}.npy")
         cases["tiny"] = [str(paths["tiny"]), "label", {**OPTS, "batch_size": 4}]
         fit = {**fit, "resume": True}
         cases["resume"] = [str(paths["cls"]), "label", {**OPTS, "epochs": 4, "fit_kwargs": fit}]
@@ -230,6 +263,80 @@ def test_memory_mapped_npy_under_mpi_equals_one_process(runs, k):
     assert [len(m) for m in fitted["maps"]] == [1] * k and sum(rows) == len(X)
     starts = [m[0][0] for m in fitted["maps"]]
     assert starts == [128 + 32 * sum(rows[:r]) for r in range(k)]  # header, 4 float64 a row
+
+
+def test_memory_mapped_npy_regression_and_resume_on_other_ranks_equal_one_process(runs):
+    from mlplab.recipes import train_npy
+
+    paths, out, folder = runs
+    for k in (1, 2, 4):  # a float target: the task inferred is regression on every rank
+        single = train_npy(paths["X"], paths["y_reg"], **OPTS)
+        assert single.data_info["task"] == "regression"
+        theta = single.net.get_flat_params()
+        got = out[k]["npy_reg"]
+        assert "error" not in got, got
+        np.testing.assert_allclose(
+            got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max()
+        )
+    whole = train_npy(paths["X"], paths["y"], **{**OPTS, "epochs": 4})
+    theta = whole.net.get_flat_params()
+    assert "error" not in out[2]["npy_ckpt"], out[2]["npy_ckpt"]
+    got = out[4]["npy_resume"]  # 2 epochs on 2 ranks, checkpointed; resumed on 4
+    assert "error" not in got, got
+    assert got["metrics"]["epochs"] == 4
+    np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
+    fit = {"checkpoint": folder / "npyckpt" / "checkpoint.npz", "resume": True}
+    from mlplab.train.checkpoint import read_checkpoint
+
+    assert read_checkpoint(fit["checkpoint"]).epoch == 4  # the 4-rank run wrote it
+    one = train_npy(paths["X"], paths["y"], **{**OPTS, "epochs": 5, "fit_kwargs": fit})
+    more = train_npy(paths["X"], paths["y"], **{**OPTS, "epochs": 5})  # resumed in one process
+    np.testing.assert_allclose(
+        one.net.get_flat_params(), more.net.get_flat_params(), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_npy_problems_under_mpi_are_one_clear_error_on_every_rank(runs):
+    paths, out, folder = runs
+    wide, short = out[2]["npy_wide_y"], out[2]["X_y_short"]
+    assert wide["type"] == short["type"] == "DistributedError"
+    assert wide["error"] == (
+        f"rank 0 of 2: {paths['npy_wide'] / 'part1.npy'}: rows of 3 values, but part0.npy "
+        "has 4; every shard must have the same number of columns"
+    )
+    assert short["error"] == f"rank 0 of 2: {paths['y_short']}: 239 targets for 240 rows of data"
+    other = out[4]["npy_other_shards"]  # resuming the checkpoint of X.npy on two shards
+    assert other["type"] == "DistributedError", other
+    assert (
+        "it was written for the .npy shards (file, rows) [['X.npy', 240]], but the data "
+        in (other["error"])
+    )
+    assert "[['part0.npy', 100], ['part1.npy', 140]]; resume on the same shards" in other["error"]
+
+
+def test_no_rank_but_the_root_and_the_mapper_holds_an_array_over_the_whole_npy_file(runs):
+    """K = 4 ranks train on a .npy of n and of 2n rows: ranks 2 and 3 hold arrays of their
+    own rows alone, and their peak of traced memory (tracemalloc: NumPy's arrays, not the
+    memory map) grows by less than 3 bytes a row of the file (less than an int32 over the
+    whole file; the route that built the split and ``file_blocks`` on every rank: 45 bytes
+    a row; this one, about 1 byte: 4 a row of the rank's own quarter)."""
+    _, out, _ = runs
+    small, big = (out[4][f"mem{n}"]["ranks"] for n in MEMORY_ROWS)
+    for n, ranks in zip(MEMORY_ROWS, (small, big), strict=True):
+        n_train = n - round(0.25 * n)
+        assert ranks[0]["relabel"] is None and ranks[0]["mapper_relabel"] is None  # handed on
+        assert ranks[1]["mapper_relabel"] == n_train  # rank 1 alone maps the batches
+        for r, got in enumerate(ranks):
+            a, b = got["rows"]
+            assert abs((b - a) - n / 4) < 0.01 * n  # about n / K rows of the file each
+            assert got["X_train"] == got["y_train"] and got["X_test"] == got["y_test"]
+            assert got["X_train"] + got["X_test"] == b - a  # its part of the file, no more
+            if r >= 2:
+                assert got["relabel"] is None and got["mapper_relabel"] is None
+    grow = MEMORY_ROWS[1] - MEMORY_ROWS[0]
+    for r in (2, 3):
+        per_row = (big[r]["peak"] - small[r]["peak"]) / grow
+        assert per_row < 3, (r, per_row, small[r]["peak"], big[r]["peak"])
 
 
 def test_ranks_without_test_rows_still_equal_one_process(runs):

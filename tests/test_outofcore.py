@@ -162,6 +162,24 @@ def test_open_rows_maps_only_the_rows_asked_for(data):
     assert isinstance(MappedRows([X]).select([3, 1])[0:1].rows([0]), np.ndarray)
 
 
+def test_read_target_reads_the_rows_asked_for_from_every_shard(data):
+    path, _, y = data
+    folder = path / "targets"
+    folder.mkdir()
+    for i, (a, b) in enumerate([(0, 250), (250, 251), (251, 600)]):
+        np.save(folder / f"y{i}.npy", y[a:b])
+    for lo, hi in [(0, 600), (240, 260), (250, 251), (300, 300), (599, 600)]:
+        got = read_target(folder, 600, rows=(lo, hi))
+        assert not isinstance(got, np.memmap)  # copied out of the maps
+        np.testing.assert_array_equal(got, y[lo:hi])
+    np.testing.assert_array_equal(read_target(folder, 600), y)
+    with pytest.raises(NpyError, match="600 targets for 601 rows"):
+        read_target(folder, 601, rows=(0, 10))
+    np.save(folder / "y3.npy", np.float64(1.0))
+    with pytest.raises(NpyError, match="y3.npy: a single value; targets need one value per row"):
+        read_target(folder, 601, rows=(0, 10))
+
+
 def test_train_npy_is_train_arrays_out_of_core(data, capsys):
     from mlplab.cli import main
     from mlplab.recipes import train_arrays, train_npy

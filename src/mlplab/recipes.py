@@ -441,35 +441,30 @@ def train_npy(
     come from a streaming pass with exact sums, every mini-batch is gathered from the
     file (:mod:`mlplab.train.rows`), the metrics and the per-epoch validation curve are
     computed block by block. The training rows are kept in the file's order, the batches
-    drawn in the split's (:func:`~mlplab.persist.npydata.file_blocks`): those of
-    :func:`train_arrays`. With ``comm`` each MPI rank maps only one contiguous part of
-    the file: its block of the training rows and the test rows among them. The task is
+    drawn in the split's (:func:`~mlplab.persist.npydata.one_process`): those of
+    :func:`train_arrays`. With ``comm`` each MPI rank reads only its own rows and maps
+    only one contiguous part of the file: its block of the training rows and the test
+    rows among them (:func:`mlplab.persist.npyshard.sharded_npy`). The task is
     inferred from the targets when not given (integers, at most 20: classification).
     """
-    from mlplab.persist.npydata import file_blocks, layout, open_rows, read_target
-
     st = _strategy(comm, sharded=True)
-    n = sum(m for _, m in st.agree(lambda: layout(path)))
-    y = st.agree(lambda: read_target(target, n))
-    if task is None:
-        few = np.unique(y).size <= 20 and np.all(y == np.round(y))
-        task = "classification" if y.ndim == 1 and few else "regression"
-    classes = None
-    if task == "classification":
-        classes, y = np.unique(y, return_inverse=True)
     seed, test_size = kwargs.get("seed", 0), kwargs.get("test_size", 0.25)
-    split = train_test_split(np.arange(n), y, test_size, seed, task == "classification")
-    i_tr, i_te = (np.asarray(a) for a in split[:2])
-    (a, b), tr, relabel = st.agree(lambda: file_blocks(i_tr, n, st.rank, st.size))
-    X = st.agree(lambda: open_rows(path, rows=(a, b)))  # this rank's part of the file only
-    te = i_te[(i_te >= a) & (i_te < b)]  # the test rows among them, in the split's order
-    X_tr = X.select(tr - a)
-    X_tr.relabel = relabel
+    if getattr(st, "comm", None) is not None:  # MPI: each rank its rows alone (npyshard)
+        from mlplab.persist.npyshard import sharded_npy
+
+        d = sharded_npy(path, target, st.comm, task, test_size=test_size, seed=seed)
+        X_tr, y_tr, X_te, y_te = d.X_train, d.y_train, d.X_test, d.y_test
+        task, classes, n_train, n_test = d.task, d.classes, d.n_train, d.n_test
+    else:
+        from mlplab.persist.npydata import one_process
+
+        X_tr, y_tr, X_te, y_te, task, classes = one_process(path, target, task, test_size, seed)
+        n_train, n_test = len(X_tr), len(X_te)
     std = _exact_standardizer(X_tr, st)
     n_classes = 0 if classes is None else max(len(classes), 2)
-    shard = (n_classes, len(i_tr), std if kwargs.get("normalize", True) else None, len(i_te))
-    fit = dict(task=task, X_test=X.select(te - a), y_test=y[te], comm=st, shard=shard)
-    result = train_arrays(X_tr, y[tr], **fit, **kwargs)
+    shard = (n_classes, n_train, std if kwargs.get("normalize", True) else None, n_test)
+    fit = dict(task=task, X_test=X_te, y_test=y_te, comm=st, shard=shard)
+    result = train_arrays(X_tr, y_tr, **fit, **kwargs)
     if result is None:
         return None
     result.options.update(dataset=str(path), data=str(path), target=str(target), out_of_core=True)

@@ -9,7 +9,9 @@ OPTIONS ``train_npy(X.npy, y.npy, comm=...)`` (each maps one contiguous part of 
 file; rank 0 records each rank's maps, as (offset, rows); ``"deny_rank": r``: rank r
 is made unable to read the file), or with
 ``"kind": "fit_npy"`` ``mlplab.fit`` on ``open_rows(X.npy,
-comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps).
+comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps), or with
+``"kind": "npy_memory"`` ``train_npy`` under ``tracemalloc``: every rank's peak of traced
+(anonymous, NumPy's included) memory and the lengths of the arrays it holds for training.
 Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
 rank ended with the same θ; or {"error": message} when the case raised (every rank
 raises the same error).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tracemalloc
 import types
 
 import numpy as np
@@ -28,7 +31,10 @@ from mpi4py import MPI
 import mlplab
 import mlplab.persist.csvshard as csvshard
 import mlplab.persist.npydata as npydata
+import mlplab.persist.npyshard as npyshard
 import mlplab.recipes
+import mlplab.train.rows as rows_module
+import mlplab.train.run as run_module
 from mlplab.persist.npydata import open_rows
 from mlplab.recipes import train_csv, train_npy
 
@@ -54,11 +60,55 @@ def _recording_open_rows(*args, **kwargs):
 
 
 npydata.open_rows = _recording_open_rows
+npyshard.open_rows = _recording_open_rows
+shards: list = []  # what sharded_npy returned on this rank
+_sharded_npy = npyshard.sharded_npy
+
+
+def _recording_sharded_npy(*args, **kwargs):
+    shards.append(_sharded_npy(*args, **kwargs))
+    return shards[-1]
+
+
+npyshard.sharded_npy = _recording_sharded_npy
+
+
+def _held(d) -> dict:
+    """Lengths of the arrays rank's part holds for training (None: not held)."""
+    source = d.X_train.order_source
+    mapper = None if source is None else source.relabel
+    lengths = {"X_train": d.X_train.index, "X_test": d.X_test.index, "y_train": d.y_train}
+    lengths.update(y_test=d.y_test, relabel=d.X_train.relabel, mapper_relabel=mapper)
+    out = {k: None if v is None else int(v.shape[0]) for k, v in lengths.items()}
+    return {**out, "rows": list(d.rows)}
+
+
+def _memory_case(name: str, path: str, target: str, options: dict) -> None:
+    """train_npy under tracemalloc; rank 0 records every rank's peak and arrays. The
+    streaming passes read blocks of 64 KiB (not 1 MiB): their temporaries, the same for
+    any file, then stay below the arrays that grow with the rows."""
+    blocks = rows_module.BLOCK_BYTES, run_module.BLOCK_BYTES
+    rows_module.BLOCK_BYTES = run_module.BLOCK_BYTES = 2**16
+    tracemalloc.start()
+    try:
+        train_npy(path, target, comm=comm, **options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        rows_module.BLOCK_BYTES, run_module.BLOCK_BYTES = blocks
+    got = comm.gather({"peak": peak, **_held(shards[-1])}, root=0)
+    if comm.rank == 0:
+        out[name] = {"ranks": got}
+
+
 comm = MPI.COMM_WORLD
 out: dict[str, object] = {}
 for name, (path, target, options) in json.loads(sys.argv[2]).items():
     kind = options.pop("kind", "csv")
     opened.clear()
+    if kind == "npy_memory":
+        _memory_case(name, path, target, options)
+        continue
     if kind == "fit_npy":
         X_k = open_rows(path, comm=comm)
         X, y = np.load(path), np.load(target)

@@ -22,7 +22,7 @@ import numpy as np
 from mlplab.train.mpi import shard_range
 from mlplab.train.rows import MappedRows
 
-__all__ = ["NpyError", "file_blocks", "files_of", "open_rows", "read_target"]
+__all__ = ["NpyError", "file_blocks", "files_of", "one_process", "open_rows", "read_target"]
 
 BLOCK_ROWS = 65536
 """File rows looked at a time when a rank lists its block of the training rows."""
@@ -117,6 +117,38 @@ def open_rows(
     return out
 
 
+def one_process(
+    path: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    task: str | None,
+    test_size: float,
+    seed: int,
+) -> tuple[MappedRows, np.ndarray, MappedRows, np.ndarray, str, np.ndarray | None]:
+    """(X_train, y_train, X_test, y_test, task, classes) of a ``.npy`` file for one
+    process: the split of :func:`mlplab.core.data.train_test_split` over row indices, the
+    training rows kept in the file's order (:func:`file_blocks`: ``relabel``), the test
+    rows in the split's; the task inferred from the targets when not given (1-D
+    integers of at most 20 values: classification). Under MPI each rank reads its own
+    rows alone instead: :func:`mlplab.persist.npyshard.sharded_npy`."""
+    from mlplab.core.data import train_test_split
+
+    n = sum(m for _, m in layout(path))
+    y = read_target(target, n)
+    if task is None:
+        few = np.unique(y).size <= 20 and np.all(y == np.round(y))
+        task = "classification" if y.ndim == 1 and few else "regression"
+    classes = None
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+    split = train_test_split(np.arange(n), y, test_size, seed, task == "classification")
+    i_tr, i_te = (np.asarray(a) for a in split[:2])
+    _, tr, relabel = file_blocks(i_tr, n, 0, 1)
+    X = open_rows(path)
+    X_tr = X.select(tr)
+    X_tr.relabel = relabel
+    return X_tr, y[tr], X.select(i_te), y[i_te], task, classes
+
+
 def file_blocks(
     train: np.ndarray, n_rows: int, rank: int, size: int
 ) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
@@ -195,16 +227,28 @@ def marked_rows(mask: np.ndarray, start: int, end: int, dtype: Any) -> np.ndarra
     return out
 
 
-def read_target(path: str | os.PathLike[str], n_rows: int) -> np.ndarray:
-    """The targets of a ``.npy`` file or folder (loaded: one value per row), checked to
-    have ``n_rows`` rows."""
+def read_target(
+    path: str | os.PathLike[str], n_rows: int, rows: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The targets of a ``.npy`` file or folder (one value per row), checked to have
+    ``n_rows`` rows: all of them loaded, or with ``rows=(lo, hi)`` those rows alone,
+    read through a memory map (an MPI rank's rows)."""
     parts = []
     for f in files_of(path):
         try:
-            parts.append(np.load(f, allow_pickle=False))
+            parts.append(np.load(f, allow_pickle=False, mmap_mode=None if rows is None else "r"))
         except (ValueError, OSError) as exc:
             raise NpyError(f"{f}: cannot be read as targets ({exc})") from None
-    y = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    if y.shape[0] != n_rows:
-        raise NpyError(f"{path}: {y.shape[0]} targets for {n_rows} rows of data")
-    return y
+        if parts[-1].ndim == 0:
+            raise NpyError(f"{f}: a single value; targets need one value per row")
+    got = sum(p.shape[0] for p in parts)
+    if got != n_rows:
+        raise NpyError(f"{path}: {got} targets for {n_rows} rows of data")
+    if rows is not None:  # each file's part of lo:hi, copied out of its map
+        lo, hi = rows
+        starts = np.cumsum([0] + [p.shape[0] for p in parts])
+        parts = [
+            np.array(p[max(lo - s, 0) : max(min(hi - s, p.shape[0]), 0)])
+            for p, s in zip(parts, starts[:-1].tolist(), strict=True)
+        ]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -121,8 +121,9 @@ class MappedRows:
         return self.shape[0]
 
     def select(self, index: Any) -> MappedRows:
-        """Rows ``index`` of the table (e.g. a training split), still on disk."""
-        idx = np.asarray(index, dtype=np.int64)
+        """Rows ``index`` of the table (e.g. a training split), still on disk (an int32
+        index stays int32: 4 bytes a row)."""
+        idx = _index(index)
         return self._through(idx if self.index is None else self.index[idx])
 
     def _through(self, idx: np.ndarray) -> MappedRows:
