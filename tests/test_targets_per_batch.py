@@ -13,6 +13,7 @@ import mlplab
 from mlplab._validation import check_y
 from mlplab.train import targets as _targets
 from mlplab.train.batches import EpochPlan
+from mlplab.train.metrics import pairwise_sum
 from mlplab.train.strategy import Local
 from mlplab.train.targets import Targets, targets
 
@@ -126,3 +127,16 @@ def test_an_epoch_s_batches_are_cut_when_read_the_same_as_all_at_once():
         np.testing.assert_array_equal(batches[b - 7].rows, got.rows)
     with pytest.raises(IndexError):
         batches[7]
+
+
+def test_a_sum_of_values_fed_in_parts_is_numpy_s_sum_to_the_bit():
+    rng = np.random.default_rng(7)
+    sizes = [0, 1, 7, 8, 9, 127, 128, 129, 136, 1000, 8193, 65537, 250_001]
+    for n in sizes + [int(m) for m in rng.integers(1, 100_000, 8)]:
+        a = rng.exponential(size=n) * rng.choice([1e-9, 1.0, 1e9], n)  # rounding shows
+        a[rng.random(n) < 0.01] = -0.0
+        part = int(rng.integers(1, 9000))
+        got = pairwise_sum(n, (a[s : s + part] for s in range(0, n, part)))
+        assert got == a.sum() and np.signbit(got) == np.signbit(a.sum()), (n, part)
+    a = rng.exponential(size=5000)
+    assert pairwise_sum(5000, [a]) != float(np.cumsum(a)[-1])  # not a running sum

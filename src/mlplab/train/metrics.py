@@ -15,7 +15,7 @@ for one process it is the identity and these are the usual means.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -38,21 +38,64 @@ def classification(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[st
     """``{part}_accuracy`` and ``{part}_log_loss`` over every process's rows (None when
     there are none)."""
     y = np.asarray(y)
-    correct, nll = 0.0, 0.0
-    if len(y):
-        loss = np.empty(len(y))  # −log p_i(y_i), summed once: the bits of one sum
+    hits = [0.0]
+
+    def losses() -> Iterator[np.ndarray]:
+        """−log p_i(y_i) of each block (and its correct predictions counted)."""
         for s, P in _chunked(net.predict_proba, X):
             P = P.astype(np.float64)
             if P.shape[1] == 1:
                 P = np.hstack([1 - P, P])
             yb = y[s : s + P.shape[0]].astype(np.int64)
-            correct += float(np.count_nonzero(P.argmax(axis=1) == yb))
-            loss[s : s + P.shape[0]] = -np.log(np.clip(P[np.arange(len(yb)), yb], 1e-15, 1.0))
-        nll = float(loss.sum())
+            hits[0] += float(np.count_nonzero(P.argmax(axis=1) == yb))
+            yield -np.log(np.clip(P[np.arange(len(yb)), yb], 1e-15, 1.0))
+
+    nll = pairwise_sum(len(y), losses()) if len(y) else 0.0  # the bits of one sum
+    correct = hits[0]
     n, correct, nll = total(np.array([len(y), correct, nll], dtype=np.float64))
     if n == 0:
         return {f"{part}_accuracy": None, f"{part}_log_loss": None}
     return {f"{part}_accuracy": float(correct / n), f"{part}_log_loss": float(nll / n)}
+
+
+def pairwise_sum(n: int, parts: Iterable[np.ndarray]) -> float:
+    """``np.sum`` of n float64 values that ``parts`` yield in order, with its bits,
+    holding a part (and under 128 values) at a time, never all n.
+
+    NumPy sums a contiguous float64 array pairwise: a range of more than 128 values is
+    cut in two halves (the first a multiple of 8 long) whose sums are added; up to 128
+    values are summed in 8 lanes (lane j: values j, j + 8, ... in order), the lanes as
+    ((0+1)+(2+3))+((4+5)+(6+7)), then the rest one by one; fewer than 8 one by one from
+    0.0; the whole sum is 0.0 plus that. Followed here range by range as the values
+    arrive (``tests/test_targets_per_batch.py`` holds it equal to ``np.sum``).
+    """
+    it = iter(parts)
+    buf, start = np.empty(0), 0  # the values start:start + len(buf)
+
+    def take(lo: int, m: int) -> np.ndarray:
+        nonlocal buf, start
+        while start + buf.shape[0] < lo + m:
+            buf = np.concatenate([buf[lo - start :], np.asarray(next(it), dtype=np.float64)])
+            start = lo
+        return buf[lo - start : lo - start + m]
+
+    def leaf(a: np.ndarray) -> float:
+        k = a.shape[0] - a.shape[0] % 8
+        res = 0.0
+        if k:
+            r = np.cumsum(a[:k].reshape(-1, 8), axis=0)[-1].tolist()  # the 8 lanes
+            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for v in a[k:].tolist():
+            res += v
+        return res
+
+    def pairwise(lo: int, m: int) -> float:
+        if m <= 128:
+            return leaf(take(lo, m))
+        half = m // 2 - (m // 2) % 8
+        return pairwise(lo, half) + pairwise(lo + half, m - half)
+
+    return 0.0 + pairwise(0, n) if n else 0.0
 
 
 def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[list[int]]:
