@@ -69,33 +69,37 @@ def pairwise_sum(n: int, parts: Iterable[np.ndarray]) -> float:
     0.0; the whole sum is 0.0 plus that. Followed here range by range as the values
     arrive (``tests/test_targets_per_batch.py`` holds it equal to ``np.sum``).
     """
-    it = iter(parts)
-    buf, start = np.empty(0), 0  # the values start:start + len(buf)
+    return 0.0 + _pairwise(_Values(parts), 0, n) if n else 0.0
 
-    def take(lo: int, m: int) -> np.ndarray:
-        nonlocal buf, start
-        while start + buf.shape[0] < lo + m:
-            buf = np.concatenate([buf[lo - start :], np.asarray(next(it), dtype=np.float64)])
-            start = lo
-        return buf[lo - start : lo - start + m]
 
-    def leaf(a: np.ndarray) -> float:
-        k = a.shape[0] - a.shape[0] % 8
-        res = 0.0
-        if k:
-            r = np.cumsum(a[:k].reshape(-1, 8), axis=0)[-1].tolist()  # the 8 lanes
-            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        for v in a[k:].tolist():
-            res += v
-        return res
+class _Values:
+    """Values fed in parts, read by ranges in increasing order (under 128 values and
+    one part held)."""
 
-    def pairwise(lo: int, m: int) -> float:
-        if m <= 128:
-            return leaf(take(lo, m))
+    def __init__(self, parts: Iterable[np.ndarray]) -> None:
+        self.parts, self.buf, self.start = iter(parts), np.empty(0), 0
+
+    def take(self, lo: int, m: int) -> np.ndarray:
+        while self.start + self.buf.shape[0] < lo + m:
+            part = np.asarray(next(self.parts), dtype=np.float64)
+            self.buf, self.start = np.concatenate([self.buf[lo - self.start :], part]), lo
+        return self.buf[lo - self.start : lo - self.start + m]
+
+
+def _pairwise(values: _Values, lo: int, m: int) -> float:
+    """NumPy's pairwise sum of values lo:lo + m (see :func:`pairwise_sum`)."""
+    if m > 128:
         half = m // 2 - (m // 2) % 8
-        return pairwise(lo, half) + pairwise(lo + half, m - half)
-
-    return 0.0 + pairwise(0, n) if n else 0.0
+        return _pairwise(values, lo, half) + _pairwise(values, lo + half, m - half)
+    a = values.take(lo, m)
+    k = m - m % 8
+    res = 0.0
+    if k:
+        r = np.cumsum(a[:k].reshape(-1, 8), axis=0)[-1].tolist()  # the 8 lanes, in order
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for v in a[k:].tolist():
+        res += v
+    return res
 
 
 def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[list[int]]:
