@@ -69,36 +69,44 @@ def pairwise_sum(n: int, parts: Iterable[np.ndarray]) -> float:
     0.0; the whole sum is 0.0 plus that. Followed here range by range as the values
     arrive (``tests/test_targets_per_batch.py`` holds it equal to ``np.sum``).
     """
-    return 0.0 + _pairwise(_Values(parts), 0, n) if n else 0.0
+    return float(pairwise_sums(n, (np.asarray(p)[:, None] for p in parts), 1)[0])
+
+
+def pairwise_sums(n: int, parts: Iterable[np.ndarray], columns: int) -> np.ndarray:
+    """:func:`pairwise_sum` of each column of n rows that ``parts`` yield in order
+    (blocks of shape (rows, columns)): one sum a column, with the bits of ``np.sum``."""
+    return 0.0 + _pairwise(_Values(parts), 0, n) if n else np.zeros(columns)
 
 
 class _Values:
-    """Values fed in parts, read by ranges in increasing order (under 128 values and
-    one part held)."""
+    """Rows fed in parts, read by ranges in increasing order (under 128 rows and one
+    part held)."""
 
     def __init__(self, parts: Iterable[np.ndarray]) -> None:
-        self.parts, self.buf, self.start = iter(parts), np.empty(0), 0
+        self.parts, self.buf, self.start = iter(parts), np.empty((0, 0)), 0
 
     def take(self, lo: int, m: int) -> np.ndarray:
         while self.start + self.buf.shape[0] < lo + m:
             part = np.asarray(next(self.parts), dtype=np.float64)
-            self.buf, self.start = np.concatenate([self.buf[lo - self.start :], part]), lo
+            rest = self.buf[lo - self.start :] if self.buf.shape[0] else part[:0]
+            self.buf, self.start = np.concatenate([rest, part]), lo
         return self.buf[lo - self.start : lo - self.start + m]
 
 
-def _pairwise(values: _Values, lo: int, m: int) -> float:
-    """NumPy's pairwise sum of values lo:lo + m (see :func:`pairwise_sum`)."""
+def _pairwise(values: _Values, lo: int, m: int) -> np.ndarray:
+    """NumPy's pairwise sum of rows lo:lo + m, column by column (see :func:`pairwise_sum`)."""
     if m > 128:
         half = m // 2 - (m // 2) % 8
-        return _pairwise(values, lo, half) + _pairwise(values, lo + half, m - half)
+        both: np.ndarray = _pairwise(values, lo, half) + _pairwise(values, lo + half, m - half)
+        return both
     a = values.take(lo, m)
     k = m - m % 8
-    res = 0.0
+    res = np.zeros(a.shape[1])
     if k:
-        r = np.cumsum(a[:k].reshape(-1, 8), axis=0)[-1].tolist()  # the 8 lanes, in order
+        r = np.cumsum(a[:k].reshape(-1, 8, a.shape[1]), axis=0)[-1]  # the 8 lanes, in order
         res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for v in a[k:].tolist():
-        res += v
+    for v in a[k:]:
+        res = res + v
     return res
 
 
@@ -113,11 +121,12 @@ def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[li
 
 
 def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, float | None]:
-    """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows."""
+    """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows (one
+    output: the sums taken as the blocks come, :func:`pairwise_sums`, no array of all rows)."""
     k = net.layer_sizes[-1]
     Y = np.asarray(y, dtype=np.float64).reshape(len(y), k)
-    err = np.empty((len(Y), k))
-    for s, pred in _chunked(net.predict, X) if len(Y) else ():
+    err = np.empty((len(Y) if k > 1 else 0, k))  # one output: no array of all rows
+    for s, pred in _chunked(net.predict, X) if len(Y) and k > 1 else ():
         rows = pred.shape[0]
         err[s : s + rows] = pred.astype(np.float64).reshape(rows, k) - Y[s : s + rows]
     first = total(np.concatenate([[len(Y)], Y.sum(axis=0)]))
@@ -125,9 +134,11 @@ def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, f
     if n == 0:
         return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
     mean = first[1:] / n
-    sums = total(
-        np.concatenate([((Y - mean) ** 2).sum(axis=0), (err**2).sum(axis=0), [np.abs(err).sum()]])
-    )
+    if k > 1:
+        local = [((Y - mean) ** 2).sum(axis=0), (err**2).sum(axis=0), [np.abs(err).sum()]]
+        sums = total(np.concatenate(local))
+    else:  # (y − ȳ)², err², |err| of each block: three sums with the bits of np.sum
+        sums = total(pairwise_sums(len(Y), _one_output_terms(net, X, Y, mean), 3))
     ss_tot, ss_res, abs_err = sums[:k], sums[k : 2 * k], sums[-1]
     r2 = 1 - ss_res / np.where(ss_tot == 0, 1.0, ss_tot)
     return {
@@ -135,6 +146,14 @@ def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, f
         f"{part}_mse": float(ss_res.sum() / (n * k)),
         f"{part}_mae": float(abs_err / (n * k)),
     }
+
+
+def _one_output_terms(net: Any, X: Any, Y: np.ndarray, mean: np.ndarray) -> Iterator[np.ndarray]:
+    """Blocks of rows [(y − ȳ)², (ŷ − y)², |ŷ − y|] of a one-output regression."""
+    for s, pred in _chunked(net.predict, X) if len(Y) else ():
+        rows = pred.shape[0]
+        err = pred.astype(np.float64).reshape(rows, 1) - Y[s : s + rows]
+        yield np.hstack([(Y[s : s + rows] - mean) ** 2, err**2, np.abs(err)])
 
 
 def whole(
