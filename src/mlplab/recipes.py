@@ -404,6 +404,7 @@ def _train_csv_sharded(
     from mlplab.persist.csvshard import sharded_training_data
 
     strategy = _strategy(kw.pop("comm"), sharded=True)
+    strategy.targets_per_batch = True  # the labels held once: Y made batch by batch
     split = {"test_size": kw.get("test_size", 0.25), "seed": kw.get("seed", 0)}
     d = sharded_training_data(path, target, strategy.comm, task, sep=sep, **split, **columns)
     std = _exact_standardizer(d.X_train, strategy) if kw.get("normalize", True) else None

@@ -12,9 +12,9 @@ is made unable to read the file), or with
 comm=comm)``, the rank's rows alone mapped (rank 0 records each rank's maps), or with
 ``"kind": "npy_memory"`` ``train_npy`` under ``tracemalloc``: every rank's peak of traced
 (anonymous, NumPy's included) memory and the lengths of the arrays it holds for training.
-Rank 0 writes, per case, θ, the metrics, the losses and the plan, and whether every
-rank ended with the same θ; or {"error": message} when the case raised (every rank
-raises the same error).
+Rank 0 writes, per case, θ, the metrics, the losses and the plan, whether every rank
+ended with the same θ, and what each rank's run held of the targets; or
+{"error": message} when the case raised (every rank raises the same error).
 """
 
 from __future__ import annotations
@@ -47,6 +47,23 @@ class Kept(mlplab.recipes.Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         Kept.last = self
+
+    def _begin(self, *args, **kwargs):
+        self.run = super()._begin(*args, **kwargs)
+        return self.run
+
+
+def _targets_held(run) -> dict[str, object]:
+    """What the rank's run holds of the targets: Y's and the validation Y's type, and
+    the float arrays among Y, the validation Y and the labels with one row a row of X
+    or of the validation rows (a Y made of all of them)."""
+    Yv = None if run.val is None else run.val[1]
+    rows = {run.X.shape[0], 0 if run.val is None else run.val[0].shape[0]} - {0}
+    floats = [
+        list(a.shape) for a in (run.Y, Yv, run.labels)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape[0] in rows
+    ]  # fmt: skip
+    return {"Y": type(run.Y).__name__, "Yv": type(Yv).__name__, "floats": floats}
 
 
 mlplab.recipes.Trainer = Kept  # type: ignore[misc]
@@ -136,6 +153,7 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
         csvshard.os = os
     theta = Kept.last.net.get_flat_params()
     thetas = comm.gather(theta, root=0)
+    held = comm.gather(_targets_held(Kept.last.run), root=0)
     maps = comm.gather([[int(p.offset), p.shape[0]] for p in opened[-1].parts] if opened else [])
     if comm.rank == 0:
         assert result is not None
@@ -149,6 +167,7 @@ for name, (path, target, options) in json.loads(sys.argv[2]).items():
             "preprocessing": result.data_info.get("preprocessing"),
             "classes": [str(c) for c in result.data_info.get("classes", [])],
             "maps": maps,
+            "held": held,
         }
 if comm.rank == 0:
     with open(sys.argv[1], "w") as f:

@@ -360,27 +360,38 @@ def _gather_block(
     ``Alltoallv``); the result reads ``R`` through an index."""
     n = R.shape[0]
     small = np.dtype(np.int32 if lo + n <= np.iinfo(np.int32).max else np.int64)
-    ordered = lo + marked_rows(own, 0, n, small)  # my training rows, file order
-    me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: ordered is sorted
-    stay = ordered[me:mine] - lo
-    if comm.size == 1 or not any(comm.allgather(mine - me != ordered.shape[0])):
-        return MappedRows([R], stay), take_rows(y, stay)
+    local = marked_rows(own, 0, n, small)  # my training rows (rows of R), file order
+    me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: sorted
+    if comm.size == 1 or not any(comm.allgather(mine - me != local.shape[0])):
+        return MappedRows([R], local), take_rows(y, local)  # local[me:mine] is all of it
+    stay = local[me:mine]  # a view: one array of 4 bytes a training row, then the index
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
-    send = np.concatenate([ordered[:me], ordered[mine:]]) - lo  # grouped by destination
+    send = np.concatenate([local[:me], local[mine:]])  # grouped by destination
     got = exchange_rows(comm, R[send], counts)
     cuts = np.cumsum([0, *counts])
     parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
     below = sum(len(p[0]) for p in parts[: comm.rank])
-    pos = np.concatenate([p[0] for p in parts[: comm.rank]] + [ordered[me:mine]]
-                         + [p[0] for p in parts[comm.rank :]])  # fmt: skip
-    if not (np.diff(pos) > 0).all():  # pragma: no cover - a bug
+    ends = (stay[[0, -1]] if stay.shape[0] > 1 else stay) + lo  # stay is sorted
+    pieces = [p[0] for p in parts[: comm.rank]] + [ends] + [p[0] for p in parts[comm.rank :]]
+    if not _increasing(pieces):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    small = stay.dtype  # int32 indices (4 bytes a training row) for a file of < 2**31 rows
-    after = below + n + np.arange(got.shape[0] - below, dtype=small)
-    index = np.concatenate([np.arange(below, dtype=small), below + stay, after])
+    index = np.empty(got.shape[0] + stay.shape[0], dtype=small)
+    index[:below] = np.arange(below, dtype=small)
+    np.add(stay, below, out=index[below : below + stay.shape[0]])
+    index[below + stay.shape[0] :] = below + n + np.arange(got.shape[0] - below, dtype=small)
     ys = (
         [p[1] for p in parts[: comm.rank]]
         + [take_rows(y, stay)]
         + [p[1] for p in parts[comm.rank :]]
     )
     return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)
+
+
+def _increasing(pieces: list[np.ndarray]) -> bool:
+    """Whether the pieces' values, one after another, increase strictly."""
+    last = -1
+    for p in pieces:
+        if p.shape[0] and (p[0] <= last or not (np.diff(p) > 0).all()):
+            return False
+        last = int(p[-1]) if p.shape[0] else last
+    return True

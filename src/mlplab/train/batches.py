@@ -11,7 +11,7 @@ process, as PyTorch's ``DistributedSampler`` does it. Batch gradient descent
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -111,15 +111,7 @@ class EpochPlan:
         if self.everything and relabel is None:  # one process: the slices are the batches
             cuts = range(0, n, B)
             return [Batch(order[s : s + B], B if s + B <= n else n - s) for s in cuts]
-        lo, hi = self.rows
-        batches = []
-        for s in range(0, n, B):
-            drawn = order[s : s + B]
-            idx = drawn if relabel is None else relabel[drawn]  # the processes' order
-            mine = (idx >= lo) & (idx < hi)
-            places = ranks(drawn)[mine] if self.places else None
-            batches.append(Batch(idx[mine] - lo, drawn.shape[0], places))  # may be empty
-        return batches
+        return _Cut(self, order, B)
 
     def _all_places(self) -> np.ndarray | None:
         """Batch gradient descent's :attr:`Batch.places`: this process's rows ``lo:hi``
@@ -130,6 +122,35 @@ class EpochPlan:
         drawn[self.relabel] = np.arange(self.n_global, dtype=drawn.dtype)
         lo, hi = self.rows
         return drawn[lo:hi].copy()
+
+
+class _Cut(Sequence[Batch]):
+    """An epoch's batches of this process's rows ``lo:hi`` (:meth:`EpochPlan.split`),
+    each cut from the permutation when it is read: no array of all the epoch's rows
+    beside the permutation (4 or 8 bytes a row held by one process)."""
+
+    def __init__(self, plan: EpochPlan, order: np.ndarray, B: int) -> None:
+        self.plan, self.order, self.B = plan, order, B
+
+    def __len__(self) -> int:
+        return (self.plan.n_global + self.B - 1) // self.B
+
+    @overload
+    def __getitem__(self, b: int) -> Batch: ...
+    @overload
+    def __getitem__(self, b: slice) -> Sequence[Batch]: ...
+    def __getitem__(self, b: int | slice) -> Batch | Sequence[Batch]:
+        if isinstance(b, slice):
+            return [self[i] for i in range(len(self))[b]]
+        if not -len(self) <= b < len(self):
+            raise IndexError(f"batch {b} of {len(self)}")
+        s = (b % len(self)) * self.B
+        (lo, hi), relabel = self.plan.rows, self.plan.relabel
+        drawn = self.order[s : s + self.B]
+        idx = drawn if relabel is None else relabel[drawn]  # the processes' order
+        mine = (idx >= lo) & (idx < hi)
+        places = ranks(drawn)[mine] if self.plan.places else None
+        return Batch(idx[mine] - lo, drawn.shape[0], places)  # may be empty
 
 
 def permutation(rng: np.random.Generator, n: int, small: bool = False) -> np.ndarray:

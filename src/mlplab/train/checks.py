@@ -23,6 +23,7 @@ from mlplab._validation import (
 )
 from mlplab.train import checkpoint as _ckpt
 from mlplab.train import rows as _rows
+from mlplab.train import targets as _targets
 
 
 def check_fit(
@@ -37,10 +38,13 @@ def check_fit(
     restore_best: Any,
     require_two_classes: bool,
     val_rows_per_rank: bool = False,
+    targets_per_batch: bool = False,
 ) -> tuple[Any, Any, tuple[Any, Any] | None, int | None, str | None]:
     """Validate the data and arguments once: (X, Y, validation data, checkpoint_every,
     the cost restore_best monitors). ``val_rows_per_rank``: each MPI rank passes its own
-    validation rows, possibly none."""
+    validation rows, possibly none. ``targets_per_batch``: for rows on disk, Y (and the
+    validation rows' Y) as :class:`~mlplab.train.targets.Targets`, made from y batch by
+    batch (labels held once)."""
     check_positive(epochs, "epochs", integer=True, allow_zero=True)
     xp = net._xp
     extremes: list[tuple[float, float]] = []
@@ -54,7 +58,11 @@ def check_fit(
         lo, hi = next(iter(extremes), None) or (float(xp.min(Xc)), float(xp.max(Xc)))
         if max(-lo, hi) > SCALE_WARNING:
             check_input_scale(_xp.to_numpy(Xc), net.standardizer is not None)
-    Y = net._prepare_y(y, Xc.shape[0])
+    per_batch = mapped and targets_per_batch and not require_two_classes
+    if per_batch:  # y held once: Y's rows made as batches gather them
+        Y = _targets.targets(y, net.head.name, net.layer_sizes[-1], Xc.shape[0], net.dtype)
+    else:
+        Y = net._prepare_y(y, Xc.shape[0])
     if require_two_classes:
         check_two_classes(Y if xp is np else _xp.to_numpy(Y), net.head.name)
     val = None
@@ -62,7 +70,7 @@ def check_fit(
         n0, n_out = net.layer_sizes[0], net.layer_sizes[-1]  # this rank has none of them
         val = (np.empty((0, n0), net.dtype), np.empty((0, n_out), net.dtype))
     elif validation_data is not None:
-        val = check_validation(net, validation_data)
+        val = check_validation(net, validation_data, per_batch)
     every = check_checkpoint_args(checkpoint, every, resume)
     if checkpoint is not None:
         numpy_only_checkpoints(net)
@@ -114,14 +122,17 @@ def check_sample_weight(
     return w, total
 
 
-def check_validation(net: Any, validation_data: Any) -> tuple[Any, Any]:
+def check_validation(
+    net: Any, validation_data: Any, targets_per_batch: bool = False
+) -> tuple[Any, Any]:
     xp = net._xp
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         raise TypeError("validation_data must be a pair (X_val, y_val)")
     if _rows.is_mapped(validation_data[0]) and xp is np:  # out of core: one streaming pass
         Xv = _rows.prepare(net, validation_data[0], "X_val")
-        Yv = check_y(validation_data[1], net.head.name, net.layer_sizes[-1], Xv.shape[0],
-                     net.dtype, "y_val")  # fmt: skip
+        make = _targets.targets if targets_per_batch else check_y
+        Yv = make(validation_data[1], net.head.name, net.layer_sizes[-1], Xv.shape[0],
+                  net.dtype, "y_val")  # fmt: skip
         return Xv, Yv
     # Checked under their own names first, so an error says which X it means.
     Xv = _xp.check_X_in(

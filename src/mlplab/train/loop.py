@@ -65,6 +65,7 @@ from mlplab.train.step import (
     l2_lambda,
 )
 from mlplab.train.strategy import Local
+from mlplab.train.targets import Targets, class_indices
 
 __all__ = ["DivergenceError", "InputScaleWarning", "Trainer"]
 
@@ -373,7 +374,8 @@ class Trainer:
 
         def checks() -> tuple[Any, ...]:
             shared = getattr(st, "sharded_validation", False)
-            out = check_fit(self.net, X, y, *args, self.require_two_classes, shared)
+            per_batch = getattr(st, "targets_per_batch", False)  # Y made batch by batch
+            out = check_fit(self.net, X, y, *args, self.require_two_classes, shared, per_batch)
             distributed = st.size > 1 or type(st) is not Local
             weights = check_sample_weight(sample_weight, out[0].shape[0], self.net, distributed)
             return *out, *weights
@@ -389,7 +391,9 @@ class Trainer:
         st.broadcast_state(self)
         path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
         self.checkpoint_path = path
-        labels = self.net._xp.argmax(Y, axis=1) if self.net.head.name == "multiclass" else None
+        if B is None and isinstance(Y, Targets):  # batch GD reads every row each step
+            Y = Y[0 : Y.shape[0]]
+        labels = class_indices(self.net, Y)  # multiclass: for the accuracy count
         stepper = (HostStep if self.net._xp is np else DeviceStep)(self.optimizer, self.net)
         cbs = CallbackList(self.callbacks, self)
         plan = EpochPlan(n_global, B, rows, self.order)

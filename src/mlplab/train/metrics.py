@@ -15,7 +15,7 @@ for one process it is the identity and these are the usual means.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -38,21 +38,76 @@ def classification(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[st
     """``{part}_accuracy`` and ``{part}_log_loss`` over every process's rows (None when
     there are none)."""
     y = np.asarray(y)
-    correct, nll = 0.0, 0.0
-    if len(y):
-        loss = np.empty(len(y))  # −log p_i(y_i), summed once: the bits of one sum
+    hits = [0.0]
+
+    def losses() -> Iterator[np.ndarray]:
+        """−log p_i(y_i) of each block (and its correct predictions counted)."""
         for s, P in _chunked(net.predict_proba, X):
             P = P.astype(np.float64)
             if P.shape[1] == 1:
                 P = np.hstack([1 - P, P])
             yb = y[s : s + P.shape[0]].astype(np.int64)
-            correct += float(np.count_nonzero(P.argmax(axis=1) == yb))
-            loss[s : s + P.shape[0]] = -np.log(np.clip(P[np.arange(len(yb)), yb], 1e-15, 1.0))
-        nll = float(loss.sum())
+            hits[0] += float(np.count_nonzero(P.argmax(axis=1) == yb))
+            yield -np.log(np.clip(P[np.arange(len(yb)), yb], 1e-15, 1.0))
+
+    nll = pairwise_sum(len(y), losses()) if len(y) else 0.0  # the bits of one sum
+    correct = hits[0]
     n, correct, nll = total(np.array([len(y), correct, nll], dtype=np.float64))
     if n == 0:
         return {f"{part}_accuracy": None, f"{part}_log_loss": None}
     return {f"{part}_accuracy": float(correct / n), f"{part}_log_loss": float(nll / n)}
+
+
+def pairwise_sum(n: int, parts: Iterable[np.ndarray]) -> float:
+    """``np.sum`` of n float64 values that ``parts`` yield in order, with its bits,
+    holding a part (and under 128 values) at a time, never all n.
+
+    NumPy sums a contiguous float64 array pairwise: a range of more than 128 values is
+    cut in two halves (the first a multiple of 8 long) whose sums are added; up to 128
+    values are summed in 8 lanes (lane j: values j, j + 8, ... in order), the lanes as
+    ((0+1)+(2+3))+((4+5)+(6+7)), then the rest one by one; fewer than 8 one by one from
+    0.0; the whole sum is 0.0 plus that. Followed here range by range as the values
+    arrive (``tests/test_targets_per_batch.py`` holds it equal to ``np.sum``).
+    """
+    return float(pairwise_sums(n, (np.asarray(p)[:, None] for p in parts), 1)[0])
+
+
+def pairwise_sums(n: int, parts: Iterable[np.ndarray], columns: int) -> np.ndarray:
+    """:func:`pairwise_sum` of each column of n rows that ``parts`` yield in order
+    (blocks of shape (rows, columns)): one sum a column, with the bits of ``np.sum``."""
+    return 0.0 + _pairwise(_Values(parts), 0, n) if n else np.zeros(columns)
+
+
+class _Values:
+    """Rows fed in parts, read by ranges in increasing order (under 128 rows and one
+    part held)."""
+
+    def __init__(self, parts: Iterable[np.ndarray]) -> None:
+        self.parts, self.buf, self.start = iter(parts), np.empty((0, 0)), 0
+
+    def take(self, lo: int, m: int) -> np.ndarray:
+        while self.start + self.buf.shape[0] < lo + m:
+            part = np.asarray(next(self.parts), dtype=np.float64)
+            rest = self.buf[lo - self.start :] if self.buf.shape[0] else part[:0]
+            self.buf, self.start = np.concatenate([rest, part]), lo
+        return self.buf[lo - self.start : lo - self.start + m]
+
+
+def _pairwise(values: _Values, lo: int, m: int) -> np.ndarray:
+    """NumPy's pairwise sum of rows lo:lo + m, column by column (see :func:`pairwise_sum`)."""
+    if m > 128:
+        half = m // 2 - (m // 2) % 8
+        both: np.ndarray = _pairwise(values, lo, half) + _pairwise(values, lo + half, m - half)
+        return both
+    a = values.take(lo, m)
+    k = m - m % 8
+    res = np.zeros(a.shape[1])
+    if k:
+        r = np.cumsum(a[:k].reshape(-1, 8, a.shape[1]), axis=0)[-1]  # the 8 lanes, in order
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for v in a[k:]:
+        res = res + v
+    return res
 
 
 def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[list[int]]:
@@ -66,11 +121,12 @@ def confusion(net: Any, X: Any, y: Any, n_classes: int, total: Total) -> list[li
 
 
 def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, float | None]:
-    """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows."""
+    """``{part}_r2``, ``{part}_mse`` and ``{part}_mae`` over every process's rows (one
+    output: the sums taken as the blocks come, :func:`pairwise_sums`, no array of all rows)."""
     k = net.layer_sizes[-1]
     Y = np.asarray(y, dtype=np.float64).reshape(len(y), k)
-    err = np.empty((len(Y), k))
-    for s, pred in _chunked(net.predict, X) if len(Y) else ():
+    err = np.empty((len(Y) if k > 1 else 0, k))  # one output: no array of all rows
+    for s, pred in _chunked(net.predict, X) if len(Y) and k > 1 else ():
         rows = pred.shape[0]
         err[s : s + rows] = pred.astype(np.float64).reshape(rows, k) - Y[s : s + rows]
     first = total(np.concatenate([[len(Y)], Y.sum(axis=0)]))
@@ -78,9 +134,11 @@ def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, f
     if n == 0:
         return {f"{part}_r2": None, f"{part}_mse": None, f"{part}_mae": None}
     mean = first[1:] / n
-    sums = total(
-        np.concatenate([((Y - mean) ** 2).sum(axis=0), (err**2).sum(axis=0), [np.abs(err).sum()]])
-    )
+    if k > 1:
+        local = [((Y - mean) ** 2).sum(axis=0), (err**2).sum(axis=0), [np.abs(err).sum()]]
+        sums = total(np.concatenate(local))
+    else:  # (y − ȳ)², err², |err| of each block: three sums with the bits of np.sum
+        sums = total(pairwise_sums(len(Y), _one_output_terms(net, X, Y, mean), 3))
     ss_tot, ss_res, abs_err = sums[:k], sums[k : 2 * k], sums[-1]
     r2 = 1 - ss_res / np.where(ss_tot == 0, 1.0, ss_tot)
     return {
@@ -88,6 +146,14 @@ def regression(net: Any, X: Any, y: Any, total: Total, part: str) -> dict[str, f
         f"{part}_mse": float(ss_res.sum() / (n * k)),
         f"{part}_mae": float(abs_err / (n * k)),
     }
+
+
+def _one_output_terms(net: Any, X: Any, Y: np.ndarray, mean: np.ndarray) -> Iterator[np.ndarray]:
+    """Blocks of rows [(y − ȳ)², (ŷ − y)², |ŷ − y|] of a one-output regression."""
+    for s, pred in _chunked(net.predict, X) if len(Y) else ():
+        rows = pred.shape[0]
+        err = pred.astype(np.float64).reshape(rows, 1) - Y[s : s + rows]
+        yield np.hstack([(Y[s : s + rows] - mean) ** 2, err**2, np.abs(err)])
 
 
 def whole(

@@ -286,6 +286,9 @@ class MPI(Local):
         Size of the buffer all-reduced at each step: (#params + 2) × itemsize.
     comm_seconds : float
         Wall time spent inside the per-step ``Allreduce`` (waiting included).
+    targets_per_batch : bool
+        Rows on disk: Y made from y batch by batch (:mod:`mlplab.train.targets`; the
+        sharded CSV route sets it). Default False.
     """
 
     def __init__(self, comm: Any = None, *, sharded_validation: bool = False) -> None:
@@ -301,6 +304,7 @@ class MPI(Local):
         self.bytes_per_step, self.comm_seconds = 0, 0.0
         self._buf: np.ndarray | None = None
         self.sharded_validation = bool(sharded_validation)
+        self.targets_per_batch = False
 
     def gradient_buffer(self, net: Any) -> np.ndarray:
         """dJ/dθ inside one flat buffer [dJ/dθ | Σ L(i) | # correct]: one all-reduce a step."""

@@ -24,6 +24,7 @@ from mlplab.train.batches import EpochPlan
 from mlplab.train.callbacks import CallbackList
 from mlplab.train.rows import BLOCK_BYTES, PreparedRows
 from mlplab.train.state import Position
+from mlplab.train.targets import Targets
 
 
 class StopRequestedError(Exception):
@@ -118,6 +119,7 @@ class Run:
         elif self.val is not None:
             Xv, Yv = self.val
             Zv = _outputs(net, Xv)
+            Yv = Yv[0 : Zv.shape[0]] if isinstance(Yv, Targets) else Yv
             penalty = _net.l2_penalty(net._params, net.l2, Zv.shape[0]) if net.l2 else 0.0
             logs["val_loss"] = float(net.head.loss(Zv, Yv) + penalty)
             if classify:
@@ -170,6 +172,7 @@ def _shared_val_logs(net: Any, val: Any, total: Any, classify: bool) -> dict[str
     m, loss, ok = Xv.shape[0], 0.0, 0.0
     if m:
         Zv = _outputs(net, Xv)
+        Yv = Yv[0:m] if isinstance(Yv, Targets) else Yv  # made here, held as labels
         loss = float(net.head.loss(Zv, Yv)) * m
         ok = _accuracy(net.head.name, Zv, Yv) * m if classify else 0.0
     n, loss, ok = total(np.array([m, loss, ok], dtype=np.float64))
