@@ -180,7 +180,12 @@ def l2_dot_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: f
     made once per pair of parameter and gradient arrays: θ's two vectors alternate, so
     two sets are kept, and a step only checks that its arrays are those of a set.
     """
-    plan = _l2_plan(params, grads, scratch)
+    return l2_dot_on(l2_dot_plan(params, grads, scratch), lam, size)
+
+
+def l2_dot_on(plan: Sequence[Any], lam: float, size: float) -> float:
+    """:func:`l2_dot_into` on views made beforehand by :func:`l2_dot_plan` (a step that
+    keeps them: ``mlplab.train.fitstep``)."""
     total = 0.0
     c = lam / size
     for flat, Wt, gWt, buf in plan:  # dW[l]ᵀ and W[l]ᵀ: contiguous blocks of θ and its gradient
@@ -191,7 +196,7 @@ def l2_dot_into(params: Sequence[Any], grads: Sequence[Any], lam: float, size: f
     return float(lam / (2 * size) * total)
 
 
-def _l2_plan(params: Sequence[Any], grads: Sequence[Any], scratch: list[Any]) -> list[Any]:
+def l2_dot_plan(params: Sequence[Any], grads: Sequence[Any], scratch: list[Any]) -> list[Any]:
     """:func:`l2_dot_into`'s views of ``params`` and ``grads``, from ``scratch`` or made."""
     for key, plan in scratch:
         if len(key) == 2 * len(params) and all(

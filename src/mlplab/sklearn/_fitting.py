@@ -29,7 +29,6 @@ from mlplab.core.network import Network
 from mlplab.sklearn import _backend, _lecture2, _params
 from mlplab.sklearn._callbacks import LearningRate, ShuffledOrder, SklearnEpochEnd
 from mlplab.sklearn._data import weighted_standardizer
-from mlplab.sklearn._fused import FusedStep
 from mlplab.train.divergence import DivergenceError
 from mlplab.train.loop import Trainer
 
@@ -225,7 +224,6 @@ def _fit_stochastic(est, X, Y, y_raw, sw, incremental, comm, rs, gen) -> None:  
     trainer.l2_per_batch_weight = True  # scikit-learn's λ/(2 Σ_{i∈B} w_i)
     trainer.l2_as_dot = True  # and its ‖W‖², one dot product per layer
     trainer.data_loss_scale = _data_loss_scale(est, Y)
-    trainer.fused_step = FusedStep(trainer)  # the same step's calls, prepared once
     try:
         _train(est, trainer, X, Y, sw, 1 if incremental else est.max_iter, B, validation)
     finally:

@@ -12,14 +12,16 @@ the chain, so a fit gives the same bits (tests/test_fit_step.py fits with and wi
 and compares θ, the optimizer state and the history), and the accuracy count writes its
 comparisons into buffers instead of new arrays (the same count).
 
-It covers ``mlplab.fit``'s usual route: one process, NumPy arrays, no sample weights, no
-dropout or batch norm, a built-in head, no callback with ``on_batch_end``, the NumPy
-fast path of the lecture's equations (not the estimators' ``blocks``), and no compiled
-steps. The checked optimizer step keeps both of its forms: in place once proven finite
+It covers ``mlplab.fit``'s usual route and the scikit-learn estimators': one process,
+NumPy arrays, no sample weights, no dropout or batch norm, a built-in head, no callback
+with ``on_batch_end``, no compiled steps; on the lecture's workspace, or on the
+estimators' ``Workspace(blocks=True)`` through the calls of :mod:`mlplab.train.blockcalls`,
+with their L2 term as one dot product (``l2_as_dot``) and their ``data_loss_scale``.
+The checked optimizer step keeps both of its forms: in place once proven finite
 (gradient descent, momentum, Nesterov: the proof of :meth:`CheckedStep.step
 <mlplab.fast.step.CheckedStep.step>`, checked with g·g), or θ + update into the second θ
-vector checked with u·g (the other built-in optimizers); a non-finite step is refused
-before θ changes, as in the chain. Any other step — the first one of each batch size and
+vector checked with u·g (the other built-in optimizers, scikit-learn's update rules
+among them); a non-finite step is refused before θ changes, as in the chain. Any other step — the first one of each batch size and
 θ vector (whose call shows which buffer holds each a[l]), a step whose proof fails, every
 step outside these cases — runs the trainer's own ``_step``.
 
@@ -37,6 +39,7 @@ import numpy as np
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
 from mlplab.fast.step import non_finite
+from mlplab.train import blockcalls as _blocks
 from mlplab.train.batches import Batch
 from mlplab.train.divergence import diverged
 from mlplab.train.state import Position
@@ -57,7 +60,7 @@ def for_run(trainer: Any, run: Any) -> FitStep | None:
 def plain_numpy_fit(tr: Any, run: Any) -> bool:
     """A fit whose every step a fused step may take: one process, NumPy arrays, the
     lecture's gradient, no sample weights, no callback after each batch, no compiled
-    steps (this :class:`FitStep`, and the estimators' ``mlplab.sklearn._fused``)."""
+    steps."""
     return (
         type(tr.gradient) is BatchGradient
         and tr.net._xp is np
@@ -71,23 +74,20 @@ def plain_numpy_fit(tr: Any, run: Any) -> bool:
 
 
 def _applies(tr: Any, run: Any) -> bool:
-    """The fits :class:`FitStep` covers: one process, NumPy, no weights or batch hooks."""
+    """The fits :class:`FitStep` covers: one process, NumPy, no weights or batch hooks;
+    ``mlplab.fit``'s and the estimators' (``blocks``, ``l2_as_dot``, ``data_loss_scale``)."""
     net, gradient = tr.net, tr.gradient
     return (
         plain_numpy_fit(tr, run)
-        and not gradient.blocks
         and gradient.grads is tr.grads
         and type(run.Y) is np.ndarray
-        and tr.data_loss_scale == 1.0
-        and tr.fused_step is None  # the estimators' own fused step
         and run.plan.source is None  # the epoch's batches: slices of its permutation
         and run.plan.everything
         and run.plan.relabel is None
         and run.plan.batch_size is not None
         and not run.plan.places
-        and not tr.l2_as_dot
-        and type(tr._l2) is list  # add_l2's buffers (None: its pure form)
-        and _fast_heads.head_kernel(net.head) is not None
+        and type(tr._l2 if not tr.l2_as_dot else tr._l2_dot) is list  # add_l2's buffers
+        and (gradient.blocks or _fast_heads.head_kernel(net.head) is not None)
     )
 
 
@@ -148,9 +148,14 @@ class FitStep:
                     return chain
             self.last = plan
         J, correct = plan.gradient(rows)
+        if tr.data_loss_scale != 1.0:  # the estimators' squared error: 1/n_outputs
+            J = J * tr.data_loss_scale
         lam = tr.net.l2  # no sample weights: l2_lambda is the network's λ
         if lam:  # (λ/2|B|)‖W‖², as add_l2 with the trainer's scratch
-            J = J + _kernels.l2_into(plan.params, plan.grads, lam, size, tr._l2)
+            if plan.l2_dot is not None:  # ‖W‖² as one dot product (l2_dot_into)
+                J = J + _kernels.l2_dot_on(plan.l2_dot, lam, size)
+            else:
+                J = J + _kernels.l2_into(plan.params, plan.grads, lam, size, tr._l2)
         st, stepper = tr.state, run.stepper
         state, cs = st.opt_state, stepper.stepper
         if state is cs._returned and plan.g is cs._g and cs._one_slice and cs._k is None:
@@ -172,12 +177,12 @@ class FitStep:
         fused step does not apply (the trainer's ``_step`` runs)."""
         tr, run = self.trainer, self.run
         net = tr.net
-        if (
-            ws is None
-            or ws.net is not net
-            or ws.blocks
-            or ws.n_samples != m
-            or ws.head_into is None
+        if ws is None or ws.net is not net or ws.n_samples != m:
+            return None
+        if ws.blocks and not _blocks.ready(ws, run):  # the estimators' workspace
+            return None
+        if not ws.blocks and (
+            ws.head_into is None
             or ws._A_used[-1] is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
             or ws._A_used[0] is not ws.Xb
         ):
@@ -192,7 +197,7 @@ class FitStep:
             return None
         if len(self.plans) > 8:
             self.plans.clear()
-        plan = _Plan(tr, run, ws, spare, self.Y_true)
+        plan = (_BlocksPlan if ws.blocks else _Plan)(tr, run, ws, spare, self.Y_true)
         self.plans[(m, id(theta))] = plan
         return plan
 
@@ -209,10 +214,16 @@ class _Plan:
         self.theta, self.params, self.grads = net._theta, net._params, tr.grads
         self.spare = spare
         tr.gradient.last_Z = ws.Z[-1]  # BatchGradient's, the same array every step
+        self.count = _count(ws, net, run.labels, Y_true)
+        dot = tr.l2_as_dot  # l2_dot_into's views, made once
+        self.l2_dot = _kernels.l2_dot_plan(self.params, self.grads, tr._l2_dot) if dot else None
+        self._bind(run, ws)
+
+    def _bind(self, run: Any, ws: Any) -> None:
+        """The gradient's calls on the lecture's workspace."""
         self.take_X, self.take_Y, self.Xb, self.Yb = run.X.take, run.Y.take, ws.Xb, ws.Yb
         self.forward = _forward_calls(ws, self.params)
         self.head = partial(ws.head_into, ws.Z[-1], ws.Yb, ws.dZ_L, *ws.T)
-        self.count = _count(ws, net, run.labels, Y_true)
         self.backward = _backward_calls(ws, self.params, self.grads)
 
     def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
@@ -269,6 +280,29 @@ class _Plan:
             return False
         self.net._theta, self.net._params = out, out_params  # HostStep's thetas.use
         return new_state
+
+
+class _BlocksPlan(_Plan):
+    """A :class:`_Plan` on the estimators' ``blocks`` workspace (:mod:`.blockcalls`)."""
+
+    def _bind(self, run: Any, ws: Any) -> None:
+        """The gradient's calls on a ``blocks`` workspace."""
+        self.take = _blocks.gathers(ws, run)
+        self.forward = _blocks.forward_calls(ws, self.params)
+        self.head = _blocks.head_call(ws)
+        self.backward = _blocks.backward_calls(ws, self.params, self.grads)
+
+    def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
+        """:meth:`_Plan.gradient` with the blocks workspace's gathers."""
+        for take in self.take:
+            take(rows)
+        for call in self.forward:
+            call()
+        J: float = self.head()
+        correct = self.count(rows)
+        for call in self.backward:
+            call()
+        return J, correct
 
 
 def _forward_calls(ws: Any, params: Any) -> list[Any]:

@@ -117,10 +117,6 @@ class Trainer:
         The last mini-batch's gradients (views into one flat buffer).
     interrupted : bool
         True when the last fit was stopped by Ctrl-C (at the end of a step).
-    fused_step : callable or None
-        Called instead of the trainer's own step when set, with its arguments ``(run,
-        batch, b, n_batches)``: the estimators' fused step
-        (:class:`mlplab.sklearn._fused.FusedStep`, the same NumPy calls prepared once).
     """
 
     opt_state = _state_field("opt_state", "The optimizer's state (None before the first fit).")
@@ -180,9 +176,6 @@ class Trainer:
         self.data_loss_scale = 1.0
         self.planned_epochs = 0  # epochs this fit call will run (for a progress bar)
         self.checkpoint_path: Path | None = None  # the checkpoint file of the last fit
-        # A callable with _step's signature run instead of it, or None: the estimators'
-        # fused step (mlplab/sklearn/_fused.py), which runs _step where it does not apply
-        self.fused_step: Any = None
 
     # -- the loop -------------------------------------------------------------------
     def fit(
@@ -299,7 +292,7 @@ class Trainer:
     ) -> tuple[Any, Any]:
         """Batches ``first``.. of the epoch, one checked step each; the running sums."""
         st, every, ctrl_c = self.state, run.checkpoints.every, run.ctrl_c
-        step = self._step if self.fused_step is None else self.fused_step
+        step = self._step
         for b in range(first, len(batches)):  # the hot loop
             batch = batches[b]
             J, correct_b = step(run, batch, b, len(batches))
