@@ -10,8 +10,10 @@ thread (as the estimators' fit), it alternates ``--reps`` repeats of
   (gather, forward, head, accuracy count, backward, L2, Adam, check, θ swap);
 * **inline**: the same NumPy calls on the same buffers, in one function, with every view
   and constant made once beforehand (the fused step's floor);
-* **fused step** (where the tree has one): ``trainer.fused_step(run, batch, 0, 1)``, the
-  estimators' step as their fits run it since m15 (:mod:`mlplab.sklearn._fused`);
+* **fused step** (where the tree has one): the estimators' step as their fits run it:
+  since u15 ``FitStep.step`` (:mod:`mlplab.train.fitstep`, the one fused step, on their
+  ``blocks`` workspace), from m15 to u15 ``trainer.fused_step(run, batch, 0, 1)``
+  (``mlplab.sklearn._fused``, removed);
 
 and the inline step with one region (the gradient, the L2 term, the optimizer's checked
 step) through the trainer's own call; each timed over ``--steps`` steps; µs per step,
@@ -157,6 +159,16 @@ def inline_step(trainer: Any, run: Any, batch: Any, chain: frozenset[str] = froz
     return step
 
 
+def _fitstep_for(trainer: Any, run: Any) -> Any:
+    """The tree's ``FitStep`` for the estimators' fit, or None (before u15 it did not
+    cover them; before m19f there was none)."""
+    try:
+        from mlplab.train import fitstep
+    except ImportError:
+        return None
+    return fitstep.for_run(trainer, run)
+
+
 def same_step(trainer: Any, run: Any, batch: Any, fused: Any) -> bool:
     """One chain step and one inline step from the same θ and Adam state: the same bits?"""
     net, st = trainer.net, trainer.state
@@ -181,8 +193,10 @@ def main() -> None:
     trainer, run, batch = capture(args.dtype)
     fused = inline_step(trainer, run, batch)
     runs: dict[str, Any] = {"chain": lambda: trainer._step(run, batch, 0, 1), "inline": fused}
-    if getattr(trainer, "fused_step", None) is not None:  # the estimators' fused step (m15)
+    if getattr(trainer, "fused_step", None) is not None:  # m15 to u15: sklearn/_fused.py
         runs["fused step"] = lambda: trainer.fused_step(run, batch, 0, 1)
+    elif (fs := _fitstep_for(trainer, run)) is not None:  # since u15: train/fitstep.py
+        runs["fused step"] = lambda: fs.step(batch.rows, batch.size, 0, 1)
     for part in ("gradient", "l2", "apply"):
         runs[f"inline, {part} chained"] = inline_step(trainer, run, batch, frozenset({part}))
     T: dict[str, list[float]] = {k: [] for k in runs}

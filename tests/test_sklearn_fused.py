@@ -111,6 +111,26 @@ def test_fused_step_binary_and_regression_heads(dtype, monkeypatch):
         assert n_fused > 100 and n_first <= 2
 
 
+def test_warm_start_and_a_regressor_with_early_stopping(monkeypatch):
+    """A warm-started second fit (on fewer rows: other batch sizes) and a two-output
+    regressor with L2, early stopping and a short last batch: the chain's bits."""
+    Yr = np.column_stack([X[:, :8].sum(axis=1), X[:, 8:16].mean(axis=1)]) / 50
+
+    def warm():
+        est = MLPClassifier((32,), batch_size=64, max_iter=12, warm_start=True, random_state=0)
+        return est.fit(X, y).set_params(max_iter=5)
+
+    def reg():
+        return MLPRegressor(hidden_layer_sizes=(32,), batch_size=70, max_iter=20, alpha=0.1,
+                            early_stopping=True, random_state=0)  # fmt: skip
+
+    for make, target, rows in ((warm, y, 300), (reg, Yr, 600)):
+        chained, n_chain, _ = _fit(make, X[:rows], target[:rows], monkeypatch, False)
+        fused, n_first, n_fused = _fit(make, X[:rows], target[:rows], monkeypatch, True)
+        _same_bits(chained, fused)
+        assert n_fused == n_chain > 100 and n_first <= 4  # the first of each size and fit
+
+
 def test_sample_weights_run_the_chain(monkeypatch):
     """With sample weights the fused step does not apply: every step is the trainer's
     (the fit's step is not even made)."""
