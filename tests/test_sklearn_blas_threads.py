@@ -84,5 +84,5 @@ def test_mlplab_fit_keeps_one_call_per_product(monkeypatch):
     seen = _spy_blocks(monkeypatch)
     mlplab.fit(net, X, y, epochs=2, batch_size=200)
     # the first step of each size asks for the workspace (train/fitstep.py prepares the
-    # others' calls on it, and only on a workspace without blocks)
+    # others' calls on that same workspace: row blocks only for the estimators' trainers)
     assert seen and not any(seen)

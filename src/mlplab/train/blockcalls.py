@@ -29,18 +29,24 @@ def ready(ws: Any, run: Any) -> bool:
     )
 
 
-def gathers(ws: Any, run: Any) -> list[Any]:
-    """``Workspace.gather`` with ``blocks``: [X, 1]'s rows and yᵀ's columns (or y's rows)."""
+def gather_call(ws: Any, run: Any) -> Any:
+    """``Workspace.gather`` with ``blocks``: [X, 1]'s rows and yᵀ's columns (or y's rows),
+    as one call of the batch's rows."""
     ones = ws._X_ones[1]
     if ones is not None:
-        take = [partial(ones.take, axis=0, out=ws.Xb, mode="clip")]
+        take_X = partial(ones.take, axis=0, out=ws.Xb, mode="clip")
     else:
-        take = [partial(run.X.take, axis=0, out=ws.Xb[:, :-1], mode="clip")]
+        take_X = partial(run.X.take, axis=0, out=ws.Xb[:, :-1], mode="clip")
     if ws.columns is not None:
-        take.append(partial(ws._Y_columns[1].take, axis=1, out=ws.YT, mode="clip"))
+        take_Y = partial(ws._Y_columns[1].take, axis=1, out=ws.YT, mode="clip")
     else:
-        take.append(partial(run.Y.take, axis=0, out=ws.Yb, mode="clip"))
-    return take
+        take_Y = partial(run.Y.take, axis=0, out=ws.Yb, mode="clip")
+
+    def gather(rows: np.ndarray) -> None:
+        take_X(rows)
+        take_Y(rows)
+
+    return gather
 
 
 def forward_calls(ws: Any, params: Any) -> list[Any]:

@@ -1,4 +1,4 @@
-"""``mlplab.fit``'s training step on NumPy as one function, its views and buffers bound once.
+"""The training step on NumPy (``mlplab.fit``'s, the estimators') as one function, bound once.
 
 :meth:`Trainer._step <mlplab.train.loop.Trainer._step>` runs a step through a chain of
 general calls — :class:`~mlplab.train.step.BatchGradient` (``workspace_for``, the
@@ -9,7 +9,8 @@ views (W[l]ᵀ, dW[l]ᵀ) and re-checks its cases at every step. :class:`FitStep
 decisions once per (batch size, θ vector) and keeps the resulting NumPy calls with their
 arrays bound. It calls the same NumPy operations on the same arrays in the same order as
 the chain, so a fit gives the same bits (tests/test_fit_step.py fits with and without it
-and compares θ, the optimizer state and the history), and the accuracy count writes its
+and compares θ, the optimizer state and the history; tests/test_sklearn_fused.py the
+estimators' fits), and the accuracy count writes its
 comparisons into buffers instead of new arrays (the same count).
 
 It covers ``mlplab.fit``'s usual route and the scikit-learn estimators': one process,
@@ -21,9 +22,10 @@ The checked optimizer step keeps both of its forms: in place once proven finite
 (gradient descent, momentum, Nesterov: the proof of :meth:`CheckedStep.step
 <mlplab.fast.step.CheckedStep.step>`, checked with g·g), or θ + update into the second θ
 vector checked with u·g (the other built-in optimizers, scikit-learn's update rules
-among them); a non-finite step is refused before θ changes, as in the chain. Any other step — the first one of each batch size and
-θ vector (whose call shows which buffer holds each a[l]), a step whose proof fails, every
-step outside these cases — runs the trainer's own ``_step``.
+among them); a non-finite step is refused before θ changes, as in the chain. Any other
+step — the first one of each batch size and θ vector (whose call shows which buffer
+holds each a[l]), a step whose proof fails, every step outside these cases — runs the
+trainer's own ``_step``.
 
 :data:`ENABLED` switches it off (the chain then runs every step).
 """
@@ -221,7 +223,13 @@ class _Plan:
 
     def _bind(self, run: Any, ws: Any) -> None:
         """The gradient's calls on the lecture's workspace."""
-        self.take_X, self.take_Y, self.Xb, self.Yb = run.X.take, run.Y.take, ws.Xb, ws.Yb
+        take_X, take_Y, Xb, Yb = run.X.take, run.Y.take, ws.Xb, ws.Yb
+
+        def gather(rows: np.ndarray) -> None:  # Workspace.gather, positional arguments
+            take_X(rows, 0, Xb, "clip")
+            take_Y(rows, 0, Yb, "clip")
+
+        self.gather = gather
         self.forward = _forward_calls(ws, self.params)
         self.head = partial(ws.head_into, ws.Z[-1], ws.Yb, ws.dZ_L, *ws.T)
         self.backward = _backward_calls(ws, self.params, self.grads)
@@ -229,8 +237,7 @@ class _Plan:
     def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
         """J and the correct predictions on rows ``rows``; dJ/dθ into the gradient vector
         (:meth:`BatchGradient.__call__ <mlplab.train.step.BatchGradient.__call__>`)."""
-        self.take_X(rows, 0, self.Xb, "clip")  # Workspace.gather, positional arguments
-        self.take_Y(rows, 0, self.Yb, "clip")
+        self.gather(rows)
         for call in self.forward:
             call()
         J: float = self.head()
@@ -287,22 +294,10 @@ class _BlocksPlan(_Plan):
 
     def _bind(self, run: Any, ws: Any) -> None:
         """The gradient's calls on a ``blocks`` workspace."""
-        self.take = _blocks.gathers(ws, run)
+        self.gather = _blocks.gather_call(ws, run)
         self.forward = _blocks.forward_calls(ws, self.params)
         self.head = _blocks.head_call(ws)
         self.backward = _blocks.backward_calls(ws, self.params, self.grads)
-
-    def gradient(self, rows: np.ndarray) -> tuple[float, Any]:
-        """:meth:`_Plan.gradient` with the blocks workspace's gathers."""
-        for take in self.take:
-            take(rows)
-        for call in self.forward:
-            call()
-        J: float = self.head()
-        correct = self.count(rows)
-        for call in self.backward:
-            call()
-        return J, correct
 
 
 def _forward_calls(ws: Any, params: Any) -> list[Any]:
