@@ -169,6 +169,7 @@ def test_k_ranks_reading_their_byte_ranges_train_the_single_process_weights(
     assert got["same_on_all_ranks"]
     for held in got["held"]:  # the labels held once: Y made batch by batch (train.targets)
         assert (held["Y"], held["Yv"], held["floats"]) == ("Targets", "Targets", []), held
+        assert held["X_index"] is None, held  # the training rows one slice: no index array
     theta = single.net.get_flat_params()
     np.testing.assert_allclose(got["theta"], theta, rtol=1e-10, atol=1e-10 * np.abs(theta).max())
     np.testing.assert_allclose(got["loss"], single.history.history["loss"], rtol=1e-10)
