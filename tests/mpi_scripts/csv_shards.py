@@ -85,8 +85,14 @@ shards: list = []  # what sharded_npy returned on this rank
 _sharded_npy = npyshard.sharded_npy
 
 
+setup_peaks: list = []  # under tracemalloc: the peak of sharded_npy (then reset)
+
+
 def _recording_sharded_npy(*args, **kwargs):
     shards.append(_sharded_npy(*args, **kwargs))
+    if tracemalloc.is_tracing():
+        setup_peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.reset_peak()
     return shards[-1]
 
 
@@ -112,11 +118,13 @@ def _memory_case(name: str, path: str, target: str, options: dict) -> None:
     tracemalloc.start()
     try:
         train_npy(path, target, comm=comm, **options)
-        peak = tracemalloc.get_traced_memory()[1]
+        train = tracemalloc.get_traced_memory()[1]  # the peak since sharded_npy returned
     finally:
         tracemalloc.stop()
         rows_module.BLOCK_BYTES, run_module.BLOCK_BYTES = blocks
-    got = comm.gather({"peak": peak, **_held(shards[-1])}, root=0)
+    setup = setup_peaks[-1]
+    peaks = {"peak": max(setup, train), "setup_peak": setup, "train_peak": train}
+    got = comm.gather({**peaks, **_held(shards[-1])}, root=0)
     if comm.rank == 0:
         out[name] = {"ranks": got}
 
