@@ -29,18 +29,21 @@ def test_partition_and_make_room_keep_every_row_and_its_order(monkeypatch, block
         assert len(set(places.tolist())) == len(places)
         b, a = (int(v) for v in rng.integers(0, 4, 2))
         before, after = rng.normal(size=(b, 3)), rng.normal(size=(a, 3))
-        F = cc.make_room(R, k, before, after)
+        F, spill = cc.make_room(R, k, before, after)
         np.testing.assert_array_equal(
             F[: b + k + a], np.concatenate([before, R0[role == 0], after])
         )
-        np.testing.assert_array_equal(F[b + k + a + places], R0[test])
-        assert F.base is base  # the parsed buffer itself, grown in place when short (resize)
+        np.testing.assert_array_equal(np.concatenate([F[b + k + a :], spill])[places], R0[test])
+        if n + a + b - len(base) <= n - k:  # the parsed buffer itself, never grown (realloc)
+            assert F.base is base and len(F) == min(len(base), n + a + b)
+            assert len(spill) == max(n + a + b - len(base), 0)
 
 
-def test_make_room_copies_rows_it_cannot_grow_in_place():
-    R = np.arange(6.0).reshape(3, 2)  # owns its data: no buffer to grow
-    F = cc.make_room(R, 2, np.full((1, 2), -1.0), np.empty((0, 2)))
+def test_make_room_copies_rows_it_cannot_rearrange_in_place():
+    R = np.arange(6.0).reshape(3, 2)  # owns its data: not the leading rows of a buffer
+    F, spill = cc.make_room(R, 2, np.full((1, 2), -1.0), np.empty((0, 2)))
     assert F[:, 0].tolist() == [-1.0, 0.0, 2.0, 4.0] and not np.shares_memory(F, R)
+    assert spill.shape == (0, 2)
 
 
 def test_a_row_neither_kept_lost_nor_a_test_row_is_an_error():

@@ -10,9 +10,9 @@ of R, in their order, a block of :data:`BLOCK_ROWS` rows at a time, and the othe
 displaced rows are moved as a queue (each block's training rows take the place of the
 oldest rows behind the front part, which go to the end), so no row is copied more than a
 block at a time and no array of a row per training row is made. :func:`make_room` then
-puts the rows received from the neighbours before and after them (growing the matrix's
-buffer in place, ``ndarray.resize``). A batch's rows are then the scattered positions
-minus the rank's first training row: one ``take``.
+puts the rows received from the neighbours before and after them, in the same buffer
+(the last rows behind them copied out when it is short). A batch's rows are then the
+scattered positions minus the rank's first training row: one ``take``.
 """
 
 from __future__ import annotations
@@ -115,26 +115,39 @@ def _places(by_rank: np.ndarray, test: np.ndarray) -> np.ndarray:
     return places
 
 
-def make_room(R: np.ndarray, n_kept: int, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+def make_room(
+    R: np.ndarray, n_kept: int, before: np.ndarray, after: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """R with ``before``'s rows put in front of its first ``n_kept`` rows and ``after``'s
-    behind them; R's other rows follow, in their order.
+    behind them; R's other rows follow, in their order, the last of them perhaps apart.
 
-    R's buffer is grown in place when R is the leading rows of an array that owns its
-    data (``ndarray.resize``: realloc, which moves pages rather than copying them for a
-    large buffer; R itself must not be used afterwards); otherwise the rows are copied.
-    Rows are moved a block at a time from the end.
+    R's buffer is used in place when R is the leading rows of an array that owns its
+    data (the parsed matrix): the rows behind the kept ones move down (a block at a
+    time, from the end) as far as that array's rows allow, and the last ones that no
+    longer fit are copied out (``spill``: as many rows as the buffer is short, a few
+    near the ranks' edges). The buffer is never grown: a ``realloc`` of it may copy it
+    whole (measured: the peak RSS of a rank doubled). Otherwise the rows are copied.
+    R itself must not be used afterwards.
+
+    Returns
+    -------
+    F : ndarray (b + n_kept + a + r, width)
+        ``before``, R's kept rows, ``after``, then the first r of R's other rows.
+    spill : ndarray (n - n_kept - r, width)
+        The rest of R's other rows: ``concatenate([F[b + n_kept + a:], spill])`` is
+        ``R[n_kept:]`` as it was.
 
     Examples
     --------
-    >>> R = np.arange(8.0).reshape(4, 2)[:3]
-    >>> make_room(R, 2, np.full((1, 2), -1.0), np.full((2, 2), -2.0))[:, 0].tolist()
-    [-1.0, 0.0, 2.0, -2.0, -2.0, 4.0]
+    >>> M = np.arange(8.0).reshape(4, 2).copy()  # a buffer of 4 rows; R: its first 3
+    >>> F, spill = make_room(M[:3], 2, np.full((1, 2), -1.0), np.full((1, 2), -2.0))
+    >>> F[:, 0].tolist(), spill[:, 0].tolist(), F.base is M
+    ([-1.0, 0.0, 2.0, -2.0], [4.0], True)
     """
     n, width = R.shape
     b, a = before.shape[0], after.shape[0]
-    total = n + a + b
     base = R.base
-    if (
+    if not (
         isinstance(base, np.ndarray)
         and base.flags.owndata
         and base.flags.c_contiguous
@@ -142,17 +155,20 @@ def make_room(R: np.ndarray, n_kept: int, before: np.ndarray, after: np.ndarray)
         and base.shape[1] == width
         and R.flags.c_contiguous
         and R.ctypes.data == base.ctypes.data
+        and n + a + b - base.shape[0] <= n - n_kept
     ):
-        if base.shape[0] < total:
-            base.resize((total, width), refcheck=False)
-        out = base[:total]
-    else:
-        out = np.empty((total, width), dtype=R.dtype)
-        out[:n] = R
-    _shift(out, n_kept, n, a + b)  # the rows behind: to the end
-    _shift(out, 0, n_kept, b)
-    out[:b], out[b + n_kept : b + n_kept + a] = before, after
-    return out
+        F = np.empty((n + a + b, width), dtype=R.dtype)
+        F[b : b + n_kept], F[b + n_kept + a :] = R[:n_kept], R[n_kept:]
+        F[:b], F[b + n_kept : b + n_kept + a] = before, after
+        return F, F[:0]
+    short = max(n + a + b - base.shape[0], 0)
+    spill = base[n - short : n].copy()  # the last rows behind the kept ones
+    n -= short
+    F = base[: n + a + b]
+    _shift(F, n_kept, n, a + b)  # the rows behind: to the end
+    _shift(F, 0, n_kept, b)
+    F[:b], F[b + n_kept : b + n_kept + a] = before, after
+    return F, spill
 
 
 def _shift(X: np.ndarray, start: int, stop: int, by: int) -> None:

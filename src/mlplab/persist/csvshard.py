@@ -338,9 +338,10 @@ def sharded_training_data(
         fit_fill_global(plan, R, comm, own)
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
     F, n_block, places, y_tr = _gather_block(R, y, lo, own, test, cut, comm)
-    del R  # (its buffer is F's, possibly moved)
-    X_tr = MappedRows([F[:n_block]]).encoded(plan.expand, width)  # no index: one take
-    X_te = MappedRows([F[n_block:]], places).encoded(plan.expand, width)  # fill, one-hot
+    del R  # (its buffer is F's)
+    X_tr = MappedRows([F[0][:n_block]]).encoded(plan.expand, width)  # no index: one take
+    tail = [F[0][n_block:]] + ([F[1]] if F[1].shape[0] else [])  # the test rows, places
+    X_te = MappedRows(tail, places).encoded(plan.expand, width)  # fill, one-hot: when read
     if comm.size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     else:  # rank 0 draws the permutations, rank 1 maps them (relabel): no other rank
@@ -360,7 +361,7 @@ def _gather_block(
     test: np.ndarray,
     cut: list[int],
     comm: Any,
-) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+) -> tuple[tuple[np.ndarray, np.ndarray], int, np.ndarray, np.ndarray]:
     """This rank's block of the training rows in file order, made contiguous in R's
     buffer (``own``: which of the rank's rows are training rows, changed; ``test``: its
     test rows; ``cut``: rows ``cut[r]:cut[r + 1]`` of its training rows go to rank r,
@@ -371,8 +372,9 @@ def _gather_block(
     few around the edges of the ranks' parts are exchanged (one ``Alltoallv``) and put
     before and after them (:func:`~mlplab.persist.csvcompact.make_room`). Returns
     (F: the block's rows ``F[:n_block]``, then the test rows; n_block; each test row's
-    place in ``F[n_block:]``, the split's order; the block's labels). R must not be
-    used afterwards."""
+    place in ``F[n_block:]`` followed by ``spill``, the split's order; the block's
+    labels), F being (F, spill) of :func:`~mlplab.persist.csvcompact.make_room`. R must
+    not be used afterwards."""
     n = R.shape[0]
     small = np.dtype(np.int32 if lo + n <= np.iinfo(np.int32).max else np.int64)
     local = marked_rows(own, 0, n, small)  # my training rows (rows of R), file order
@@ -381,7 +383,7 @@ def _gather_block(
         del local
         y_tr = y[own]
         k, places = partition(R, own, test)
-        return R, k, places, y_tr
+        return (R, R[:0]), k, places, y_tr
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([local[:me], local[mine:]])  # grouped by destination
     ends = local[[me, mine - 1]] + lo if mine - me > 1 else local[me:mine] + lo
