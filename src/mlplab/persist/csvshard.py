@@ -287,7 +287,7 @@ def fit_fill_global(
 class Shard:
     """This rank's part of a CSV training file, ready for :func:`mlplab.recipes.train_csv`."""
 
-    X_train: np.ndarray | MappedRows  # rows read through an index (MappedRows) or in memory
+    X_train: np.ndarray | MappedRows  # the training block: one contiguous part, no index
     y_train: np.ndarray
     X_test: np.ndarray | MappedRows
     y_test: np.ndarray
