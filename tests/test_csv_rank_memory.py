@@ -56,9 +56,14 @@ def test_the_rows_are_held_once_and_read_as_one_process_reads_them(table, missin
     path, df = table
     d = sharded_training_data(path, "label", OneRank(), missing=missing)
     R = d.X_train.parts[0]  # the codes matrix: numbers and category indices
-    assert len(d.X_train.parts) == 1 and d.X_test.parts[0] is R
+    assert len(d.X_train.parts) == 1 and len(d.X_test.parts) == 1
     assert R.shape[1] == 3 and R.dtype == np.float64  # a, b, color: not one-hot
-    assert np.shares_memory(R, d.X_train.parts[0]) and R.base is not None  # a view of M
+    # one buffer (the parsed matrix M): the training rows first, contiguous, read through
+    # no index (a batch is one take); the test rows behind them, through their own index
+    T = d.X_test.parts[0]
+    assert R.base is not None and T.base is R.base and T.ctypes.data == R.ctypes.data + R.nbytes
+    assert d.X_train.index is None and len(R) == d.X_train.shape[0] == d.n_train
+    assert d.X_test.index.dtype == np.int32 and len(d.X_test.index) == d.n_test
     # the same rows and values as the one-process reader, training rows in file order
     one = training_data(path, "label", missing=missing)
     idx = np.arange(len(one.y))

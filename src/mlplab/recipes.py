@@ -453,6 +453,7 @@ def train_npy(
     if getattr(st, "comm", None) is not None:  # MPI: each rank its rows alone (npyshard)
         from mlplab.persist.npyshard import sharded_npy
 
+        st.targets_per_batch = True  # the labels held once: Y made batch by batch
         d = sharded_npy(path, target, st.comm, task, test_size=test_size, seed=seed)
         X_tr, y_tr, X_te, y_te = d.X_train, d.y_train, d.X_test, d.y_test
         task, classes, n_train, n_test = d.task, d.classes, d.n_train, d.n_test

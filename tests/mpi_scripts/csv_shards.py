@@ -56,14 +56,17 @@ class Kept(mlplab.recipes.Trainer):
 def _targets_held(run) -> dict[str, object]:
     """What the rank's run holds of the targets: Y's and the validation Y's type, and
     the float arrays among Y, the validation Y and the labels with one row a row of X
-    or of the validation rows (a Y made of all of them)."""
+    or of the validation rows (a Y made of all of them); and the length of the index
+    its training rows are read through (None: none, the rows are one slice)."""
     Yv = None if run.val is None else run.val[1]
     rows = {run.X.shape[0], 0 if run.val is None else run.val[0].shape[0]} - {0}
     floats = [
         list(a.shape) for a in (run.Y, Yv, run.labels)
         if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape[0] in rows
     ]  # fmt: skip
-    return {"Y": type(run.Y).__name__, "Yv": type(Yv).__name__, "floats": floats}
+    index = getattr(getattr(run.X, "source", None), "index", None)  # rows read through it
+    held = {"Y": type(run.Y).__name__, "Yv": type(Yv).__name__, "floats": floats}
+    return {**held, "X_index": None if index is None else int(index.shape[0])}
 
 
 mlplab.recipes.Trainer = Kept  # type: ignore[misc]
@@ -82,8 +85,14 @@ shards: list = []  # what sharded_npy returned on this rank
 _sharded_npy = npyshard.sharded_npy
 
 
+setup_peaks: list = []  # under tracemalloc: the peak of sharded_npy (then reset)
+
+
 def _recording_sharded_npy(*args, **kwargs):
     shards.append(_sharded_npy(*args, **kwargs))
+    if tracemalloc.is_tracing():
+        setup_peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.reset_peak()
     return shards[-1]
 
 
@@ -109,11 +118,13 @@ def _memory_case(name: str, path: str, target: str, options: dict) -> None:
     tracemalloc.start()
     try:
         train_npy(path, target, comm=comm, **options)
-        peak = tracemalloc.get_traced_memory()[1]
+        train = tracemalloc.get_traced_memory()[1]  # the peak since sharded_npy returned
     finally:
         tracemalloc.stop()
         rows_module.BLOCK_BYTES, run_module.BLOCK_BYTES = blocks
-    got = comm.gather({"peak": peak, **_held(shards[-1])}, root=0)
+    setup = setup_peaks[-1]
+    peaks = {"peak": max(setup, train), "setup_peak": setup, "train_peak": train}
+    got = comm.gather({**peaks, **_held(shards[-1])}, root=0)
     if comm.rank == 0:
         out[name] = {"ranks": got}
 

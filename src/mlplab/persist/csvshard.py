@@ -26,9 +26,11 @@ The feature columns are parsed straight into one float64 matrix of the rank's ro
 which becomes the codes matrix (:mod:`mlplab.persist.csvrows`): a rank holds its numbers
 once. The training rows then stay in the file's order: rank k keeps block k of them
 (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
-take those near the edges of the ranks' parts (one ``Alltoallv`` moves them), and reads
-them, and its test rows, from that matrix through an index, fill values and one-hot
-codes applied as they are read. The permutation is drawn over the split's order and
+take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). The
+matrix is then rearranged in place (:mod:`mlplab.persist.csvcompact`): the block's rows
+first, contiguous and in order (a batch is one ``take`` of them, through no index), the
+test rows behind them, read through their index; fill values and one-hot codes are
+applied as the rows are read. The permutation is drawn over the split's order and
 mapped to the file's (``relabel``; under K > 1 rank 0 draws it and rank 1 maps it,
 :class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of each batch): the
 batches, and the weights, are those of one process. Metrics on the test rows are sums
@@ -50,13 +52,14 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.persist.csvcompact import make_room, partition
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import marked_rows, take_rows
+from mlplab.persist.npydata import marked_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -284,7 +287,7 @@ def fit_fill_global(
 class Shard:
     """This rank's part of a CSV training file, ready for :func:`mlplab.recipes.train_csv`."""
 
-    X_train: np.ndarray | MappedRows  # rows read through an index (MappedRows) or in memory
+    X_train: np.ndarray | MappedRows  # the training block: one contiguous part, no index
     y_train: np.ndarray
     X_test: np.ndarray | MappedRows
     y_test: np.ndarray
@@ -333,10 +336,12 @@ def sharded_training_data(
     own[test] = False
     if plan.missing in ("mean", "median"):
         fit_fill_global(plan, R, comm, own)
-    X_te = MappedRows([R], test).encoded(plan.expand, width)  # fill, one-hot: when read
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
-    X_tr, y_tr = _gather_block(R, y, lo, own, cut, comm)
-    X_tr = X_tr.encoded(plan.expand, width)
+    F, n_block, places, y_tr = _gather_block(R, y, lo, own, test, cut, comm)
+    del R  # (its buffer is F's)
+    X_tr = MappedRows([F[0][:n_block]]).encoded(plan.expand, width)  # no index: one take
+    tail = [F[0][n_block:]] + ([F[1]] if F[1].shape[0] else [])  # the test rows, places
+    X_te = MappedRows(tail, places).encoded(plan.expand, width)  # fill, one-hot: when read
     if comm.size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     else:  # rank 0 draws the permutations, rank 1 maps them (relabel): no other rank
@@ -349,42 +354,52 @@ def sharded_training_data(
 
 
 def _gather_block(
-    R: np.ndarray, y: np.ndarray, lo: int, own: np.ndarray, cut: list[int], comm: Any
-) -> tuple[MappedRows, np.ndarray]:
-    """This rank's block of the training rows in file order (``own``: which of the
-    rank's rows are training rows; ``cut``: rows ``cut[r]:cut[r + 1]`` of them go to
-    rank r, :func:`~mlplab.persist.csvsplit.training_blocks`), without copying ``R``.
+    R: np.ndarray,
+    y: np.ndarray,
+    lo: int,
+    own: np.ndarray,
+    test: np.ndarray,
+    cut: list[int],
+    comm: Any,
+) -> tuple[tuple[np.ndarray, np.ndarray], int, np.ndarray, np.ndarray]:
+    """This rank's block of the training rows in file order, made contiguous in R's
+    buffer (``own``: which of the rank's rows are training rows, changed; ``test``: its
+    test rows; ``cut``: rows ``cut[r]:cut[r + 1]`` of its training rows go to rank r,
+    :func:`~mlplab.persist.csvsplit.training_blocks`).
 
-    The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows
-    it holds stay in ``R``, the few around the edges of the ranks' parts move (one
-    ``Alltoallv``); the result reads ``R`` through an index."""
+    The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows it
+    holds move to the front of R (:func:`~mlplab.persist.csvcompact.partition`), the
+    few around the edges of the ranks' parts are exchanged (one ``Alltoallv``) and put
+    before and after them (:func:`~mlplab.persist.csvcompact.make_room`). Returns
+    (F: the block's rows ``F[:n_block]``, then the test rows; n_block; each test row's
+    place in ``F[n_block:]`` followed by ``spill``, the split's order; the block's
+    labels), F being (F, spill) of :func:`~mlplab.persist.csvcompact.make_room`. R must
+    not be used afterwards."""
     n = R.shape[0]
     small = np.dtype(np.int32 if lo + n <= np.iinfo(np.int32).max else np.int64)
     local = marked_rows(own, 0, n, small)  # my training rows (rows of R), file order
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: sorted
     if comm.size == 1 or not any(comm.allgather(mine - me != local.shape[0])):
-        return MappedRows([R], local), take_rows(y, local)  # local[me:mine] is all of it
-    stay = local[me:mine]  # a view: one array of 4 bytes a training row, then the index
+        del local
+        y_tr = y[own]
+        k, places = partition(R, own, test)
+        return (R, R[:0]), k, places, y_tr
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([local[:me], local[mine:]])  # grouped by destination
+    ends = local[[me, mine - 1]] + lo if mine - me > 1 else local[me:mine] + lo
+    del local
     got = exchange_rows(comm, R[send], counts)
     cuts = np.cumsum([0, *counts])
     parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
     below = sum(len(p[0]) for p in parts[: comm.rank])
-    ends = (stay[[0, -1]] if stay.shape[0] > 1 else stay) + lo  # stay is sorted
     pieces = [p[0] for p in parts[: comm.rank]] + [ends] + [p[0] for p in parts[comm.rank :]]
     if not _increasing(pieces):  # pragma: no cover - a bug
         raise RuntimeError("the training rows did not arrive complete")
-    index = np.empty(got.shape[0] + stay.shape[0], dtype=small)
-    index[:below] = np.arange(below, dtype=small)
-    np.add(stay, below, out=index[below : below + stay.shape[0]])
-    index[below + stay.shape[0] :] = below + n + np.arange(got.shape[0] - below, dtype=small)
-    ys = (
-        [p[1] for p in parts[: comm.rank]]
-        + [take_rows(y, stay)]
-        + [p[1] for p in parts[comm.rank :]]
-    )
-    return MappedRows([got[:below], R, got[below:]], index), np.concatenate(ys)
+    own[send] = False  # the rows that stay
+    ys = [p[1] for p in parts[: comm.rank]] + [y[own]] + [p[1] for p in parts[comm.rank :]]
+    k, places = partition(R, own, test, send)  # (send is sorted)
+    F = make_room(R, k, got[:below], got[below:])
+    return F, got.shape[0] + k, places, np.concatenate(ys)
 
 
 def _increasing(pieces: list[np.ndarray]) -> bool:

@@ -228,11 +228,15 @@ def marked_rows(mask: np.ndarray, start: int, end: int, dtype: Any) -> np.ndarra
 
 
 def read_target(
-    path: str | os.PathLike[str], n_rows: int, rows: tuple[int, int] | None = None
+    path: str | os.PathLike[str],
+    n_rows: int,
+    rows: tuple[int, int] | None = None,
+    copy: bool = True,
 ) -> np.ndarray:
     """The targets of a ``.npy`` file or folder (one value per row), checked to have
     ``n_rows`` rows: all of them loaded, or with ``rows=(lo, hi)`` those rows alone,
-    read through a memory map (an MPI rank's rows)."""
+    read through a memory map (an MPI rank's rows); ``copy=False``: rows of one file
+    are the memory map's (read when used), not a copy of them."""
     parts = []
     for f in files_of(path):
         try:
@@ -248,7 +252,7 @@ def read_target(
         lo, hi = rows
         starts = np.cumsum([0] + [p.shape[0] for p in parts])
         parts = [
-            np.array(p[max(lo - s, 0) : max(min(hi - s, p.shape[0]), 0)])
+            np.array(p[max(lo - s, 0) : max(min(hi - s, p.shape[0]), 0)], copy=copy)
             for p, s in zip(parts, starts[:-1].tolist(), strict=True)
         ]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]

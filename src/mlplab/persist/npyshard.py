@@ -82,7 +82,7 @@ def sharded_npy(
     n = sum(m for _, m in agree(comm, lambda: layout(path)))
     rank, size = comm.Get_rank(), comm.Get_size()
     lo, hi = shard_range(n, rank, size)
-    y = agree(comm, lambda: read_target(target, n, rows=(lo, hi)))
+    y = agree(comm, lambda: read_target(target, n, rows=(lo, hi), copy=False))  # mapped
     task, classes = _task(y, task, comm)
     y = _encoded(y, classes)
     counts = comm.allgather(hi - lo)
@@ -94,6 +94,7 @@ def sharded_npy(
     starts, _, (a, b) = training_blocks(own, lo, n, comm)
     del own
     tests = _tests_in_parts(lo + test.astype(np.int64), (a, b), comm)  # file rows, in a:b
+    del test
     small = np.dtype(np.int32 if b - a <= np.iinfo(np.int32).max else np.int64)
     tests = (tests - a).astype(small)  # rows of a:b (4 bytes a test row)
     keep = np.ones(b - a, dtype=bool)
@@ -103,7 +104,7 @@ def sharded_npy(
         raise RuntimeError("the training rows of this rank's block did not add up")
     del keep
     X = agree(comm, lambda: open_rows(path, rows=(a, b)))  # this rank's part of the file
-    y_ab = _encoded(agree(comm, lambda: read_target(target, n, rows=(a, b))), classes)
+    y_ab = _encoded(agree(comm, lambda: read_target(target, n, (a, b), False)), classes)
     X_tr, X_te = X.select(train), X.select(tests)
     if size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
@@ -124,9 +125,9 @@ def _task(y: np.ndarray, task: str | None, comm: Any) -> tuple[str, np.ndarray |
         raise ValueError(f"task must be classification or regression, got {task!r}")
     if task == "regression":
         return task, None
-    mine = np.unique(y)
-    whole = bool(np.all(mine == np.round(mine)))  # (integers)
-    few = y.ndim == 1 and whole and mine.size <= MAX_CLASSES
+    mine = _distinct(y, MAX_CLASSES if task is None else None)
+    whole = mine is not None and bool(np.all(mine == np.round(mine)))  # (integers)
+    few = y.ndim == 1 and whole and mine is not None and mine.size <= MAX_CLASSES
     got = comm.allgather(mine if task is not None or few else None)  # None: regression
     if task is None and any(u is None for u in got):
         return "regression", None
@@ -136,6 +137,23 @@ def _task(y: np.ndarray, task: str | None, comm: Any) -> tuple[str, np.ndarray |
     if classes.size == 0:
         raise DistributedError("the targets have no rows")
     return "classification", classes
+
+
+def _distinct(y: np.ndarray, limit: int | None) -> np.ndarray | None:
+    """``np.unique(y)``, :data:`~mlplab.persist.npydata.BLOCK_ROWS` rows at a time (no
+    sorted copy of every row); None as soon as there are more than ``limit`` values.
+
+    Examples
+    --------
+    >>> _distinct(np.array([3, 1, 3, 2]), None).tolist(), _distinct(np.arange(5), 3)
+    ([1, 2, 3], None)
+    """
+    seen = np.unique(y[:0])
+    for s in range(0, y.shape[0], BLOCK_ROWS):
+        seen = np.union1d(seen, y[s : s + BLOCK_ROWS])
+        if limit is not None and seen.size > limit:
+            return None
+    return seen
 
 
 def _encoded(y: np.ndarray, classes: np.ndarray | None) -> np.ndarray:

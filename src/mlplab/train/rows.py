@@ -134,11 +134,18 @@ class MappedRows:
 
     def __getitem__(self, key: slice) -> MappedRows:
         """Rows ``key`` (a slice) of the table, still on disk (through a view of the
-        index: no copy of it)."""
+        index: no copy of it; a view of the one part when there is no index)."""
         if not isinstance(key, slice):
             raise TypeError("MappedRows are cut by slices; read rows with rows(indices)")
         if self.index is not None:
             return self._through(self.index[key])
+        if len(self.parts) == 1:  # a view of the one part: still no index
+            out = MappedRows.__new__(MappedRows)
+            out.__dict__.update(self.__dict__)
+            out.parts = [self.parts[0][key]]
+            out.starts = np.array([0, out.parts[0].shape[0]])
+            out.shape = (int(out.parts[0].shape[0]), self.shape[1])
+            return out
         return self.select(np.arange(self.shape[0])[key])
 
     def encoded(self, fn: Callable[[np.ndarray], np.ndarray], width: int) -> MappedRows:
