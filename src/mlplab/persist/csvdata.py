@@ -31,6 +31,7 @@ from mlplab.persist.csvexact import (
     labels,
     match_labels,
     numeric,
+    one_class_error,
     read_features,
     read_table,
 )
@@ -138,10 +139,7 @@ def _target(
     else:
         classes, y = _classes(text[keep])
     if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
+        raise one_class_error(frame.where(None, t), classes[0])
     return y, task, classes
 
 
@@ -161,10 +159,7 @@ def _coded_target(
     lut = np.zeros(len(table), dtype=np.int64)
     lut[used] = idx
     if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
+        raise one_class_error(frame.where(None, t), classes[0])
     return lut[kept], task, classes
 
 

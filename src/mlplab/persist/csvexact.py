@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplab._validation import shown
+
 MAX_CLASSES_FOR_INTEGERS = 20
 """Integer targets with at most this many distinct values are taken as class labels."""
 
@@ -57,6 +59,15 @@ class Table:
         if name not in self.columns:
             raise no_column(self.path, name, self.columns)
         return self.columns.index(name)
+
+
+def one_class_error(where: str, label: Any) -> CSVError:
+    """The error of a classification target with a single class ``label`` (a NumPy scalar
+    shows as its Python value: ``'k'``, ``3``); ``where`` names the file and column."""
+    return CSVError(
+        f"{where}: the target has only one class ({shown(label)}); "
+        "classification needs at least two"
+    )
 
 
 SEPARATORS = (",", ";", "\t", "|")
