@@ -123,15 +123,15 @@ def test_one_class_names_the_class_as_python_writes_it(tmp_path, route, labels, 
     from mlplab.persist import csvsmall
     from mlplab.persist.csvfast import from_dataframe
 
-    path = write(tmp_path, "a,y\n1,{0}\n2,{0}\n3, {0}\n".format(labels))
+    path = write(tmp_path, f"a,y\n1,{labels}\n2,{labels}\n3, {labels}\n")
     source = from_dataframe(pd.read_csv(path)) if route == "frame" else path
     expected = (
         f"column 'y' (column 2): the target has only one class ({shown}); "
         "classification needs at least two"
     )
-    with mock.patch.object(csvsmall, "SMALL_BYTES", 0 if route == "pandas" else 2**20):
-        with pytest.raises(CSVError) as error:
-            read_training_csv(source, "y", task=task)
+    small_bytes = 0 if route == "pandas" else 2**20
+    with mock.patch.object(csvsmall, "SMALL_BYTES", small_bytes), pytest.raises(CSVError) as error:
+        read_training_csv(source, "y", task=task)
     assert str(error.value).endswith(expected)
     assert "np." not in str(error.value)
 
