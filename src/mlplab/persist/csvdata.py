@@ -9,8 +9,9 @@ header is line 1) and the column (by name and 1-based position), e.g.::
     iris.csv, line 7, column 'petal_width' (column 4): 'abc' is not a number
 
 Files are UTF-8 (a BOM is accepted) with a header row; the separator is ``,``, ``;``, tab
-or ``|`` (detected, or given); blank lines are skipped and fields may be quoted. The
-exact reader of earlier releases (:func:`read_table`, cells as strings) is still here.
+or ``|`` (detected, or given); blank lines are skipped (a line of only ``""`` is a row
+of one empty cell) and fields may be quoted. The exact reader of earlier releases
+(:func:`read_table`, cells as strings) is still here.
 """
 
 from __future__ import annotations
