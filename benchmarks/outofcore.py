@@ -163,8 +163,8 @@ def bench_csv(args: argparse.Namespace, folder: Path) -> None:
     size = path.stat().st_size
     floats = rows * FEATURES * 8
     print(
-        f"CSV {size / 1e6:.0f} MB, {rows} rows x {FEATURES} floats + label; float size "
-        f"{floats / 1e6:.0f} MB"
+        f"CSV {size / 2**20:.0f} MiB, {rows} rows x {FEATURES} floats + label; float size "
+        f"{floats / 2**20:.0f} MiB"
     )
 
     # the constant: the same run on a file of 2,000 rows (Python, NumPy, pandas, mpi4py)
@@ -264,8 +264,8 @@ def bench_npy(args: argparse.Namespace, folder: Path) -> None:
     rows = int(args.mb * 1e6 / (FEATURES * 8))
     write_npy(path, rows)
     print(
-        f".npy {path.stat().st_size / 1e6:.0f} MB ({rows} x {FEATURES} float64); "
-        f"RLIMIT_DATA {args.limit_mb} MB"
+        f".npy {path.stat().st_size / 2**20:.0f} MiB ({rows} x {FEATURES} float64); "
+        f"RLIMIT_DATA {args.limit_mb} MiB"
     )
 
     def child(mode: str, limit: int) -> dict:
@@ -341,7 +341,7 @@ def bench_npy_mpi(args: argparse.Namespace, folder: Path) -> None:
         files[frac] = (folder / f"X{frac:g}.npy", folder / f"y{frac:g}.npy", n)
         write_npy(files[frac][0], n, files[frac][1])
     big = files[1.0][0].stat().st_size
-    print(f".npy {big / 1e6:.0f} MB ({rows} x {FEATURES} float64) and y.npy (int64)")
+    print(f".npy {big / 2**20:.0f} MiB ({rows} x {FEATURES} float64) and y.npy (int64)")
     print("| K | rank | rows | peak RSS | peak RssAnon | peak RssFile | share | seconds |")
     print("|---|---|---|---|---|---|---|---|")
     runs = [(n, ["_npy_rank", str(x), str(y)]) for x, y, n in (files[f] for f in sizes)]

@@ -101,12 +101,39 @@ def test_structural_errors(tmp_path, text, message):
         ("a,b,y\n1,2,0\n3,4,\n", r"line 3, column 'y' \(column 3\): empty cell"),
         ("a,b,label\n1,2,0\n", r"line 1: no column 'y' in the header; columns: a, b, label"),
         ("y\n1\n2\n", r"no feature columns besides the target 'y'"),
-        ("a,y\n1,k\n2,k\n", r"column 'y' \(column 2\): the target has only one class"),
+        ("a,y\n1,k\n2,k\n", r"column 'y' \(column 2\): the target has only one class \('k'\);"),
     ],
 )
 def test_cell_errors_name_line_and_column(tmp_path, text, message):
     with pytest.raises(CSVError, match=message):
         read_training_csv(write(tmp_path, text), "y")
+
+
+@pytest.mark.parametrize("route", ["small", "pandas", "frame"])
+@pytest.mark.parametrize(
+    ("labels", "task", "shown"),
+    [("k", None, "'k'"), ("3", None, "3"), ("2.5", "classification", "'2.5'")],
+)
+def test_one_class_names_the_class_as_python_writes_it(tmp_path, route, labels, task, shown):
+    """Not np.str_('k') / np.int64(3) / np.float64(2.5), on every route to the target."""
+    from unittest import mock
+
+    import pandas as pd
+
+    from mlplab.persist import csvsmall
+    from mlplab.persist.csvfast import from_dataframe
+
+    path = write(tmp_path, f"a,y\n1,{labels}\n2,{labels}\n3, {labels}\n")
+    source = from_dataframe(pd.read_csv(path)) if route == "frame" else path
+    expected = (
+        f"column 'y' (column 2): the target has only one class ({shown}); "
+        "classification needs at least two"
+    )
+    small_bytes = 0 if route == "pandas" else 2**20
+    with mock.patch.object(csvsmall, "SMALL_BYTES", small_bytes), pytest.raises(CSVError) as error:
+        read_training_csv(source, "y", task=task)
+    assert str(error.value).endswith(expected)
+    assert "np." not in str(error.value)
 
 
 def test_regression_target_must_be_numeric(tmp_path):

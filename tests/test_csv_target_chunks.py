@@ -105,8 +105,11 @@ def test_text_in_a_regression_target_names_the_same_cell(tmp_path):
 
 
 def test_one_class_is_the_same_error(tmp_path):
+    tail = "the target has only one class ({}); classification needs at least two"
     message = _same_error(_write(tmp_path, ["only"] * N))
-    assert "the target has only one class" in message  # (np.str_('only'): as one process)
+    assert message.endswith("column 'label' (column 3): " + tail.format("'only'"))
+    message = _same_error(_write(tmp_path, [7] * N, "ints.csv"))
+    assert message.endswith("column 'label' (column 3): " + tail.format("7"))
 
 
 def test_text_codes_keep_one_small_integer_a_row_and_each_text_once():

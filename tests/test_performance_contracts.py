@@ -809,22 +809,64 @@ def test_training_steps_allocate_nothing_parameter_sized():
 HEAVY = ["sklearn", "scipy", "matplotlib", "tqdm", "torch", "mpi4py", "starlette", "pandas"]
 
 
-def test_import_mlplab_is_light():
+ON_USE = [
+    "zipfile", "tempfile", "hashlib", "mlplab.saving", "mlplab.persist.modelfile",
+    "mlplab._archive", "mlplab.train.checkpoint", "mlplab.train.digest",
+]  # fmt: skip
+"""Loaded when a model file or a checkpoint is written or read, not by ``import mlplab``
+nor by a fit that saves nothing (hashlib apart: NumPy's random module, which a fit uses,
+imports it through ``secrets``)."""
+
+_SAVE_AND_RESUME = """
+X = np.random.default_rng(0).standard_normal((40, 3))
+y = X[:, 0] > 0
+def fit(**kw):
+    net = mlplab.Network([3, 4, 1], seed=0)
+    mlplab.fit(net, X, y, optimizer=mlplab.optimizers.adam(0.01), batch_size=8, **kw)
+    return net
+net = fit(epochs=3)
+print('FIT', [m for m in ON_USE if m in sys.modules and m != 'hashlib'])  # numpy.random's
+path = os.path.join(sys.argv[1], 'm.npz')
+mlplab.save(net, path)
+same = np.array_equal(mlplab.load(path).predict_proba(X), net.predict_proba(X))
+open(path, 'wb').write(b'junk')
+try:
+    mlplab.load(path)
+except mlplab.ModelFileError:
+    print('SAVED', same, 'refused')
+ck = os.path.join(sys.argv[1], 'ck.npz')
+fit(epochs=2, checkpoint=ck)
+resumed = fit(epochs=3, checkpoint=ck, resume=True)
+print('RESUMED', np.array_equal(resumed.get_flat_params(), net.get_flat_params()))
+"""
+
+
+def test_import_mlplab_is_light(tmp_path):
     """``import mlplab`` loads NumPy, the standard library and mlplab itself, nothing else
-    (no scikit-learn, SciPy, pandas, Numba, PyTorch, ...). What it costs in time is measured
-    by the benchmarks (benchmarks/time_to_model.py), not asserted here: a timed unit test
-    fails on a busy machine, a list of imported packages does not."""
+    (no scikit-learn, SciPy, pandas, Numba, PyTorch, ...), and not the model files' and
+    checkpoints' modules (:data:`ON_USE`) until they are used: then ``mlplab.save``,
+    ``load``, ``ModelFileError`` and a checkpointed fit that resumes work as before. What
+    it costs in time is measured by the benchmarks (benchmarks/time_to_model.py), not
+    asserted here: a timed unit test fails on a busy machine, a list of imported packages
+    does not."""
     code = (
-        "import sys, numpy\n"
+        "import os, sys, numpy, numpy as np\n"
         "before = set(sys.modules)\n"
         "import mlplab\n"
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
         "print('NEW', sorted(new - set(sys.stdlib_module_names) - {'numpy'}))\n"
         f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+        f"ON_USE = {ON_USE!r}\n"
+        "print('ON_USE', [m for m in ON_USE if m in sys.modules and m not in before])\n"
+        + _SAVE_AND_RESUME
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
     assert "HEAVY []" in p.stdout, p.stdout
     assert "NEW ['mlplab']" in p.stdout, p.stdout
+    assert "ON_USE []" in p.stdout and "FIT []" in p.stdout, p.stdout
+    assert "SAVED True refused" in p.stdout and "RESUMED True" in p.stdout, p.stdout
 
 
 def test_sigmoid_is_scipys_expit_loaded_without_scipy_special():

@@ -24,8 +24,6 @@ from mlplab.core import activations, heads, initializers, optimizers, schedules
 from mlplab.core.data import Standardizer, load_dataset
 from mlplab.core.diagnostics import gradcheck
 from mlplab.core.network import Network
-from mlplab.persist.modelfile import ModelFileError
-from mlplab.saving import load, load_with_header, save
 from mlplab.train.api import DivergenceError, Trainer, fit
 from mlplab.train.callbacks import (
     Callback,
@@ -39,6 +37,11 @@ _LAZY = {
     "MLPClassifier": "mlplab.sklearn.estimators",
     "MLPRegressor": "mlplab.sklearn.estimators",
     "read_csv": "mlplab.persist.csvdata",  # CSV reading loads only when a file is read
+    # model files (zipfile, tempfile, hashlib, JSON): loaded when one is saved or read
+    "save": "mlplab.saving",
+    "load": "mlplab.saving",
+    "load_with_header": "mlplab.saving",
+    "ModelFileError": "mlplab.persist.modelfile",
 }
 # Modules that moved into the layer folders; ``mlplab.io`` etc. still reach them.
 _OLD_PATHS = frozenset(
@@ -63,14 +66,16 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, as type checkers see i
     from mlplab import progress as progress
     from mlplab import training as training
     from mlplab.persist.csvdata import read_csv
+    from mlplab.persist.modelfile import ModelFileError
+    from mlplab.saving import load, load_with_header, save
     from mlplab.sklearn.estimators import MLPClassifier, MLPRegressor
 
 
 def __getattr__(name: str) -> object:
     import importlib
 
-    # The estimators import scikit-learn, the CSV readers their modules: load them on first
-    # use so `import mlplab` stays fast.
+    # The estimators import scikit-learn, the CSV readers and model files their modules:
+    # load them on first use so `import mlplab` stays fast.
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _OLD_PATHS:

@@ -17,6 +17,16 @@ from mlplab._typing import Array
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` as Python writes it, for messages: a NumPy scalar shows as its
+    Python value (``'k'``, ``3``, ``1e+39``), not as ``np.str_('k')`` or ``np.int64(3)``.
+
+    >>> shown(np.str_("k")), shown(np.int64(3)), shown(np.float64(0.5)), shown("k")
+    ("'k'", '3', '0.5', "'k'")
+    """
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def check_dtype(dtype: Any) -> np.dtype:
     """Normalize ``"float32"``/``"float64"`` (or the NumPy types) to a ``np.dtype``."""
     try:
@@ -70,7 +80,8 @@ def as_float_array(obj: Any, name: str, dtype: np.dtype) -> Array:
         except (ValueError, TypeError):
             bad = _first_non_numeric(arr)
             raise TypeError(
-                f"{name} has non-numeric values (for example {bad!r}); every entry must be a number"
+                f"{name} has non-numeric values (for example {shown(bad)}); "
+                "every entry must be a number"
             ) from None
     elif arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} has unsupported dtype {arr.dtype}; expected numbers")
@@ -121,7 +132,7 @@ def check_finite(arr: Array, name: str, original: Any = None) -> None:
             orig = value
         if np.isfinite(orig):
             raise ValueError(
-                f"{name} has a value too large for {arr.dtype} at {where} ({orig!r}); "
+                f"{name} has a value too large for {arr.dtype} at {where} ({shown(orig)}); "
                 "rescale the data or use dtype='float64'"
             )
     kind = "NaN" if np.isnan(value) else "infinite values"

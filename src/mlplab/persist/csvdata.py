@@ -9,8 +9,9 @@ header is line 1) and the column (by name and 1-based position), e.g.::
     iris.csv, line 7, column 'petal_width' (column 4): 'abc' is not a number
 
 Files are UTF-8 (a BOM is accepted) with a header row; the separator is ``,``, ``;``, tab
-or ``|`` (detected, or given); blank lines are skipped and fields may be quoted. The
-exact reader of earlier releases (:func:`read_table`, cells as strings) is still here.
+or ``|`` (detected, or given); blank lines are skipped (a line of only ``""`` is a row
+of one empty cell) and fields may be quoted. The exact reader of earlier releases
+(:func:`read_table`, cells as strings) is still here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mlplab.persist.csvexact import (
     labels,
     match_labels,
     numeric,
+    one_class_error,
     read_features,
     read_table,
 )
@@ -138,10 +140,7 @@ def _target(
     else:
         classes, y = _classes(text[keep])
     if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
+        raise one_class_error(frame.where(None, t), classes[0])
     return y, task, classes
 
 
@@ -161,10 +160,7 @@ def _coded_target(
     lut = np.zeros(len(table), dtype=np.int64)
     lut[used] = idx
     if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
+        raise one_class_error(frame.where(None, t), classes[0])
     return lut[kept], task, classes
 
 

@@ -10,7 +10,8 @@ header is line 1) and the column (by name and 1-based position), e.g.::
     iris.csv, line 7, column 'petal_width' (column 4): 'abc' is not a number
 
 Files must be UTF-8 (a BOM is accepted), comma-separated, with a header row; blank lines
-are skipped and fields may be quoted.
+(spaces and tabs only) are skipped and fields may be quoted. A line of only ``""`` is not
+blank: it is a row of one empty cell, as pandas reads it and Python's ``csv`` writes it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mlplab._validation import shown
 
 MAX_CLASSES_FOR_INTEGERS = 20
 """Integer targets with at most this many distinct values are taken as class labels."""
@@ -59,6 +62,15 @@ class Table:
         return self.columns.index(name)
 
 
+def one_class_error(where: str, label: Any) -> CSVError:
+    """The error of a classification target with a single class ``label`` (a NumPy scalar
+    shows as its Python value: ``'k'``, ``3``); ``where`` names the file and column."""
+    return CSVError(
+        f"{where}: the target has only one class ({shown(label)}); "
+        "classification needs at least two"
+    )
+
+
 SEPARATORS = (",", ";", "\t", "|")
 """The separators ``sep=None`` detects, in order of preference."""
 
@@ -92,9 +104,43 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _blank(cells: list[str]) -> bool:
-    # spaces and tabs only, as pandas' parser (csvfast) skips: a line of "\x0b" is a row
-    return not cells or (all(not c.strip(" \t") for c in cells) and len(cells) <= 1)
+def _blank(cells: list[str], line: str | None = None) -> bool:
+    """Whether a record is a blank line, skipped as pandas' parser (csvfast) skips it: no
+    cell, or one cell of spaces and tabs (a line of "\x0b" is a row) not quoted in
+    ``line``, the record's text (None: before the header, where quotes do not matter).
+    A line of only ``""`` or ``"  "`` is a row of one empty cell, as pandas reads it (in a
+    file of several columns, a row with too few cells)."""
+    if not cells:
+        return True
+    if len(cells) > 1 or cells[0].strip(" \t"):
+        return False
+    return line is None or (cells[0] != "" and '"' not in line)  # [""]: always quoted
+
+
+def _cell_count_error(
+    path: Path, line: int, cells: list[str], header_line: int, header: list[str]
+) -> CSVError:
+    """The error of a row whose cell count is not the header's (a line of only ``""``:
+    a row of one empty cell, said so)."""
+    if len(cells) == 1 and not cells[0].strip(" \t"):
+        hint = (
+            ' (a line of only "" is a row of one empty cell, not a blank line: delete '
+            "the line, or give it a cell for every column)"
+        )
+    else:
+        hint = one_column_hint(header)
+    return CSVError(
+        f"{path}, line {line}: {len(cells)} cells, but the header (line {header_line}) "
+        f"has {len(header)} columns{hint}"
+    )
+
+
+def _remember(lines: Iterator[str], last: list[str]) -> Iterator[str]:
+    """``lines``, each kept in ``last[0]`` as it is handed on (the csv module's record
+    does not say whether a cell was quoted)."""
+    for line in lines:
+        last[0] = line
+        yield line
 
 
 def check_names(path: Path, line: int, columns: list[str]) -> None:
@@ -125,22 +171,19 @@ def iter_records(path: str | os.PathLike[str], sep: str = ",") -> Iterator[tuple
     header_line = 0
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, delimiter=sep, strict=True)
+            last = [""]
+            reader = csv.reader(_remember(f, last), delimiter=sep, strict=True)
             try:
                 for cells in reader:
-                    if _blank(cells):
-                        continue
+                    if _blank(cells, None if header is None else last[0]):
+                        continue  # (before the header, "" too: read_header skips it)
                     if header is None:
                         header, header_line = [c.strip() for c in cells], reader.line_num
                         check_names(path, header_line, header)
                         yield header_line, header
                         continue
                     if len(cells) != len(header):
-                        raise CSVError(
-                            f"{path}, line {reader.line_num}: {len(cells)} cells, but the "
-                            f"header (line {header_line}) has {len(header)} columns"
-                            + one_column_hint(header)
-                        )
+                        raise _cell_count_error(path, reader.line_num, cells, header_line, header)
                     yield reader.line_num, cells
             except csv.Error as exc:
                 raise CSVError(f"{path}, line {reader.line_num}: malformed CSV: {exc}") from None

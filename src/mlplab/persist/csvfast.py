@@ -102,10 +102,9 @@ class Frame:
             self._lines = locate(self.path, self.sep)[0]
         at = row + self.row_offset
         if at >= len(self._lines) or (self.row_offset == 0 and len(self._lines) != self.n_rows):
-            raise CSVError(  # e.g. a line of only "" (found by fuzzing): pandas reads a row
-                f"{self.path}: a line holding only a quoted empty or blank cell (such as "
-                '""), which pandas reads as a row of empty cells and mlplab as a blank '
-                "line; remove such lines"
+            raise CSVError(  # a safety net: no such line is known (a line of only "" once was)
+                f"{self.path}: pandas and the exact reader count this file's rows "
+                f"differently (at data row {row + 1}); please report the file"
             )
         return int(self._lines[at])
 

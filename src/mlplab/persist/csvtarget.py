@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task
+from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task, one_class_error
 from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvrows import TextCodes
 from mlplab.persist.npydata import BLOCK_ROWS, take_rows
@@ -160,8 +160,5 @@ def target(
     else:
         classes, y = _global_classes(text[0] if keep.all() else text[0][keep], text[1], comm)
     if classes.shape[0] < 2:
-        raise CSVError(
-            f"{frame.where(None, t)}: the target has only one class ({classes[0]!r}); "
-            "classification needs at least two"
-        )
+        raise one_class_error(frame.where(None, t), classes[0])
     return y, keep, task, classes

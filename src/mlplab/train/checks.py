@@ -21,7 +21,6 @@ from mlplab._validation import (
     check_two_classes,
     check_y,
 )
-from mlplab.train import checkpoint as _ckpt
 from mlplab.train import rows as _rows
 from mlplab.train import targets as _targets
 
@@ -181,6 +180,8 @@ def check_checkpoint_args(checkpoint: Any, every: Any, resume: Any) -> int | Non
         if every is not None:
             raise ValueError("checkpoint_every needs checkpoint=PATH (where to write)")
         return None
+    from mlplab.train import checkpoint as _ckpt  # loaded when a checkpoint is asked for
+
     _ckpt.checkpoint_files(checkpoint)  # type and name checks
     if every is None:
         return None

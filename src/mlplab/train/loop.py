@@ -33,7 +33,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,7 +44,6 @@ from mlplab._validation import (
 )
 from mlplab.core.network import Network
 from mlplab.core.optimizers import Optimizer, adam
-from mlplab.train import checkpoint as _ckpt
 from mlplab.train import compiled as _compiled_steps
 from mlplab.train import fitstep as _fitstep
 from mlplab.train import lr as _lr
@@ -67,7 +66,25 @@ from mlplab.train.step import (
 from mlplab.train.strategy import Local
 from mlplab.train.targets import Targets, class_indices
 
+if TYPE_CHECKING:  # below, loaded where a checkpoint is asked for (import mlplab stays light)
+    from mlplab.train import checkpoint as _ckpt
+
 __all__ = ["DivergenceError", "InputScaleWarning", "Trainer"]
+
+
+def _checkpoint_file(checkpoint: Any) -> Path:
+    """The file of ``fit(checkpoint=...)`` (:mod:`mlplab.train.checkpoint` is imported where
+    a checkpoint is asked for, so that ``import mlplab`` and a plain fit do without it)."""
+    from mlplab.train import checkpoint as _ckpt
+
+    return _ckpt.checkpoint_files(checkpoint)[0]
+
+
+def _restore_callbacks(callbacks: list[Callback], resumed: _ckpt.Checkpoint) -> None:
+    """The callbacks' state from the checkpoint a fit resumes from."""
+    from mlplab.train import checkpoint as _ckpt
+
+    _ckpt.restore_callbacks(callbacks, resumed)
 
 
 def _state_field(name: str, doc: str) -> Any:
@@ -382,7 +399,7 @@ class Trainer:
         settings.update(checkpoint=checkpoint is not None, checkpoint_every=every)
         st.check_same_run(self, {**settings, "restore_best": restore_best})
         st.broadcast_state(self)
-        path = None if checkpoint is None else _ckpt.checkpoint_files(checkpoint)[0]
+        path = None if checkpoint is None else _checkpoint_file(checkpoint)
         self.checkpoint_path = path
         if B is None and isinstance(Y, Targets):  # batch GD reads every row each step
             Y = Y[0 : Y.shape[0]]
@@ -406,7 +423,7 @@ class Trainer:
         run.first_step = self.step
         run.callbacks.on_train_begin({})
         if resumed is not None:
-            _ckpt.restore_callbacks(self.callbacks, resumed)
+            _restore_callbacks(self.callbacks, resumed)
         return run
 
     def _begin_run(
@@ -425,6 +442,8 @@ class Trainer:
         self.interrupted = False
         resumed = None
         if resume:
+            from mlplab.train import checkpoint as _ckpt
+
             resumed = self.strategy.read(lambda: _ckpt.load_latest(checkpoint))
         if resumed is not None:
             run.position = _ckpt.restore(self, resumed, st.run)
@@ -441,6 +460,8 @@ class Trainer:
 
     def _data_digest(self, run: Run) -> str:
         """A digest of all processes' training rows, the same for any number of them."""
+        from mlplab.train import checkpoint as _ckpt
+
         lo, Y, w = run.plan.rows[0], run.Y, self._weights[0]
         if w is not None:  # the weights are part of the data: hashed as one more column
             Y = np.column_stack([Y, w])
@@ -461,6 +482,8 @@ class Trainer:
         """Write everything needed to resume this run exactly to ``path`` (see
         :mod:`mlplab.train.checkpoint`); the previous file there is kept as
         ``*.prev.npz``. Under MPI rank 0 writes; every rank gets the file name."""
+        from mlplab.train import checkpoint as _ckpt
+
         numpy_only_checkpoints(self.net)
         if not self.strategy.is_root:
             return _ckpt.checkpoint_files(path)[0]

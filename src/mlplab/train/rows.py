@@ -21,7 +21,6 @@ first and last MiB): a change is a :class:`DataChangedError` naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -50,6 +49,8 @@ class _Watched:
         self.digest = self._digest()
 
     def _digest(self) -> str:
+        import hashlib  # (OpenSSL: 2-3 ms that `import mlplab` need not pay)
+
         h = hashlib.blake2b(digest_size=16)
         with open(self.path, "rb") as f:
             h.update(f.read(2**20))

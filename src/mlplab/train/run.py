@@ -19,7 +19,6 @@ import numpy as np
 from mlplab import _array_api as _xp
 from mlplab.core import layer_options as _opts
 from mlplab.core import network as _net
-from mlplab.train import checkpoint as _ckpt
 from mlplab.train.batches import EpochPlan
 from mlplab.train.callbacks import CallbackList
 from mlplab.train.rows import BLOCK_BYTES, PreparedRows
@@ -140,6 +139,8 @@ class Checkpoints:
         trainer.state.position = position
         self.written = (trainer.epoch, trainer.step)
         if self.path is not None and self.root:
+            from mlplab.train import checkpoint as _ckpt  # loaded when a checkpoint is asked for
+
             _ckpt.save_checkpoint(trainer, self.path, keep_previous=not self.fell_back)
         self.fell_back = False
 
