@@ -10,6 +10,7 @@ process, as PyTorch's ``DistributedSampler`` does it. Batch gradient descent
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, overload
 
@@ -124,16 +125,16 @@ class EpochPlan:
         return drawn[lo:hi].copy()
 
 
-class _Cut(Sequence[Batch]):
-    """An epoch's batches of this process's rows ``lo:hi`` (:meth:`EpochPlan.split`),
-    each cut from the permutation when it is read: no array of all the epoch's rows
-    beside the permutation (4 or 8 bytes a row held by one process)."""
+class BatchesWhenRead(Sequence[Batch]):
+    """An epoch's ``ceil(n / B)`` batches, each made by ``_batch(b)`` when it is read
+    (:class:`_Cut`; :class:`mlplab.train.rootorder.RootOrder`'s batches): indexing by
+    ``b`` (negative from the end) or by a slice, as a list of them would be."""
 
-    def __init__(self, plan: EpochPlan, order: np.ndarray, B: int) -> None:
-        self.plan, self.order, self.B = plan, order, B
+    n: int  # the epoch's rows (over every process)
+    B: int  # the batch size
 
     def __len__(self) -> int:
-        return (self.plan.n_global + self.B - 1) // self.B
+        return (self.n + self.B - 1) // self.B
 
     @overload
     def __getitem__(self, b: int) -> Batch: ...
@@ -144,7 +145,23 @@ class _Cut(Sequence[Batch]):
             return [self[i] for i in range(len(self))[b]]
         if not -len(self) <= b < len(self):
             raise IndexError(f"batch {b} of {len(self)}")
-        s = (b % len(self)) * self.B
+        return self._batch(b % len(self))
+
+    @abstractmethod
+    def _batch(self, b: int) -> Batch:
+        """Batch ``b``, 0 ≤ b < len(self)."""
+
+
+class _Cut(BatchesWhenRead):
+    """An epoch's batches of this process's rows ``lo:hi`` (:meth:`EpochPlan.split`),
+    each cut from the permutation when it is read: no array of all the epoch's rows
+    beside the permutation (4 or 8 bytes a row held by one process)."""
+
+    def __init__(self, plan: EpochPlan, order: np.ndarray, B: int) -> None:
+        self.plan, self.order, self.B, self.n = plan, order, B, plan.n_global
+
+    def _batch(self, b: int) -> Batch:
+        s = b * self.B
         (lo, hi), relabel = self.plan.rows, self.plan.relabel
         drawn = self.order[s : s + self.B]
         idx = drawn if relabel is None else relabel[drawn]  # the processes' order

@@ -20,11 +20,11 @@ rows in the same order, so the weights are the same bits.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
-from mlplab.train.batches import Batch, permutation, ranks
+from mlplab.train.batches import Batch, BatchesWhenRead, permutation, ranks
 
 __all__ = ["GROUP_ROWS", "RootOrder"]
 
@@ -168,7 +168,7 @@ class RootOrder:
         return got
 
 
-class _Batches(Sequence[Batch]):
+class _Batches(BatchesWhenRead):
     """An epoch's batches on one rank (:meth:`RootOrder.split`), cut a group of
     :data:`GROUP_ROWS` rows at a time (whole batches) when its first batch is read.
 
@@ -184,18 +184,7 @@ class _Batches(Sequence[Batch]):
         self.first, self.held = -1, list[Batch]()  # the group held: batches first..
         self.covered = 0  # this rank's rows received, from the epoch's first group on
 
-    def __len__(self) -> int:
-        return (self.n + self.B - 1) // self.B
-
-    @overload
-    def __getitem__(self, b: int) -> Batch: ...
-    @overload
-    def __getitem__(self, b: slice) -> Sequence[Batch]: ...
-    def __getitem__(self, b: int | slice) -> Batch | Sequence[Batch]:
-        if isinstance(b, slice):
-            return [self[i] for i in range(len(self))[b]]
-        if not 0 <= b < len(self):
-            raise IndexError(f"batch {b} of {len(self)}")
+    def _batch(self, b: int) -> Batch:
         g = b // self.group * self.group
         if g != self.first:
             if g < self.first:
