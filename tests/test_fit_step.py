@@ -262,6 +262,7 @@ def _ctrl_c_at_step_13(monkeypatch, fused):
     return _state(net, hist.trainer, hist)
 
 
+@pytest.mark.usefixtures("python_sigint_handler")  # tests/conftest.py
 def test_ctrl_c_stops_after_the_same_step(monkeypatch):
     """The first Ctrl-C ends the run after the current step, on either route."""
     assert _ctrl_c_at_step_13(monkeypatch, True) == _ctrl_c_at_step_13(monkeypatch, False)

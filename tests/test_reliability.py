@@ -109,15 +109,7 @@ class Snapshot(Callback):
             self.theta = self.trainer.net.get_flat_params()
 
 
-@pytest.fixture(autouse=True)
-def _python_sigint_handler():
-    """Ctrl-C needs Python's SIGINT handler. A shell that starts the tests in the background
-    (``make test &``) hands them SIGINT ignored, and Python then installs no handler; put
-    it back for each test (the CLI processes the tests start then get the default too)."""
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
+pytestmark = pytest.mark.usefixtures("python_sigint_handler")  # tests/conftest.py
 
 
 @pytest.fixture
