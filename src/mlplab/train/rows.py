@@ -22,6 +22,7 @@ first and last MiB): a change is a :class:`DataChangedError` naming the file.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -217,7 +218,28 @@ def is_mapped(X: Any) -> bool:
     return isinstance(X, (MappedRows, np.memmap))
 
 
-class PreparedRows:
+class RowsOnRead(ABC):
+    """Rows made when they are read, gathered as ``ndarray.take`` gathers on axis 0 (the
+    trainer's batches: :class:`PreparedRows`, :class:`mlplab.train.targets.Targets`)."""
+
+    @abstractmethod
+    def _rows(self, idx: Any, mode: str) -> np.ndarray:
+        """Rows ``idx`` made; ``mode`` as ``ndarray.take``'s (the indices are in range)."""
+
+    def take(
+        self, idx: Any, axis: int = 0, out: np.ndarray | None = None, mode: str = "clip"
+    ) -> np.ndarray:
+        """Rows ``idx`` (into ``out`` when given), like ``ndarray.take`` on axis 0."""
+        if axis != 0:
+            raise ValueError(f"{type(self).__name__} are read by rows (axis=0)")
+        rows = self._rows(idx, mode)
+        if out is None:
+            return rows
+        out[...] = rows
+        return out
+
+
+class PreparedRows(RowsOnRead):
     """A :class:`MappedRows` as the network sees it: in its dtype, standardized, gathered
     by the trainer's batches (``take``) and read in slices (the data digest)."""
 
@@ -235,15 +257,8 @@ class PreparedRows:
         Xs = (X - self.std.mean_) / self.std.scale_  # (a fitted Standardizer: μ, σ set)
         return cast(np.ndarray, Xs.astype(self.dtype, copy=False))
 
-    def take(
-        self, idx: Any, axis: int = 0, out: np.ndarray | None = None, mode: str = "clip"
-    ) -> np.ndarray:
-        """Rows ``idx``, prepared (into ``out`` when given), like ``ndarray.take``."""
-        rows = self._prepare(self.source.rows(idx))
-        if out is None:
-            return rows
-        out[...] = rows
-        return out
+    def _rows(self, idx: Any, mode: str) -> np.ndarray:
+        return self._prepare(self.source.rows(idx))  # in range: a permutation's rows
 
     def __getitem__(self, key: slice) -> np.ndarray:
         if not isinstance(key, slice):

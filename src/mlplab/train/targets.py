@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mlplab._validation import as_float_array, check_y
+from mlplab.train.rows import RowsOnRead
 
 __all__ = ["Targets", "class_indices", "targets"]
 
@@ -30,7 +31,7 @@ BLOCK_ROWS = 1 << 16
 """Rows checked at a time (a few temporaries of this many rows)."""
 
 
-class Targets:
+class Targets(RowsOnRead):
     """The rows of Y (n, n[L]) made from y (n,) when read.
 
     Parameters
@@ -69,17 +70,9 @@ class Targets:
             return Y
         return as_float_array(part, "y", np.dtype(np.float64)).reshape(m, 1).astype(self.dtype)
 
-    def take(
-        self, idx: Any, axis: int = 0, out: np.ndarray | None = None, mode: str = "clip"
-    ) -> np.ndarray:
-        """Rows ``idx`` of Y (into ``out`` when given), like ``ndarray.take`` on axis 0."""
-        if axis != 0:
-            raise ValueError("Targets are read by rows (axis=0)")
-        rows = self._make(self.y.take(idx, mode=mode))  # type: ignore[call-overload]
-        if out is None:
-            return rows
-        out[...] = rows
-        return out
+    def _rows(self, idx: Any, mode: str) -> np.ndarray:
+        """Rows ``idx`` of Y (:meth:`RowsOnRead.take <mlplab.train.rows.RowsOnRead.take>`)."""
+        return self._make(self.y.take(idx, mode=mode))  # type: ignore[call-overload]
 
     def __getitem__(self, key: slice) -> np.ndarray:
         """Rows ``key`` (a slice) of Y."""
