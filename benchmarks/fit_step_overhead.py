@@ -250,10 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"Pieces, µs per call ({wls[0].name}'s buffers, timeit minimum):", ""]
         lines += [f"* {name}: {us:.2f}" for name, us in micro(wls[0])]
     text = "\n".join(lines)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
+    return reference_ab.emit(text, args.out)
 
 
 if __name__ == "__main__":

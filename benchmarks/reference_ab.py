@@ -164,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         results[wl.name] = pairs(wl, args.pairs, args.pause)
         print(f"  {wl.name} done (load {os.getloadavg()[0]:.1f})", file=sys.stderr)
     text = report(results, wls, argv, args.pairs, env)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    return emit(text, args.out)
+
+
+def emit(text: str, out: str | None) -> int:
+    """Print the report, and write it to ``out`` when given (this script's and the other
+    same-process A/B scripts' end); the exit status 0."""
+    if out:
+        Path(out).write_text(text + "\n")
     print(text)
     return 0
 

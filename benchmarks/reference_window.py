@@ -39,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers
+import reference_ab
 import workloads
 
 REF, MLP = "numpy-reference", "mlplab"
@@ -166,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out = after(wl, args.blocks, args.pause)
     text = report(args.mode, out, argv, env)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
+    return reference_ab.emit(text, args.out)
 
 
 if __name__ == "__main__":
