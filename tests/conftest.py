@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -34,3 +35,34 @@ def python_sigint_handler():
     signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def counted_steps(monkeypatch):
+    """``counted_steps(fused, cls, name)``: a context in which ``fitstep.ENABLED`` is
+    ``fused`` and the steps are counted, yielding ``{"chain": n, "fused": m}``: the
+    trainer's general chain (``Trainer._step``) and the fused step's method ``cls.name``
+    (tests/test_fit_step.py, tests/test_sklearn_fused.py)."""
+    from mlplab.train import fitstep
+    from mlplab.train.loop import Trainer
+
+    @contextlib.contextmanager
+    def counting(fused, cls, name):
+        counts = {"chain": 0, "fused": 0}
+        chain, fused_call = Trainer._step, getattr(cls, name)
+
+        def count_chain(self, *args):
+            counts["chain"] += 1
+            return chain(self, *args)
+
+        def count_fused(self, *args):
+            counts["fused"] += 1
+            return fused_call(self, *args)
+
+        with monkeypatch.context() as m:
+            m.setattr(Trainer, "_step", count_chain)
+            m.setattr(cls, name, count_fused)
+            m.setattr(fitstep, "ENABLED", fused)
+            yield counts
+
+    return counting

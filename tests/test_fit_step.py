@@ -37,24 +37,10 @@ def _digest(a):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def _fit(monkeypatch, fused, *args, **kw):
+def _fit(counted_steps, fused, *args, **kw):
     """(history, network, trainer, steps by the chain, steps by the fused step) of
     ``fit(*args, **kw)`` with the fused step on or off."""
-    counts = {"chain": 0, "fused": 0}
-    chain, plan = Trainer._step, fitstep._Plan.gradient
-
-    def count_chain(self, *a):
-        counts["chain"] += 1
-        return chain(self, *a)
-
-    def count_fused(self, *a):
-        counts["fused"] += 1
-        return plan(self, *a)
-
-    with monkeypatch.context() as m:
-        m.setattr(Trainer, "_step", count_chain)
-        m.setattr(fitstep._Plan, "gradient", count_fused)
-        m.setattr(fitstep, "ENABLED", fused)
+    with counted_steps(fused, fitstep._Plan, "gradient") as counts:
         hist = fit(*args, **kw)
     return hist, args[0], hist.trainer, counts["chain"], counts["fused"]
 
@@ -66,11 +52,11 @@ def _state(net, trainer, hist):
     return _digest(net.get_flat_params()), opt, grads, trainer.step, trainer.epoch, hist.history
 
 
-def _same(monkeypatch, make_net, *args, **kw):
+def _same(counted_steps, make_net, *args, **kw):
     """Fit with the fused step and without; assert the same bits. Returns the steps the
     chain and the fused step ran, and the history."""
-    h1, n1, t1, chain1, fused1 = _fit(monkeypatch, True, make_net(), *args, **kw)
-    h0, n0, t0, chain0, fused0 = _fit(monkeypatch, False, make_net(), *args, **kw)
+    h1, n1, t1, chain1, fused1 = _fit(counted_steps, True, make_net(), *args, **kw)
+    h0, n0, t0, chain0, fused0 = _fit(counted_steps, False, make_net(), *args, **kw)
     assert fused0 == 0
     assert _state(n1, t1, h1) == _state(n0, t0, h0)
     assert chain1 + fused1 == chain0
@@ -80,7 +66,7 @@ def _same(monkeypatch, make_net, *args, **kw):
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
 @pytest.mark.parametrize("head", list(TARGETS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_same_bits_as_the_chain(monkeypatch, opt, head, dtype):
+def test_same_bits_as_the_chain(opt, head, dtype, counted_steps):
     y = TARGETS[head](X)
     k = 3 if head == "multiclass" else 1
     hidden = {"binary": "relu", "multiclass": "tanh", "regression": "sigmoid"}[head]
@@ -91,19 +77,19 @@ def test_same_bits_as_the_chain(monkeypatch, opt, head, dtype):
 
     val = (Xv, TARGETS[head](Xv))
     kw = dict(epochs=4, batch_size=16, seed=2, validation_data=val)
-    chain, fused, history = _same(monkeypatch, make, X, y, OPTIMIZERS[opt](), **kw)
+    chain, fused, history = _same(counted_steps, make, X, y, OPTIMIZERS[opt](), **kw)
     # the first step of each batch size (and, stepping into the second θ vector, of
     # each θ vector) runs the chain; every other step the fused one
     assert fused >= 20 - 4 and chain <= 4
 
 
 @pytest.mark.parametrize("restore_best", [True, "loss"])
-def test_restore_best_and_early_stopping(monkeypatch, restore_best):
+def test_restore_best_and_early_stopping(counted_steps, restore_best):
     y = TARGETS["binary"](X)
     val = (Xv, TARGETS["binary"](Xv)) if restore_best is True else None
     stop = "val_loss" if val else "loss"
     chain, fused, history = _same(
-        monkeypatch,
+        counted_steps,
         lambda: Network([4, 8, 1], seed=1),
         X,
         y,
@@ -119,11 +105,11 @@ def test_restore_best_and_early_stopping(monkeypatch, restore_best):
 
 
 @pytest.mark.parametrize("opt", ["momentum", "adam"])
-def test_reduce_lr_on_plateau_rebuilds_the_step(monkeypatch, opt):
+def test_reduce_lr_on_plateau_rebuilds_the_step(counted_steps, opt):
     """ReduceLROnPlateau swaps the checked step for one with the new α mid-fit."""
     y = TARGETS["multiclass"](X)
     chain, fused, history = _same(
-        monkeypatch,
+        counted_steps,
         lambda: Network([4, 6, 3], output="multiclass", seed=2),
         X,
         y,
@@ -146,17 +132,17 @@ class Hook(Callback):
         self.seen.append(logs["loss"])
 
 
-def test_batch_hooks_run_the_chain(monkeypatch):
+def test_batch_hooks_run_the_chain(counted_steps):
     y = TARGETS["binary"](X)
     hook = Hook()
     h, _, _, chain, fused = _fit(
-        monkeypatch, True, Network([4, 5, 1], seed=0), X, y, optimizers.momentum(0.1),
+        counted_steps, True, Network([4, 5, 1], seed=0), X, y, optimizers.momentum(0.1),
         epochs=2, batch_size=16, callbacks=[hook],
     )  # fmt: skip
     assert fused == 0 and chain == 10 and len(hook.seen) == 10
 
 
-def test_sample_weights_dropout_and_batch_gd_run_the_chain(monkeypatch):
+def test_sample_weights_dropout_and_batch_gd_run_the_chain(counted_steps):
     y = TARGETS["binary"](X)
     cases = [
         (Network([4, 5, 1], seed=0), dict(sample_weight=np.ones(67), batch_size=16)),
@@ -164,7 +150,7 @@ def test_sample_weights_dropout_and_batch_gd_run_the_chain(monkeypatch):
         (Network([4, 5, 1], seed=0), dict(batch_size=None)),
     ]
     for net, kw in cases:
-        _, _, _, chain, fused = _fit(monkeypatch, True, net, X, y, epochs=2, **kw)
+        _, _, _, chain, fused = _fit(counted_steps, True, net, X, y, epochs=2, **kw)
         assert fused == 0 and chain > 0
 
 
@@ -173,7 +159,7 @@ class CrashError(RuntimeError):
 
 
 @pytest.mark.parametrize("opt", ["momentum", "adam"])
-def test_checkpoints_and_resume_mid_epoch(monkeypatch, tmp_path, opt):
+def test_checkpoints_and_resume_mid_epoch(monkeypatch, tmp_path, opt, counted_steps):
     """A run killed after a checkpoint mid-epoch resumes to the uninterrupted run's bits,
     whichever route took the steps before and after."""
     y = TARGETS["multiclass"](X)
@@ -182,7 +168,7 @@ def test_checkpoints_and_resume_mid_epoch(monkeypatch, tmp_path, opt):
         return Network([4, 6, 3], hidden="relu", output="multiclass", seed=5)
 
     kw = dict(epochs=3, batch_size=16, seed=1)
-    ref = _fit(monkeypatch, False, make(), X, y, OPTIMIZERS[opt](), **kw)
+    ref = _fit(counted_steps, False, make(), X, y, OPTIMIZERS[opt](), **kw)
     ref_state = _state(ref[1], ref[2], ref[0])
     write = Checkpoints.write
 
@@ -196,10 +182,10 @@ def test_checkpoints_and_resume_mid_epoch(monkeypatch, tmp_path, opt):
         with monkeypatch.context() as m:
             m.setattr(Checkpoints, "write", crash_after)
             with pytest.raises(CrashError):
-                _fit(monkeypatch, before, make(), X, y, OPTIMIZERS[opt](), **kw,
+                _fit(counted_steps, before, make(), X, y, OPTIMIZERS[opt](), **kw,
                      checkpoint=path, checkpoint_every=4)  # fmt: skip
         h, net, tr, _, fused = _fit(
-            monkeypatch, after, Network([4, 6, 3], output="multiclass", seed=9), X, y,
+            counted_steps, after, Network([4, 6, 3], output="multiclass", seed=9), X, y,
             OPTIMIZERS[opt](), **kw, checkpoint=path, checkpoint_every=4, resume=True,
         )  # fmt: skip
         assert (fused > 0) == after

@@ -13,36 +13,20 @@ from sklearn.datasets import load_digits
 
 from mlplab import MLPClassifier, MLPRegressor
 from mlplab.train import fitstep
-from mlplab.train.loop import Trainer
 
 X, y = load_digits(return_X_y=True)
 X, y = X[:600], y[:600]  # 12 batches of 50: the estimators' step (≥ 100 steps) in 9 epochs
 
 
-def _fit(make, A, b, monkeypatch, fused, then_partial=False, **fit_kw):
+def _fit(make, A, b, counted_steps, fused, then_partial=False, **fit_kw):
     """(fitted estimator, steps the trainer's chain ran, steps the fused step was asked
     for, its own or through the chain); ``then_partial``: and a ``partial_fit`` on 100
     rows after the fit; ``fused=False``: every step through the chain."""
-    counts = {"chain": 0, "fused": 0}
-    chain, call = Trainer._step, fitstep.FitStep.step
-
-    def count_chain(self, *args):
-        counts["chain"] += 1
-        return chain(self, *args)
-
-    def count_fused(self, *args):
-        counts["fused"] += 1
-        return call(self, *args)
-
-    with monkeypatch.context() as m:
-        m.setattr(Trainer, "_step", count_chain)
-        m.setattr(fitstep.FitStep, "step", count_fused)
-        m.setattr(fitstep, "ENABLED", fused)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est = make().fit(A, b, **fit_kw)
-            if then_partial:
-                est.partial_fit(A[:100], b[:100])
+    with counted_steps(fused, fitstep.FitStep, "step") as counts, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = make().fit(A, b, **fit_kw)
+        if then_partial:
+            est.partial_fit(A[:100], b[:100])
     return est, counts["chain"], counts["fused"]
 
 
@@ -87,11 +71,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_fused_step_gives_the_chains_bits(name, monkeypatch):
+def test_fused_step_gives_the_chains_bits(name, counted_steps):
     make = partial(MLPClassifier, **{"hidden_layer_sizes": (64,), **CASES[name]}, random_state=0)
     then = not make().early_stopping  # and a partial_fit continues the same way
-    chained, n_chain, _ = _fit(make, X, y, monkeypatch, False, then)
-    fused, n_first, n_fused = _fit(make, X, y, monkeypatch, True, then)
+    chained, n_chain, _ = _fit(make, X, y, counted_steps, False, then)
+    fused, n_first, n_fused = _fit(make, X, y, counted_steps, True, then)
     _same_bits(chained, fused)
     assert n_fused == n_chain > 100  # every step went through the fused step's call ...
     # ... and the chain ran only the first step of each batch size of each fit call
@@ -99,19 +83,19 @@ def test_fused_step_gives_the_chains_bits(name, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_fused_step_binary_and_regression_heads(dtype, monkeypatch):
+def test_fused_step_binary_and_regression_heads(dtype, counted_steps):
     yb = (y > 4).astype(int)
     Yr = np.column_stack([X[:, :8].sum(axis=1), X[:, 8:16].mean(axis=1)]) / 50
     for cls, target in ((MLPClassifier, yb), (MLPRegressor, Yr), (MLPRegressor, Yr[:, 0])):
         p = dict(hidden_layer_sizes=(64,), batch_size=50, max_iter=9, dtype=dtype, random_state=1)
         make = partial(cls, **p)
-        chained, _, _ = _fit(make, X, target, monkeypatch, False)
-        fused, n_first, n_fused = _fit(make, X, target, monkeypatch, True)
+        chained, _, _ = _fit(make, X, target, counted_steps, False)
+        fused, n_first, n_fused = _fit(make, X, target, counted_steps, True)
         _same_bits(chained, fused)
         assert n_fused > 100 and n_first <= 2
 
 
-def test_warm_start_and_a_regressor_with_early_stopping(monkeypatch):
+def test_warm_start_and_a_regressor_with_early_stopping(counted_steps):
     """A warm-started second fit (on fewer rows: other batch sizes) and a two-output
     regressor with L2, early stopping and a short last batch: the chain's bits."""
     Yr = np.column_stack([X[:, :8].sum(axis=1), X[:, 8:16].mean(axis=1)]) / 50
@@ -125,25 +109,25 @@ def test_warm_start_and_a_regressor_with_early_stopping(monkeypatch):
                             early_stopping=True, random_state=0)  # fmt: skip
 
     for make, target, rows in ((warm, y, 300), (reg, Yr, 600)):
-        chained, n_chain, _ = _fit(make, X[:rows], target[:rows], monkeypatch, False)
-        fused, n_first, n_fused = _fit(make, X[:rows], target[:rows], monkeypatch, True)
+        chained, n_chain, _ = _fit(make, X[:rows], target[:rows], counted_steps, False)
+        fused, n_first, n_fused = _fit(make, X[:rows], target[:rows], counted_steps, True)
         _same_bits(chained, fused)
         assert n_fused == n_chain > 100 and n_first <= 4  # the first of each size and fit
 
 
-def test_sample_weights_run_the_chain(monkeypatch):
+def test_sample_weights_run_the_chain(counted_steps):
     """With sample weights the fused step does not apply: every step is the trainer's
     (the fit's step is not even made)."""
     w = np.linspace(0.5, 2.0, X.shape[0])
     make = lambda: MLPClassifier((64,), batch_size=50, max_iter=9, random_state=0)  # noqa: E731
-    chained, _, _ = _fit(make, X, y, monkeypatch, False, sample_weight=w)
-    fused, n_first, n_fused = _fit(make, X, y, monkeypatch, True, sample_weight=w)
+    chained, _, _ = _fit(make, X, y, counted_steps, False, sample_weight=w)
+    fused, n_first, n_fused = _fit(make, X, y, counted_steps, True, sample_weight=w)
     _same_bits(chained, fused)
     assert n_first > 100 and n_fused == 0
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_divergence_in_a_fused_step_ends_the_fit_as_the_chain(early_stopping, monkeypatch):
+def test_divergence_in_a_fused_step_ends_the_fit_as_the_chain(early_stopping, counted_steps):
     """A step that overflows mid-fit: the same error (or, with early stopping, the same
     NaN epochs and kept parameters) as through the chain."""
     Xbig = X * 1e4  # J overflows at step 20, mid-epoch: a fused step's
@@ -157,7 +141,7 @@ def test_divergence_in_a_fused_step_ends_the_fit_as_the_chain(early_stopping, mo
     outcomes = []
     for fused in (False, True):
         try:
-            est, _, n_fused = _fit(make, Xbig, y, monkeypatch, fused)
+            est, _, n_fused = _fit(make, Xbig, y, counted_steps, fused)
         except ValueError as exc:
             outcomes.append(str(exc))
         else:
@@ -168,7 +152,7 @@ def test_divergence_in_a_fused_step_ends_the_fit_as_the_chain(early_stopping, mo
         assert "diverged at epoch 1, step 20 (mini-batch 8 of 12" in outcomes[0]
 
 
-def test_fused_step_on_a_large_X_gathered_without_its_copy(monkeypatch):
+def test_fused_step_on_a_large_X_gathered_without_its_copy(monkeypatch, counted_steps):
     """X over ONES_COPY_MAX: the rows go into the batch buffer's first columns (no [X, 1]
     copy), in the fused step as in the chain."""
     from mlplab.fast import workspace as _ws
@@ -176,21 +160,21 @@ def test_fused_step_on_a_large_X_gathered_without_its_copy(monkeypatch):
     monkeypatch.setattr(_ws, "ONES_COPY_MAX", 0)
     make = partial(MLPClassifier, hidden_layer_sizes=(64,), batch_size=50, max_iter=9,
                    random_state=0)  # fmt: skip
-    chained, _, _ = _fit(make, X, y, monkeypatch, False)
-    fused, n_first, n_fused = _fit(make, X, y, monkeypatch, True)
+    chained, _, _ = _fit(make, X, y, counted_steps, False)
+    fused, n_first, n_fused = _fit(make, X, y, counted_steps, True)
     _same_bits(chained, fused)
     assert n_fused > 100 and n_first <= 2
 
 
-def test_no_hidden_layer_multiclass_trains_as_scikit_learn(monkeypatch):
+def test_no_hidden_layer_multiclass_trains_as_scikit_learn(counted_steps):
     """hidden_layer_sizes=() with 10 classes on the estimators' step (≥ 100 steps): a[0]
     with its column of ones meets the column head directly (before m15 a NumPy shape
     error); scikit-learn's model, and the fused step's bits equal to the chain's."""
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     p = dict(hidden_layer_sizes=(), batch_size=50, max_iter=9, random_state=0)
-    chained, _, _ = _fit(partial(MLPClassifier, **p), X, y, monkeypatch, False)
-    fused, n_first, n_fused = _fit(partial(MLPClassifier, **p), X, y, monkeypatch, True)
+    chained, _, _ = _fit(partial(MLPClassifier, **p), X, y, counted_steps, False)
+    fused, n_first, n_fused = _fit(partial(MLPClassifier, **p), X, y, counted_steps, True)
     _same_bits(chained, fused)
     assert n_fused == 108 and n_first <= 1
     with warnings.catch_warnings():
