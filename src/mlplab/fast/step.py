@@ -270,6 +270,24 @@ class CheckedStep:
         self._returned = new_state = type(state)(t, *new)
         return new_state, ug
 
+    def proven(self, J: float, g: np.ndarray) -> tuple[float, float] | None:
+        """(g·g, the new bound m) when the in-place step of :meth:`step` is proven finite
+        for the gradient ``g`` (this object's own, of this object's own state), else None.
+
+        |u| ≤ α · m with m = max(max |state|, √(g·g)), one ulp of rounding allowed for;
+        the caller adopts m as ``_state_max`` once it has taken the step. Also used by
+        :mod:`mlplab.train.fitstep` on its bound vectors.
+        """
+        bound = self._lr_bound
+        if bound is None or g.shape[0] < self.in_place_min or not math.isfinite(J):
+            return None
+        gg = float(g.dot(g))  # ndarray.dot: 1.1 µs against 1.7 for @ (4417 float32)
+        if not math.isfinite(gg):
+            return None
+        # Rounding can push a convex combination one ulp past its inputs.
+        m = max(self._state_max, math.sqrt(gg)) * (1 + 1e-6)
+        return (gg, m) if bound * m < self._limit else None
+
     def step(
         self, J: float, g: Any, state: Any, params: Any, spare: Callable[[], np.ndarray]
     ) -> tuple[Any, Any, float]:
@@ -295,30 +313,26 @@ class CheckedStep:
             and g is self._g
             and type(params) is np.ndarray
             and params.shape == g.shape
-            and params.shape[0] >= self.in_place_min
-            and math.isfinite(J)
         ):
-            gg = float(g.dot(g))  # ndarray.dot: 1.1 µs against 1.7 for @ (4417 float32)
-            if math.isfinite(gg):
-                # Rounding can push a convex combination one ulp past its inputs.
-                m = max(self._state_max, math.sqrt(gg)) * (1 + 1e-6)
-                if bound * m < self._limit:
-                    old = state[1:]
-                    t = state.count + 1
-                    if self._k is not None and _contiguous(g, params, params):
-                        self._blas_step(self._k, g, old, params, t)
-                    elif self._one_slice:  # the whole θ at once, as in step_into
-                        u = self._tmp[-1]
-                        self._propose(g, old, old, u, self._tmp_fixed, t)
-                        np.add(params, u, out=params)
-                    else:
-                        _propose_in_slices(
-                            self._propose, g, old, old, None, self._tmp, t,
-                            self.chunk, params, params, check=False,
-                        )  # fmt: skip
-                    self._state_max = m
-                    self._returned = new_state = type(state)(t, *old)
-                    return new_state, params, gg
+            proof = self.proven(J, g)
+            if proof is not None:  # the in-place step, proven finite
+                gg, m = proof
+                old = state[1:]
+                t = state.count + 1
+                if self._k is not None and _contiguous(g, params, params):
+                    self._blas_step(self._k, g, old, params, t)
+                elif self._one_slice:  # the whole θ at once, as in step_into
+                    u = self._tmp[-1]
+                    self._propose(g, old, old, u, self._tmp_fixed, t)
+                    np.add(params, u, out=params)
+                else:
+                    _propose_in_slices(
+                        self._propose, g, old, old, None, self._tmp, t,
+                        self.chunk, params, params, check=False,
+                    )  # fmt: skip
+                self._state_max = m
+                self._returned = new_state = type(state)(t, *old)
+                return new_state, params, gg
         out = spare()
         new_state, ug = self.step_into(g, state, params, out)
         if (

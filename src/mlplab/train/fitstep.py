@@ -252,16 +252,11 @@ class _Plan:
         state; None where the chain must decide (the in-place proof failed); False for a
         refused step (θ and the state as they were)."""
         g, theta = self.g, self.theta
-        bound = cs._lr_bound
-        if bound is not None:  # in place once proven finite, checked with g·g
-            if not (math.isfinite(J) and theta.shape[0] >= cs.in_place_min):
+        if cs._lr_bound is not None:  # in place once proven finite, checked with g·g
+            proof = cs.proven(J, g)
+            if proof is None:
                 return None
-            gg = float(g.dot(g))
-            if not math.isfinite(gg):
-                return None
-            mx = max(cs._state_max, math.sqrt(gg)) * (1 + 1e-6)
-            if not bound * mx < cs._limit:
-                return None
+            mx = proof[1]
             old = state[1:]
             t = state.count + 1
             u = cs._tmp[-1]
