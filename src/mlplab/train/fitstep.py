@@ -268,16 +268,8 @@ class _Plan:
         if self.spare is None or cs._propose is None:
             return None
         # θ + update into the other θ vector (CheckedStep.step_into), checked with u·g
-        old = state[1:]
-        first, second = cs._sets
-        new = second if old and old[0] is first[0] else first
-        t = state.count + 1
-        u = cs._tmp[-1]
-        cs._propose(g, old, new, u, cs._tmp_fixed, t)
-        ug = float(u.dot(g))
         out, out_params = self.spare
-        np.add(theta, u, out)
-        cs._returned = new_state = type(state)(t, *new)
+        new_state, ug = cs.step_into(g, state, theta, out)
         if not (math.isfinite(J) and math.isfinite(ug)) and non_finite(J, g, out):
             return False
         self.net._theta, self.net._params = out, out_params  # HostStep's thetas.use
