@@ -1,6 +1,7 @@
-"""A rank's part of a CSV file held once (mlplab.persist.csvrows): the feature columns are
-parsed straight into one float matrix that is then the codes matrix, rows are dropped in
-place, and the training and test rows are read from it through indices (no copies).
+"""A rank's part of a CSV file held once (mlplab.persist.csvrows, csvspill): the feature
+columns are parsed straight into one float matrix that is then the codes matrix, rows are
+dropped in place; the matrix is set aside on disk while the split is drawn, the training
+block read back into one matrix (no index), the test rows kept on disk in the split's order.
 
 One process, through a one-rank communicator; K ranks: tests/test_csv_shards.py."""
 
@@ -13,6 +14,7 @@ import pytest
 from mlplab.persist.csvdata import training_data
 from mlplab.persist.csvrows import keep_rows
 from mlplab.persist.csvshard import sharded_training_data
+from mlplab.persist.csvspill import FileRows
 from mlplab.persist.npydata import file_blocks
 
 
@@ -58,12 +60,12 @@ def test_the_rows_are_held_once_and_read_as_one_process_reads_them(table, missin
     R = d.X_train.parts[0]  # the codes matrix: numbers and category indices
     assert len(d.X_train.parts) == 1 and len(d.X_test.parts) == 1
     assert R.shape[1] == 3 and R.dtype == np.float64  # a, b, color: not one-hot
-    # one buffer (the parsed matrix M): the training rows first, contiguous, read through
-    # no index (a batch is one take); the test rows behind them, through their own index
-    T = d.X_test.parts[0]
-    assert R.base is not None and T.base is R.base and T.ctypes.data == R.ctypes.data + R.nbytes
+    # the training rows: one matrix in memory, read through no index (a batch is one take);
+    # the test rows: on disk, in the file's order, read through no index either
+    assert isinstance(R, np.ndarray) and R.base is None and R.flags.c_contiguous
     assert d.X_train.index is None and len(R) == d.X_train.shape[0] == d.n_train
-    assert d.X_test.index.dtype == np.int32 and len(d.X_test.index) == d.n_test
+    T = d.X_test.parts[0]
+    assert isinstance(T, FileRows) and d.X_test.index is None and len(T) == d.n_test
     # the same rows and values as the one-process reader, training rows in file order
     one = training_data(path, "label", missing=missing)
     idx = np.arange(len(one.y))
@@ -76,7 +78,8 @@ def test_the_rows_are_held_once_and_read_as_one_process_reads_them(table, missin
     np.testing.assert_array_equal(X_tr, one.features(np.sort(i_tr)))
     np.testing.assert_array_equal(d.y_train, one.y[np.sort(i_tr)])
     X_te = d.X_test.rows(np.arange(d.X_test.shape[0]))
-    np.testing.assert_array_equal(X_te, one.features(i_te))  # the split's order
+    np.testing.assert_array_equal(X_te, one.features(np.sort(i_te)))  # the file's order
+    np.testing.assert_array_equal(d.y_test, one.y[np.sort(i_te)])
     assert np.array_equal(d.X_train.relabel, file_blocks(np.asarray(i_tr), len(idx), 0, 1)[2])
     assert d.n_dropped == (40 + 1 if missing == "drop" else 0)
 

@@ -225,7 +225,11 @@ def training_data(
     if plan.missing != "drop" and not present.all():
         hint = " (rows without a target can only be dropped: --missing drop)"
         raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
-    keep = present & ~np.isnan(R).any(axis=1) if plan.missing == "drop" else present
+    keep = present
+    if plan.missing == "drop":
+        from mlplab.persist.npydata import complete_rows  # (not on every CLI's import path)
+
+        keep = present & complete_rows(R)
     if not keep.any():
         raise CSVError(f"{frame.path}: every row has an empty cell; nothing is left to train on")
     inferred = task is None

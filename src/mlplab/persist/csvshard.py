@@ -24,17 +24,19 @@ makes on the whole file:
 
 The feature columns are parsed straight into one float64 matrix of the rank's rows,
 which becomes the codes matrix (:mod:`mlplab.persist.csvrows`): a rank holds its numbers
-once. The training rows then stay in the file's order: rank k keeps block k of them
-(:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
-take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). The
-matrix is then rearranged in place (:mod:`mlplab.persist.csvcompact`): the block's rows
-first, contiguous and in order (a batch is one ``take`` of them, through no index), the
-test rows behind them, read through their index; fill values and one-hot codes are
-applied as the rows are read. The permutation is drawn over the split's order and
-mapped to the file's (``relabel``; under K > 1 rank 0 draws it and rank 1 maps it,
-:class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of each batch): the
-batches, and the weights, are those of one process. Metrics on the test rows are sums
-over the ranks.
+once. Before the split is drawn, the matrix is written to an unlinked temporary file and
+freed (:mod:`mlplab.persist.csvspill`): a rank never holds its rows and the split's
+arrays at once. The training rows then stay in the file's order: rank k keeps block k
+of them (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read
+give or take those near the edges of the ranks' parts (one ``Alltoallv`` moves them).
+One pass over the file reads the block back into one matrix (a batch is one ``take`` of
+it, through no index) and copies the rank's test rows, in the file's order, to a second
+file read a block at a time (the validation curve, the metrics); fill values and
+one-hot codes are applied as the rows are read. The permutation is drawn over the
+split's order and mapped to the file's (``relabel``; under K > 1 rank 0 draws it and
+rank 1 maps it, :class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of
+each batch): the batches, and the weights, are those of one process. Metrics on the test
+rows are sums over the ranks.
 
 An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
 read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,
@@ -52,11 +54,11 @@ from typing import Any
 
 import numpy as np
 
-from mlplab.persist.csvcompact import make_room, partition
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
+from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
 from mlplab.persist.npydata import marked_rows
@@ -314,6 +316,7 @@ def sharded_training_data(
     sep: str | None = None,
     test_size: float = 0.25,
     seed: int = 0,
+    spill_dir: str | None = None,
     **plan_options: Any,
 ) -> Shard:
     """This rank's training block and test rows of ``path`` (see the module docstring)."""
@@ -328,67 +331,74 @@ def sharded_training_data(
     frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
     R = keep_rows(R, keep)  # in place: R is a view of the parsed matrix
     counts = comm.allgather(int(R.shape[0]))
+    aside = agree(comm, functools.partial(_set_aside, R, spill_dir))
+    parsed.M = R = np.empty((0, R.shape[1]))  # the parsed matrix freed: the rows are on disk
     lo, n_rows = int(sum(counts[: comm.rank])), sum(counts)
     stratify = task_ == "classification"
     relabel, test = split_on_root(y, counts, stratify, test_size, seed, comm)  # root: relabel
     n_test, width = sum(comm.allgather(int(test.shape[0]))), len(plan.output_names)
-    own = np.ones(R.shape[0], dtype=bool)  # which of my rows are training rows
-    own[test] = False
-    if plan.missing in ("mean", "median"):
-        fit_fill_global(plan, R, comm, own)
+    is_test = np.zeros(aside.n, dtype=bool)
+    is_test[test] = True
+    del test
+    own = ~is_test  # which of my rows are training rows
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
-    F, n_block, places, y_tr = _gather_block(R, y, lo, own, test, cut, comm)
-    del R  # (its buffer is F's)
-    X_tr = MappedRows([F[0][:n_block]]).encoded(plan.expand, width)  # no index: one take
-    tail = [F[0][n_block:]] + ([F[1]] if F[1].shape[0] else [])  # the test rows, places
-    X_te = MappedRows(tail, places).encoded(plan.expand, width)  # fill, one-hot: when read
+    tests = agree(comm, lambda: RowsFile(aside.width, aside.folder))  # in the file's order
+    F, y_tr = _training_block(aside, y, lo, own, cut, comm, (is_test, tests))
+    aside.close()
+    if plan.missing in ("mean", "median"):  # from the training rows: all ranks' blocks
+        fit_fill_global(plan, F, comm)
+    X_tr = MappedRows([F]).encoded(plan.expand, width)  # no index: a batch is one take
+    X_te = MappedRows([FileRows(tests)]).encoded(plan.expand, width)  # fill, one-hot: when read
     if comm.size == 1:
         X_tr.relabel = relabel  # rows in the file's order, batches in the split's
     else:  # rank 0 draws the permutations, rank 1 maps them (relabel): no other rank
         X_tr.order_source, relabel = RootOrder(comm, starts, relabel), None
     dropped = sum(comm.allgather(int((~keep).sum())))
-    out = Shard(X_tr, y_tr, X_te, y[test], starts[-1], n_test, task_, task is None, plan)
+    out = Shard(X_tr, y_tr, X_te, y[is_test], starts[-1], n_test, task_, task is None, plan)
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
     return out
 
 
-def _gather_block(
-    R: np.ndarray,
+def _set_aside(R: np.ndarray, folder: str | None) -> RowsFile:
+    """R's rows written to a :class:`~mlplab.persist.csvspill.RowsFile` in ``folder``."""
+    aside = RowsFile(R.shape[1], folder)
+    aside.append(R)
+    return aside
+
+
+def _training_block(
+    aside: RowsFile,
     y: np.ndarray,
     lo: int,
     own: np.ndarray,
-    test: np.ndarray,
     cut: list[int],
     comm: Any,
-) -> tuple[tuple[np.ndarray, np.ndarray], int, np.ndarray, np.ndarray]:
-    """This rank's block of the training rows in file order, made contiguous in R's
-    buffer (``own``: which of the rank's rows are training rows, changed; ``test``: its
-    test rows; ``cut``: rows ``cut[r]:cut[r + 1]`` of its training rows go to rank r,
-    :func:`~mlplab.persist.csvsplit.training_blocks`).
+    tests: tuple[np.ndarray, RowsFile],
+) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's block of the training rows in file order, read from ``aside`` (its
+    rows, file order) into one matrix, and the block's labels (``own``: which of its
+    rows are training rows, changed; ``cut``: rows ``cut[r]:cut[r + 1]`` of its training
+    rows go to rank r, :func:`~mlplab.persist.csvsplit.training_blocks`; ``tests``: a
+    mask of its test rows and the file they are copied to, in the same pass).
 
-    The block lies in file rows near the rank's own (``lo:lo + len(R)``): the rows it
-    holds move to the front of R (:func:`~mlplab.persist.csvcompact.partition`), the
-    few around the edges of the ranks' parts are exchanged (one ``Alltoallv``) and put
-    before and after them (:func:`~mlplab.persist.csvcompact.make_room`). Returns
-    (F: the block's rows ``F[:n_block]``, then the test rows; n_block; each test row's
-    place in ``F[n_block:]`` followed by ``spill``, the split's order; the block's
-    labels), F being (F, spill) of :func:`~mlplab.persist.csvcompact.make_room`. R must
-    not be used afterwards."""
-    n = R.shape[0]
+    The block lies in file rows near the rank's own (``lo:lo + n``): the rank reads the
+    rows it keeps, and the few around the edges of the ranks' parts are exchanged (one
+    ``Alltoallv``) and put before and after them."""
+    n = own.shape[0]
     small = np.dtype(np.int32 if lo + n <= np.iinfo(np.int32).max else np.int64)
-    local = marked_rows(own, 0, n, small)  # my training rows (rows of R), file order
+    local = marked_rows(own, 0, n, small)  # my training rows, file order
     me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: sorted
     if comm.size == 1 or not any(comm.allgather(mine - me != local.shape[0])):
+        F = np.empty((local.shape[0], aside.width))
         del local
-        y_tr = y[own]
-        k, places = partition(R, own, test)
-        return (R, R[:0]), k, places, y_tr
+        agree(comm, lambda: aside.deal(own, F, *tests))
+        return F, y[own]
     counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
     send = np.concatenate([local[:me], local[mine:]])  # grouped by destination
     ends = local[[me, mine - 1]] + lo if mine - me > 1 else local[me:mine] + lo
     del local
-    got = exchange_rows(comm, R[send], counts)
+    got = exchange_rows(comm, aside.take(send), counts)
     cuts = np.cumsum([0, *counts])
     parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
     below = sum(len(p[0]) for p in parts[: comm.rank])
@@ -397,9 +407,12 @@ def _gather_block(
         raise RuntimeError("the training rows did not arrive complete")
     own[send] = False  # the rows that stay
     ys = [p[1] for p in parts[: comm.rank]] + [y[own]] + [p[1] for p in parts[comm.rank :]]
-    k, places = partition(R, own, test, send)  # (send is sorted)
-    F = make_room(R, k, got[:below], got[below:])
-    return F, got.shape[0] + k, places, np.concatenate(ys)
+    k = int(np.count_nonzero(own))
+    F = np.empty((got.shape[0] + k, aside.width))
+    F[:below], F[below + k :] = got[:below], got[below:]
+    del got
+    agree(comm, lambda: aside.deal(own, F[below : below + k], *tests))
+    return F, np.concatenate(ys)
 
 
 def _increasing(pieces: list[np.ndarray]) -> bool:

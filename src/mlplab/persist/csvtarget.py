@@ -18,7 +18,7 @@ import numpy as np
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task, one_class_error
 from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvrows import TextCodes
-from mlplab.persist.npydata import BLOCK_ROWS, take_rows
+from mlplab.persist.npydata import BLOCK_ROWS, complete_rows, take_rows
 from mlplab.persist.tableplan import (
     _number_text,
     _parse,
@@ -131,7 +131,7 @@ def target(
         if missing != "drop" and not present.all():
             hint = " (rows without a target can only be dropped: --missing drop)"
             raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
-        return present & ~np.isnan(R).any(axis=1) if missing == "drop" else present
+        return present & complete_rows(R) if missing == "drop" else present
 
     keep = agree(comm, check)
     if not any(comm.allgather(bool(keep.any()))):

@@ -194,6 +194,21 @@ def file_blocks(
     return (a, b), marked_rows(held, first, end, train.dtype), relabel
 
 
+def complete_rows(R: np.ndarray) -> np.ndarray:
+    """Which rows of R hold no NaN (bool, one a row), a block of rows at a time: not
+    ``~np.isnan(R).any(axis=1)``, whose mask of every cell is 8 bytes a float.
+
+    Examples
+    --------
+    >>> complete_rows(np.array([[1.0, 2.0], [np.nan, 0.0]])).tolist()
+    [True, False]
+    """
+    out = np.empty(R.shape[0], dtype=bool)
+    for s in range(0, R.shape[0], BLOCK_ROWS):
+        out[s : s + BLOCK_ROWS] = ~np.isnan(R[s : s + BLOCK_ROWS]).any(axis=1)
+    return out
+
+
 def take_rows(a: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``a[index]`` of a 1-D array, :data:`BLOCK_ROWS` at a time: NumPy indexes through
     an intp copy of an int32 or uint8 index (8 bytes a row), here of one block.

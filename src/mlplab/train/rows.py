@@ -86,12 +86,14 @@ class MappedRows:
     Parameters
     ----------
     parts : list of ndarray (n_k, n_features)
-        Memory-mapped (or any) arrays of the same width, concatenated by rows.
+        Memory-mapped (or any) arrays of the same width, concatenated by rows; or
+        array-likes read when indexed (a slice, an array of ints, ``numpy.asarray``:
+        :class:`mlplab.persist.csvspill.FileRows`).
     index : ndarray of int, optional
         The rows of the table, in order (e.g. a training split); default all.
     """
 
-    def __init__(self, parts: Sequence[np.ndarray], index: Any = None) -> None:
+    def __init__(self, parts: Sequence[Any], index: Any = None) -> None:
         if not parts:
             raise ValueError("MappedRows needs at least one array")
         widths = {p.shape[1] if p.ndim == 2 else None for p in parts}

@@ -1,0 +1,192 @@
+"""A rank's rows set aside on disk (mlplab.persist.csvspill) and what the sharded CSV route
+holds because of it: the parsed matrix is freed before the split is drawn, the training
+block is read back into one matrix, the test rows stay on disk.
+
+K ranks: tests/test_csv_shards.py (the weights of one process, to 1e-10)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mlplab.persist.csvshard as csvshard
+import mlplab.persist.csvspill as csvspill
+from mlplab.persist.csvexact import CSVError
+from mlplab.persist.csvspill import FileRows, RowsFile
+from mlplab.train.mpi import DistributedError
+from test_csv_rank_memory import OneRank
+
+
+def _filled(rows: np.ndarray, pieces: int = 3) -> RowsFile:
+    f = RowsFile(rows.shape[1])
+    for part in np.array_split(rows, pieces):
+        f.append(part)
+    return f
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(1, 300),
+    width=st.integers(1, 4),
+    picks=st.lists(st.integers(0, 10**6), max_size=80),
+    seed=st.integers(0, 2**16),
+)
+def test_rows_read_and_gathered_are_the_rows_written(n, width, picks, seed, monkeypatch):
+    monkeypatch.setattr(csvspill, "READ_ROWS", 7)  # spans cut short: several reads (the
+    # same patch for every example: the fixture not being reset between them is harmless)
+    monkeypatch.setattr(csvspill, "GAP_ROWS", 3)
+    rows = np.random.default_rng(seed).normal(size=(n, width))
+    f = _filled(rows)
+    assert f.n == n
+    np.testing.assert_array_equal(f.read(0, n), rows)
+    np.testing.assert_array_equal(f.read(n // 3, n // 2 + 1), rows[n // 3 : n // 2 + 1])
+    idx = np.array([p % n for p in picks], dtype=np.int64)  # any order, repeats
+    np.testing.assert_array_equal(f.take(idx), rows[idx])
+    keep = np.random.default_rng(seed + 1).random(n) < 0.6
+    aside = ~keep & (np.random.default_rng(seed + 2).random(n) < 0.5)
+    out, to = np.full((int(keep.sum()), width), np.nan), RowsFile(width)
+    f.deal(keep, out, aside, to)
+    np.testing.assert_array_equal(out, rows[keep])
+    np.testing.assert_array_equal(to.read(0, to.n), rows[aside])
+
+
+def test_file_rows_are_read_when_asked_by_slice_array_or_numpy():
+    rows = np.arange(30.0).reshape(10, 3)
+    part = FileRows(_filled(rows))[2:9]
+    assert isinstance(part, FileRows) and part.shape == (7, 3) and len(part) == 7
+    inner = part[1:4]
+    assert isinstance(inner, FileRows) and inner.shape == (3, 3)
+    np.testing.assert_array_equal(np.asarray(inner), rows[3:6])
+    np.testing.assert_array_equal(part[np.array([6, 0, -1])], rows[[8, 2, 8]])
+    assert np.asarray(part, dtype=np.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="step 1"):
+        part[::2]
+    with pytest.raises(IndexError, match="outside 7 rows"):
+        part[np.array([7])]
+
+
+def test_bad_reads_and_writes_are_named():
+    f = _filled(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"rows of width 2 expected, got shape \(1, 3\)"):
+        f.append(np.ones((1, 3)))
+    with pytest.raises(IndexError, match="rows 4:6 of a file of 5 rows"):
+        f.read(4, 6)
+    with pytest.raises(IndexError, match="outside a file of 5 rows"):
+        f.take([0, 5])
+    with pytest.raises(ValueError, match="masks of 5 rows"):
+        f.deal(np.ones(4, bool), np.empty((4, 2)), np.zeros(4, bool), RowsFile(2))
+
+
+def test_a_folder_that_cannot_hold_the_rows_is_named_with_what_to_do(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    with pytest.raises(CSVError, match=f"{gone}: cannot set this rank's rows aside") as e:
+        RowsFile(2, str(gone))
+    assert "point TMPDIR to a folder on a disk with room" in str(e.value)
+    f = RowsFile(2, str(tmp_path))
+
+    class Full:  # a disk that fills up
+        def __init__(self, real):
+            self.real = real
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    f._file = Full(f._file)
+    with pytest.raises(CSVError, match=r"No space left on device; 2 MiB of rows so far"):
+        f.append(np.ones((2**17, 2)))
+    assert f.n == 0
+
+
+def test_closing_gives_the_space_back(tmp_path):
+    f = _filled(np.ones((4, 2)))
+    fd = f._file.fileno()
+    os.fstat(fd)
+    f.close()
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    f.close()  # twice: nothing happens
+
+
+def _table(folder, n):
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"x{j}" for j in range(8)])
+    df["label"] = rng.choice(["a", "b", "c"], n)
+    path = folder / f"big{n}.csv"
+    df.to_csv(path, index=False, float_format="%.6f")
+    return path, n * 8 * 8  # the float size
+
+
+@pytest.fixture
+def big(tmp_path):
+    return _table(tmp_path, 40_000)
+
+
+def _traced(path, monkeypatch, **options):
+    """(the shard, bytes held at its end, the peak, bytes held while the split is drawn)."""
+    seen = {}
+    split = csvshard.split_on_root
+
+    def watched(*args, **kwargs):
+        seen["split"] = tracemalloc.get_traced_memory()[0]
+        return split(*args, **kwargs)
+
+    monkeypatch.setattr(csvshard, "split_on_root", watched)
+    tracemalloc.start()
+    try:
+        d = csvshard.sharded_training_data(path, "label", OneRank(), test_size=0.25, **options)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return d, held, peak, seen["split"]
+
+
+@pytest.mark.parametrize("missing", ["error", "drop"])  # drop: rows with a NaN found in blocks
+def test_the_parsed_matrix_is_freed_before_the_split_and_the_test_rows_stay_on_disk(
+    tmp_path, monkeypatch, missing
+):
+    (small, f1), (large, f2) = _table(tmp_path, 40_000), _table(tmp_path, 80_000)
+    _, held1, peak1, split1 = _traced(small, monkeypatch, missing=missing)
+    d, held2, peak2, split2 = _traced(large, monkeypatch, missing=missing)
+    # the rows are parsed once, and nothing else of a row's size is held beside them
+    assert f2 <= peak2 and (peak2 - peak1) / (f2 - f1) < 1.03
+    # the split is drawn with none of them held: a few bytes a row (labels, indices)
+    assert (split2 - split1) / (f2 - f1) < 0.15
+    X = d.X_train.parts[0]
+    assert isinstance(X, np.ndarray) and X.nbytes == d.n_train * 8 * 8
+    assert isinstance(d.X_test.parts[0], FileRows) and d.n_test == 20_000
+    # held at the end: the training block and labels, not the test rows (0.25 of f2)
+    assert (held2 - held1) / (f2 - f1) < 0.75 + 0.1
+
+
+def test_a_spill_folder_that_is_missing_is_one_error_on_every_rank(big, tmp_path):
+    path, _ = big
+    with pytest.raises(DistributedError, match="rank 0 of 1: .*gone: cannot set this rank"):
+        csvshard.sharded_training_data(path, "label", OneRank(), spill_dir=str(tmp_path / "gone"))
+
+
+def test_rows_with_an_empty_cell_are_found_a_block_at_a_time():
+    from mlplab.persist.npydata import complete_rows
+
+    R = np.zeros((300_000, 8))
+    R[[5, 299_999], [3, 0]] = np.nan
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        ok = complete_rows(R)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(ok, ~np.isnan(R).any(axis=1)) and ok.sum() == 300_000 - 2
+    assert peak < 300_000 + 0.05 * R.nbytes  # the mask, and one block's temporaries
