@@ -64,6 +64,11 @@ def _files(folder: Path) -> dict[str, Path]:
         Xb = np.random.default_rng(big).normal(size=(big, 2))
         np.save(folder / f"X{big}.npy", Xb)
         np.save(folder / f"y{big}.npy", (Xb[:, 0] > 0).astype(np.int64))
+    num = pd.DataFrame(rng.normal(size=(n, 3)) * [1, 4, 0.5], columns=["u", "v", "w"])
+    num["label"] = rng.choice(["lo", "hi"], n).astype(object)
+    num.loc[rng.choice(n, 7, replace=False), "label"] = None  # no target: dropped
+    paths["num"] = folder / "num.csv"  # finite numbers: the rows parsed straight to disk
+    num.to_csv(paths["num"], index=False)
     paths["tiny"] = folder / "tiny.csv"  # 12 rows on 4 ranks: 3 test rows, one rank none
     tiny = cls[:12].fillna({"a": 0.0, "color": "red"}).assign(label=["yes", "no"] * 6)
     tiny.to_csv(paths["tiny"], index=False)
@@ -88,6 +93,7 @@ def _cases(paths: dict[str, Path], ckpt: Path, k: int) -> dict[str, list]:
     cases = {
         "cls": [str(paths["cls"]), "label", {**OPTS, "columns": {"missing": "median"}}],
         "reg": [str(paths["reg"]), "price", {**OPTS, "columns": {"missing": "drop"}}],
+        "num": [str(paths["num"]), "label", {**OPTS, "columns": {"missing": "drop"}}],
     }
     cases["npy"] = [str(paths["X"]), str(paths["y"]), {**OPTS, "kind": "npy"}]
     cases["npy_reg"] = [str(paths["X"]), str(paths["y_reg"]), {**OPTS, "kind": "npy"}]
@@ -158,7 +164,8 @@ def _single(path: Path, target: str, missing: str, **kw):
 
 @pytest.mark.parametrize("k", [1, 2, 4])
 @pytest.mark.parametrize(
-    ("case", "target", "missing"), [("cls", "label", "median"), ("reg", "price", "drop")]
+    ("case", "target", "missing"),
+    [("cls", "label", "median"), ("reg", "price", "drop"), ("num", "label", "drop")],
 )
 def test_k_ranks_reading_their_byte_ranges_train_the_single_process_weights(
     runs, k, case, target, missing

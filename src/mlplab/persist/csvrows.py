@@ -23,6 +23,12 @@ encoded chunk by chunk instead (:class:`TextCodes`: one small integer a row and 
 of its distinct texts, never a column of Python strings). The frame's columns of numbers are
 views of ``M``'s columns, so every check and message of the plan works unchanged.
 :func:`keep_rows` drops rows in place.
+
+A rank of the sharded route gives :func:`read_into` a ``sink``
+(:class:`~mlplab.persist.csvspill.RowsFile`): each chunk's rows go there instead of into
+``M``, and :meth:`Parsed.settle` keeps them there when every feature cell was a finite
+number (nothing to encode; the frame's columns of numbers are then stand-ins of their
+length, holding nothing), else reads them back into ``M``.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from mlplab.persist.csvfast import (
     range_chunks,
 )
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
+from mlplab.persist.csvspill import RowsFile
 from mlplab.persist.tableplan import TablePlan, _text_of, number_error, numbers
 
 BLOCK_ROWS = 65536
@@ -133,9 +140,16 @@ class Parsed:
     they are parsed (``coded[k]``: :class:`TextCodes`)."""
 
     def __init__(
-        self, rows: int, slots: dict[int, int], keep: Collection[int], coded: Collection[int] = ()
+        self,
+        rows: int,
+        slots: dict[int, int],
+        keep: Collection[int],
+        coded: Collection[int] = (),
+        sink: RowsFile | None = None,
     ) -> None:
-        self.M = np.empty((rows, len(slots)))
+        self.sink = sink
+        """Where the rows of M go as they are parsed, when not into M (:meth:`settle`)."""
+        self.M = np.empty((0 if sink is not None else rows, len(slots)))
         self.slots = slots  # file column → column of M
         self.coded = {k: TextCodes() for k in coded}
         self.pieces: dict[int, list[tuple[int, np.ndarray]]] = {
@@ -148,7 +162,26 @@ class Parsed:
 
     def _rows(self, m: int) -> np.ndarray:
         """Where the next chunk's m rows of features go."""
+        if self.sink is not None:  # a chunk's rows, written to the sink once filled
+            return np.empty((m, len(self.slots)))
         return self.M[self.n : self.n + m]
+
+    def settle(self) -> None:
+        """With a sink: keep the rows there if every feature cell was a finite number (the
+        codes matrix is then the rows as parsed: :func:`encode` has nothing to do), else
+        read them back into M (text or empty cells: encoded in memory) and drop the sink."""
+        if self.sink is None or self.on_disk():
+            return
+        self.M = np.empty((self.n, len(self.slots)))
+        self.sink.read_into(0, self.M)
+        self.sink.close()
+        self.sink = None
+
+    def on_disk(self) -> bool:
+        """Whether the rows stay on disk: a sink, and every feature cell a finite number."""
+        return (
+            self.sink is not None and self.finite and not (self.pieces.keys() & self.slots.keys())
+        )
 
     def add(self, chunk: dict[int, Any], n_columns: int) -> None:
         m = len(chunk[0])
@@ -166,11 +199,15 @@ class Parsed:
             coded.add(_piece(chunk[k]))
         self.last_empty |= _has_empty(chunk[n_columns - 1])
         self.finite = self.finite and whole and bool(np.isfinite(rows).all())  # in cache
+        if self.sink is not None:
+            self.sink.append(rows)
         self.n += m
 
     def column(self, k: int) -> np.ndarray:
         """Column k of the range: a view of M, or an array of its pieces."""
         j, parts = self.slots.get(k), self.pieces.get(k, [])
+        if j is not None and not parts and self.on_disk():  # finite numbers, on disk: n of
+            return np.broadcast_to(np.float64(0.0), (self.n,))  # them, none held (settle)
         if j is not None and not parts:
             return self.M[: self.n, j]
         if j is None:
@@ -188,13 +225,14 @@ P = TypeVar("P", bound=Parsed)
 
 def read_into(
     path: Path, start: int, end: int, hdr: Header, features: list[int], keep: list[int],
-    text: Collection[int], coded: Collection[int] = (),
+    text: Collection[int], coded: Collection[int] = (), sink: RowsFile | None = None,
 ) -> tuple[Parsed, int, Exception | None]:  # fmt: skip
-    """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M,
-    the other ``keep`` columns aside, those of them in ``coded`` encoded chunk by chunk
+    """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M
+    (or, with ``sink``, into that file chunk by chunk: :meth:`Parsed.settle`), the other
+    ``keep`` columns aside, those of them in ``coded`` encoded chunk by chunk
     (:class:`TextCodes`); the number of quotes read and pandas' error."""
-    rows = _newlines(path, start, end) + 1 if end > start else 0
-    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep, coded)
+    rows = 0 if sink is not None or end <= start else _newlines(path, start, end) + 1
+    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep, coded, sink)
     return _parse(out, path, start, end, hdr, text)
 
 

@@ -22,11 +22,14 @@ makes on the whole file:
   exact sums: a checkpoint's digest of the standardized rows is the same for any K, so a
   run resumes on another number of ranks).
 
-The feature columns are parsed straight into one float64 matrix of the rank's rows,
-which becomes the codes matrix (:mod:`mlplab.persist.csvrows`): a rank holds its numbers
-once. Before the split is drawn, the matrix is written to an unlinked temporary file and
-freed (:mod:`mlplab.persist.csvspill`): a rank never holds its rows and the split's
-arrays at once. The training rows then stay in the file's order: rank k keeps block k
+The feature columns are parsed chunk by chunk straight into an unlinked temporary file
+(:mod:`mlplab.persist.csvspill`), which holds the rank's rows as the codes matrix when
+every feature cell was a finite number: the rank then never holds its rows whole. Else
+(text, categories or empty cells) they are read back into one float64 matrix, encoded
+there (:mod:`mlplab.persist.csvrows`: a rank holds its numbers once), and written to a
+file again before the split is drawn: a rank never holds its rows and the split's arrays
+at once. Rows dropped for an empty cell stay in the file, left out by a mask (``_Aside``).
+The training rows then stay in the file's order: rank k keeps block k
 of them (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read
 give or take those near the edges of the ranks' parts (one ``Alltoallv`` moves them).
 One pass over the file reads the block back into one matrix (a batch is one ``take`` of
@@ -57,11 +60,11 @@ import numpy as np
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
-from mlplab.persist.csvrows import Parsed, encode, frame_of, keep_rows, read_into
+from mlplab.persist.csvrows import Parsed, encode, frame_of, read_into
 from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import marked_rows
+from mlplab.persist.npydata import BLOCK_ROWS, complete_rows, marked_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -106,24 +109,14 @@ def _read(
     text: Any,
     target: str | None = None,
     options: dict[str, Any] | None = None,
+    spill_dir: str | None = None,
 ) -> tuple[Frame, Parsed]:
     """This rank's rows; with ``options`` (a table plan's), its feature columns parsed
-    straight into one float matrix (:mod:`mlplab.persist.csvrows`), the target beside."""
+    straight into a file in ``spill_dir`` (kept there when every cell was a finite
+    number, else read into one float matrix: :meth:`~mlplab.persist.csvrows.Parsed.settle`,
+    :mod:`mlplab.persist.csvrows`), the target beside."""
     rank, size = comm.Get_rank(), comm.Get_size()
-
-    def header() -> tuple[Path, Header, int]:
-        p = check_file(path)
-        if not os.access(p, os.R_OK):
-            raise CSVError(f"{p}: cannot be read (permission denied)")
-        hdr = read_header(p, sep)
-        if hdr is None:
-            raise CSVError(
-                f"{p}: the header cannot be read fast (bytes that are not UTF-8, bare CR line "
-                "ends or odd quoting); train in one process to have the problem named"
-            )
-        return p, hdr, os.path.getsize(p)
-
-    p, hdr, nbytes = agree(comm, header)
+    p, hdr, nbytes = agree(comm, functools.partial(_header, path, sep))
     seen = comm.allgather((nbytes, hdr.columns))
     for r, (b, cols) in enumerate(seen):
         if (b, cols) != seen[0]:
@@ -140,8 +133,12 @@ def _read(
 
     def parse(cuts: list[int]) -> tuple[Parsed, int, Exception | None]:
         a, b = cuts[rank], cuts[rank + 1]
-        got: tuple[Parsed, int, Exception | None]
-        got = agree(comm, lambda: read_into(p, a, b, hdr, features, aside, text_idx, coded))
+
+        def read() -> tuple[Parsed, int, Exception | None]:
+            sink = None if options is None else RowsFile(len(features), spill_dir)
+            return read_into(p, a, b, hdr, features, aside, text_idx, coded, sink)
+
+        got: tuple[Parsed, int, Exception | None] = agree(comm, read)
         return got
 
     cuts = comm.bcast(_rank_cuts(p, hdr.start, size, False) if rank == 0 else None, root=0)
@@ -153,6 +150,7 @@ def _read(
         got = parse(cuts)
     agree(comm, lambda: _raise_exact(p, hdr, got[2], text_idx))
     parsed = got[0]
+    agree(comm, parsed.settle)  # text or empty cells: the rows read back into memory
     frame = frame_of(parsed, p, hdr)
     counts = comm.allgather(parsed.n)
     frame.row_offset = int(sum(counts[:rank]))
@@ -161,6 +159,20 @@ def _read(
     if sum(counts) == 0:
         raise CSVError(f"{p}: no data rows after the header (line {hdr.line})")
     return frame, parsed
+
+
+def _header(path: str | os.PathLike[str], sep: str | None) -> tuple[Path, Header, int]:
+    """The file (checked readable), its header and its size in bytes."""
+    p = check_file(path)
+    if not os.access(p, os.R_OK):
+        raise CSVError(f"{p}: cannot be read (permission denied)")
+    hdr = read_header(p, sep)
+    if hdr is None:
+        raise CSVError(
+            f"{p}: the header cannot be read fast (bytes that are not UTF-8, bare CR line "
+            "ends or odd quoting); train in one process to have the problem named"
+        )
+    return p, hdr, os.path.getsize(p)
 
 
 def _different_file(p: Path, r: int, first: Any, mine: Any) -> CSVError:
@@ -254,34 +266,52 @@ def _decide(frame: Frame, k: int, name: str, declared: set[str], parts: Any, ran
 
 
 # ---------------------------------------------------------------------- fill values
-def fit_fill_global(
-    plan: TablePlan, R: np.ndarray, comm: Any, rows: np.ndarray | None = None
-) -> TablePlan:
+def fit_fill_global(plan: TablePlan, R: np.ndarray, comm: Any) -> TablePlan:
     """:meth:`TablePlan.fit_fill` on the training rows of every rank (``R``: this rank's
-    codes; ``rows``: a mask of its training rows, default all)."""
+    codes of training rows). Means and category counts are summed a block of rows at a
+    time (exactly: the same bits for any K); the median gathers one column at a time."""
     if plan.missing not in ("mean", "median"):
         return plan
+    cats = [j for j, c in enumerate(plan.columns) if c.kind == "category"]
+    nums = [j for j in range(len(plan.columns)) if j not in cats]
+    counts = {j: np.zeros(len(plan.columns[j].categories or []), np.int64) for j in cats}
+    sums = {j: [0, 0] for j in nums}  # exact sum, values
+    for s in range(0, R.shape[0], BLOCK_ROWS):
+        block = R[s : s + BLOCK_ROWS]
+        for j in cats:
+            x = block[:, j][block[:, j] >= 0]  # (NaN: not >= 0)
+            counts[j] += np.bincount(x.astype(np.int64), minlength=counts[j].shape[0])
+        for j in nums if plan.missing == "mean" else []:
+            x = block[:, j][~np.isnan(block[:, j])]
+            sums[j][0] += column_sums(x[:, None])[0]
+            sums[j][1] += x.shape[0]
     for j, c in enumerate(plan.columns):
-        ok = ~np.isnan(R[:, j])
-        x = R[:, j][ok if rows is None else ok & rows]  # one column at a time
-        if c.kind == "category":
-            counts = np.bincount(x[x >= 0].astype(np.int64), minlength=len(c.categories or []))
-            total = np.sum(comm.allgather(counts), axis=0)
-            if total.sum() == 0:
-                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
-            c.fill = (c.categories or [])[int(total.argmax())]
-        elif plan.missing == "mean":  # exact sums: the same bits for any K
-            parts = comm.allgather((column_sums(x[:, None])[0], x.size))
-            n = sum(p[1] for p in parts)
-            if n == 0:
-                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
-            c.fill = mean(sum(p[0] for p in parts), n)
-        else:  # the exact median needs the values: one column at a time
-            allx = np.concatenate(comm.allgather(x))
-            if allx.size == 0:
-                raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
-            c.fill = float(np.median(allx))
+        _set_fill(c, R, j, plan.missing, counts.get(j), sums.get(j), comm)
     return plan
+
+
+def _set_fill(
+    c: Column, R: np.ndarray, j: int, missing: str, counts: Any, sums: Any, comm: Any
+) -> None:
+    """Column c's fill value from every rank's counts (a category), exact sums (mean) or
+    values (median: R's column j gathered)."""
+    if c.kind == "category":
+        total = np.sum(comm.allgather(counts), axis=0)
+        if total.sum() == 0:
+            raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+        c.fill = (c.categories or [])[int(total.argmax())]
+    elif missing == "mean":  # exact sums: the same bits for any K
+        parts = comm.allgather(tuple(sums))
+        n = sum(p[1] for p in parts)
+        if n == 0:
+            raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+        c.fill = mean(sum(p[0] for p in parts), n)
+    else:  # the exact median needs the values: one column at a time
+        x = R[:, j][~np.isnan(R[:, j])]
+        allx = np.concatenate(comm.allgather(x))
+        if allx.size == 0:
+            raise ValueError(f"column {c.name!r} has no value to compute a fill value from")
+        c.fill = float(np.median(allx))
 
 
 # ---------------------------------------------------------------------- the split
@@ -323,27 +353,31 @@ def sharded_training_data(
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be classification or regression, got {task!r}")
     text = [plan_options.get("id_column"), *plan_options.get("categorical", ())]
-    frame, parsed = _read(path, comm, sep, [n for n in text if n], target, plan_options)
+    frame, parsed = _read(path, comm, sep, [n for n in text if n], target, plan_options, spill_dir)
     t = agree(comm, lambda: frame.index(target))
     plan = choose_plan(frame, comm, target, **plan_options)
-    R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
-    y, keep, task_, classes = target_column(frame, t, parsed.coded[t], R, plan.missing, task, comm)
-    frame.data[:] = [None] * len(frame.data)  # the target's cells too: R and y hold it all
-    R = keep_rows(R, keep)  # in place: R is a view of the parsed matrix
-    counts = comm.allgather(int(R.shape[0]))
-    aside = agree(comm, functools.partial(_set_aside, R, spill_dir))
-    parsed.M = R = np.empty((0, R.shape[1]))  # the parsed matrix freed: the rows are on disk
+    aside, complete = parsed.sink, None  # every feature cell a finite number: on disk
+    if aside is None:  # text or empty cells: encoded in memory, then set aside
+        R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
+        complete = complete_rows(R) if plan.missing == "drop" else None
+        aside = agree(comm, functools.partial(_set_aside, R, spill_dir))
+        parsed.M = R = np.empty((0, R.shape[1]))  # the parsed matrix freed: the rows are on disk
+    coded = parsed.coded[t]
+    y, keep, task_, classes = target_column(frame, t, coded, complete, plan.missing, task, comm)
+    frame.data[:] = [None] * len(frame.data)  # the target's cells too: the file and y hold it all
+    del complete
+    counts = comm.allgather(int(np.count_nonzero(keep)))
     lo, n_rows = int(sum(counts[: comm.rank])), sum(counts)
     stratify = task_ == "classification"
     relabel, test = split_on_root(y, counts, stratify, test_size, seed, comm)  # root: relabel
     n_test, width = sum(comm.allgather(int(test.shape[0]))), len(plan.output_names)
-    is_test = np.zeros(aside.n, dtype=bool)
+    is_test = np.zeros(counts[comm.rank], dtype=bool)  # of the kept rows
     is_test[test] = True
     del test
     own = ~is_test  # which of my rows are training rows
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
     tests = agree(comm, lambda: RowsFile(aside.width, aside.folder))  # in the file's order
-    F, y_tr = _training_block(aside, y, lo, own, cut, comm, (is_test, tests))
+    F, y_tr = _training_block(_Aside(aside, keep), y, lo, own, cut, comm, (is_test, tests))
     aside.close()
     if plan.missing in ("mean", "median"):  # from the training rows: all ranks' blocks
         fit_fill_global(plan, F, comm)
@@ -367,8 +401,35 @@ def _set_aside(R: np.ndarray, folder: str | None) -> RowsFile:
     return aside
 
 
+class _Aside:
+    """A rank's rows set aside (all it read), seen as its kept rows: ``--missing drop``
+    leaves out those with an empty cell (``keep``), by masks and indices of the kept rows."""
+
+    def __init__(self, rows: RowsFile, keep: np.ndarray) -> None:
+        self.rows, self.keep, self.width = rows, keep, rows.width
+        self.all = bool(keep.all())
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """Kept rows ``idx`` (sorted), from the file."""
+        if self.all:
+            return self.rows.take(idx)
+        kept = marked_rows(self.keep, 0, self.keep.shape[0], idx.dtype)  # (a few rows: edges)
+        return self.rows.take(kept[idx])
+
+    def _on_file(self, mask: np.ndarray) -> np.ndarray:
+        if self.all:
+            return mask
+        out = np.zeros(self.keep.shape[0], dtype=bool)
+        out[self.keep] = mask
+        return out
+
+    def deal(self, own: np.ndarray, out: np.ndarray, tests: np.ndarray, to: RowsFile) -> None:
+        """:meth:`~mlplab.persist.csvspill.RowsFile.deal` by masks of the kept rows."""
+        self.rows.deal(self._on_file(own), out, self._on_file(tests), to)
+
+
 def _training_block(
-    aside: RowsFile,
+    aside: _Aside,
     y: np.ndarray,
     lo: int,
     own: np.ndarray,

@@ -1,15 +1,17 @@
 """A rank's float rows set aside on disk: what lets a rank of the sharded CSV route hold
 no more than its share of the file's numbers.
 
-A rank of :mod:`mlplab.persist.csvshard` parses its rows into one float matrix (its
-share of the file), but needs only its block of the training rows in memory to train:
-the test rows are read once an epoch (the held-out curve) and at the end (the metrics),
-a block at a time. So once the rows are parsed and encoded, the matrix is written to a
-:class:`RowsFile` and freed *before* the split is drawn (the root then holds every row's
-label and the split's indices beside its constant, not beside its share), and read back
-in one pass once the split is drawn (:meth:`RowsFile.deal`): the training block into one
-in-memory matrix, the test rows, in the file's order, to a second :class:`RowsFile` that
-training reads through :class:`FileRows` (one contiguous read a block).
+A rank of :mod:`mlplab.persist.csvshard` needs only its block of the training rows in
+memory to train: the test rows are read once an epoch (the held-out curve) and at the end
+(the metrics), a block at a time. So its feature columns are parsed chunk by chunk into a
+:class:`RowsFile` (:class:`~mlplab.persist.csvrows.Parsed` with a ``sink``), which is the
+codes matrix when every cell was a finite number; else the rows are read back into one
+matrix, encoded there and written to a file again, freed *before* the split is drawn (the
+root then holds every row's label and the split's indices beside its constant, not beside
+its share). Once the split is drawn, one pass over the file (:meth:`RowsFile.deal`) reads
+the training block into one in-memory matrix and copies the test rows, in the file's
+order, to a second :class:`RowsFile` that training reads through :class:`FileRows` (one
+contiguous read a block).
 
 A :class:`RowsFile` is an unlinked temporary file (``tempfile.TemporaryFile``) in
 ``TMPDIR`` (:func:`tempfile.gettempdir`): it has no name, no other process can open or
@@ -95,14 +97,24 @@ class RowsFile:
         if not 0 <= start <= stop <= self.n:
             raise IndexError(f"rows {start}:{stop} of a file of {self.n} rows")
         out = np.empty((stop - start, self.width), dtype=self.dtype)
-        if out.size:
-            buf, at = out.data.cast("B"), 0
-            while at < len(buf):  # preadv may read less than asked
-                got = os.preadv(self._file.fileno(), [buf[at:]], start * self.row_bytes + at)
-                if got <= 0:
-                    raise OSError(f"{self.folder}: the rows set aside ended early")
-                at += got
+        self.read_into(start, out)
         return out
+
+    def read_into(self, start: int, out: np.ndarray) -> None:
+        """Rows ``start:start + len(out)`` into ``out`` (float64, (m, width), C-contiguous)."""
+        stop = start + out.shape[0]
+        if not 0 <= start <= stop <= self.n:
+            raise IndexError(f"rows {start}:{stop} of a file of {self.n} rows")
+        if out.shape[1:] != (self.width,) or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"a C-contiguous float64 array of width {self.width} expected")
+        if not out.size:  # (a memoryview of no bytes cannot be cast)
+            return
+        buf, at = out.data.cast("B"), 0
+        while at < len(buf):  # preadv may read less than asked
+            got = os.preadv(self._file.fileno(), [buf[at:]], start * self.row_bytes + at)
+            if got <= 0:
+                raise OSError(f"{self.folder}: the rows set aside ended early")
+            at += got
 
     def take(self, idx: Any) -> np.ndarray:
         """Rows ``idx`` (ints in [0, n), any order), in a new array: the rows sorted, each

@@ -18,7 +18,7 @@ import numpy as np
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task, one_class_error
 from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvrows import TextCodes
-from mlplab.persist.npydata import BLOCK_ROWS, complete_rows, take_rows
+from mlplab.persist.npydata import BLOCK_ROWS, take_rows
 from mlplab.persist.tableplan import (
     _number_text,
     _parse,
@@ -119,11 +119,12 @@ def _text_numbers(codes: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, int
 
 
 def target(
-    frame: Frame, t: int, coded: TextCodes, R: np.ndarray, missing: str, task: str | None,
-    comm: Any,
+    frame: Frame, t: int, coded: TextCodes, complete: np.ndarray | None, missing: str,
+    task: str | None, comm: Any,
 ) -> tuple[np.ndarray, np.ndarray, str, np.ndarray | None]:  # fmt: skip
     """(y of the kept rows, the kept-rows mask, the task, the classes) of the target
-    column ``t`` (``coded``: its cells) and the codes matrix ``R`` of the rank's rows."""
+    column ``t`` (``coded``: its cells); ``complete``: which of the rank's rows have no
+    empty feature cell (:func:`~mlplab.persist.npydata.complete_rows`; None: all)."""
     values, text = _column(coded, comm)
     present = ~np.isnan(values) if text is None else take_rows(text[1] != "", text[0])  # type: ignore
 
@@ -131,7 +132,7 @@ def target(
         if missing != "drop" and not present.all():
             hint = " (rows without a target can only be dropped: --missing drop)"
             raise empty_error(frame, int(np.flatnonzero(~present)[0]), t, hint)
-        return present & complete_rows(R) if missing == "drop" else present
+        return present & complete if missing == "drop" and complete is not None else present
 
     keep = agree(comm, check)
     if not any(comm.allgather(bool(keep.any()))):
