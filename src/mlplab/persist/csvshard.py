@@ -28,14 +28,14 @@ every feature cell was a finite number: the rank then never holds its rows whole
 (text, categories or empty cells) they are read back into one float64 matrix, encoded
 there (:mod:`mlplab.persist.csvrows`: a rank holds its numbers once), and written to a
 file again before the split is drawn: a rank never holds its rows and the split's arrays
-at once. Rows dropped for an empty cell stay in the file, left out by a mask (``_Aside``).
-The training rows then stay in the file's order: rank k keeps block k
-of them (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read
-give or take those near the edges of the ranks' parts (one ``Alltoallv`` moves them).
-One pass over the file reads the block back into one matrix (a batch is one ``take`` of
-it, through no index) and copies the rank's test rows, in the file's order, to a second
-file read a block at a time (the validation curve, the metrics); fill values and
-one-hot codes are applied as the rows are read. The permutation is drawn over the
+at once. Rows dropped for an empty cell stay in the file, left out by a mask. The
+training rows then stay in the file's order: rank k keeps block k of them
+(:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
+take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). One pass
+over the file reads the block back into one matrix (:mod:`mlplab.persist.csvblock`; a
+batch is one ``take`` of it, through no index) and copies the rank's test rows, in the
+file's order, to a second file read a block at a time (the validation curve, the
+metrics); fill values and one-hot codes are applied as the rows are read. The permutation is drawn over the
 split's order and mapped to the file's (``relabel``; under K > 1 rank 0 draws it and
 rank 1 maps it, :class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of
 each batch): the batches, and the weights, are those of one process. Metrics on the test
@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.persist.csvblock import Aside, set_aside, training_block
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
@@ -64,7 +65,7 @@ from mlplab.persist.csvrows import Parsed, encode, frame_of, read_into
 from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import BLOCK_ROWS, complete_rows, marked_rows
+from mlplab.persist.npydata import BLOCK_ROWS, complete_rows
 from mlplab.persist.tableplan import (
     ID_LIKE_ROWS,
     MAX_CATEGORIES,
@@ -76,7 +77,7 @@ from mlplab.persist.tableplan import (
     number_error,
 )
 from mlplab.train.exactsum import column_sums, mean
-from mlplab.train.mpi import agree, exchange_rows
+from mlplab.train.mpi import agree
 from mlplab.train.rootorder import RootOrder
 from mlplab.train.rows import MappedRows
 
@@ -360,7 +361,7 @@ def sharded_training_data(
     if aside is None:  # text or empty cells: encoded in memory, then set aside
         R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
         complete = complete_rows(R) if plan.missing == "drop" else None
-        aside = agree(comm, functools.partial(_set_aside, R, spill_dir))
+        aside = agree(comm, functools.partial(set_aside, R, spill_dir))
         parsed.M = R = np.empty((0, R.shape[1]))  # the parsed matrix freed: the rows are on disk
     coded = parsed.coded[t]
     y, keep, task_, classes = target_column(frame, t, coded, complete, plan.missing, task, comm)
@@ -377,7 +378,7 @@ def sharded_training_data(
     own = ~is_test  # which of my rows are training rows
     starts, cut, (a, b) = training_blocks(own, lo, n_rows, comm)
     tests = agree(comm, lambda: RowsFile(aside.width, aside.folder))  # in the file's order
-    F, y_tr = _training_block(_Aside(aside, keep), y, lo, own, cut, comm, (is_test, tests))
+    F, y_tr = training_block(Aside(aside, keep), y, lo, own, cut, comm, (is_test, tests))
     aside.close()
     if plan.missing in ("mean", "median"):  # from the training rows: all ranks' blocks
         fit_fill_global(plan, F, comm)
@@ -392,95 +393,3 @@ def sharded_training_data(
     out.classes, out.n_dropped, out.rows = classes, dropped, (a, b)
     out.n_read = int(keep.shape[0])
     return out
-
-
-def _set_aside(R: np.ndarray, folder: str | None) -> RowsFile:
-    """R's rows written to a :class:`~mlplab.persist.csvspill.RowsFile` in ``folder``."""
-    aside = RowsFile(R.shape[1], folder)
-    aside.append(R)
-    return aside
-
-
-class _Aside:
-    """A rank's rows set aside (all it read), seen as its kept rows: ``--missing drop``
-    leaves out those with an empty cell (``keep``), by masks and indices of the kept rows."""
-
-    def __init__(self, rows: RowsFile, keep: np.ndarray) -> None:
-        self.rows, self.keep, self.width = rows, keep, rows.width
-        self.all = bool(keep.all())
-
-    def take(self, idx: np.ndarray) -> np.ndarray:
-        """Kept rows ``idx`` (sorted), from the file."""
-        if self.all:
-            return self.rows.take(idx)
-        kept = marked_rows(self.keep, 0, self.keep.shape[0], idx.dtype)  # (a few rows: edges)
-        return self.rows.take(kept[idx])
-
-    def _on_file(self, mask: np.ndarray) -> np.ndarray:
-        if self.all:
-            return mask
-        out = np.zeros(self.keep.shape[0], dtype=bool)
-        out[self.keep] = mask
-        return out
-
-    def deal(self, own: np.ndarray, out: np.ndarray, tests: np.ndarray, to: RowsFile) -> None:
-        """:meth:`~mlplab.persist.csvspill.RowsFile.deal` by masks of the kept rows."""
-        self.rows.deal(self._on_file(own), out, self._on_file(tests), to)
-
-
-def _training_block(
-    aside: _Aside,
-    y: np.ndarray,
-    lo: int,
-    own: np.ndarray,
-    cut: list[int],
-    comm: Any,
-    tests: tuple[np.ndarray, RowsFile],
-) -> tuple[np.ndarray, np.ndarray]:
-    """This rank's block of the training rows in file order, read from ``aside`` (its
-    rows, file order) into one matrix, and the block's labels (``own``: which of its
-    rows are training rows, changed; ``cut``: rows ``cut[r]:cut[r + 1]`` of its training
-    rows go to rank r, :func:`~mlplab.persist.csvsplit.training_blocks`; ``tests``: a
-    mask of its test rows and the file they are copied to, in the same pass).
-
-    The block lies in file rows near the rank's own (``lo:lo + n``): the rank reads the
-    rows it keeps, and the few around the edges of the ranks' parts are exchanged (one
-    ``Alltoallv``) and put before and after them."""
-    n = own.shape[0]
-    small = np.dtype(np.int32 if lo + n <= np.iinfo(np.int32).max else np.int64)
-    local = marked_rows(own, 0, n, small)  # my training rows, file order
-    me, mine = cut[comm.rank], cut[comm.rank + 1]  # no array of destinations: sorted
-    if comm.size == 1 or not any(comm.allgather(mine - me != local.shape[0])):
-        F = np.empty((local.shape[0], aside.width))
-        del local
-        agree(comm, lambda: aside.deal(own, F, *tests))
-        return F, y[own]
-    counts = [0 if r == comm.rank else b - a for r, (a, b) in enumerate(itertools.pairwise(cut))]
-    send = np.concatenate([local[:me], local[mine:]])  # grouped by destination
-    ends = local[[me, mine - 1]] + lo if mine - me > 1 else local[me:mine] + lo
-    del local
-    got = exchange_rows(comm, aside.take(send), counts)
-    cuts = np.cumsum([0, *counts])
-    parts = comm.alltoall([(send[a:b] + lo, y[send[a:b]]) for a, b in itertools.pairwise(cuts)])
-    below = sum(len(p[0]) for p in parts[: comm.rank])
-    pieces = [p[0] for p in parts[: comm.rank]] + [ends] + [p[0] for p in parts[comm.rank :]]
-    if not _increasing(pieces):  # pragma: no cover - a bug
-        raise RuntimeError("the training rows did not arrive complete")
-    own[send] = False  # the rows that stay
-    ys = [p[1] for p in parts[: comm.rank]] + [y[own]] + [p[1] for p in parts[comm.rank :]]
-    k = int(np.count_nonzero(own))
-    F = np.empty((got.shape[0] + k, aside.width))
-    F[:below], F[below + k :] = got[:below], got[below:]
-    del got
-    agree(comm, lambda: aside.deal(own, F[below : below + k], *tests))
-    return F, np.concatenate(ys)
-
-
-def _increasing(pieces: list[np.ndarray]) -> bool:
-    """Whether the pieces' values, one after another, increase strictly."""
-    last = -1
-    for p in pieces:
-        if p.shape[0] and (p[0] <= last or not (np.diff(p) > 0).all()):
-            return False
-        last = int(p[-1]) if p.shape[0] else last
-    return True
