@@ -35,11 +35,11 @@ take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). On
 over the file reads the block back into one matrix (:mod:`mlplab.persist.csvblock`; a
 batch is one ``take`` of it, through no index) and copies the rank's test rows, in the
 file's order, to a second file read a block at a time (the validation curve, the
-metrics); fill values and one-hot codes are applied as the rows are read. The permutation is drawn over the
-split's order and mapped to the file's (``relabel``; under K > 1 rank 0 draws it and
-rank 1 maps it, :class:`mlplab.train.rootorder.RootOrder`, each rank sent its rows of
-each batch): the batches, and the weights, are those of one process. Metrics on the test
-rows are sums over the ranks.
+metrics); fill values and one-hot codes are applied as the rows are read. The
+permutation is drawn over the split's order and mapped to the file's (``relabel``; under
+K > 1 rank 0 draws it and rank 1 maps it, :class:`mlplab.train.rootorder.RootOrder`, each
+rank sent its rows of each batch): the batches, and the weights, are those of one
+process. Metrics on the test rows are sums over the ranks.
 
 An error on any rank (a cell that is not a number, a ragged row, a file a rank cannot
 read) is raised on every rank as the same :class:`~mlplab.train.mpi.DistributedError`,
