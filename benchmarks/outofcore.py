@@ -1,7 +1,7 @@
 """Memory of data bigger than one process (issue 18): sharded CSV under MPI, and
 out-of-core training on a memory-mapped .npy.
 
-    python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4] [--fractions 0.5]
+    python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4] [--fractions 0.5] [--empty-cells]
     python benchmarks/outofcore.py npy [--mb 1200] [--limit-mb 600] [--rounds 2]
     python benchmarks/outofcore.py npy-mpi [--mb 520] [--ranks 1 2 4] [--fractions 0.5]
 
@@ -121,8 +121,9 @@ def _per_rank(k: int, runs: list[tuple[int, list[str]]], row: Any, fits: dict[st
 
 
 # ---------------------------------------------------------------------- CSV under MPI
-def write_csv(path: Path, mb: float) -> int:
-    """A CSV of FEATURES floats and a text label; a 100,000-row block repeated."""
+def write_csv(path: Path, mb: float, empty: bool = False) -> int:
+    """A CSV of FEATURES floats and a text label; a 100,000-row block repeated (``empty``:
+    column x0 empty in one row of 1,000)."""
     import pandas as pd
 
     rng = np.random.default_rng(0)
@@ -130,6 +131,8 @@ def write_csv(path: Path, mb: float) -> int:
         rng.normal(size=(100_000, FEATURES)), columns=[f"x{i}" for i in range(FEATURES)]
     )
     block["label"] = np.where(block["x0"] + block["x1"] > 0, "yes", "no")
+    if empty:
+        block.loc[::1000, "x0"] = np.nan
     text = block.to_csv(index=False, float_format="%.6f")
     header, body = text.split("\n", 1)
     rows = 0
@@ -141,15 +144,19 @@ def write_csv(path: Path, mb: float) -> int:
     return rows
 
 
-def csv_rank(path: str) -> None:
-    """One rank: train one epoch on its byte range; rank 0 prints every rank's numbers."""
+def csv_rank(path: str, missing: str | None = None) -> None:
+    """One rank: train one epoch on its byte range (``missing``: the empty-cell policy);
+    rank 0 prints every rank's numbers."""
     from mpi4py import MPI
 
     from mlplab.recipes import train_csv
 
     comm = MPI.COMM_WORLD
     t0 = time.perf_counter()
-    train_csv(path, "label", comm=comm, epochs=1, layers="16", batch_size=1024, seed=0)
+    columns = {"missing": missing} if missing else {}
+    train_csv(
+        path, "label", comm=comm, epochs=1, layers="16", batch_size=1024, seed=0, columns=columns
+    )
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB
     got = comm.gather({"rank": comm.rank, "peak_kb": peak, "seconds": seconds}, root=0)
@@ -159,8 +166,9 @@ def csv_rank(path: str) -> None:
 
 def bench_csv(args: argparse.Namespace, folder: Path) -> None:
     path = folder / "big.csv"
-    rows = write_csv(path, args.mb)
+    rows = write_csv(path, args.mb, args.empty_cells)
     size = path.stat().st_size
+    policy = ["mean"] if args.empty_cells else []
     floats = rows * FEATURES * 8
     print(
         f"CSV {size / 2**20:.0f} MiB, {rows} rows x {FEATURES} floats + label; float size "
@@ -171,7 +179,7 @@ def bench_csv(args: argparse.Namespace, folder: Path) -> None:
     small = folder / "small.csv"
     with open(path) as f:
         small.write_text("".join(f.readline() for _ in range(2001)))
-    base = max(r["peak_kb"] for r in _mpiexec(1, "_csv_rank", str(small))) / 1024
+    base = max(r["peak_kb"] for r in _mpiexec(1, "_csv_rank", str(small), *policy)) / 1024
     print(f"constant (one rank, 2,000 rows): peak RSS {base:.0f} MiB")
     # the slope: the same runs on the file's first rows (a fraction of it, whole blocks)
     sizes = sorted({*(float(f) for f in args.fractions), 1.0}, reverse=True)
@@ -187,7 +195,7 @@ def bench_csv(args: argparse.Namespace, folder: Path) -> None:
         "| seconds |"
     )
     print("|---|---|---|---|---|---|---|")
-    runs = [(files[frac][1], ["_csv_rank", str(files[frac][0])]) for frac in sizes]
+    runs = [(files[frac][1], ["_csv_rank", str(files[frac][0]), *policy]) for frac in sizes]
     for k in args.ranks:
 
         def row(r: dict, share: float) -> str:
@@ -356,7 +364,7 @@ def bench_npy_mpi(args: argparse.Namespace, folder: Path) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_csv_rank":
-        return csv_rank(sys.argv[2])
+        return csv_rank(sys.argv[2], *sys.argv[3:4])
     if len(sys.argv) > 1 and sys.argv[1] == "_npy_rank":
         return npy_rank(sys.argv[2], sys.argv[3])
     if len(sys.argv) > 1 and sys.argv[1] == "_npy_child":
@@ -367,6 +375,12 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--limit-mb", type=int, default=600)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument(
+        "--empty-cells",
+        action="store_true",
+        help="csv: column x0 empty in one row of 1,000, trained with --missing mean (the "
+        "rows are then encoded in memory before they are set aside)",
+    )
     p.add_argument(
         "--fractions",
         type=float,

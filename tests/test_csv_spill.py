@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 import mlplab.persist.csvshard as csvshard
 import mlplab.persist.csvspill as csvspill
+from mlplab.persist.csvdata import training_data
 from mlplab.persist.csvexact import CSVError
+from mlplab.persist.csvrows import encode
 from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.train.mpi import DistributedError
 from test_csv_rank_memory import OneRank
@@ -119,13 +121,15 @@ def test_closing_gives_the_space_back(tmp_path):
     f.close()  # twice: nothing happens
 
 
-def _table(folder, n, empty_cell=False):
+def _table(folder, n, cells=""):
     rng = np.random.default_rng(3)
     df = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"x{j}" for j in range(8)])
     df["label"] = rng.choice(["a", "b", "c"], n)
-    if empty_cell:  # the rows are then encoded in memory (Parsed.settle)
+    if cells == "empty":  # one empty cell
         df.loc[n // 2, "x3"] = np.nan
-    path = folder / f"big{n}{'e' if empty_cell else ''}.csv"
+    if cells == "text":  # a column of categories: encoded in memory
+        df["x3"] = rng.choice(["red", "green", "blue"], n)
+    path = folder / f"big{n}{cells}.csv"
     df.to_csv(path, index=False, float_format="%.6f")
     return path, n * 8 * 8  # the float size
 
@@ -155,31 +159,37 @@ def _traced(path, monkeypatch, **options):
 
 
 @pytest.mark.parametrize(
-    ("empty_cell", "missing", "slope"),
+    ("cells", "missing", "slope"),
     [
-        (False, "error", 0.85),  # finite numbers: parsed to disk, the training block read back
-        (False, "drop", 0.85),
-        (False, "mean", 0.85),  # fill values summed a block at a time (fit_fill_global)
-        (True, "mean", 1.03),  # an empty cell: parsed into memory, encoded, then set aside
-        (True, "drop", 1.03),  # (rows with an empty cell found a block at a time)
+        ("", "error", 0.85),  # finite numbers: parsed to disk, the training block read back
+        ("", "drop", 0.85),
+        ("", "mean", 0.85),  # fill values summed a block at a time (fit_fill_global)
+        ("empty", "mean", 0.85),  # an empty cell, filled: the rows stay on disk too
+        ("empty", "drop", 0.85),  # (rows with an empty cell found on disk, a block at a time)
+        # categories: parsed into memory, encoded, then set aside (their cells are held as
+        # Python strings while parsed, tens of bytes a row: not bounded here)
+        ("text", "error", None),
     ],
 )
 def test_no_rank_holds_more_than_its_rows_and_none_of_them_while_the_split_is_drawn(
-    tmp_path, monkeypatch, empty_cell, missing, slope
+    tmp_path, monkeypatch, cells, missing, slope
 ):
     for module, name in ((csvshard, "BLOCK_ROWS"), (csvspill, "READ_ROWS")):  # a block's
         monkeypatch.setattr(module, name, 2048)  # temporaries: constant against 40-80 k rows
-    (small, f1), (large, f2) = (_table(tmp_path, n, empty_cell) for n in (40_000, 80_000))
+    (small, f1), (large, f2) = (_table(tmp_path, n, cells) for n in (40_000, 80_000))
+    encoded = []
+    monkeypatch.setattr(csvshard, "encode", lambda *a, **k: encoded.append(1) or encode(*a, **k))
     _, held1, peak1, split1 = _traced(small, monkeypatch, missing=missing)
     d, held2, peak2, split2 = _traced(large, monkeypatch, missing=missing)
     # bytes held per byte of floats: the training block (0.75 of them), or the parsed rows
-    assert (peak2 - peak1) / (f2 - f1) < slope
+    assert slope is None or (peak2 - peak1) / (f2 - f1) < slope
     # the split is drawn with none of the rows held: a few bytes a row (labels, indices)
     assert (split2 - split1) / (f2 - f1) < 0.15
     X = d.X_train.parts[0]
     assert isinstance(X, np.ndarray) and X.nbytes == d.n_train * 8 * 8
     assert isinstance(d.X_test.parts[0], FileRows)
-    assert d.n_test == 20_000 and d.n_dropped == int(empty_cell and missing == "drop")
+    assert d.n_test == 20_000 and d.n_dropped == int(cells == "empty" and missing == "drop")
+    assert bool(encoded) == (cells == "text")  # in memory only for text
     # held at the end: the training block and labels, not the test rows (0.25 of f2)
     assert (held2 - held1) / (f2 - f1) < 0.75 + 0.1
 
@@ -204,3 +214,19 @@ def test_rows_with_an_empty_cell_are_found_a_block_at_a_time():
         tracemalloc.stop()
     assert np.array_equal(ok, ~np.isnan(R).any(axis=1)) and ok.sum() == 300_000 - 2
     assert peak < 300_000 + 0.05 * R.nbytes  # the mask, and one block's temporaries
+
+
+@pytest.mark.parametrize("missing", ["error", "mean"])
+def test_a_cell_the_rows_cannot_stay_on_disk_with_has_the_one_process_message(tmp_path, missing):
+    """inf (any policy) and an empty cell under --missing error: the rows are read back
+    into memory, where encode names the cell as one process does."""
+    df = pd.DataFrame({"a": np.arange(300.0), "b": np.ones(300), "label": ["x", "y"] * 150})
+    df.loc[250, "a"] = np.inf if missing == "mean" else np.nan
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(CSVError) as one:
+        training_data(path, "label", missing=missing)
+    with pytest.raises(DistributedError) as sharded:
+        csvshard.sharded_training_data(path, "label", OneRank(), missing=missing)
+    assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
+    assert "line 252" in str(one.value)

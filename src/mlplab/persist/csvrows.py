@@ -27,8 +27,9 @@ views of ``M``'s columns, so every check and message of the plan works unchanged
 A rank of the sharded route gives :func:`read_into` a ``sink``
 (:class:`~mlplab.persist.csvspill.RowsFile`): each chunk's rows go there instead of into
 ``M``, and :meth:`Parsed.settle` keeps them there when every feature cell was a finite
-number (nothing to encode; the frame's columns of numbers are then stand-ins of their
-length, holding nothing), else reads them back into ``M``.
+number, or empty under a ``--missing`` policy that fills or drops (nothing to encode; the
+frame's columns of numbers are then stand-ins of their length, holding nothing), else
+reads them back into ``M``.
 """
 
 from __future__ import annotations
@@ -146,9 +147,11 @@ class Parsed:
         keep: Collection[int],
         coded: Collection[int] = (),
         sink: RowsFile | None = None,
+        empty_ok: bool = False,
     ) -> None:
-        self.sink = sink
-        """Where the rows of M go as they are parsed, when not into M (:meth:`settle`)."""
+        self.sink, self.empty_ok = sink, empty_ok
+        """Where the rows of M go as they are parsed, when not into M (:meth:`settle`); and
+        whether empty cells (NaN) may stay there (a ``--missing`` policy that fills or drops)."""
         self.M = np.empty((0 if sink is not None else rows, len(slots)))
         self.slots = slots  # file column → column of M
         self.coded = {k: TextCodes() for k in coded}
@@ -159,6 +162,8 @@ class Parsed:
         self.last_empty = False
         self.finite = True
         """Whether every feature cell was a finite number (then :func:`encode` checks nothing)."""
+        self.no_inf = True
+        """Whether every feature cell was a number or empty, none infinite."""
 
     def _rows(self, m: int) -> np.ndarray:
         """Where the next chunk's m rows of features go."""
@@ -178,10 +183,11 @@ class Parsed:
         self.sink = None
 
     def on_disk(self) -> bool:
-        """Whether the rows stay on disk: a sink, and every feature cell a finite number."""
-        return (
-            self.sink is not None and self.finite and not (self.pieces.keys() & self.slots.keys())
-        )
+        """Whether the rows stay on disk: a sink, and every feature cell a finite number (or
+        empty, when :attr:`empty_ok`): :func:`encode` would change nothing."""
+        text = self.pieces.keys() & self.slots.keys()  # feature columns with text in a chunk
+        numbers = self.finite or (self.empty_ok and self.no_inf)
+        return self.sink is not None and numbers and not text
 
     def add(self, chunk: dict[int, Any], n_columns: int) -> None:
         m = len(chunk[0])
@@ -198,7 +204,9 @@ class Parsed:
         for k, coded in self.coded.items():
             coded.add(_piece(chunk[k]))
         self.last_empty |= _has_empty(chunk[n_columns - 1])
-        self.finite = self.finite and whole and bool(np.isfinite(rows).all())  # in cache
+        finite = bool(np.isfinite(rows).all())  # (in cache)
+        self.finite = self.finite and whole and finite
+        self.no_inf = self.no_inf and whole and (finite or not bool(np.isinf(rows).any()))
         if self.sink is not None:
             self.sink.append(rows)
         self.n += m
@@ -206,8 +214,8 @@ class Parsed:
     def column(self, k: int) -> np.ndarray:
         """Column k of the range: a view of M, or an array of its pieces."""
         j, parts = self.slots.get(k), self.pieces.get(k, [])
-        if j is not None and not parts and self.on_disk():  # finite numbers, on disk: n of
-            return np.broadcast_to(np.float64(0.0), (self.n,))  # them, none held (settle)
+        if j is not None and not parts and self.on_disk():  # numbers on disk: n stand-ins,
+            return np.broadcast_to(np.float64(0.0), (self.n,))  # none held (settle)
         if j is not None and not parts:
             return self.M[: self.n, j]
         if j is None:
@@ -226,13 +234,14 @@ P = TypeVar("P", bound=Parsed)
 def read_into(
     path: Path, start: int, end: int, hdr: Header, features: list[int], keep: list[int],
     text: Collection[int], coded: Collection[int] = (), sink: RowsFile | None = None,
+    empty_ok: bool = False,
 ) -> tuple[Parsed, int, Exception | None]:  # fmt: skip
     """Parse bytes start..end: ``features`` (file columns, in the plan's order) into M
     (or, with ``sink``, into that file chunk by chunk: :meth:`Parsed.settle`), the other
     ``keep`` columns aside, those of them in ``coded`` encoded chunk by chunk
     (:class:`TextCodes`); the number of quotes read and pandas' error."""
     rows = 0 if sink is not None or end <= start else _newlines(path, start, end) + 1
-    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep, coded, sink)
+    out = Parsed(rows, {k: j for j, k in enumerate(features)}, keep, coded, sink, empty_ok)
     return _parse(out, path, start, end, hdr, text)
 
 

@@ -83,6 +83,10 @@ from mlplab.train.rows import MappedRows
 
 __all__ = ["Shard", "read_shard", "sharded_training_data"]
 
+FILLED_OR_DROPPED = ("mean", "median", "drop")
+"""The ``--missing`` policies under which an empty cell needs no message: the rows may
+stay on disk as parsed (:meth:`~mlplab.persist.csvrows.Parsed.settle`)."""
+
 
 # ---------------------------------------------------------------------- reading
 def _rank_cuts(path: Path, start: int, size: int, exact: bool) -> list[int]:
@@ -137,7 +141,8 @@ def _read(
 
         def read() -> tuple[Parsed, int, Exception | None]:
             sink = None if options is None else RowsFile(len(features), spill_dir)
-            return read_into(p, a, b, hdr, features, aside, text_idx, coded, sink)
+            empty_ok = options is not None and options.get("missing") in FILLED_OR_DROPPED
+            return read_into(p, a, b, hdr, features, aside, text_idx, coded, sink, empty_ok)
 
         got: tuple[Parsed, int, Exception | None] = agree(comm, read)
         return got
@@ -357,7 +362,9 @@ def sharded_training_data(
     frame, parsed = _read(path, comm, sep, [n for n in text if n], target, plan_options, spill_dir)
     t = agree(comm, lambda: frame.index(target))
     plan = choose_plan(frame, comm, target, **plan_options)
-    aside, complete = parsed.sink, None  # every feature cell a finite number: on disk
+    aside, complete = parsed.sink, None  # every feature cell a number: on disk
+    if aside is not None and plan.missing == "drop" and not parsed.finite:
+        complete = agree(comm, aside.complete_rows)  # rows with an empty cell, on disk
     if aside is None:  # text or empty cells: encoded in memory, then set aside
         R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
         complete = complete_rows(R) if plan.missing == "drop" else None
@@ -366,6 +373,8 @@ def sharded_training_data(
     coded = parsed.coded[t]
     y, keep, task_, classes = target_column(frame, t, coded, complete, plan.missing, task, comm)
     frame.data[:] = [None] * len(frame.data)  # the target's cells too: the file and y hold it all
+    parsed.pieces.clear()  # text cells
+    parsed.coded.clear()  # the target's codes
     del complete
     counts = comm.allgather(int(np.count_nonzero(keep)))
     lo, n_rows = int(sum(counts[: comm.rank])), sum(counts)

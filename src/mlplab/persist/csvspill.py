@@ -137,6 +137,14 @@ class RowsFile:
                 a = b
         return out
 
+    def complete_rows(self) -> np.ndarray:
+        """Which rows hold no NaN (bool, n), read a block at a time."""
+        out = np.empty(self.n, dtype=bool)
+        for s in range(0, self.n, READ_ROWS):
+            block = self.read(s, min(s + READ_ROWS, self.n))
+            out[s : s + READ_ROWS] = ~np.isnan(block).any(axis=1)
+        return out
+
     def deal(self, keep: np.ndarray, out: np.ndarray, aside: np.ndarray, to: RowsFile) -> None:
         """One pass over the file, a block at a time: the rows marked in ``keep`` (bool,
         n), in order, into ``out``; those marked in ``aside``, in order, appended to ``to``."""
