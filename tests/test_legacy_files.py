@@ -8,10 +8,13 @@ The files are in tests/fixtures/legacy/ (see its README.md): they were written o
 resume=True)``, ``mlplab.checkpoint.read_checkpoint``, the estimators, and the ``mlplab``
 command (``python -m mlplab``), so that they keep proving the same thing after the move.
 
-Results are compared bit for bit (one BLAS thread, as when they were recorded), except
-for the data-parallel checkpoint, which resumes on other numbers of ranks: there only the
-floating-point summation order differs, and the comparison is to 1e-10 (what
-tests/test_distributed.py holds K ranks to).
+Results are compared bit for bit (one BLAS thread, as when they were recorded) where
+OpenBLAS runs the kernel they were recorded with (:data:`RECORDED_KERNEL`). Under another
+kernel (another CPU family) a dot product may round differently in its last bit and a
+resumed run carries that on, so they are compared to a few units in the last place of
+their dtype (:data:`ROUNDING`). The data-parallel checkpoint, which resumes on other
+numbers of ranks, is compared to 1e-10 everywhere: there the floating-point summation
+order differs (what tests/test_distributed.py holds K ranks to).
 """
 
 from __future__ import annotations
@@ -52,6 +55,22 @@ TRAINERS = ("trainer_adam_f64", "trainer_momentum_f32_no_optimizer")
 ESTIMATORS = {"classifier_strings_f32": "MLPClassifier", "regressor_f64": "MLPRegressor"}
 CHECKPOINTS = ("adam_f64_minibatch", "momentum_f32_restore_best", "rmsprop_f64_batch_gd")
 MPI_CHECKPOINT = "mpi_2ranks_f64"
+
+RECORDED_KERNEL = "SkylakeX"
+"""The OpenBLAS kernel the results were recorded with (NumPy's OpenBLAS on Intel AVX-512)."""
+
+
+def _kernel() -> str | None:
+    from threadpoolctl import threadpool_info
+
+    kinds = {i.get("architecture") for i in threadpool_info() if i["internal_api"] == "openblas"}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+EXACT = _kernel() == RECORDED_KERNEL
+ROUNDING = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-13}
+"""Relative tolerance under another kernel: about 8 units in the last place (float32), 450
+(float64); measured on AMD EPYC (Haswell kernel): at most 1e-7 and 4e-16."""
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +120,21 @@ def _expected(name: str) -> dict[str, np.ndarray]:
 def _assert_same(got, expected) -> None:
     got = np.asarray(got)
     assert got.dtype == expected.dtype and got.shape == expected.shape
-    np.testing.assert_array_equal(got, expected)
+    if EXACT or got.dtype not in ROUNDING:
+        np.testing.assert_array_equal(got, expected)
+    else:
+        rtol = ROUNDING[got.dtype]
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+def _same_history(got: dict, expected: dict) -> None:
+    """Histories (JSON numbers): equal, or to float32 rounding under another kernel."""
+    if EXACT:
+        assert got == expected
+        return
+    assert sorted(got) == sorted(expected)
+    for key, values in expected.items():
+        np.testing.assert_allclose(got[key], values, rtol=ROUNDING[np.dtype(np.float32)])
 
 
 class FirstStep(mlplab.Callback):
@@ -182,7 +215,7 @@ def test_saved_trainer_continues_to_the_recorded_run(name, tmp_path):
     theta = trainer.net.get_flat_params()
     assert not np.array_equal(theta, before)  # it trained
     _assert_same(theta, expected_theta)
-    assert trainer.history.history == rec["history"]
+    _same_history(trainer.history.history, rec["history"])
     assert (trainer.step, trainer.epoch) == (rec["step"], rec["epoch"])
 
 
@@ -279,7 +312,7 @@ def test_checkpoint_resumes_to_exactly_the_uninterrupted_run(name, start, tmp_pa
     assert probe.first == rec["step"] + 1  # resumed there, not restarted
     expected = np.load(folder / "expected_theta.npy")
     _assert_same(net.get_flat_params(), expected)
-    assert hist.history == B.read_json(folder / "expected_history.json")
+    _same_history(hist.history, B.read_json(folder / "expected_history.json"))
     assert not np.array_equal(ck.arrays["theta"], expected)
     done = read_checkpoint(folder / "checkpoint.npz")
     assert done.epoch == spec["fit"]["epochs"] and done.step > ck.step
@@ -420,8 +453,9 @@ def test_cli_checkpoint_resumes_to_the_uninterrupted_run(tmp_path):
     assert "--resume" in argv and "--init" in argv
     got = json.loads(_cli(*argv, cwd=tmp_path).stdout)
     expected = rec["stdout"]
-    for key in ("epochs", "final_cost", "train_accuracy", "test_accuracy", "layer_sizes"):
+    for key in ("epochs", "train_accuracy", "test_accuracy", "layer_sizes"):
         assert got[key] == expected[key], key
+    assert got["final_cost"] == pytest.approx(expected["final_cost"], rel=0 if EXACT else 1e-6)
     assert got["epochs"] == full
     theta = mlplab.load(tmp_path / "out" / "model.npz").get_flat_params()
     _assert_same(theta, np.load(LEGACY / "cli" / "checkpoint_expected_theta.npy"))

@@ -85,7 +85,9 @@ def test_same_model_as_scikit_learn(data, solver, early_stopping):
             assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
         else:
             assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    # (L-BFGS on iris drives the loss to ~3e-4, where rounding that grows through its
+    # curvature pairs reaches 4e-9 relative on some BLAS kernels: AMD EPYC, Haswell kernel)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9, abs=1e-11)
 
 
 def test_lbfgs_rounding_growth():
