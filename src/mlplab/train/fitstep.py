@@ -40,7 +40,7 @@ import numpy as np
 
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
-from mlplab.fast.step import non_finite
+from mlplab.fast.thetas import non_finite
 from mlplab.train import blockcalls as _blocks
 from mlplab.train.batches import Batch
 from mlplab.train.divergence import diverged
