@@ -160,7 +160,7 @@ class FitStep:
                 J = J + _kernels.l2_into(plan.params, plan.grads, lam, size, tr._l2)
         st, stepper = tr.state, run.stepper
         state, cs = st.opt_state, stepper.stepper
-        if state is cs._returned and plan.g is cs._g and cs._one_slice and cs._k is None:
+        if cs.one_pass_ready(state, plan.g):
             new_state = plan.step(J, state, cs)
             if new_state is None:  # the in-place step's proof failed: the checked chain
                 new_state = stepper.apply(J, plan.g, state)
@@ -248,24 +248,14 @@ class _Plan:
 
     def step(self, J: float, state: Any, cs: Any) -> Any:
         """:meth:`CheckedStep.step <mlplab.fast.step.CheckedStep.step>` on the bound
-        vectors, the state being ``cs``'s own, θ in one slice, no BLAS form: the new
-        state; None where the chain must decide (the in-place proof failed); False for a
-        refused step (θ and the state as they were)."""
+        vectors where ``cs.one_pass_ready(state, g)``: the new state; None where the
+        chain must decide (the in-place proof failed); False for a refused step (θ and
+        the state as they were)."""
         g, theta = self.g, self.theta
-        if cs._lr_bound is not None:  # in place once proven finite, checked with g·g
-            proof = cs.proven(J, g)
-            if proof is None:
-                return None
-            mx = proof[1]
-            old = state[1:]
-            t = state.count + 1
-            u = cs._tmp[-1]
-            cs._propose(g, old, old, u, cs._tmp_fixed, t)
-            np.add(theta, u, theta)
-            cs._state_max = mx
-            cs._returned = new_state = type(state)(t, *old)
-            return new_state
-        if self.spare is None or cs._propose is None:
+        if cs.proves_in_place:  # in place once proven finite, checked with g·g
+            done = cs.step_in_place(J, g, state, theta)
+            return None if done is None else done[0]
+        if self.spare is None:  # (one_pass_ready: cs has its kernels, its g is ours)
             return None
         # θ + update into the other θ vector (CheckedStep.step_into), checked with u·g
         out, out_params = self.spare
