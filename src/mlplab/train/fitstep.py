@@ -185,8 +185,8 @@ class FitStep:
             return None
         if not ws.blocks and (
             ws.head_into is None
-            or ws._A_used[-1] is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
-            or ws._A_used[0] is not ws.Xb
+            or ws.last_a(-1) is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
+            or ws.last_a(0) is not ws.Xb
         ):
             return None
         thetas = run.stepper.thetas
@@ -290,12 +290,12 @@ def _forward_calls(ws: Any, params: Any) -> list[Any]:
         Z = ws.Z[l]
         calls.append(partial(A.dot, W.T, Z))  # z[l] = W[l] a[l-1] + b[l], into Z
         calls.append(partial(np.add, Z, b, Z))  # Z += b
-        if l < L - 1 and ws.kernels[l].forward_into is _kernels._relu_into:
+        if l < L - 1 and _kernels.is_relu(ws.kernels[l]):
             calls.append(partial(np.greater, Z, 0, ws.A[l]))  # _relu_into's two calls
             calls.append(partial(np.multiply, Z, ws.A[l], Z))
         elif l < L - 1:
             calls.append(partial(ws.kernels[l].forward_into, Z, ws.A[l]))
-        A = ws._A_used[l + 1]  # what forward_into returned (Z itself for ReLU)
+        A = ws.last_a(l + 1)  # what forward_into returned (Z itself for ReLU)
     return calls
 
 
@@ -305,7 +305,7 @@ def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
     dZ = ws.dZ_L
     for l in range(len(params) - 1, -1, -1):
         gW, gb = grads[l]
-        calls.append(partial(ws._A_used[l].T.dot, dZ, gW.T))  # dW[l]ᵀ = a[l-1]ᵀ dZ[l]
+        calls.append(partial(ws.last_a(l).T.dot, dZ, gW.T))  # dW[l]ᵀ = a[l-1]ᵀ dZ[l]
         calls.append(partial(ws.ones.dot, dZ, gb))  # db[l] = 1ᵀ dZ[l]
         if l > 0:
             dA, W = ws.dZ[l - 1], params[l].W
@@ -313,11 +313,11 @@ def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
                 calls.append(partial(np.multiply, dZ, W, dA))
             else:
                 calls.append(partial(dZ.dot, W, dA))
-            back = ws.kernels[l - 1].backward_into
-            if back is _kernels._relu_backward_into:  # dA *= g'(z), kept by the forward pass
+            kernels = ws.kernels[l - 1]
+            if _kernels.is_relu(kernels):  # dA *= g'(z), kept by the forward pass
                 calls.append(partial(np.multiply, dA, ws.A[l - 1], dA))
             else:
-                calls.append(partial(back, dA, ws.Z[l - 1], ws.A[l - 1]))
+                calls.append(partial(kernels.backward_into, dA, ws.Z[l - 1], ws.A[l - 1]))
             dZ = dA  # backward_into multiplies dA by g'(z) in place and returns it
     return calls
 
