@@ -138,6 +138,26 @@ def inplace_kernels(g: _act.Activation) -> InPlaceKernels:
     return InPlaceKernels(forward_into, backward_into)
 
 
+def is_relu(kernels: InPlaceKernels) -> bool:
+    """Whether ``kernels`` are ReLU's built-in pair (:func:`inplace_kernels` of ``relu``).
+
+    Their calls are known: ``forward_into(Z, out)`` is ``np.greater(Z, 0, out)`` (the
+    mask 1[z > 0], which is g'(z), into ``out``) and ``np.multiply(Z, out, Z)`` (a = z ⊙
+    1[z > 0] over z), and ``backward_into(dA, Z, out)`` is ``dA *= out``; a caller that
+    binds a step's calls once (:mod:`mlplab.train.fitstep`) binds these instead.
+
+    Parameters
+    ----------
+    kernels : InPlaceKernels
+        A hidden layer's pair, on arrays of shape (n_samples, n[l]).
+
+    Returns
+    -------
+    bool
+    """
+    return kernels.forward_into is _relu_into and kernels.backward_into is _relu_backward_into
+
+
 # ------------------------------------------------------------------ L2
 
 

@@ -27,6 +27,8 @@ from mlplab._tree import tree_leaves
 from mlplab.core.optimizers import Optimizer
 from mlplab.fast import _blas
 from mlplab.fast import kernels as _kernels
+from mlplab.fast.thetas import AlternatingTheta as AlternatingTheta  # its old import path
+from mlplab.fast.thetas import non_finite as non_finite
 
 CHUNK = 1 << 18
 """Elements per slice of the fast optimizer step (1 MB of float32 per array).
@@ -275,8 +277,7 @@ class CheckedStep:
         for the gradient ``g`` (this object's own, of this object's own state), else None.
 
         |u| ≤ α · m with m = max(max |state|, √(g·g)), one ulp of rounding allowed for;
-        the caller adopts m as ``_state_max`` once it has taken the step. Also used by
-        :mod:`mlplab.train.fitstep` on its bound vectors.
+        :meth:`step_in_place` adopts m as the bound once it has taken the step.
         """
         bound = self._lr_bound
         if bound is None or g.shape[0] < self.in_place_min or not math.isfinite(J):
@@ -287,6 +288,83 @@ class CheckedStep:
         # Rounding can push a convex combination one ulp past its inputs.
         m = max(self._state_max, math.sqrt(gg)) * (1 + 1e-6)
         return (gg, m) if bound * m < self._limit else None
+
+    @property
+    def proves_in_place(self) -> bool:
+        """Whether the optimizer's steps can be proven finite before they run (gradient
+        descent, momentum, Nesterov: :meth:`step_in_place`); False: :meth:`step_into`."""
+        return self._lr_bound is not None
+
+    def one_pass_ready(self, state: Any, g: np.ndarray) -> bool:
+        """Whether ``state`` and ``g`` are those of this object's last step, θ fits in
+        one slice (:data:`CHUNK`) and no BLAS form runs.
+
+        Then :meth:`step_in_place` and :meth:`step_into` take the step in one call of
+        the optimizer's kernel, with no check of their arguments left to make, so a
+        caller that binds θ and g once (:mod:`mlplab.train.fitstep`) calls them directly.
+
+        Parameters
+        ----------
+        state : NamedTuple
+            The optimizer state, ``(count, *arrays)``, each array of shape (P,).
+        g : ndarray of shape (P,)
+            The gradient vector dJ/dθ.
+
+        Returns
+        -------
+        bool
+        """
+        return state is self._returned and g is self._g and self._one_slice and self._k is None
+
+    def step_in_place(
+        self, J: float, g: np.ndarray, state: Any, params: np.ndarray
+    ) -> tuple[Any, float] | None:
+        """θ ← θ + u and the state's arrays updated in place, once :meth:`proven` finite.
+
+        For gradient descent, momentum and Nesterov (:attr:`proves_in_place`), and
+        only on the state this object returned last and the gradient vector it was
+        given, whose arrays it overwrites: the caller checks that first (:meth:`step`
+        does; :mod:`mlplab.train.fitstep` through :meth:`one_pass_ready`). Through BLAS
+        (``axpby``/``axpy``) from :data:`BLAS_MIN` parameters, else the kernel (slice by
+        slice above :data:`CHUNK`): the in-place step of both, written once.
+
+        Parameters
+        ----------
+        J : float
+            The batch's cost (a non-finite J proves nothing).
+        g : ndarray of shape (P,)
+            dJ/dθ, the gradient vector of this object's last step.
+        state : NamedTuple
+            ``(count, *arrays)``, the state this object returned last (arrays of
+            shape (P,), updated in place).
+        params : ndarray of shape (P,)
+            θ, updated in place.
+
+        Returns
+        -------
+        (new_state, gg) or None
+            The new state (``count`` + 1, the same arrays) and the check g·g; None when
+            the step is not proven finite (nothing changed).
+        """
+        proof = self.proven(J, g)
+        if proof is None:
+            return None
+        old = state[1:]
+        t = state.count + 1
+        if self._k is not None and _contiguous(g, params, params):
+            self._blas_step(self._k, g, old, params, t)
+        elif self._one_slice:  # the whole θ at once, as in step_into
+            u = self._tmp[-1]
+            self._propose(g, old, old, u, self._tmp_fixed, t)
+            np.add(params, u, params)
+        else:
+            _propose_in_slices(
+                self._propose, g, old, old, None, self._tmp, t,
+                self.chunk, params, params, check=False,
+            )  # fmt: skip
+        self._state_max = proof[1]
+        self._returned = new_state = type(state)(t, *old)
+        return new_state, proof[0]
 
     def step(
         self, J: float, g: Any, state: Any, params: Any, spare: Callable[[], np.ndarray]
@@ -314,25 +392,9 @@ class CheckedStep:
             and type(params) is np.ndarray
             and params.shape == g.shape
         ):
-            proof = self.proven(J, g)
-            if proof is not None:  # the in-place step, proven finite
-                gg, m = proof
-                old = state[1:]
-                t = state.count + 1
-                if self._k is not None and _contiguous(g, params, params):
-                    self._blas_step(self._k, g, old, params, t)
-                elif self._one_slice:  # the whole θ at once, as in step_into
-                    u = self._tmp[-1]
-                    self._propose(g, old, old, u, self._tmp_fixed, t)
-                    np.add(params, u, out=params)
-                else:
-                    _propose_in_slices(
-                        self._propose, g, old, old, None, self._tmp, t,
-                        self.chunk, params, params, check=False,
-                    )  # fmt: skip
-                self._state_max = m
-                self._returned = new_state = type(state)(t, *old)
-                return new_state, params, gg
+            done = self.step_in_place(J, g, state, params)
+            if done is not None:  # the in-place step, proven finite
+                return done[0], params, done[1]
         out = spare()
         new_state, ug = self.step_into(g, state, params, out)
         if (
@@ -403,50 +465,3 @@ def inplace_step(optimizer: Optimizer) -> Callable[[Any, Any, Any], Any]:
         return type(state)(t, *new)
 
     return step
-
-
-def non_finite(J: float, g: np.ndarray, new_theta: np.ndarray) -> bool:
-    """Entry by entry: is J, the gradient or θ + update NaN or inf?
-
-    θ is finite, so θ + update is finite exactly when the update is and the sum does
-    not overflow.
-    """
-    return not (math.isfinite(J) and np.isfinite(g).all() and np.isfinite(new_theta).all())
-
-
-class AlternatingTheta:
-    """θ in two vectors for the NumPy loop: a step writes θ + update into the other one.
-
-    Adding the update in place would change θ before the step is checked; computing the
-    update first and adding it after takes two passes over memory. So each step reads θ
-    from one vector and writes the new θ into the other (:meth:`CheckedStep.step_into`),
-    and :meth:`use` points the network at it once the step is accepted: a refused step
-    leaves θ as it was. In between, the network's parameters are views of whichever
-    vector is current (callbacks, checkpoints and validation see the current θ);
-    :meth:`restore` copies θ back into the network's own vector at the end of the fit,
-    so arrays taken from the network before it stay its parameters.
-    """
-
-    def __init__(self, net: Any) -> None:
-        self.net = net
-        self.home: tuple[np.ndarray, list[Any]] = (net._theta, net._params)
-        self.other: tuple[np.ndarray, list[Any]] | None = None
-
-    def spare(self) -> np.ndarray:
-        """The vector that does not hold the current θ."""
-        if self.net._theta is not self.home[0]:
-            return self.home[0]
-        if self.other is None:
-            flat = np.empty_like(self.home[0])
-            self.other = (flat, self.net._views(flat))
-        return self.other[0]
-
-    def use(self, theta: np.ndarray) -> None:
-        pair = self.home if theta is self.home[0] else self.other
-        self.net._theta, self.net._params = pair  # type: ignore[misc]
-
-    def restore(self) -> None:
-        theta = self.net._theta
-        if theta is not self.home[0]:
-            self.home[0][...] = theta
-            self.net._theta, self.net._params = self.home

@@ -14,19 +14,19 @@ Notation as in :mod:`mlplab.core.backprop`; ``params[l]`` is the lecture's layer
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from mlplab import _array_api as _xp
 from mlplab._typing import Array, Grads, Params
 from mlplab.core import heads as _heads
-from mlplab.core.activations import Activation
-from mlplab.core.layers import LayerCache
 from mlplab.core.network import Network
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
+from mlplab.fast.backward import backward_into as backward_into  # its old import path
+from mlplab.fast.layout import LayerBlocks
+from mlplab.fast.layout import with_bias_row as with_bias_row  # its old import path
 
 W = TypeVar("W", bound="Workspace")
 
@@ -320,7 +320,7 @@ class Workspace:
             W.dot(left.T, out=self.ZT)  # z[L]ᵀ = W[L] a[L-1]ᵀ
             Z += b  # Z is ZT's transposed view
             return
-        Wb = self._bias_row(p) if A.shape[1] > W.shape[1] else None
+        Wb = self.bias_row(p) if A.shape[1] > W.shape[1] else None
         right = W.T if Wb is None else Wb
         left = A if Wb is not None or A.shape[1] == W.shape[1] else A[:, : W.shape[1]]
         rows = self._fwd[l]
@@ -335,7 +335,7 @@ class Workspace:
         """dW[l] = dZ[l]ᵀ a[l-1] (stored as dW[l]ᵀ) and db[l] = 1ᵀ dZ[l] into ``g``; with
         a[0]'s column of ones, both as one product into [dW[1]ᵀ; db[1]ᵀ]."""
         gW, gb = g
-        gWb = self._bias_row(g) if A.shape[1] > gW.shape[1] else None
+        gWb = self.bias_row(g) if A.shape[1] > gW.shape[1] else None
         out = gW.T if gWb is None else gWb
         left = A if gWb is not None or A.shape[1] == gW.shape[1] else A[:, : gW.shape[1]]
         rows = self._dW[l]
@@ -346,9 +346,21 @@ class Workspace:
         if gWb is None:
             self.ones.dot(dZ, out=gb)
 
-    def _bias_row(self, p: Any) -> Array | None:
+    def bias_row(self, p: Any) -> Array | None:
         """:func:`with_bias_row` of the pair ``p``, kept per W[l] array (θ's two vectors
-        and the gradient's: the same few arrays every step)."""
+        and the gradient's: the same few arrays every step).
+
+        Parameters
+        ----------
+        p : DenseParams
+            (W, b) of one layer, W of shape (n_out, n_in), b of shape (n_out,): θ's
+            ``params[l]`` or the gradient's ``grads[l]``.
+
+        Returns
+        -------
+        ndarray of shape (n_in + 1, n_out) or None
+            [Wᵀ; bᵀ] as a view of the vector holding W and b, or None.
+        """
         cache = self._bias_rows
         hit = cache.get(id(p.W))
         if hit is None or hit[0] is not p.W:
@@ -357,35 +369,58 @@ class Workspace:
             hit = cache[id(p.W)] = (p.W, with_bias_row(p.W, p.b))
         return hit[1]
 
+    def layer_blocks(self, l: int) -> LayerBlocks:
+        """The row blocks in which :meth:`loss_and_grads` computes ``params[l]``'s three
+        products on this workspace (all None without ``blocks``).
 
-def with_bias_row(W: Array, b: Array) -> Array | None:
-    """[Wᵀ; bᵀ], shape (n[l-1] + 1, n[l]), as a view of θ where b[l] follows W[l]ᵀ in
-    memory (the network's storage order, :func:`mlplab.core.params.views`), else None.
+        Parameters
+        ----------
+        l : int
+            The index into ``params`` (the lecture's layer l + 1), 0 ≤ l < L.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> theta = np.arange(9.0)  # W[l]ᵀ (2 × 3) row by row, then b[l] (3)
-    >>> W, b = theta[:6].reshape(2, 3).T, theta[6:]
-    >>> with_bias_row(W, b)
-    array([[0., 1., 2.],
-           [3., 4., 5.],
-           [6., 7., 8.]])
-    >>> with_bias_row(W, np.arange(3.0)) is None  # b elsewhere
-    True
-    """
-    Wt = W.T
-    if not (
-        Wt.flags.c_contiguous
-        and b.flags.c_contiguous
-        and b.ndim == 1
-        and b.shape[0] == Wt.shape[1]
-        and b.dtype == Wt.dtype
-        and b.__array_interface__["data"][0] == Wt.__array_interface__["data"][0] + Wt.nbytes
-    ):
-        return None
-    shape = (Wt.shape[0] + 1, Wt.shape[1])
-    return np.lib.stride_tricks.as_strided(Wt, shape, Wt.strides, writeable=b.flags.writeable)
+        Returns
+        -------
+        LayerBlocks
+        """
+        return LayerBlocks(self._fwd[l], self._dW[l], self._dA[l], self._dW_tmp[l])
+
+    def last_a(self, l: int) -> Array:
+        """a[l] where the last :meth:`loss_and_grads` left it: ``Xb`` for a[0], Z[l] for
+        a ReLU or identity layer (its kernel works over z), else A[l]; a[L] is z[L].
+        Before any call every entry is ``Xb``.
+
+        Parameters
+        ----------
+        l : int
+            0 ≤ l ≤ L (or negative, as a list index).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n[l])
+        """
+        return self._A_used[l]
+
+    def copies_of(self, X: Any, Y: Any) -> tuple[Array | None, Array | None] | None:
+        """The copies :meth:`gather` keeps with ``blocks``, if they are of X and Y: its
+        [X, 1] and, with a column-layout head, Yᵀ; None where they are not (no gather
+        from X and Y since they were made).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n[0])
+        Y : ndarray of shape (n, n[L])
+
+        Returns
+        -------
+        (X1, YT) or None
+            X1 of shape (n, n[0] + 1), None for an X over :data:`ONES_COPY_MAX` bytes
+            (gathered into ``Xb``'s first columns); YT of shape (n[L], n), None without
+            a column-layout head.
+        """
+        X_ones, Y_cols = self._X_ones, self._Y_columns
+        if X_ones[0] is not X or (self.columns is not None and Y_cols[0] is not Y):
+            return None
+        return X_ones[1], Y_cols[1] if self.columns is not None else None
 
 
 def workspace_for(
@@ -420,63 +455,3 @@ def workspace_for(
     made = Workspace(net, n_samples, blocks) if make is None else make(n_samples)
     ws = cache[n_samples] = cast("W", made)
     return ws
-
-
-def backward_into(
-    dZ_L: Array,
-    params: Params,
-    caches: Sequence[LayerCache],
-    hidden: Sequence[Activation],
-    out: Grads,
-) -> Grads:
-    r""":func:`~mlplab.core.backprop.backward`, with dW[l], db[l] written into ``out``.
-
-    The same equations and products, layer L down to 1:
-
-    .. math::
-        dW^{[l]} = dZ^{[l]\top} A^{[l-1]}, \quad db^{[l]} = \textstyle\sum_i dZ^{[l]}_i,
-        \quad dZ^{[l-1]} = (dZ^{[l]} W^{[l]}) \odot g'^{[l-1]}(z^{[l-1]})
-
-    Parameters
-    ----------
-    dZ_L : array of shape (n_samples, n[L])
-    params : list of L DenseParams
-    caches : list of L Cache
-        What :func:`~mlplab.core.backprop.forward` returned.
-    hidden : list of L − 1 Activations
-    out : list of L DenseParams
-        Arrays of the parameters' shapes to write dW[l], db[l] into: views of the
-        trainer's flat gradient vector (``Network._views``). NumPy writes the products
-        there directly; other libraries (no ``out=`` in the array API) compute them and
-        copy them in.
-
-    Returns
-    -------
-    out : list of L DenseParams
-    """
-    xp = _xp.namespace(dZ_L)
-    on_numpy = xp is np
-    # PyTorch has out= too: the products go straight into the gradient vector (dW[l]ᵀ is
-    # a contiguous block of it), saving a temporary and a copy per layer and step.
-    torch_out = not on_numpy and _xp.compat().is_torch_namespace(xp)
-    dZ: Any = dZ_L  # NumPy arrays, or the arrays of another library (the torch branch)
-    A_prev: Any
-    dW: Any
-    db: Any
-    for l in reversed(range(len(params))):
-        A_prev, (dW, db) = caches[l].A_prev, out[l]
-        if on_numpy:
-            np.matmul(A_prev.T, dZ, out=dW.T)  # dW[l]ᵀ = (dZ[l]ᵀ A[l-1])ᵀ
-            np.sum(dZ, axis=0, out=db)  # db[l] = Σ_i dZ[l]
-        elif torch_out and dW.T.is_contiguous():
-            import torch
-
-            torch.matmul(A_prev.T, dZ, out=dW.T)
-            torch.sum(dZ, dim=0, out=db)
-        else:
-            dW[...] = dZ.T @ A_prev  # dW[l] = dZ[l]ᵀ A[l-1]
-            db[...] = _xp.sum(dZ, axis=0)  # db[l] = Σ_i dZ[l]
-        if l > 0:  # da[0] = dx is not needed: skip that product
-            prev = caches[l - 1]
-            dZ = (dZ @ params[l].W) * hidden[l - 1].derivative(prev.Z, prev.A)  # dZ[l-1]
-    return out

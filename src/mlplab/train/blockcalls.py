@@ -22,9 +22,8 @@ def ready(ws: Any, run: Any) -> bool:
     """Whether a step ran on ``ws`` (a blocks workspace) for this run's X and Y, so that
     its [X, 1], yᵀ and a[l] are where the calls below expect them."""
     return bool(
-        ws._A_used[-1] is ws.Z[-1]  # a step ran on ws: a[l] are where it left them
-        and ws._X_ones[0] is run.X
-        and (ws.columns is None or ws._Y_columns[0] is run.Y)
+        ws.last_a(-1) is ws.Z[-1]  # a step ran on ws: a[l] are where it left them
+        and ws.copies_of(run.X, run.Y) is not None  # [X, 1] and yᵀ are of X and Y
         and (ws.columns is not None or ws.head_into is not None)
     )
 
@@ -32,13 +31,13 @@ def ready(ws: Any, run: Any) -> bool:
 def gather_call(ws: Any, run: Any) -> Any:
     """``Workspace.gather`` with ``blocks``: [X, 1]'s rows and yᵀ's columns (or y's rows),
     as one call of the batch's rows."""
-    ones = ws._X_ones[1]
+    ones, Y_columns = ws.copies_of(run.X, run.Y)  # (ready: they are)
     if ones is not None:
         take_X = partial(ones.take, axis=0, out=ws.Xb, mode="clip")
     else:
         take_X = partial(run.X.take, axis=0, out=ws.Xb[:, :-1], mode="clip")
     if ws.columns is not None:
-        take_Y = partial(ws._Y_columns[1].take, axis=1, out=ws.YT, mode="clip")
+        take_Y = partial(Y_columns.take, axis=1, out=ws.YT, mode="clip")
     else:
         take_Y = partial(run.Y.take, axis=0, out=ws.Yb, mode="clip")
 
@@ -61,10 +60,10 @@ def forward_calls(ws: Any, params: Any) -> list[Any]:
             calls.append(partial(W.dot, left.T, out=ws.ZT))  # z[L]ᵀ = W[L] a[L-1]ᵀ
             calls.append(partial(np.add, Z, b, out=Z))
             break
-        Wb = ws._bias_row(params[l]) if A.shape[1] > W.shape[1] else None
+        Wb = ws.bias_row(params[l]) if A.shape[1] > W.shape[1] else None
         right = W.T if Wb is None else Wb
         left = A if Wb is not None or A.shape[1] == W.shape[1] else A[:, : W.shape[1]]
-        blocks = ws._fwd[l]
+        blocks = ws.layer_blocks(l).forward
         if blocks is None:
             calls.append(partial(left.dot, right, out=Z))
         for r in blocks or ():  # _dot_rows
@@ -73,7 +72,7 @@ def forward_calls(ws: Any, params: Any) -> list[Any]:
             calls.append(partial(np.add, Z, b, out=Z))
         if l < L - 1:
             calls.append(partial(ws.kernels[l].forward_into, Z, ws.A[l]))
-        A = ws._A_used[l + 1]  # what forward_into returned (Z itself for ReLU)
+        A = ws.last_a(l + 1)  # what forward_into returned (Z itself for ReLU)
     return calls
 
 
@@ -89,16 +88,16 @@ def backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
     calls: list[Any] = []
     dZ = ws.dZT.T if ws.columns is not None else ws.dZ_L
     for l in range(len(params) - 1, -1, -1):
-        A, (gW, gb) = ws._A_used[l], grads[l]
-        gWb = ws._bias_row(grads[l]) if A.shape[1] > gW.shape[1] else None
+        A, (gW, gb), split = ws.last_a(l), grads[l], ws.layer_blocks(l)
+        gWb = ws.bias_row(grads[l]) if A.shape[1] > gW.shape[1] else None
         out = gW.T if gWb is None else gWb
         left = A if gWb is not None or A.shape[1] == gW.shape[1] else A[:, : gW.shape[1]]
-        blocks = ws._dW[l]
+        blocks = split.dW
         if blocks is None:
             calls.append(partial(left.T.dot, dZ, out=out))
         else:  # _dot_sum: the blocks' products added
             first, *rest = blocks
-            tmp = ws._dW_tmp[l][: out.shape[0]]
+            tmp = split.dW_scratch[: out.shape[0]]
             calls.append(partial(left[first].T.dot, dZ[first], out=out))
             for r in rest:
                 calls.append(partial(left[r].T.dot, dZ[r], out=tmp))
@@ -106,7 +105,7 @@ def backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
         if gWb is None:
             calls.append(partial(ws.ones.dot, dZ, out=gb))
         if l > 0:
-            dA, W, rows = ws.dZ[l - 1], params[l].W, ws._dA[l]
+            dA, W, rows = ws.dZ[l - 1], params[l].W, split.dA
             if W.shape[0] == 1:  # one unit: an outer product
                 calls.append(partial(np.multiply, dZ, W, out=dA))
             elif rows is None:

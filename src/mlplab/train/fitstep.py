@@ -40,7 +40,7 @@ import numpy as np
 
 from mlplab.fast import heads as _fast_heads
 from mlplab.fast import kernels as _kernels
-from mlplab.fast.step import non_finite
+from mlplab.fast.thetas import non_finite
 from mlplab.train import blockcalls as _blocks
 from mlplab.train.batches import Batch
 from mlplab.train.divergence import diverged
@@ -160,7 +160,7 @@ class FitStep:
                 J = J + _kernels.l2_into(plan.params, plan.grads, lam, size, tr._l2)
         st, stepper = tr.state, run.stepper
         state, cs = st.opt_state, stepper.stepper
-        if state is cs._returned and plan.g is cs._g and cs._one_slice and cs._k is None:
+        if cs.one_pass_ready(state, plan.g):
             new_state = plan.step(J, state, cs)
             if new_state is None:  # the in-place step's proof failed: the checked chain
                 new_state = stepper.apply(J, plan.g, state)
@@ -185,8 +185,8 @@ class FitStep:
             return None
         if not ws.blocks and (
             ws.head_into is None
-            or ws._A_used[-1] is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
-            or ws._A_used[0] is not ws.Xb
+            or ws.last_a(-1) is not ws.Z[-1]  # a step ran on ws: a[l] are where it left them
+            or ws.last_a(0) is not ws.Xb
         ):
             return None
         thetas = run.stepper.thetas
@@ -248,24 +248,14 @@ class _Plan:
 
     def step(self, J: float, state: Any, cs: Any) -> Any:
         """:meth:`CheckedStep.step <mlplab.fast.step.CheckedStep.step>` on the bound
-        vectors, the state being ``cs``'s own, θ in one slice, no BLAS form: the new
-        state; None where the chain must decide (the in-place proof failed); False for a
-        refused step (θ and the state as they were)."""
+        vectors where ``cs.one_pass_ready(state, g)``: the new state; None where the
+        chain must decide (the in-place proof failed); False for a refused step (θ and
+        the state as they were)."""
         g, theta = self.g, self.theta
-        if cs._lr_bound is not None:  # in place once proven finite, checked with g·g
-            proof = cs.proven(J, g)
-            if proof is None:
-                return None
-            mx = proof[1]
-            old = state[1:]
-            t = state.count + 1
-            u = cs._tmp[-1]
-            cs._propose(g, old, old, u, cs._tmp_fixed, t)
-            np.add(theta, u, theta)
-            cs._state_max = mx
-            cs._returned = new_state = type(state)(t, *old)
-            return new_state
-        if self.spare is None or cs._propose is None:
+        if cs.proves_in_place:  # in place once proven finite, checked with g·g
+            done = cs.step_in_place(J, g, state, theta)
+            return None if done is None else done[0]
+        if self.spare is None:  # (one_pass_ready: cs has its kernels, its g is ours)
             return None
         # θ + update into the other θ vector (CheckedStep.step_into), checked with u·g
         out, out_params = self.spare
@@ -300,12 +290,12 @@ def _forward_calls(ws: Any, params: Any) -> list[Any]:
         Z = ws.Z[l]
         calls.append(partial(A.dot, W.T, Z))  # z[l] = W[l] a[l-1] + b[l], into Z
         calls.append(partial(np.add, Z, b, Z))  # Z += b
-        if l < L - 1 and ws.kernels[l].forward_into is _kernels._relu_into:
+        if l < L - 1 and _kernels.is_relu(ws.kernels[l]):
             calls.append(partial(np.greater, Z, 0, ws.A[l]))  # _relu_into's two calls
             calls.append(partial(np.multiply, Z, ws.A[l], Z))
         elif l < L - 1:
             calls.append(partial(ws.kernels[l].forward_into, Z, ws.A[l]))
-        A = ws._A_used[l + 1]  # what forward_into returned (Z itself for ReLU)
+        A = ws.last_a(l + 1)  # what forward_into returned (Z itself for ReLU)
     return calls
 
 
@@ -315,7 +305,7 @@ def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
     dZ = ws.dZ_L
     for l in range(len(params) - 1, -1, -1):
         gW, gb = grads[l]
-        calls.append(partial(ws._A_used[l].T.dot, dZ, gW.T))  # dW[l]ᵀ = a[l-1]ᵀ dZ[l]
+        calls.append(partial(ws.last_a(l).T.dot, dZ, gW.T))  # dW[l]ᵀ = a[l-1]ᵀ dZ[l]
         calls.append(partial(ws.ones.dot, dZ, gb))  # db[l] = 1ᵀ dZ[l]
         if l > 0:
             dA, W = ws.dZ[l - 1], params[l].W
@@ -323,11 +313,11 @@ def _backward_calls(ws: Any, params: Any, grads: Any) -> list[Any]:
                 calls.append(partial(np.multiply, dZ, W, dA))
             else:
                 calls.append(partial(dZ.dot, W, dA))
-            back = ws.kernels[l - 1].backward_into
-            if back is _kernels._relu_backward_into:  # dA *= g'(z), kept by the forward pass
+            kernels = ws.kernels[l - 1]
+            if _kernels.is_relu(kernels):  # dA *= g'(z), kept by the forward pass
                 calls.append(partial(np.multiply, dA, ws.A[l - 1], dA))
             else:
-                calls.append(partial(back, dA, ws.Z[l - 1], ws.A[l - 1]))
+                calls.append(partial(kernels.backward_into, dA, ws.Z[l - 1], ws.A[l - 1]))
             dZ = dA  # backward_into multiplies dA by g'(z) in place and returns it
     return calls
 

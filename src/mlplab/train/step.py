@@ -36,7 +36,8 @@ from mlplab.core.optimizers import Optimizer
 from mlplab.fast import kernels as _kernels
 from mlplab.fast import workspace as _ws
 from mlplab.fast.guarded import GuardedStep
-from mlplab.fast.step import AlternatingTheta, CheckedStep, non_finite
+from mlplab.fast.step import CheckedStep
+from mlplab.fast.thetas import AlternatingTheta, non_finite
 from mlplab.train import torch_cpu as _torch_cpu
 from mlplab.train.strategy import Local
 
