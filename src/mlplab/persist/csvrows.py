@@ -172,9 +172,9 @@ class Parsed:
         return self.M[self.n : self.n + m]
 
     def settle(self) -> None:
-        """With a sink: keep the rows there if every feature cell was a finite number (the
-        codes matrix is then the rows as parsed: :func:`encode` has nothing to do), else
-        read them back into M (text or empty cells: encoded in memory) and drop the sink."""
+        """With a sink: keep the rows there if :meth:`on_disk` (the codes matrix is then
+        the rows as parsed: :func:`encode` has nothing to do), else read them back into M
+        (text, infinities: encoded, or named, in memory) and drop the sink."""
         if self.sink is None or self.on_disk():
             return
         self.M = np.empty((self.n, len(self.slots)))

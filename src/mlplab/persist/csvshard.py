@@ -24,8 +24,9 @@ makes on the whole file:
 
 The feature columns are parsed chunk by chunk straight into an unlinked temporary file
 (:mod:`mlplab.persist.csvspill`), which holds the rank's rows as the codes matrix when
-every feature cell was a finite number: the rank then never holds its rows whole. Else
-(text, categories or empty cells) they are read back into one float64 matrix, encoded
+every feature cell was a number (finite, or empty under a ``--missing`` policy that fills
+or drops: :data:`FILLED_OR_DROPPED`): the rank then never holds its rows whole. Else
+(text, categories, infinities) they are read back into one float64 matrix, encoded
 there (:mod:`mlplab.persist.csvrows`: a rank holds its numbers once), and written to a
 file again before the split is drawn: a rank never holds its rows and the split's arrays
 at once. Rows dropped for an empty cell stay in the file, left out by a mask. The
@@ -117,8 +118,8 @@ def _read(
     spill_dir: str | None = None,
 ) -> tuple[Frame, Parsed]:
     """This rank's rows; with ``options`` (a table plan's), its feature columns parsed
-    straight into a file in ``spill_dir`` (kept there when every cell was a finite
-    number, else read into one float matrix: :meth:`~mlplab.persist.csvrows.Parsed.settle`,
+    straight into a file in ``spill_dir`` (kept there when every cell was a number,
+    else read into one float matrix: :meth:`~mlplab.persist.csvrows.Parsed.settle`,
     :mod:`mlplab.persist.csvrows`), the target beside."""
     rank, size = comm.Get_rank(), comm.Get_size()
     p, hdr, nbytes = agree(comm, functools.partial(_header, path, sep))
