@@ -230,3 +230,25 @@ def test_a_cell_the_rows_cannot_stay_on_disk_with_has_the_one_process_message(tm
         csvshard.sharded_training_data(path, "label", OneRank(), missing=missing)
     assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
     assert "line 252" in str(one.value)
+
+
+def test_columns_left_on_disk_stand_in_with_what_they_held(tmp_path):
+    """The frame's view of rows kept on disk holds nothing, but says whether a column held
+    a number (the plan asks); an empty column is all NaN, as it would read in memory."""
+    from mlplab.persist.csvheader import read_header
+    from mlplab.persist.csvrows import frame_of, read_into
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label\n1.5,,x\n2.5,,y\n")
+    hdr = read_header(path, None)
+    parsed, _, error = read_into(
+        path, hdr.start, path.stat().st_size, hdr, [0, 1], [2], set(), [2], RowsFile(2), True
+    )
+    assert error is None
+    parsed.settle()
+    assert parsed.on_disk() and parsed.M.shape == (0, 2) and parsed.sink.n == 2
+    frame = frame_of(parsed, path, hdr)
+    a, b = frame.data[0], frame.data[1]
+    assert a.shape == b.shape == (2,) and not a.flags.writeable
+    assert not np.isnan(a).any() and np.isnan(b).all()
+    np.testing.assert_array_equal(parsed.sink.read(0, 2)[:, 0], [1.5, 2.5])

@@ -164,6 +164,8 @@ class Parsed:
         """Whether every feature cell was a finite number (then :func:`encode` checks nothing)."""
         self.no_inf = True
         """Whether every feature cell was a number or empty, none infinite."""
+        self.has_number = np.zeros(len(slots), dtype=bool)
+        """Per column of M: whether a cell held a number (its stand-in, :meth:`column`)."""
 
     def _rows(self, m: int) -> np.ndarray:
         """Where the next chunk's m rows of features go."""
@@ -207,6 +209,8 @@ class Parsed:
         finite = bool(np.isfinite(rows).all())  # (in cache)
         self.finite = self.finite and whole and finite
         self.no_inf = self.no_inf and whole and (finite or not bool(np.isinf(rows).any()))
+        if m and not self.has_number.all():
+            self.has_number |= True if finite else ~np.isnan(rows).all(axis=0)
         if self.sink is not None:
             self.sink.append(rows)
         self.n += m
@@ -214,8 +218,9 @@ class Parsed:
     def column(self, k: int) -> np.ndarray:
         """Column k of the range: a view of M, or an array of its pieces."""
         j, parts = self.slots.get(k), self.pieces.get(k, [])
-        if j is not None and not parts and self.on_disk():  # numbers on disk: n stand-ins,
-            return np.broadcast_to(np.float64(0.0), (self.n,))  # none held (settle)
+        if j is not None and not parts and self.on_disk():  # on disk: n stand-ins, none
+            held = 0.0 if self.has_number[j] else np.nan  # held; a number where one was
+            return np.broadcast_to(np.float64(held), (self.n,))
         if j is not None and not parts:
             return self.M[: self.n, j]
         if j is None:

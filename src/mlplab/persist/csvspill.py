@@ -35,6 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from mlplab.persist.csvexact import CSVError
+from mlplab.persist.npydata import complete_rows
 
 __all__ = ["GAP_ROWS", "READ_ROWS", "FileRows", "RowsFile"]
 
@@ -142,8 +143,7 @@ class RowsFile:
         """Which rows hold no NaN (bool, n), read a block at a time."""
         out = np.empty(self.n, dtype=bool)
         for s in range(0, self.n, READ_ROWS):
-            block = self.read(s, min(s + READ_ROWS, self.n))
-            out[s : s + READ_ROWS] = ~np.isnan(block).any(axis=1)
+            out[s : s + READ_ROWS] = complete_rows(self.read(s, min(s + READ_ROWS, self.n)))
         return out
 
     def deal(self, keep: np.ndarray, out: np.ndarray, aside: np.ndarray, to: RowsFile) -> None:
