@@ -213,3 +213,32 @@ def test_a_line_of_other_whitespace_is_a_row_for_both_csv_readers(tmp_path):
             read(path)
     path.write_bytes(b"x,y\n1,2\n \t \n3,4\n")  # spaces and tabs only: a blank line
     assert read_frame(path).n_rows == 2 and len(read_table(path).rows) == 2
+
+
+@pytest.mark.parametrize("other", ["\x1e\x1e\x1e", "\x0b", "\x1c", "\x85"])
+def test_a_line_of_other_whitespace_before_the_header_is_the_header_for_every_reader(
+    tmp_path, other
+):
+    """Found by the CSV fuzzer (CI): the header finder skipped a line of characters that
+    ``str.strip`` removes (record separator, vertical tab) as blank, the exact reader
+    took it for the header; the fast reader then indexed rows by the other header's
+    columns (IndexError). Only spaces and tabs make a blank line, for every route."""
+    from mlplab.persist import csvheader
+    from mlplab.persist.csvdata import CSVError, read_frame, read_table, training_data
+    from mlplab.persist.csvshard import sharded_training_data
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_csv_rank_memory import OneRank
+
+    path = tmp_path / "ws.csv"
+    path.write_text(f"\n  \n{other}\n\x0b\nid,x,y\nr4,2,no\n", encoding="utf-8")
+    header = csvheader.read_header(path)
+    assert header is not None and header.line == 3 and header.columns == [other.strip()]
+    expected = r"line 5: 3 cells, but the header \(line 3\) has 1 columns"
+    for read in (read_frame, read_table):
+        with pytest.raises(CSVError, match=expected):
+            read(path)
+    with pytest.raises(CSVError, match=expected):
+        training_data(path, other.strip(), None).features()
+    with pytest.raises(Exception, match=r"line 3: no feature columns besides the target"):
+        sharded_training_data(path, other.strip(), OneRank())  # checks the columns first

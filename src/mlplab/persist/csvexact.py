@@ -104,7 +104,7 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _blank(cells: list[str], line: str | None = None) -> bool:
+def blank_record(cells: list[str], line: str | None = None) -> bool:
     """Whether a record is a blank line, skipped as pandas' parser (csvfast) skips it: no
     cell, or one cell of spaces and tabs (a line of "\x0b" is a row) not quoted in
     ``line``, the record's text (None: before the header, where quotes do not matter).
@@ -175,7 +175,7 @@ def iter_records(path: str | os.PathLike[str], sep: str = ",") -> Iterator[tuple
             reader = csv.reader(_remember(f, last), delimiter=sep, strict=True)
             try:
                 for cells in reader:
-                    if _blank(cells, None if header is None else last[0]):
+                    if blank_record(cells, None if header is None else last[0]):
                         continue  # (before the header, "" too: read_header skips it)
                     if header is None:
                         header, header_line = [c.strip() for c in cells], reader.line_num

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlplab.persist.csvexact import SEPARATORS, check_names
+from mlplab.persist.csvexact import SEPARATORS, blank_record, check_names
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -47,7 +47,7 @@ def detect_sep(lines: list[str]) -> str:
     best, best_score = ",", (0, 0)
     for sep in SEPARATORS:
         try:
-            rows = [r for r in csv.reader(lines, delimiter=sep) if r and any(c.strip() for c in r)]
+            rows = [r for r in csv.reader(lines, delimiter=sep) if not blank_record(r)]
         except csv.Error:
             continue
         if not rows or len(rows[0]) < 2:
@@ -75,7 +75,7 @@ def read_header(path: Path, sep: str | None = None) -> Header | None:
 
             reader = csv.reader(lines(), delimiter=sep, strict=True)
             for cells in reader:
-                if cells and not (len(cells) <= 1 and not cells[0].strip()):
+                if not blank_record(cells):  # the exact reader's rule: it must agree
                     columns = [c.strip() for c in cells]
                     check_names(path, reader.line_num, columns)
                     return Header(columns, reader.line_num, consumed, sep)

@@ -246,9 +246,8 @@ class TablePlan:
                 )
             names = list(features)
         if not names:
-            raise CSVError(
-                f"{frame.path}, line 1: no feature columns besides the target {target!r}"
-            )
+            where = frame.path if frame.locator else f"{frame.path}, line {frame.header_line}"
+            raise CSVError(f"{where}: no feature columns besides the target {target!r}")
         cols = [cls._column(frame, n, n in categorical) for n in names]
         ignored = [c for c in frame.columns if c not in names and c not in special]
         return cls(cols, target, id_column, missing, unknown, ignored)
