@@ -2,6 +2,7 @@
 out-of-core training on a memory-mapped .npy.
 
     python benchmarks/outofcore.py csv [--mb 520] [--ranks 1 2 4] [--fractions 0.5] [--empty-cells]
+        [--categories]
     python benchmarks/outofcore.py npy [--mb 1200] [--limit-mb 600] [--rounds 2]
     python benchmarks/outofcore.py npy-mpi [--mb 520] [--ranks 1 2 4] [--fractions 0.5]
 
@@ -121,9 +122,9 @@ def _per_rank(k: int, runs: list[tuple[int, list[str]]], row: Any, fits: dict[st
 
 
 # ---------------------------------------------------------------------- CSV under MPI
-def write_csv(path: Path, mb: float, empty: bool = False) -> int:
+def write_csv(path: Path, mb: float, empty: bool = False, categories: bool = False) -> int:
     """A CSV of FEATURES floats and a text label; a 100,000-row block repeated (``empty``:
-    column x0 empty in one row of 1,000)."""
+    column x0 empty in one row of 1,000; ``categories``: a column of three colours too)."""
     import pandas as pd
 
     rng = np.random.default_rng(0)
@@ -133,6 +134,8 @@ def write_csv(path: Path, mb: float, empty: bool = False) -> int:
     block["label"] = np.where(block["x0"] + block["x1"] > 0, "yes", "no")
     if empty:
         block.loc[::1000, "x0"] = np.nan
+    if categories:
+        block.insert(FEATURES, "color", rng.choice(["red", "green", "blue"], 100_000))
     text = block.to_csv(index=False, float_format="%.6f")
     header, body = text.split("\n", 1)
     rows = 0
@@ -166,13 +169,14 @@ def csv_rank(path: str, missing: str | None = None) -> None:
 
 def bench_csv(args: argparse.Namespace, folder: Path) -> None:
     path = folder / "big.csv"
-    rows = write_csv(path, args.mb, args.empty_cells)
+    rows = write_csv(path, args.mb, args.empty_cells, args.categories)
     size = path.stat().st_size
     policy = ["mean"] if args.empty_cells else []
     floats = rows * FEATURES * 8
     print(
-        f"CSV {size / 2**20:.0f} MiB, {rows} rows x {FEATURES} floats + label; float size "
-        f"{floats / 2**20:.0f} MiB"
+        f"CSV {size / 2**20:.0f} MiB, {rows} rows x {FEATURES} floats"
+        f"{' + a column of categories' if args.categories else ''} + label; float size "
+        f"{floats / 2**20:.0f} MiB (of the {FEATURES} columns of floats)"
     )
 
     # the constant: the same run on a file of 2,000 rows (Python, NumPy, pandas, mpi4py)
@@ -378,8 +382,13 @@ def main() -> None:
     p.add_argument(
         "--empty-cells",
         action="store_true",
-        help="csv: column x0 empty in one row of 1,000, trained with --missing mean (the "
-        "rows are then encoded in memory before they are set aside)",
+        help="csv: column x0 empty in one row of 1,000, trained with --missing mean",
+    )
+    p.add_argument(
+        "--categories",
+        action="store_true",
+        help="csv: a column of three colours besides the floats (their codes are written "
+        "into the rows on disk); the float size counts the floats only",
     )
     p.add_argument(
         "--fractions",

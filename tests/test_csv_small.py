@@ -154,6 +154,23 @@ def test_factorize_is_pandas_factorize(values):
     assert [repr(u) for u in uniques] == [repr(u) for u in theirs[1]]
 
 
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", " a", "1"]), st.floats())),
+    st.integers(1, 5),
+)
+def test_factorize_in_blocks_is_pandas_factorize_of_the_whole(values, block):
+    """A long column goes to pandas a block at a time (its hash table is sized for all it
+    is given): the codes and uniques are those of the whole column at once."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    with mock.patch.object(csvsmall, "FACTORIZE_ROWS", block):
+        codes, uniques = csvsmall.factorize(arr)
+    theirs = pd.factorize(arr, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, theirs[0])
+    assert codes.dtype == theirs[0].dtype and uniques.dtype == theirs[1].dtype == object
+    assert [repr(u) for u in uniques] == [repr(u) for u in theirs[1]]
+
+
 # ----------------------------------------------------------------- committed inputs
 def _fuzz_inputs() -> list[Path]:
     return sorted((FUZZ / "corpus" / "csv").glob("*")) + sorted(

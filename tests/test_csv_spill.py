@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mlplab.persist.csvfast as csvfast
 import mlplab.persist.csvshard as csvshard
+import mlplab.persist.csvsmall as csvsmall
 import mlplab.persist.csvspill as csvspill
 from mlplab.persist.csvdata import training_data
 from mlplab.persist.csvexact import CSVError
@@ -121,15 +123,16 @@ def test_closing_gives_the_space_back(tmp_path):
     f.close()  # twice: nothing happens
 
 
-def _table(folder, n, cells=""):
+def _table(folder, n, cells="", missing="error"):
     rng = np.random.default_rng(3)
     df = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"x{j}" for j in range(8)])
     df["label"] = rng.choice(["a", "b", "c"], n)
     if cells == "empty":  # one empty cell
         df.loc[n // 2, "x3"] = np.nan
-    if cells == "text":  # a column of categories: encoded in memory
-        df["x3"] = rng.choice(["red", "green", "blue"], n)
-    path = folder / f"big{n}{cells}.csv"
+    if cells == "text":  # a column of categories, an empty cell of it in a later chunk
+        df["x3"] = rng.choice(["red", "green", "blue"], n).astype(object)
+        df.loc[n // 2 + 1, "x3"] = None if missing != "error" else "red"
+    path = folder / f"big{n}{cells}{missing}.csv"
     df.to_csv(path, index=False, float_format="%.6f")
     return path, n * 8 * 8  # the float size
 
@@ -160,23 +163,27 @@ def _traced(path, monkeypatch, **options):
 
 @pytest.mark.parametrize(
     ("cells", "missing", "slope"),
-    [
-        ("", "error", 0.85),  # finite numbers: parsed to disk, the training block read back
-        ("", "drop", 0.85),
-        ("", "mean", 0.85),  # fill values summed a block at a time (fit_fill_global)
-        ("empty", "mean", 0.85),  # an empty cell, filled: the rows stay on disk too
-        ("empty", "drop", 0.85),  # (rows with an empty cell found on disk, a block at a time)
-        # categories: parsed into memory, encoded, then set aside (their cells are held as
-        # Python strings while parsed, tens of bytes a row: not bounded here)
-        ("text", "error", None),
+    [  # the training block (0.75) and labels, masks: a few bytes a row (0.1 of 8 floats)
+        ("", "error", 0.92),  # finite numbers: parsed to disk, the training block read back
+        ("", "drop", 0.92),
+        ("", "mean", 0.92),  # fill values summed a block at a time (fit_fill_global)
+        ("empty", "mean", 0.92),  # an empty cell, filled: the rows stay on disk too
+        ("empty", "drop", 0.92),  # (rows with an empty cell found on disk, a block at a time)
+        # a column of categories: its text cells aside while the plan is drawn (one
+        # pointer a row, each distinct text once a chunk), coded into its place on disk
+        ("text", "error", 0.92),
+        ("text", "drop", 0.92),  # (an empty category cell: its row dropped)
+        ("text", "mean", 0.92),  # (the most frequent category filled in)
     ],
 )
 def test_no_rank_holds_more_than_its_rows_and_none_of_them_while_the_split_is_drawn(
     tmp_path, monkeypatch, cells, missing, slope
 ):
-    for module, name in ((csvshard, "BLOCK_ROWS"), (csvspill, "READ_ROWS")):  # a block's
+    blocks = ((csvshard, "BLOCK_ROWS"), (csvspill, "READ_ROWS"), (csvsmall, "FACTORIZE_ROWS"))
+    monkeypatch.setattr(csvfast, "CHUNK_CELLS", 2**14)  # pandas' chunks: constant too
+    for module, name in blocks:  # a block's
         monkeypatch.setattr(module, name, 2048)  # temporaries: constant against 40-80 k rows
-    (small, f1), (large, f2) = (_table(tmp_path, n, cells) for n in (40_000, 80_000))
+    (small, f1), (large, f2) = (_table(tmp_path, n, cells, missing) for n in (40_000, 80_000))
     encoded = []
     monkeypatch.setattr(csvshard, "encode", lambda *a, **k: encoded.append(1) or encode(*a, **k))
     _, held1, peak1, split1 = _traced(small, monkeypatch, missing=missing)
@@ -188,8 +195,8 @@ def test_no_rank_holds_more_than_its_rows_and_none_of_them_while_the_split_is_dr
     X = d.X_train.parts[0]
     assert isinstance(X, np.ndarray) and X.nbytes == d.n_train * 8 * 8
     assert isinstance(d.X_test.parts[0], FileRows)
-    assert d.n_test == 20_000 and d.n_dropped == int(cells == "empty" and missing == "drop")
-    assert bool(encoded) == (cells == "text")  # in memory only for text
+    assert d.n_test == 20_000 and d.n_dropped == int(cells != "" and missing == "drop")
+    assert not encoded  # never in memory
     # held at the end: the training block and labels, not the test rows (0.25 of f2)
     assert (held2 - held1) / (f2 - f1) < 0.75 + 0.1
 

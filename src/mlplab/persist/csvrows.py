@@ -162,8 +162,10 @@ class Parsed:
         self.last_empty = False
         self.finite = True
         """Whether every feature cell was a finite number (then :func:`encode` checks nothing)."""
+        self.numbers_finite = True
+        """Whether every cell of a chunk's columns of numbers was finite (text cells aside)."""
         self.no_inf = True
-        """Whether every feature cell was a number or empty, none infinite."""
+        """Whether no cell of a chunk's columns of numbers was infinite (text cells aside)."""
         self.has_number = np.zeros(len(slots), dtype=bool)
         """Per column of M: whether a cell held a number (its stand-in, :meth:`column`)."""
 
@@ -185,30 +187,33 @@ class Parsed:
         self.sink = None
 
     def on_disk(self) -> bool:
-        """Whether the rows stay on disk: a sink, and every feature cell a finite number (or
-        empty, when :attr:`empty_ok`): :func:`encode` would change nothing."""
-        text = self.pieces.keys() & self.slots.keys()  # feature columns with text in a chunk
-        numbers = self.finite or (self.empty_ok and self.no_inf)
-        return self.sink is not None and numbers and not text
+        """Whether the rows stay on disk: a sink, and every cell of numbers finite (or empty,
+        when :attr:`empty_ok`). Columns with text in a chunk hold NaN there on disk, their
+        text cells aside (:attr:`pieces`): :func:`encode_on_disk` writes their codes."""
+        numbers = self.numbers_finite or (self.empty_ok and self.no_inf)
+        return self.sink is not None and numbers
 
     def add(self, chunk: dict[int, Any], n_columns: int) -> None:
         m = len(chunk[0])
-        rows, whole = self._rows(m), True
+        rows, text = self._rows(m), []
         for k, j in self.slots.items():
             piece = _piece(chunk[k])
             if piece.dtype == np.float64:
                 rows[:, j] = piece
             else:  # text in this chunk: kept aside (a mixed column, or categories)
                 self.pieces.setdefault(k, []).append((self.n, piece))
-                whole = False
+                rows[:, j] = np.nan  # its place, until encoded
+                text.append(j)
         for k in self.pieces.keys() - self.slots.keys():
             self.pieces[k].append((self.n, _piece(chunk[k])))
         for k, coded in self.coded.items():
             coded.add(_piece(chunk[k]))
         self.last_empty |= _has_empty(chunk[n_columns - 1])
-        finite = bool(np.isfinite(rows).all())  # (in cache)
-        self.finite = self.finite and whole and finite
-        self.no_inf = self.no_inf and whole and (finite or not bool(np.isinf(rows).any()))
+        nums = np.delete(rows, text, axis=1) if text else rows  # the cells of numbers
+        finite = bool(np.isfinite(nums).all())  # (in cache)
+        self.finite = self.finite and not text and finite
+        self.numbers_finite = self.numbers_finite and finite
+        self.no_inf = self.no_inf and (finite or not bool(np.isinf(nums).any()))
         if m and not self.has_number.all():
             self.has_number |= True if finite else ~np.isnan(rows).all(axis=0)
         if self.sink is not None:
@@ -225,11 +230,13 @@ class Parsed:
             return self.M[: self.n, j]
         if j is None:
             return _join([p for _, p in parts])
-        out, at = [], 0  # M's rows between the text pieces, then the piece
+        x = self.sink.column(j) if self.sink is not None else self.M[: self.n, j]
+        out: list[np.ndarray] = []  # the column's numbers between the text pieces, the piece
+        at = 0
         for r, p in parts:
-            out += [self.M[at:r, j], p] if r > at else [p]
+            out += [x[at:r], p] if r > at else [p]
             at = r + len(p)
-        out += [self.M[at : self.n, j]] if at < self.n else []
+        out += [x[at : self.n]] if at < self.n else []
         return _join(out)
 
 
@@ -397,6 +404,30 @@ def encode(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -
     for c in plan.columns:
         frame.data[frame.index(c.name)] = None  # M holds them now
     return M
+
+
+def encode_on_disk(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -> None:
+    """:func:`encode` for rows left on disk (:meth:`Parsed.on_disk`): their cells of numbers
+    are already codes; each column of categories is coded from the frame's column and
+    written into its place in the file, with ``encode``'s errors."""
+    sink = parsed.sink
+    assert sink is not None  # (settled: on disk)
+    problems: list[tuple[int, int, Any]] = []
+    columns = {}
+    for j, c in enumerate(plan.columns):
+        if c.kind == "number":  # on disk: numbers, or empty under a policy that fills
+            continue
+        k = frame.index(c.name, "model's feature")
+        x = plan._category_codes(frame, k, c, problems)
+        if not allow_missing and np.isnan(x).any():
+            problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, plan._empty))
+        columns[j] = x
+    if problems:
+        row, k, make = min(problems, key=lambda p: (p[0], p[1]))
+        raise make(frame, row, k)
+    sink.set_columns(columns)
+    for c in plan.columns:
+        frame.data[frame.index(c.name)] = None  # the file holds them now
 
 
 def keep_rows(R: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ from mlplab.persist.csvblock import Aside, set_aside, training_block
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
-from mlplab.persist.csvrows import Parsed, encode, frame_of, read_into
+from mlplab.persist.csvrows import Parsed, encode, encode_on_disk, frame_of, read_into
 from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
@@ -72,9 +72,9 @@ from mlplab.persist.tableplan import (
     MAX_CATEGORIES,
     Column,
     TablePlan,
-    _category_text,
     _parse,
-    _strings,
+    _text_codes,
+    _text_table,
     number_error,
 )
 from mlplab.train.exactsum import column_sums, mean
@@ -206,16 +206,18 @@ def _summary(frame: Frame, k: int, declared: bool) -> tuple[bool, bool, Any, int
     assert values is not None
     if not declared and values.dtype == np.float64:
         return bool((~np.isnan(values)).any()), False, set(), 0, -1
-    text = _category_text(frame, k) if declared else _strings(values)
-    uniq = set(text.tolist()) - {""}
-    n = int((text != "").sum())
+    # each cell's text is table[codes] (−1: the last, ""): per row only small arrays
+    codes, table = _text_table(frame, k) if declared else _text_codes(values)
+    texts = table.tolist()
+    uniq = set(texts) - {""}
+    n = int(np.count_nonzero(np.array([t != "" for t in texts])[codes]))
     if declared:
         return False, True, (uniq if len(uniq) <= MAX_CATEGORIES else None), n, -1
     numeric = {u for u in uniq if _parse(u) is not None}
     words = uniq - numeric
     first = -1
     if words:
-        first = int(np.flatnonzero([t in words for t in text.tolist()])[0])
+        first = int(np.argmax(np.array([t in words for t in texts])[codes]))
     return bool(numeric), bool(words), (words if len(words) <= MAX_CATEGORIES else None), n, first
 
 
@@ -363,7 +365,9 @@ def sharded_training_data(
     frame, parsed = _read(path, comm, sep, [n for n in text if n], target, plan_options, spill_dir)
     t = agree(comm, lambda: frame.index(target))
     plan = choose_plan(frame, comm, target, **plan_options)
-    aside, complete = parsed.sink, None  # every feature cell a number: on disk
+    aside, complete = parsed.sink, None  # every cell of numbers finite (or filled): on disk
+    if aside is not None:  # the codes of categories written into their columns there
+        agree(comm, lambda: encode_on_disk(plan, frame, parsed, plan.missing != "error"))
     if aside is not None and plan.missing == "drop" and not parsed.finite:
         complete = agree(comm, aside.complete_rows)  # rows with an empty cell, on disk
     if aside is None:  # text or empty cells: encoded in memory, then set aside

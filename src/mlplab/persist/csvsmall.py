@@ -171,17 +171,36 @@ def _joined(pieces: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([p.astype(object) for p in pieces])
 
 
+FACTORIZE_ROWS = 1 << 16
+"""Rows :func:`factorize` gives pandas at a time."""
+
+
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pandas.factorize(values, use_na_sentinel=True)`` of an object array of str,
     floats and None: (codes, uniques), codes (n,) intp in order of first appearance, −1
     for None and NaN; ``uniques`` an object array. pandas' (hashing in C) once pandas is
-    imported, else :func:`factorize_py` (the same result: tests/test_csv_small.py)."""
-    if "pandas" in sys.modules:
-        import pandas as pd
+    imported, else :func:`factorize_py` (the same result: tests/test_csv_small.py).
 
+    pandas sizes its hash table for every value it is given (about 40 bytes a row, a
+    whole column of them), so a long column goes through it :data:`FACTORIZE_ROWS` at a
+    time, each block's uniques merged in order of first appearance: the same result.
+    """
+    if "pandas" not in sys.modules:
+        return factorize_py(values)
+    import pandas as pd
+
+    if len(values) <= FACTORIZE_ROWS:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         return codes, uniques
-    return factorize_py(values)
+    index: dict[object, int] = {}
+    codes = np.empty(len(values), dtype=np.intp)
+    for s in range(0, len(values), FACTORIZE_ROWS):
+        block, uniq = pd.factorize(values[s : s + FACTORIZE_ROWS], use_na_sentinel=True)
+        lut = np.array([index.setdefault(u, len(index)) for u in uniq.tolist()] + [-1])
+        codes[s : s + block.shape[0]] = lut[block]  # (−1: the last entry, −1)
+    uniques = np.empty(len(index), dtype=object)
+    uniques[:] = list(index)
+    return codes, uniques
 
 
 def factorize_py(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -139,6 +139,29 @@ class RowsFile:
                 a = b
         return out
 
+    def column(self, j: int) -> np.ndarray:
+        """Column j of every row (float64, n), read a block of rows at a time."""
+        out = np.empty(self.n, dtype=self.dtype)
+        for s in range(0, self.n, READ_ROWS):
+            out[s : s + READ_ROWS] = self.read(s, min(s + READ_ROWS, self.n))[:, j]
+        return out
+
+    def set_columns(self, columns: dict[int, np.ndarray]) -> None:
+        """Write ``columns[j]`` (n values each) into column j of every row, in place: one
+        pass over the file, a block of rows at a time."""
+        if not columns:
+            return
+        for s in range(0, self.n, READ_ROWS):
+            block = self.read(s, min(s + READ_ROWS, self.n))
+            for j, x in columns.items():
+                block[:, j] = x[s : s + READ_ROWS]
+            buf, at = block.data.cast("B"), 0
+            try:
+                while at < len(buf):  # pwrite may write less than asked
+                    at += os.pwrite(self._file.fileno(), buf[at:], s * self.row_bytes + at)
+            except OSError as exc:
+                raise self._error(exc, 0) from exc
+
     def complete_rows(self) -> np.ndarray:
         """Which rows hold no NaN (bool, n), read a block at a time."""
         out = np.empty(self.n, dtype=bool)
