@@ -259,3 +259,68 @@ def test_columns_left_on_disk_stand_in_with_what_they_held(tmp_path):
     assert a.shape == b.shape == (2,) and not a.flags.writeable
     assert not np.isnan(a).any() and np.isnan(b).all()
     np.testing.assert_array_equal(parsed.sink.read(0, 2)[:, 0], [1.5, 2.5])
+
+
+def _categories_table(tmp_path, missing):
+    rng = np.random.default_rng(5)
+    n = 2000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["color"] = rng.choice(["red", "green", " blue"], n).astype(object)
+    df.loc[:600, "color"] = None  # whole chunks with no text: numbers (NaN) on disk
+    df["zip"] = rng.choice([75001, 10115, 2000], n)  # numbers, declared categories
+    df["label"] = rng.choice(["no", "yes"], n)
+    if missing == "error":
+        df["color"] = df["color"].fillna("red")
+        df.loc[1500, "color"] = None  # the one empty cell: named as one process names it
+    path = tmp_path / f"cats-{missing}.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("missing", ["mean", "drop", "error"])
+def test_categories_are_coded_into_the_rows_on_disk_as_one_process_codes_them(
+    tmp_path, monkeypatch, missing
+):
+    """A column of text, one of numbers declared --categorical, chunks of a column with no
+    text: the rows never come into memory (encode is not called), and the codes, fill
+    values and features are the one-process reader's, or its error, word for word."""
+    from mlplab.core.data import train_test_split
+
+    monkeypatch.setattr(csvfast, "CHUNK_CELLS", 2**11)  # 341 rows a chunk
+    monkeypatch.setattr(csvspill, "READ_ROWS", 128)  # several blocks written in place
+    monkeypatch.setattr(csvshard, "encode", lambda *a, **k: pytest.fail("encoded in memory"))
+    path = _categories_table(tmp_path, missing)
+    opts = {"missing": missing, "categorical": ["zip"]}
+    if missing == "error":
+        with pytest.raises(CSVError) as one:
+            training_data(path, "label", **opts).features()
+        with pytest.raises(DistributedError) as sharded:
+            csvshard.sharded_training_data(path, "label", OneRank(), **opts)
+        assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
+        assert "line 1502" in str(one.value)
+        return
+    d = csvshard.sharded_training_data(path, "label", OneRank(), **opts)
+    one = training_data(path, "label", **opts)
+    assert [c.categories for c in d.plan.columns] == [c.categories for c in one.plan.columns]
+    assert d.plan.columns[2].categories == ["blue", "green", "red"]
+    i_tr, i_te, _, _ = train_test_split(np.arange(len(one.y)), one.y, seed=0, stratify=True)
+    one.plan.fit_fill(one.codes[i_tr])
+    assert [c.fill for c in d.plan.columns[2:]] == [c.fill for c in one.plan.columns[2:]]
+    for c, o in zip(d.plan.columns[:2], one.plan.columns[:2], strict=True):
+        assert c.fill == o.fill or c.fill == pytest.approx(o.fill, rel=1e-15)  # (exact sums)
+    got = d.X_train.rows(np.arange(d.X_train.shape[0]))
+    np.testing.assert_array_equal(got, one.features(np.sort(i_tr)))
+    got = d.X_test.rows(np.arange(d.X_test.shape[0]))
+    np.testing.assert_array_equal(got, one.features(np.sort(i_te)))
+    assert d.n_dropped == (601 if missing == "drop" else 0)
+
+
+def test_columns_are_written_in_place_a_block_at_a_time(monkeypatch):
+    monkeypatch.setattr(csvspill, "READ_ROWS", 3)
+    rows = np.arange(20.0).reshape(10, 2)
+    f = _filled(rows)
+    np.testing.assert_array_equal(f.column(1), rows[:, 1])
+    f.set_columns({0: -np.arange(10.0)})
+    f.append(np.full((1, 2), 7.0))  # appended after the rows written in place
+    np.testing.assert_array_equal(f.read(0, 11)[:, 0], [*(-np.arange(10.0)), 7.0])
+    np.testing.assert_array_equal(f.read(0, 11)[:, 1], [*rows[:, 1], 7.0])

@@ -26,10 +26,11 @@ views of ``M``'s columns, so every check and message of the plan works unchanged
 
 A rank of the sharded route gives :func:`read_into` a ``sink``
 (:class:`~mlplab.persist.csvspill.RowsFile`): each chunk's rows go there instead of into
-``M``, and :meth:`Parsed.settle` keeps them there when every feature cell was a finite
-number, or empty under a ``--missing`` policy that fills or drops (nothing to encode; the
-frame's columns of numbers are then stand-ins of their length, holding nothing), else
-reads them back into ``M``.
+``M``, and :meth:`Parsed.settle` keeps them there when every cell of numbers was finite,
+or empty under a ``--missing`` policy that fills or drops (the frame's columns of numbers
+are then stand-ins of their length, holding nothing; a column with text is its numbers
+read back from the file and its text cells; :func:`encode_on_disk` writes the codes of
+categories into the file), else reads them back into ``M``.
 """
 
 from __future__ import annotations
@@ -177,8 +178,9 @@ class Parsed:
 
     def settle(self) -> None:
         """With a sink: keep the rows there if :meth:`on_disk` (the codes matrix is then
-        the rows as parsed: :func:`encode` has nothing to do), else read them back into M
-        (text, infinities: encoded, or named, in memory) and drop the sink."""
+        the rows as parsed, with the codes of categories written in by
+        :func:`encode_on_disk`), else read them back into M (infinities, empty cells under
+        ``--missing error``: encoded, or named, in memory) and drop the sink."""
         if self.sink is None or self.on_disk():
             return
         self.M = np.empty((self.n, len(self.slots)))
@@ -229,6 +231,8 @@ class Parsed:
         if j is not None and not parts:
             return self.M[: self.n, j]
         if j is None:
+            return _join([p for _, p in parts])
+        if sum(len(p) for _, p in parts) == self.n:  # text in every chunk
             return _join([p for _, p in parts])
         x = self.sink.column(j) if self.sink is not None else self.M[: self.n, j]
         out: list[np.ndarray] = []  # the column's numbers between the text pieces, the piece
@@ -428,6 +432,7 @@ def encode_on_disk(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing:
     sink.set_columns(columns)
     for c in plan.columns:
         frame.data[frame.index(c.name)] = None  # the file holds them now
+        parsed.pieces.pop(frame.index(c.name), None)  # (their text cells)
 
 
 def keep_rows(R: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -24,12 +24,15 @@ makes on the whole file:
 
 The feature columns are parsed chunk by chunk straight into an unlinked temporary file
 (:mod:`mlplab.persist.csvspill`), which holds the rank's rows as the codes matrix when
-every feature cell was a number (finite, or empty under a ``--missing`` policy that fills
-or drops: :data:`FILLED_OR_DROPPED`): the rank then never holds its rows whole. Else
-(text, categories, infinities) they are read back into one float64 matrix, encoded
-there (:mod:`mlplab.persist.csvrows`: a rank holds its numbers once), and written to a
-file again before the split is drawn: a rank never holds its rows and the split's arrays
-at once. Rows dropped for an empty cell stay in the file, left out by a mask. The
+every cell of numbers was finite, or empty under a ``--missing`` policy that fills or
+drops (:data:`FILLED_OR_DROPPED`): the rank then never holds its rows whole. A column's
+text cells (categories) are kept aside meanwhile, NaN in their place on disk, and their
+codes are written into that place once the plan is agreed
+(:func:`~mlplab.persist.csvrows.encode_on_disk`). Else (an infinite cell, or an empty
+one under ``--missing error``: a problem to name) the rows are read back into one float64
+matrix and encoded there (:mod:`mlplab.persist.csvrows`), which names the problem's line
+as one process does; the rows would then be written to a file again before the split is
+drawn. Rows dropped for an empty cell stay in the file, left out by a mask. The
 training rows then stay in the file's order: rank k keeps block k of them
 (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
 take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). One pass

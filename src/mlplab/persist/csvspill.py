@@ -5,8 +5,9 @@ A rank of :mod:`mlplab.persist.csvshard` needs only its block of the training ro
 memory to train: the test rows are read once an epoch (the held-out curve) and at the end
 (the metrics), a block at a time. So its feature columns are parsed chunk by chunk into a
 :class:`RowsFile` (:class:`~mlplab.persist.csvrows.Parsed` with a ``sink``), which is the
-codes matrix when every cell was a number (finite, or empty under a ``--missing``
-policy that fills or drops); else the rows are read back into one
+codes matrix when every cell of numbers was finite (or empty under a ``--missing``
+policy that fills or drops), the codes of categories written into their columns in
+place (:meth:`RowsFile.set_columns`); else the rows are read back into one
 matrix, encoded there and written to a file again, freed *before* the split is drawn (the
 root then holds every row's label and the split's indices beside its constant, not beside
 its share). Once the split is drawn, one pass over the file (:meth:`RowsFile.deal`) reads
