@@ -324,3 +324,35 @@ def test_columns_are_written_in_place_a_block_at_a_time(monkeypatch):
     f.append(np.full((1, 2), 7.0))  # appended after the rows written in place
     np.testing.assert_array_equal(f.read(0, 11)[:, 0], [*(-np.arange(10.0)), 7.0])
     np.testing.assert_array_equal(f.read(0, 11)[:, 1], [*rows[:, 1], 7.0])
+
+
+@pytest.mark.parametrize("cell", [" ", "  7 ", "1_000", "0x10"])
+@pytest.mark.parametrize("missing", ["error", "mean"])
+def test_numbers_pandas_reads_as_text_are_coded_on_disk_as_one_process_codes_them(
+    tmp_path, cell, missing
+):
+    """A cell pandas leaves as text makes its chunk of a column of numbers text: on disk
+    that chunk's place holds NaN until the column is coded from its cells, as one process
+    codes it (a number, an empty cell, or the same error), never left NaN."""
+    rng = np.random.default_rng(0)
+    n = 3000  # several chunks: the cell's chunk is text, the others numbers
+    df = pd.DataFrame({"a": rng.normal(size=n).round(3), "b": rng.normal(size=n).round(3)})
+    df["label"] = rng.choice(["x", "y"], n)
+    df = df.astype({"a": object})
+    df.loc[2700, "a"] = cell
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    try:
+        want = training_data(path, "label", missing=missing).codes  # (NaN: empty)
+    except CSVError as exc:
+        with pytest.raises(DistributedError) as sharded:
+            csvshard.sharded_training_data(path, "label", OneRank(), missing=missing)
+        assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(exc)
+        assert "line 2702" in str(exc)
+        return
+    d = csvshard.sharded_training_data(path, "label", OneRank(), missing=missing, test_size=0.25)
+    got = np.vstack([d.X_train.parts[0], np.asarray(d.X_test.parts[0])])  # codes, too
+    assert got.shape == want.shape and not np.isnan(got[:, 1]).any()
+    # the same rows, in another order (training block, then test rows): compare as sets
+    np.testing.assert_array_equal(np.sort(got[:, 0]), np.sort(want[:, 0]))
+    assert np.isnan(got[:, 0]).sum() == (cell == " ")  # the one empty cell, no other

@@ -411,18 +411,25 @@ def encode(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -
 
 
 def encode_on_disk(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -> None:
-    """:func:`encode` for rows left on disk (:meth:`Parsed.on_disk`): their cells of numbers
-    are already codes; each column of categories is coded from the frame's column and
-    written into its place in the file, with ``encode``'s errors."""
+    """:func:`encode` for rows left on disk (:meth:`Parsed.on_disk`): a column of numbers
+    parsed as numbers in every chunk is already codes there (finite, or empty under a
+    policy that fills or drops); every other column (categories; numbers read as text in
+    a chunk, such as ``" 7 "``) is coded from the frame's column and written into its
+    place in the file, with ``encode``'s errors."""
     sink = parsed.sink
     assert sink is not None  # (settled: on disk)
     problems: list[tuple[int, int, Any]] = []
     columns = {}
     for j, c in enumerate(plan.columns):
-        if c.kind == "number":  # on disk: numbers, or empty under a policy that fills
-            continue
         k = frame.index(c.name, "model's feature")
-        x = plan._category_codes(frame, k, c, problems)
+        if c.kind == "number" and k not in parsed.pieces:  # as parsed: nothing to do
+            continue
+        if c.kind == "number":
+            x, bad = numbers(frame, k)
+            if bad is not None:
+                problems.append((bad, k, number_error))
+        else:
+            x = plan._category_codes(frame, k, c, problems)
         if not allow_missing and np.isnan(x).any():
             problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, plan._empty))
         columns[j] = x
