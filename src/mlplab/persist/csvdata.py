@@ -22,6 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlplab.persist.cells import (
+    empty_error,
+    number_error,
+    number_text,
+    numbers,
+    parse_number,
+    text_codes,
+    text_table,
+)
 from mlplab.persist.csvexact import (
     MAX_CLASSES_FOR_INTEGERS,
     CSVError,
@@ -38,16 +47,7 @@ from mlplab.persist.csvexact import (
 )
 from mlplab.persist.csvfast import Frame, read_frame, read_small_frame
 from mlplab.persist.csvsmall import factorize
-from mlplab.persist.tableplan import (
-    TablePlan,
-    _number_text,
-    _parse,
-    _text_codes,
-    _text_table,
-    empty_error,
-    number_error,
-    numbers,
-)
+from mlplab.persist.tableplan import TablePlan
 
 if TYPE_CHECKING:  # csvrows (threads, pandas' chunks) loads only for a file pandas reads
     from mlplab.persist.csvrows import Parsed
@@ -102,7 +102,7 @@ def _classes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, y): the sorted labels (int64 when every label is an integer, else str) and
     each row's index into them."""
     codes, uniq = factorize(text)
-    values = [_parse(u) for u in uniq]
+    values = [parse_number(u) for u in uniq]
     if all(v is not None for v in values) and integer_labels(np.array(values, dtype=float)):
         labels = np.array(values).astype(np.int64)
     else:
@@ -116,7 +116,7 @@ def _number_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if integer_labels(y):
         classes, idx = np.unique(y, return_inverse=True)
         return classes.astype(np.int64), idx.astype(np.int64)
-    return _classes(np.array([_number_text(v) for v in y.tolist()], dtype=object))
+    return _classes(np.array([number_text(v) for v in y.tolist()], dtype=object))
 
 
 def _target(
@@ -147,7 +147,7 @@ def _target(
 def _coded_target(
     frame: Frame, t: int, codes: np.ndarray, table: np.ndarray, task: str | None, keep: np.ndarray
 ) -> tuple[np.ndarray, str, np.ndarray | None]:
-    """:func:`_target` of a text column given as :func:`~mlplab.persist.tableplan._text_codes`
+    """:func:`_target` of a text column given as :func:`~mlplab.persist.cells.text_codes`
     (``table[codes]`` its stripped cells): the same result, with the per-row work in NumPy
     (the distinct labels are few; the rows many)."""
     kept = codes if keep.all() else codes[keep]  # no empty label is kept: codes >= 0
@@ -220,7 +220,7 @@ def training_data(
     if values is not None and values.dtype == np.float64:  # numbers: no text needed
         labels, present = None, ~np.isnan(values)
     else:  # text: each distinct label once, rows as codes (no work per row in Python)
-        labels = _text_codes(values)  # type: ignore[arg-type]
+        labels = text_codes(values)  # type: ignore[arg-type]
         present = (labels[1] != "")[labels[0]]
     if plan.missing != "drop" and not present.all():
         hint = " (rows without a target can only be dropped: --missing drop)"
@@ -325,12 +325,12 @@ def target_values(frame: Frame, name: str) -> np.ndarray:
 def frame_labels(frame: Frame, name: str, classes: np.ndarray) -> np.ndarray:
     """Indices into ``classes`` of the labels in column ``name`` (errors name the line)."""
     t = frame.index(name)
-    codes, table = _text_table(frame, t)  # each distinct label looked up once
+    codes, table = text_table(frame, t)  # each distinct label looked up once
     numeric_classes = classes.dtype.kind in "iufb"
     lookup: dict[Any, int] = {
         (float(c) if numeric_classes else str(c)): k for k, c in enumerate(classes)
     }
-    keys = [(_parse(u) if numeric_classes else u) for u in table.tolist()]
+    keys = [(parse_number(u) if numeric_classes else u) for u in table.tolist()]
     out: np.ndarray = np.array([lookup.get(key, -1) for key in keys], dtype=np.int64)[codes]
     bad = np.flatnonzero(out < 0)
     if bad.size:

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mlplab.persist import csvfast
+from mlplab.persist.cells import raise_first, text_of
 from mlplab.persist.csvexact import CSVError
 from mlplab.persist.csvfast import (
     DECODE_ERRORS,
@@ -59,7 +60,7 @@ from mlplab.persist.csvfast import (
 )
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
 from mlplab.persist.csvspill import RowsFile
-from mlplab.persist.tableplan import TablePlan, _text_of, number_error, numbers
+from mlplab.persist.tableplan import TablePlan
 
 BLOCK_ROWS = 65536
 """Rows moved at a time when rows are dropped in place."""
@@ -97,7 +98,7 @@ class TextCodes:
             self.text.append(False)
             return
         codes, uniq = pd.factorize(piece, use_na_sentinel=True)  # an empty cell: −1
-        self.parts.append(self.remap(codes, [_text_of(u) for u in uniq]))
+        self.parts.append(self.remap(codes, [text_of(u) for u in uniq]))
         self.text.append(True)
 
     def remap(self, codes: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -392,19 +393,10 @@ def encode(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing: bool) -
         k = frame.index(c.name, "model's feature")
         if parsed.slots.get(k) != j:  # pragma: no cover - read_into's order is the plan's
             raise RuntimeError(f"column {c.name!r} was not read into place")
-        if c.kind == "number":
-            x, bad = numbers(frame, k)
-            if bad is not None:
-                problems.append((bad, k, number_error))
-        else:
-            x = plan._category_codes(frame, k, c, problems)
-        if not allow_missing and np.isnan(x).any():
-            problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, plan._empty))
+        x = plan.column_codes(frame, k, c, allow_missing, problems)
         if not np.shares_memory(x, M):  # codes of text, or numbers read as text
             M[:, j] = x
-    if problems:
-        row, k, make = min(problems, key=lambda p: (p[0], p[1]))
-        raise make(frame, row, k)
+    raise_first(frame, problems)
     for c in plan.columns:
         frame.data[frame.index(c.name)] = None  # M holds them now
     return M
@@ -422,20 +414,9 @@ def encode_on_disk(plan: TablePlan, frame: Frame, parsed: Parsed, allow_missing:
     columns = {}
     for j, c in enumerate(plan.columns):
         k = frame.index(c.name, "model's feature")
-        if c.kind == "number" and k not in parsed.pieces:  # as parsed: nothing to do
-            continue
-        if c.kind == "number":
-            x, bad = numbers(frame, k)
-            if bad is not None:
-                problems.append((bad, k, number_error))
-        else:
-            x = plan._category_codes(frame, k, c, problems)
-        if not allow_missing and np.isnan(x).any():
-            problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, plan._empty))
-        columns[j] = x
-    if problems:
-        row, k, make = min(problems, key=lambda p: (p[0], p[1]))
-        raise make(frame, row, k)
+        if c.kind != "number" or k in parsed.pieces:  # else: on disk as parsed
+            columns[j] = plan.column_codes(frame, k, c, allow_missing, problems)
+    raise_first(frame, problems)
     sink.set_columns(columns)
     for c in plan.columns:
         frame.data[frame.index(c.name)] = None  # the file holds them now

@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.persist.cells import number_error, parse_number, text_codes, text_table
 from mlplab.persist.csvblock import Aside, set_aside, training_block
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
@@ -70,16 +71,7 @@ from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
 from mlplab.persist.npydata import BLOCK_ROWS, complete_rows
-from mlplab.persist.tableplan import (
-    ID_LIKE_ROWS,
-    MAX_CATEGORIES,
-    Column,
-    TablePlan,
-    _parse,
-    _text_codes,
-    _text_table,
-    number_error,
-)
+from mlplab.persist.tableplan import ID_LIKE_ROWS, MAX_CATEGORIES, Column, TablePlan
 from mlplab.train.exactsum import column_sums, mean
 from mlplab.train.mpi import agree
 from mlplab.train.rootorder import RootOrder
@@ -210,13 +202,13 @@ def _summary(frame: Frame, k: int, declared: bool) -> tuple[bool, bool, Any, int
     if not declared and values.dtype == np.float64:
         return bool((~np.isnan(values)).any()), False, set(), 0, -1
     # each cell's text is table[codes] (−1: the last, ""): per row only small arrays
-    codes, table = _text_table(frame, k) if declared else _text_codes(values)
+    codes, table = text_table(frame, k) if declared else text_codes(values)
     texts = table.tolist()
     uniq = set(texts) - {""}
     n = int(np.count_nonzero(np.array([t != "" for t in texts])[codes]))
     if declared:
         return False, True, (uniq if len(uniq) <= MAX_CATEGORIES else None), n, -1
-    numeric = {u for u in uniq if _parse(u) is not None}
+    numeric = {u for u in uniq if parse_number(u) is not None}
     words = uniq - numeric
     first = -1
     if words:

@@ -15,18 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from mlplab.persist.cells import (
+    empty_error,
+    number_error,
+    number_text,
+    numbers,
+    parse_number,
+    text_of,
+)
 from mlplab.persist.csvexact import MAX_CLASSES_FOR_INTEGERS, CSVError, infer_task, one_class_error
 from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvrows import TextCodes
 from mlplab.persist.npydata import BLOCK_ROWS, take_rows
-from mlplab.persist.tableplan import (
-    _number_text,
-    _parse,
-    _text_of,
-    empty_error,
-    number_error,
-    numbers,
-)
 from mlplab.train.mpi import agree
 
 __all__ = ["target"]
@@ -40,7 +40,7 @@ def _column(
     writes them (a rank with text: as Python writes a float; one without: 10, not 10.0)."""
     if not any(comm.allgather(any(coded.text))):
         return coded.numbers(), None
-    return None, coded.codes(_text_of if any(coded.text) else _number_text)
+    return None, coded.codes(text_of if any(coded.text) else number_text)
 
 
 def _infer(values: np.ndarray | None, text: np.ndarray | None, comm: Any) -> str:
@@ -66,7 +66,7 @@ def _global_classes(
     """(classes, y) as :func:`mlplab.persist.csvdata._classes` gives them for all rows."""
     uniq = table[_used(codes, table.shape[0])]  # no sort of rows
     union = sorted(set().union(*comm.allgather(set(uniq.tolist()))))
-    values = [_parse(u) for u in union]
+    values = [parse_number(u) for u in union]
     if all(v is not None and np.isfinite(v) and v == round(v) for v in values):
         labels = np.array(values).astype(np.int64)
     else:
@@ -102,14 +102,14 @@ def _number_classes(y: np.ndarray, comm: Any) -> tuple[np.ndarray, np.ndarray]:
         y = np.searchsorted(classes, y).astype(_label_type(classes))
         return classes.astype(np.int64), y
     uniq, codes = np.unique(y, return_inverse=True)
-    return _global_classes(codes, np.array([_number_text(v) for v in uniq.tolist()]), comm)
+    return _global_classes(codes, np.array([number_text(v) for v in uniq.tolist()]), comm)
 
 
 def _text_numbers(codes: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """:func:`~mlplab.persist.tableplan.numbers` of the column ``table[codes]``: the
+    """:func:`~mlplab.persist.cells.numbers` of the column ``table[codes]``: the
     float64 values and the first row whose cell is not a finite number (or None)."""
     texts = table.tolist()
-    parsed = [np.nan if u == "" else _parse(u) for u in texts]
+    parsed = [np.nan if u == "" else parse_number(u) for u in texts]
     bad = np.array([u != "" and (v is None or not math.isfinite(v)) for u, v in
                     zip(texts, parsed, strict=True)], dtype=bool)  # fmt: skip
     x = np.array([np.nan if b else v for b, v in zip(bad, parsed, strict=True)])[codes]

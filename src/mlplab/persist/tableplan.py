@@ -33,9 +33,17 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from mlplab.persist.cells import (
+    empty_error,
+    number_error,
+    numbers,
+    parse_number,
+    raise_first,
+    text_codes,
+    text_table,
+)
 from mlplab.persist.csvexact import CSVError
 from mlplab.persist.csvfast import Frame, from_dataframe
-from mlplab.persist.csvsmall import factorize
 
 MISSING = ("error", "drop", "mean", "median")
 UNKNOWN = ("error", "zero")
@@ -63,97 +71,8 @@ class Column:
         return [f"{self.name}={c}" for c in self.categories or []]
 
 
-def _text_of(v: Any) -> str:
-    if isinstance(v, str):
-        return v.strip()
-    return "" if v is None or v != v else repr(float(v))  # v != v: NaN, an empty cell
-
-
-def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, table) of an object column: ``table[codes]`` is :func:`_strings` of it.
-
-    ``codes`` (n,) int indexes ``table``, the stripped text of each distinct value with
-    ``""`` last (an empty cell is code −1, that last entry). Each distinct value is
-    converted once (pandas hashes them in C): text columns repeat, so work per row stays
-    in NumPy.
-    """
-    codes, uniq = factorize(values)
-    return codes, np.array([_text_of(u) for u in uniq] + [""], dtype=object)
-
-
-def _strings(values: np.ndarray) -> np.ndarray:
-    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
-    codes, table = _text_codes(values)
-    strings: np.ndarray = table[codes]
-    return strings
-
-
-def _parse(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def numbers(
-    frame: Frame, col: int, rows: np.ndarray | None = None
-) -> tuple[np.ndarray, int | None]:
-    """Column ``col`` as float64 (NaN: empty cell), and the first row whose cell is not a
-    finite number (None when there is none)."""
-    values = frame.data[col]
-    assert values is not None
-    if values.dtype == np.float64:
-        x = values if rows is None else values[rows]
-    else:
-        codes, table = _text_codes(values if rows is None else values[rows])
-        parsed = [np.nan if u == "" else _parse(u) for u in table.tolist()]
-        bad = np.array([u != "" and (v is None or not math.isfinite(v)) for u, v in
-                        zip(table.tolist(), parsed, strict=True)], dtype=bool)  # fmt: skip
-        x = np.array([np.nan if b else v for b, v in zip(bad, parsed, strict=True)])[codes]
-        if bad[codes].any():  # each distinct text parsed once, rows looked up in NumPy
-            return x, int(np.flatnonzero(bad[codes])[0])
-    inf = np.flatnonzero(np.isinf(x))
-    return x, (int(inf[0]) if inf.size else None)
-
-
-def number_error(frame: Frame, row: int, col: int, hint: str = "") -> CSVError:
-    """ "'x' is not a number" or "'inf' is not a finite number", naming the cell."""
-    cell = frame.cell(row, col).strip()
-    value = _parse(cell)
-    what = "a finite number" if value is not None else "a number"
-    return CSVError(f"{frame.where(row, col)}: {cell!r} is not {what}{hint}")
-
-
-def empty_error(frame: Frame, row: int, col: int, hint: str = "") -> CSVError:
-    """The error of an empty cell."""
-    return CSVError(f"{frame.where(row, col)}: empty cell (a missing value); fill or drop it{hint}")
-
-
-def _category_text(frame: Frame, col: int) -> np.ndarray:
-    codes, table = _text_table(frame, col)
-    text: np.ndarray = table[codes]
-    return text
-
-
-def _text_table(frame: Frame, col: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, table): :func:`_category_text` of column ``col`` is ``table[codes]``, with
-    each distinct value converted once."""
-    values = frame.data[col]
-    assert values is not None
-    if values.dtype == np.float64:  # integers as a CSV file writes them: 10, not 10.0
-        uniq, inverse = np.unique(values, return_inverse=True)
-        return inverse, np.array([_number_text(v) for v in uniq.tolist()], dtype=object)
-    return _text_codes(values)
-
-
 def _all_finite(x: np.ndarray) -> bool:
     return x.dtype == np.float64 and bool(np.isfinite(x).all())
-
-
-def _number_text(v: float) -> str:
-    if math.isnan(v):
-        return ""
-    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
 
 
 def _kind_of(frame: Frame, col: int) -> str:
@@ -163,9 +82,9 @@ def _kind_of(frame: Frame, col: int) -> str:
     assert values is not None
     if values.dtype == np.float64:
         return "number"
-    codes, table = _text_codes(values)
+    codes, table = text_codes(values)
     uniq = set(table.tolist()) - {""}
-    numeric = {u for u in uniq if _parse(u) is not None}
+    numeric = {u for u in uniq if parse_number(u) is not None}
     if not uniq or numeric == uniq:
         return "number"
     if not numeric:
@@ -258,7 +177,7 @@ class TablePlan:
         kind = "category" if declared else _kind_of(frame, k)
         if kind == "number":
             return Column(name)
-        codes, table = _text_table(frame, k)
+        codes, table = text_table(frame, k)
         cats = sorted(set(table.tolist()) - {""})
         n = int((table != "")[codes].sum())
         # A text column with a different value in every row is an id or free text.
@@ -291,18 +210,8 @@ class TablePlan:
             if c.kind == "number" and x is not None and _all_finite(x):
                 cols.append(x)  # one pass, nothing to report
                 continue
-            if c.kind == "number":
-                x, bad = numbers(frame, k)
-                if bad is not None:
-                    problems.append((bad, k, number_error))
-            else:
-                x = self._category_codes(frame, k, c, problems)
-            if not allow_missing and np.isnan(x).any():
-                problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, self._empty))
-            cols.append(x)
-        if problems:
-            row, k, make = min(problems, key=lambda p: (p[0], p[1]))
-            raise make(frame, row, k)
+            cols.append(self.column_codes(frame, k, c, allow_missing, problems))
+        raise_first(frame, problems)
         R = np.empty((frame.n_rows, len(cols)))
         step = max(256, 2**18 // (8 * max(1, len(cols))))  # R's block (256 KiB) stays in cache
         for lo in range(0, frame.n_rows, step):
@@ -313,12 +222,28 @@ class TablePlan:
                 frame.data[frame.index(c.name)] = None  # the caller is done with them
         return R
 
+    def column_codes(
+        self, frame: Frame, k: int, c: Column, allow_missing: bool, problems: list[Any]
+    ) -> np.ndarray:
+        """Column c's codes (file column k of ``frame``): numbers, or category indices; NaN
+        for an empty cell. Each problem is appended to ``problems`` as (row, k, the maker
+        of its error): :func:`raise_first` raises the first of the table."""
+        if c.kind == "number":
+            x, bad = numbers(frame, k)
+            if bad is not None:
+                problems.append((bad, k, number_error))
+        else:
+            x = self._category_codes(frame, k, c, problems)
+        if not allow_missing and np.isnan(x).any():
+            problems.append((int(np.flatnonzero(np.isnan(x))[0]), k, self._empty))
+        return x
+
     def _category_codes(
         self, frame: Frame, k: int, c: Column, problems: list[tuple[int, int, Any]]
     ) -> np.ndarray:
         lookup = {cat: float(i) for i, cat in enumerate(c.categories or [])}
         lookup[""] = np.nan
-        codes, table = _text_table(frame, k)  # each distinct text looked up once
+        codes, table = text_table(frame, k)  # each distinct text looked up once
         coded = np.array([lookup.get(t, -1.0) for t in table.tolist()], dtype=np.float64)
         out: np.ndarray = coded[codes]
         unknown = np.flatnonzero(out == -1.0)
