@@ -223,6 +223,16 @@ def test_rows_with_an_empty_cell_are_found_a_block_at_a_time():
     assert peak < 300_000 + 0.05 * R.nbytes  # the mask, and one block's temporaries
 
 
+def _the_same_error_both_ways(path, **options) -> str:
+    """The error of one process on ``path``, which the sharded route raises word for word."""
+    with pytest.raises(CSVError) as one:
+        training_data(path, "label", **options).features()
+    with pytest.raises(DistributedError) as sharded:
+        csvshard.sharded_training_data(path, "label", OneRank(), **options)
+    assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
+    return str(one.value)
+
+
 @pytest.mark.parametrize("missing", ["error", "mean"])
 def test_a_cell_the_rows_cannot_stay_on_disk_with_has_the_one_process_message(tmp_path, missing):
     """inf (any policy) and an empty cell under --missing error: the rows are read back
@@ -231,12 +241,7 @@ def test_a_cell_the_rows_cannot_stay_on_disk_with_has_the_one_process_message(tm
     df.loc[250, "a"] = np.inf if missing == "mean" else np.nan
     path = tmp_path / "bad.csv"
     df.to_csv(path, index=False)
-    with pytest.raises(CSVError) as one:
-        training_data(path, "label", missing=missing)
-    with pytest.raises(DistributedError) as sharded:
-        csvshard.sharded_training_data(path, "label", OneRank(), missing=missing)
-    assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
-    assert "line 252" in str(one.value)
+    assert "line 252" in _the_same_error_both_ways(path, missing=missing)
 
 
 def test_columns_left_on_disk_stand_in_with_what_they_held(tmp_path):
@@ -292,12 +297,7 @@ def test_categories_are_coded_into_the_rows_on_disk_as_one_process_codes_them(
     path = _categories_table(tmp_path, missing)
     opts = {"missing": missing, "categorical": ["zip"]}
     if missing == "error":
-        with pytest.raises(CSVError) as one:
-            training_data(path, "label", **opts).features()
-        with pytest.raises(DistributedError) as sharded:
-            csvshard.sharded_training_data(path, "label", OneRank(), **opts)
-        assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
-        assert "line 1502" in str(one.value)
+        assert "line 1502" in _the_same_error_both_ways(path, **opts)
         return
     d = csvshard.sharded_training_data(path, "label", OneRank(), **opts)
     one = training_data(path, "label", **opts)
@@ -343,12 +343,7 @@ def test_numbers_pandas_reads_as_text_are_coded_on_disk_as_one_process_codes_the
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False)
     if cell == "0x10" or (cell == " " and missing == "error"):  # one process: an error
-        with pytest.raises(CSVError) as one:
-            training_data(path, "label", missing=missing)
-        with pytest.raises(DistributedError) as sharded:
-            csvshard.sharded_training_data(path, "label", OneRank(), missing=missing)
-        assert str(sharded.value).removeprefix("rank 0 of 1: ") == str(one.value)
-        assert "line 2702" in str(one.value)
+        assert "line 2702" in _the_same_error_both_ways(path, missing=missing)
         return
     want = training_data(path, "label", missing=missing).codes  # (NaN: empty)
     d = csvshard.sharded_training_data(path, "label", OneRank(), missing=missing, test_size=0.25)
