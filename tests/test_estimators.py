@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import GridSearchCV
@@ -301,3 +303,54 @@ def test_importable_from_mlplab_and_mlplab_sklearn():
     code = "import sys, mlplab; print('sklearn' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]  # `import mlplab` stays light
+
+
+@given(
+    st.sampled_from(
+        [[0, 1], [1, 2, 5], ["a", "b"], ["no", "yes", "zz"], [False, True], [-1.0, 0.0, 2.0]]
+    ),
+    st.lists(st.integers(0, 10), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_labels_become_the_head_targets_of_label_binarizer(classes, picks, as_object):
+    """The labels' targets (found by bisection in the sorted classes) are scikit-learn's
+    LabelBinarizer's, for two classes (one 0/1 column) and more (one-hot rows)."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from mlplab.sklearn.classifier import _class_index
+
+    as_object = as_object and isinstance(classes[0], str)  # (scikit-learn's text labels)
+    classes = np.array(sorted(classes), dtype=object if as_object else None)
+    y = classes[[p % len(classes) for p in picks]]
+    clf = MLPClassifier()
+    clf.classes_ = classes
+    clf._set_mode("multiclass" if len(classes) > 2 else "binary")
+    want = LabelBinarizer().fit(classes).transform(y).astype(np.float64)
+    np.testing.assert_array_equal(clf._binarize(y), want.reshape(len(y), -1))
+    assert _class_index(classes, y) is not None
+    unseen = np.array(["zzz?"] if isinstance(classes[0], str) else [7.25])
+    assert _class_index(classes, unseen) is None  # not placed: LabelBinarizer's route
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_partial_fit_checks_the_parameters_once_as_scikit_learn_does(Est, monkeypatch):
+    """scikit-learn's ``_fit_context`` validates the constructor parameters on ``fit`` and
+    on the first ``partial_fit``, not on later ones (most of a small call's time); an
+    invalid parameter is refused on the first call."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    first = {"classes": [0, 1]} if Est is MLPClassifier else {}
+    with pytest.raises(InvalidParameterError):
+        Est(alpha=-1.0).partial_fit(X, y, **first)
+    calls = []
+    real = Est._validate_params
+    monkeypatch.setattr(Est, "_validate_params", lambda self: calls.append(1) or real(self))
+    est = Est(hidden_layer_sizes=(4,), random_state=0)
+    for i in range(5):
+        est.partial_fit(X[8 * i : 8 * i + 8], y[8 * i : 8 * i + 8], **(first if i == 0 else {}))
+    assert len(calls) == 1
+    est.set_params(max_iter=3, tol=0.0).fit(X, y)  # (fit: checked again)
+    assert len(calls) == 2

@@ -65,7 +65,13 @@ def mode() -> str:
 
 def available() -> bool:
     """Numba is installed and ``MLPLAB_COMPILED`` is not ``never``."""
-    return mode() != "never" and importlib.util.find_spec("numba") is not None
+    return mode() != "never" and _numba_installed()
+
+
+@functools.cache
+def _numba_installed() -> bool:
+    """Whether Numba can be imported (looked up once: a fit asks at every call)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 def optimizer_form(optimizer: Any) -> tuple[float, float] | None:

@@ -65,9 +65,12 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's, accepting the next lecture's options too."""
         return super().set_params(**_lecture2.take(self, params))
 
-    def _check_params(self) -> None:
-        """Every constructor parameter: scikit-learn's constraints, then the rest."""
-        self._validate_params()
+    def _check_params(self, incremental: bool = False) -> None:
+        """Every constructor parameter: scikit-learn's constraints (not for ``partial_fit``
+        on a fitted estimator, as scikit-learn's ``_fit_context`` skips them), then the
+        rest."""
+        if not (incremental and "network_" in vars(self)):
+            self._validate_params()
         _params.check_params(self)
         _lecture2.check(self)
         _backend.check(self)
@@ -162,7 +165,7 @@ class _BaseMLP(BaseEstimator):
     # -- fitting -----------------------------------------------------------------------
     def _begin_fit(self, incremental: bool) -> bool:
         """The parameters checked; True when this fit starts a new network."""
-        self._check_params()
+        self._check_params(incremental)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         started = "network_" in vars(self) or "_coefs_set" in vars(self)

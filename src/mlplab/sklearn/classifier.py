@@ -23,6 +23,21 @@ from mlplab.sklearn._data import check_sample_weight
 __all__ = ["MLPClassifier"]
 
 
+def _class_index(classes: np.ndarray, y: Any) -> np.ndarray | None:
+    """Each label's index in ``classes`` (sorted, as LabelBinarizer sorts them), found by
+    bisection; None when a label is not one of them or the labels cannot be compared."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not len(classes):
+        return None
+    try:
+        idx = np.searchsorted(classes, y)
+        ok = idx < len(classes)
+        ok[ok] = classes[idx[ok]] == y[ok]
+    except TypeError:
+        return None
+    return idx if ok.all() else None
+
+
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     r"""Multi-layer perceptron classifier trained by backpropagation (scikit-learn API).
 
@@ -148,8 +163,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         more, the indicator matrix itself for multi-label (scikit-learn's LabelBinarizer)."""
         if self._mode_ == "multilabel":
             return np.asarray(y, dtype=np.float64)
-        lb = LabelBinarizer().fit(self.classes_)
-        Y: np.ndarray = lb.transform(y).astype(np.float64)
+        found = _class_index(self.classes_, y)
+        if found is None:  # (labels it cannot place: LabelBinarizer's result, or error)
+            lb = LabelBinarizer().fit(self.classes_)
+            Y: np.ndarray = lb.transform(y).astype(np.float64)
+            return Y
+        if self._mode_ == "binary":  # one column: 1 for the second class
+            Y = (found == 1).astype(np.float64).reshape(-1, 1)
+            return Y
+        Y = np.zeros((found.shape[0], len(self.classes_)))
+        Y[np.arange(found.shape[0]), found] = 1.0
         return Y
 
     def _set_classes(self, y: np.ndarray, incremental: bool, shard: bool = False) -> None:
