@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -352,3 +353,68 @@ def test_numbers_pandas_reads_as_text_are_coded_on_disk_as_one_process_codes_the
     # the same rows, in another order (training block, then test rows): compare as sets
     np.testing.assert_array_equal(np.sort(got[:, 0]), np.sort(want[:, 0]))
     assert np.isnan(got[:, 0]).sum() == (cell == " ")  # the one empty cell, no other
+
+
+_FLOAT = st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: f"{v:.3f}")
+_ODD = [  # per column (a, b: numbers; c: categories; label): cells one process reads its way
+    st.sampled_from(["", " ", " 7 ", "1_000", "x", "inf", "-inf", "1e3", "0x10", '"5"']),
+    st.sampled_from(["", " ", " 7 ", "1_000", "x", "inf", "-inf", "1e3", "0x10", '"5"']),
+    st.sampled_from(["", "7", "2.5", " ", '"red"', "x"]),
+    st.sampled_from(["", "1", " p", "p ", "2"]),
+]
+
+
+_LABEL = st.sampled_from("pq")
+
+
+def _rows_sorted(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    return a if a.size == 0 else a[np.lexsort(a.T[::-1])]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            _FLOAT, _FLOAT, st.sampled_from(["red", "green", " blue"]), st.sampled_from("pq")
+        ),
+        min_size=12,
+        max_size=40,
+    ),
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3), st.data()), max_size=3),
+    st.sampled_from(["error", "drop", "mean", "median"]),
+    st.booleans(),
+    st.integers(1, 9),
+)
+def test_the_sharded_route_reads_any_table_as_one_process_does(
+    tmp_path_factory, rows, odd, missing, declared, chunk
+):
+    """A table with a few odd cells, read in chunks of a few rows: the rows on disk hold one
+    process's codes (in another order: the training block, then the test rows) and the
+    same plan, or both routes raise the same error (the split's own errors aside)."""
+    rows = [list(r) for r in rows]
+    for r, c, data in odd:
+        if r < len(rows):
+            rows[r][c] = data.draw(_ODD[c])
+    path = tmp_path_factory.mktemp("t") / "t.csv"
+    path.write_text("\n".join(["a,b,c,label"] + [",".join(r) for r in rows]) + "\n")
+    opts = {"missing": missing, "categorical": ["c"] if declared else []}
+    one_error = sharded_error = None
+    with mock.patch.object(csvfast, "chunk_rows", return_value=chunk):
+        try:
+            one = training_data(path, "label", **opts)
+        except (CSVError, ValueError) as exc:
+            one_error = str(exc)
+        try:
+            d = csvshard.sharded_training_data(path, "label", OneRank(), test_size=0.25, **opts)
+        except (DistributedError, ValueError) as exc:
+            sharded_error = str(exc).removeprefix("rank 0 of 1: ")
+    split = ("test_size", "least populated", "fill value")  # too few rows of a class to split
+    if one_error is None and sharded_error is not None and any(s in sharded_error for s in split):
+        return
+    assert sharded_error == one_error
+    if one_error is None:
+        got = np.vstack([d.X_train.parts[0], np.asarray(d.X_test.parts[0])])
+        np.testing.assert_array_equal(_rows_sorted(got), _rows_sorted(one.codes))
+        kinds = [(c.name, c.kind, c.categories) for c in d.plan.columns]
+        assert kinds == [(c.name, c.kind, c.categories) for c in one.plan.columns]
