@@ -537,7 +537,7 @@ def test_numbers_as_categories_agree_between_a_dataframe_and_its_csv(tmp_path):
 def test_text_columns_are_converted_per_distinct_value_like_per_cell(tmp_path):
     """numbers, categories and labels look each distinct text up once and the rows up in
     NumPy: the result, and the row an error names, are those of a cell-by-cell reading."""
-    from mlplab.persist.cells import category_text, numbers, text_codes
+    from mlplab.persist.cells import numbers, text_codes, text_table
     from mlplab.persist.csvdata import frame_labels
     from mlplab.persist.csvfast import Frame
 
@@ -558,7 +558,8 @@ def test_text_columns_are_converted_per_distinct_value_like_per_cell(tmp_path):
     ok = [i for i, s in enumerate(stripped) if s not in ("x", "inf", "nan")]
     want = [np.nan if stripped[i] == "" else float(stripped[i]) for i in ok]
     np.testing.assert_array_equal(x[ok], want)
-    assert category_text(frame, 1).tolist() == [str(int(v)) for v in frame.data[1]]
+    codes, table = text_table(frame, 1)
+    assert table[codes].tolist() == [str(int(v)) for v in frame.data[1]]
     got = frame_labels(frame, "b", np.array([2, 3]))
     np.testing.assert_array_equal(got, (frame.data[1] == 3.0).astype(np.int64))
     with pytest.raises(CSVError, match=r"row \d+, column 'b' \(column 2\): label '3' is not"):

@@ -23,8 +23,8 @@ from mlplab.persist.csvfast import Frame
 from mlplab.persist.csvsmall import factorize
 
 __all__ = [
-    "category_text", "empty_error", "number_error", "number_text", "numbers", "parse_number",
-    "raise_first", "strings", "text_codes", "text_of", "text_table",
+    "empty_error", "number_error", "number_text", "numbers", "parse_number",
+    "raise_first", "text_codes", "text_of", "text_table",
 ]  # fmt: skip
 
 
@@ -59,28 +59,16 @@ def text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array([text_of(u) for u in uniq] + [""], dtype=object)
 
 
-def strings(values: np.ndarray) -> np.ndarray:
-    """An object column as stripped strings ('' for an empty cell; numbers as repr)."""
-    codes, table = text_codes(values)
-    strings: np.ndarray = table[codes]
-    return strings
-
-
 def text_table(frame: Frame, col: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, table): :func:`category_text` of column ``col`` is ``table[codes]``, with
-    each distinct value converted once."""
+    """(codes, table): the text of column ``col`` as a column of categories is
+    ``table[codes]`` (numbers as a CSV file writes them), each distinct value converted
+    once."""
     values = frame.data[col]
     assert values is not None
     if values.dtype == np.float64:  # integers as a CSV file writes them: 10, not 10.0
         uniq, inverse = np.unique(values, return_inverse=True)
         return inverse, np.array([number_text(v) for v in uniq.tolist()], dtype=object)
     return text_codes(values)
-
-
-def category_text(frame: Frame, col: int) -> np.ndarray:
-    codes, table = text_table(frame, col)
-    text: np.ndarray = table[codes]
-    return text
 
 
 def numbers(
