@@ -21,14 +21,7 @@ from mlplab.persist.csvspill import RowsFile
 from mlplab.persist.npydata import marked_rows
 from mlplab.train.mpi import agree, exchange_rows
 
-__all__ = ["Aside", "set_aside", "training_block"]
-
-
-def set_aside(R: np.ndarray, folder: str | None) -> RowsFile:
-    """R's rows written to a :class:`~mlplab.persist.csvspill.RowsFile` in ``folder``."""
-    aside = RowsFile(R.shape[1], folder)
-    aside.append(R)
-    return aside
+__all__ = ["Aside", "training_block"]
 
 
 class Aside:

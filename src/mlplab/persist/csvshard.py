@@ -30,9 +30,8 @@ text cells (categories) are kept aside meanwhile, NaN in their place on disk, an
 codes are written into that place once the plan is agreed
 (:func:`~mlplab.persist.csvrows.encode_on_disk`). Else (an infinite cell, or an empty
 one under ``--missing error``: a problem to name) the rows are read back into one float64
-matrix and encoded there (:mod:`mlplab.persist.csvrows`), which names the problem's line
-as one process does; the rows would then be written to a file again before the split is
-drawn. Rows dropped for an empty cell stay in the file, left out by a mask. The
+matrix, where :func:`~mlplab.persist.csvrows.encode` names the problem's line as one
+process does. Rows dropped for an empty cell stay in the file, left out by a mask. The
 training rows then stay in the file's order: rank k keeps block k of them
 (:func:`~mlplab.persist.npydata.file_blocks`), which lies in the rows it read give or
 take those near the edges of the ranks' parts (one ``Alltoallv`` moves them). One pass
@@ -62,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from mlplab.persist.cells import number_error, parse_number, text_codes, text_table
-from mlplab.persist.csvblock import Aside, set_aside, training_block
+from mlplab.persist.csvblock import Aside, training_block
 from mlplab.persist.csvexact import CSVError, check_file
 from mlplab.persist.csvfast import Frame, _exact
 from mlplab.persist.csvheader import Header, cut_points, newline_cuts, read_header
@@ -70,7 +69,7 @@ from mlplab.persist.csvrows import Parsed, encode, encode_on_disk, frame_of, rea
 from mlplab.persist.csvspill import FileRows, RowsFile
 from mlplab.persist.csvsplit import split_on_root, training_blocks
 from mlplab.persist.csvtarget import target as target_column
-from mlplab.persist.npydata import BLOCK_ROWS, complete_rows
+from mlplab.persist.npydata import BLOCK_ROWS
 from mlplab.persist.tableplan import ID_LIKE_ROWS, MAX_CATEGORIES, Column, TablePlan
 from mlplab.train.exactsum import column_sums, mean
 from mlplab.train.mpi import agree
@@ -365,11 +364,9 @@ def sharded_training_data(
         agree(comm, lambda: encode_on_disk(plan, frame, parsed, plan.missing != "error"))
     if aside is not None and plan.missing == "drop" and not parsed.finite:
         complete = agree(comm, aside.complete_rows)  # rows with an empty cell, on disk
-    if aside is None:  # text or empty cells: encoded in memory, then set aside
-        R = agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))
-        complete = complete_rows(R) if plan.missing == "drop" else None
-        aside = agree(comm, functools.partial(set_aside, R, spill_dir))
-        parsed.M = R = np.empty((0, R.shape[1]))  # the parsed matrix freed: the rows are on disk
+    if aside is None:  # an infinite cell, or an empty one under --missing error: the rows
+        agree(comm, lambda: encode(plan, frame, parsed, plan.missing != "error"))  # in memory
+        raise RuntimeError("rows that cannot stay on disk were encoded")  # pragma: no cover
     coded = parsed.coded[t]
     y, keep, task_, classes = target_column(frame, t, coded, complete, plan.missing, task, comm)
     frame.data[:] = [None] * len(frame.data)  # the target's cells too: the file and y hold it all

@@ -7,13 +7,14 @@ memory to train: the test rows are read once an epoch (the held-out curve) and a
 :class:`RowsFile` (:class:`~mlplab.persist.csvrows.Parsed` with a ``sink``), which is the
 codes matrix when every cell of numbers was finite (or empty under a ``--missing``
 policy that fills or drops), the codes of categories written into their columns in
-place (:meth:`RowsFile.set_columns`); else the rows are read back into one
-matrix, encoded there and written to a file again, freed *before* the split is drawn (the
-root then holds every row's label and the split's indices beside its constant, not beside
-its share). Once the split is drawn, one pass over the file (:meth:`RowsFile.deal`) reads
-the training block into one in-memory matrix and copies the test rows, in the file's
-order, to a second :class:`RowsFile` that training reads through :class:`FileRows` (one
-contiguous read a block).
+place (:meth:`RowsFile.set_columns`); else (an infinite cell, an empty one under
+``--missing error``) the rows are read back into memory only to name the problem. The
+split is drawn with no rows in memory (the root then holds every row's label and the
+split's indices beside its constant, not beside its share). Once the split is drawn,
+one pass over the file (:meth:`RowsFile.deal`) reads the training block into one
+in-memory matrix and copies the test rows, in the file's order, to a second
+:class:`RowsFile` that training reads through :class:`FileRows` (one contiguous read a
+block).
 
 A :class:`RowsFile` is an unlinked temporary file (``tempfile.TemporaryFile``) in
 ``TMPDIR`` (:func:`tempfile.gettempdir`): it has no name, no other process can open or
